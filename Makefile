@@ -1,0 +1,70 @@
+# tickwire: `make run` and `make test` each set everything up on a fresh Debian machine.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSPKGS := redis-server haproxy chromium chromium-driver tmux librsvg2-bin fonts-firacode iproute2
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup sysdeps pydeps jsdeps run serve tui cluster test pytest jstest lint fmt bench clean
+
+setup: sysdeps pydeps jsdeps
+
+# System packages: installed only when running as root with apt-get and something is missing.
+sysdeps:
+	@missing=""; \
+	for c in redis-server haproxy chromium tmux rsvg-convert; do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing system packages (missing:$$missing)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSPKGS) >/dev/null; \
+	  else echo "warning: missing$$missing (run as root on Debian to install them)"; fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	@touch $(STAMP)
+
+pydeps: $(STAMP)
+
+jsdeps:
+	@if [ -f web/package.json ]; then \
+	  if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
+	    (cd web && npm ci --no-audit --no-fund --loglevel=error); fi; fi
+
+run: setup
+	$(BIN)/tickwire serve --host $(HOST) --port $(PORT)
+
+serve: run
+
+tui: setup
+	$(BIN)/tickwire tui --start-server
+
+cluster: setup
+	$(BIN)/tickwire cluster --gateways 2
+
+lint: pydeps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: pydeps
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+pytest: setup
+	$(BIN)/pytest -q
+
+jstest: jsdeps
+	@if [ -d web/test ]; then node --test web/test/; fi
+
+test: setup lint jstest pytest
+
+bench: setup
+	$(BIN)/python -m bench.engine
+
+clean:
+	rm -rf $(VENV) web/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
