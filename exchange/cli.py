@@ -1,0 +1,134 @@
+"""The ``tickwire`` command line: ``serve``, ``tui``, ``bench`` (and more as they land).
+
+Exports: ``main``, ``build_parser``, ``settings_from_args``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from exchange.config import TRANSPORTS, Settings, from_env
+
+__all__ = ["build_parser", "main", "settings_from_args"]
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _transports(value: str) -> tuple[str, ...]:
+    items = _csv(value)
+    bad = [v for v in items if v not in TRANSPORTS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown transport(s) {bad}; choose from {TRANSPORTS}")
+    return items
+
+
+def add_server_options(p: argparse.ArgumentParser) -> None:
+    """The options every command that runs an exchange takes (serve, replay, engine...)."""
+    g = p.add_argument_group("server")
+    g.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    g.add_argument("--port", type=int, help="port (default 8000)")
+    g.add_argument("--data-dir", type=Path, help="journal, snapshots, epoch and secret (default ./data)")
+    g.add_argument("--symbols", type=_csv, help="comma-separated symbols to trade (default: all)")
+    g.add_argument("--seed", type=int, help="simulator seed (default 7)")
+    g.add_argument("--sim-rate", type=float, help="simulator commands/s; 0 disables (default 40)")
+    g.add_argument("--fsync", choices=["always", "batch", "off"], help="journal fsync policy (default batch)")
+    g.add_argument("--allowed-origins", type=_csv, help="comma-separated browser origins allowed (default: same host)")
+    g.add_argument("--transports", type=_transports, help="market-data transports offered (default ws,sse,poll)")
+    g.add_argument("--tls-cert", type=Path, help="TLS certificate (PEM) to serve HTTPS/WSS")
+    g.add_argument("--tls-key", type=Path, help="TLS private key (PEM)")
+    g.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default info")
+    g.add_argument("--no-demo", dest="demo", action="store_false", default=None,
+                   help="only accounts from the config may log in")  # fmt: skip
+
+
+def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -> Settings:
+    """Defaults < ``TICKWIRE_*`` environment < command-line options."""
+    settings = from_env(base)
+    changes = {}
+    for name in (
+        "host", "port", "data_dir", "symbols", "seed", "sim_rate", "fsync", "allowed_origins",
+        "transports", "tls_cert", "tls_key", "log_level", "demo",
+    ):  # fmt: skip
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    return settings.replace(**changes) if changes else settings
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format='{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from exchange.gateway.app import create_app
+    from exchange.gateway.server import build_server
+
+    settings = settings_from_args(args)
+    _configure_logging(settings.log_level)
+    app = create_app(settings)
+    server = build_server(app, settings)
+    scheme = "https" if settings.tls_cert else "http"
+    base = f"{scheme}://{settings.host}:{settings.port}"
+    print(
+        f"tickwire serving on {base}\n"
+        f"  browser UI : {base}/\n"
+        f"  API docs   : {base}/docs\n"
+        f"  metrics    : {base}/metrics\n"
+        f"  data dir   : {settings.data_dir.resolve()}\n"
+        "  Ctrl-C stops (journal flushed, sockets closed with 1001)",
+        flush=True,
+    )
+    server.run()
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from client_tui.main import run_from_args
+
+    return int(run_from_args(args) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tickwire",
+        description="A simulated exchange with live trading clients over WebSocket, SSE and long polling.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = sub.add_parser("serve", help="run the exchange with a simulated market",
+                           description="Run the exchange (engine, journal, simulator, gateway) in one process.")  # fmt: skip
+    add_server_options(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    tui = sub.add_parser("tui", help="the terminal trading client",
+                         description="Trade from the terminal against a tickwire server.")  # fmt: skip
+    try:
+        from client_tui.main import add_arguments
+    except ImportError:  # pragma: no cover - the TUI package is part of the distribution
+        add_arguments = None
+    if add_arguments is not None:
+        add_arguments(tui)
+    tui.set_defaults(func=cmd_tui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Server settings: one frozen dataclass, filled from defaults, ``TICKWIRE_*`` environment
+variables and command-line options (in that order of precedence, last wins).
+
+Exports: ``Settings``, ``from_env``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["TRANSPORTS", "Settings", "from_env"]
+
+#: Market-data transports a server can offer; ``Settings.transports`` switches them off one by one.
+TRANSPORTS = ("ws", "sse", "poll")
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    #: Symbols traded (names from the simulator's defaults); empty means all defaults.
+    symbols: tuple[str, ...] = ()
+    seed: int = 7
+    #: Simulator commands per second across all symbols; 0 switches the simulator off.
+    sim_rate: float = 40.0
+    fsync: str = "batch"  # always | batch | off
+    #: Group-commit window for fsync=batch, in milliseconds.
+    batch_window_ms: float = 2.0
+    snapshot_every: int = 50_000  # commands between engine snapshots
+    allowed_origins: tuple[str, ...] = ()  # empty: same host only (plus no Origin at all)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    log_level: str = "info"
+    demo: bool = True
+    token_ttl_s: int = 12 * 3600
+    transports: tuple[str, ...] = TRANSPORTS
+    maker_fee_bps: int = 1
+    taker_fee_bps: int = 5
+    #: Starting balances of a demo account (cash in the quote currency, and each symbol).
+    demo_cash: str = "1000000"
+    demo_position: str = "100"
+    # order-entry protection
+    max_frame_bytes: int = 16 * 1024
+    conn_rate: float = 50.0  # messages per second per connection (token bucket refill)
+    conn_burst: float = 100.0
+    account_rate: float = 100.0  # order ops per second per account
+    account_burst: float = 200.0
+    abuse_limit: int = 200  # rate-limited messages in a row before the socket is closed
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0
+    # market data
+    history_size: int = 200_000
+    history_age_s: float = 3600.0
+    sse_heartbeat_s: float = 15.0
+    sse_retry_ms: int = 1000
+    subscriber_buffer: int = 4096
+    poll_max_timeout_s: float = 30.0
+    stale_after_s: float = 5.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with ``changes`` applied (unknown names raise ``TypeError``)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+_ENV_PREFIX = "TICKWIRE_"
+
+
+def _coerce(value: str, target: object) -> object:
+    if isinstance(target, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(target, int):
+        return int(value)
+    if isinstance(target, float):
+        return float(value)
+    if isinstance(target, tuple):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(target, Path) or target is None:
+        return Path(value)
+    return value
+
+
+def from_env(base: Settings | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """``base`` (default: ``Settings()``) overridden by ``TICKWIRE_<FIELD>`` variables."""
+    base = base or Settings()
+    env = os.environ if environ is None else environ
+    changes: dict[str, object] = {}
+    for f in dataclasses.fields(Settings):
+        raw = env.get(_ENV_PREFIX + f.name.upper())
+        if raw is not None and f.name != "extra":
+            changes[f.name] = _coerce(raw, getattr(base, f.name))
+    return base.replace(**changes) if changes else base

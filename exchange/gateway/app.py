@@ -1,0 +1,91 @@
+"""The FastAPI application factory: routers, middleware and error handlers, nothing else.
+
+Exports: ``create_app``, ``WEB_DIR``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from exchange.config import Settings
+from exchange.gateway import long_poll, rest, sse_market, ws_market, ws_orders
+
+__all__ = ["WEB_DIR", "create_app"]
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+
+
+def create_app(settings: Settings, node: Any | None = None) -> FastAPI:
+    """An app serving ``node`` (built from ``settings`` when not given).
+
+    The app's lifespan starts the node (recovery, group commit, simulator) and stops it
+    (final sync and snapshot), so the caller only runs the ASGI server.
+    """
+    if node is None:
+        from exchange.node import ExchangeNode
+
+        node = ExchangeNode(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await node.start()
+        try:
+            yield
+        finally:
+            await node.stop()
+
+    app = FastAPI(
+        title="tickwire",
+        summary="A simulated exchange: order entry over WebSocket, market data over SSE, "
+        "long polling and WebSocket",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.node = node
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail
+        if not isinstance(detail, dict):
+            code = {401: "UNAUTHORIZED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
+                exc.status_code, "BAD_REQUEST"
+            )
+            detail = {"code": code, "message": str(detail)}
+        return JSONResponse(detail, exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', 'invalid')}" if where else "invalid request"
+        return JSONResponse({"code": "BAD_REQUEST", "message": message}, 422)
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok" if not node.shutting_down else "stopping", "epoch": node.meta.epoch}
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> Response:
+        node.metrics.queue_depth.set(node.sequencer.queue_depth if node.sequencer else 0)
+        return Response(node.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    app.include_router(rest.router)
+    app.include_router(ws_orders.router)
+    app.include_router(ws_market.router)
+    app.include_router(sse_market.router)
+    app.include_router(long_poll.router)
+    vendor = WEB_DIR / "node_modules" / "lightweight-charts" / "dist"
+    if vendor.is_dir():
+        app.mount("/vendor/lightweight-charts", StaticFiles(directory=vendor), name="vendor")
+    if WEB_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return app

@@ -1,0 +1,102 @@
+"""Request helpers shared by the transports: the node, authentication, origin checks.
+
+Exports: ``Node``, ``authenticate_ws``, ``check_origin_ws``, ``deny``, ``require_account``,
+``api_error``, ``parse_filter``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from fastapi import HTTPException, Request, WebSocket
+from fastapi.responses import JSONResponse
+
+from exchange.gateway.auth import AuthError, bearer_from_header
+
+if TYPE_CHECKING:
+    from exchange.node import ExchangeNode as Node
+else:
+    Node = Any
+
+__all__ = [
+    "Node",
+    "api_error",
+    "authenticate_ws",
+    "check_origin_ws",
+    "deny",
+    "origin_allowed",
+    "parse_filter",
+    "require_account",
+]
+
+
+class ApiError(HTTPException):
+    """An HTTP error answered as ``{"code": ..., "message": ...}``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status_code=status, detail={"code": code, "message": message})
+
+
+def api_error(status: int, code: str, message: str) -> ApiError:
+    return ApiError(status, code, message)
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
+    """No ``Origin`` (a non-browser client) is fine; a browser must come from an allowed
+    origin, or from the same host the request was sent to when no list is configured."""
+    if origin is None:
+        return True
+    if "*" in allowed or origin in allowed:
+        return True
+    if allowed:
+        return False
+    return urlsplit(origin).netloc == (host or "")
+
+
+async def deny(ws: WebSocket, status: int, message: str) -> None:
+    """Refuse a WebSocket handshake with a plain HTTP response (before the upgrade)."""
+    code = "UNAUTHORIZED" if status == 401 else "FORBIDDEN"
+    await ws.send_denial_response(JSONResponse({"code": code, "message": message}, status))
+
+
+async def check_origin_ws(ws: WebSocket) -> bool:
+    node: Node = ws.app.state.node
+    if origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), node.settings.allowed_origins):
+        return True
+    await deny(ws, 403, "origin not allowed")
+    return False
+
+
+def authenticate_ws(ws: WebSocket) -> str:
+    """The account of the handshake's token (header or ``?token=``); PermissionError if none."""
+    node: Node = ws.app.state.node
+    token = bearer_from_header(ws.headers.get("authorization")) or ws.query_params.get("token")
+    try:
+        return str(node.issuer.verify(token))
+    except AuthError as exc:
+        raise PermissionError(str(exc)) from exc
+
+
+def require_account(request: Request) -> str:
+    """FastAPI dependency: the account of the bearer token, or 401."""
+    node: Node = request.app.state.node
+    token = bearer_from_header(request.headers.get("authorization")) or request.query_params.get(
+        "token"
+    )
+    try:
+        return str(node.issuer.verify(token))
+    except AuthError as exc:
+        raise api_error(401, "UNAUTHORIZED", str(exc)) from exc
+
+
+def parse_filter(node: Node, symbols: str | None, channels: str | None) -> Any:
+    """A hub ``Filter`` from query strings; unknown symbols or channels raise ``ValueError``."""
+    from exchange.hub import Filter
+
+    flt = Filter.parse(symbols, channels)
+    if flt.symbols is not None:
+        unknown = sorted(s for s in flt.symbols if s not in node.engine.specs)
+        if unknown:
+            raise ValueError(f"unknown symbols: {', '.join(unknown)}")
+    return flt

@@ -1,0 +1,61 @@
+"""Prometheus metrics of one server instance (its own registry, so tests can run many).
+
+Exports: ``Metrics``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["Metrics"]
+
+_LATENCY_BUCKETS = (
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+)  # fmt: skip
+
+
+class Metrics:
+    """All counters, gauges and histograms the gateway and sequencer update."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.connections = Gauge(
+            "tickwire_connections", "Open connections by transport", ["transport"], registry=r
+        )
+        self.messages_in = Counter(
+            "tickwire_messages_in", "Messages received by transport and type",
+            ["transport", "type"], registry=r,
+        )  # fmt: skip
+        self.messages_out = Counter(
+            "tickwire_messages_out", "Messages sent by transport and type",
+            ["transport", "type"], registry=r,
+        )  # fmt: skip
+        self.rejects = Counter("tickwire_rejects", "Order rejects by code", ["code"], registry=r)
+        self.errors = Counter("tickwire_errors", "Protocol errors by code", ["code"], registry=r)
+        self.rate_limited = Counter(
+            "tickwire_rate_limited", "Messages refused by a rate limit", ["scope"], registry=r
+        )
+        self.slow_consumers = Counter(
+            "tickwire_slow_consumer_disconnects", "Subscribers dropped for not reading",
+            ["transport"], registry=r,
+        )  # fmt: skip
+        self.resumes = Counter(
+            "tickwire_resumes", "Market-data resume outcomes", ["transport", "outcome"], registry=r
+        )
+        self.order_latency = Histogram(
+            "tickwire_order_ack_seconds", "Command receipt to reply release",
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.fsync_latency = Histogram(
+            "tickwire_journal_fsync_seconds", "Journal group-commit sync time",
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.queue_depth = Gauge(
+            "tickwire_engine_queue_depth", "Commands waiting for durability", registry=r
+        )
+        self.commands = Counter(
+            "tickwire_commands", "Commands sequenced by kind", ["kind"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

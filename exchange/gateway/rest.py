@@ -1,0 +1,183 @@
+"""REST endpoints of PROTOCOL.md sections 2 and 6.
+
+Exports: ``router``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from exchange.engine import types as t
+from exchange.gateway.deps import Node, api_error, require_account
+from shared.codec import decode_op
+from shared.errors import ProtocolError
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api")
+
+Account = Annotated[str, Depends(require_account)]
+_ACCOUNT_RE = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
+
+#: HTTP status of an order reject, by code (anything else: 422).
+_REJECT_STATUS = {
+    "DUPLICATE_CLIENT_ORDER_ID": 409,
+    "UNKNOWN_ORDER": 404,
+    "ORDER_NOT_OPEN": 409,
+    "RATE_LIMITED": 429,
+    "BAD_REQUEST": 400,
+    "INVALID_SYMBOL": 400,
+}
+
+
+class SessionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    account: str = Field(min_length=1, max_length=32)
+    secret: str | None = None
+
+
+def _node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+@router.post("/sessions", summary="Log in: a signed, expiring bearer token")
+async def create_session(body: SessionRequest, request: Request) -> dict[str, Any]:
+    node = _node(request)
+    if not _ACCOUNT_RE.match(body.account):
+        raise api_error(400, "BAD_REQUEST", "account: 1-32 characters of [A-Za-z0-9._-]")
+    if not node.settings.demo and not node.check_account_secret(body.account, body.secret):
+        raise api_error(401, "UNAUTHORIZED", "unknown account or wrong secret")
+    await node.ensure_account(body.account)
+    token, expires = node.issuer.issue(body.account)
+    return {"account": body.account, "token": token, "expires_at": expires}
+
+
+@router.get("/symbols", summary="Tradable symbols and their grids")
+async def symbols(request: Request) -> list[dict[str, Any]]:
+    return _node(request).symbol_infos()
+
+
+def _spec(node: Node, symbol: str) -> None:
+    if symbol not in node.engine.specs:
+        raise api_error(404, "INVALID_SYMBOL", f"unknown symbol {symbol!r}")
+
+
+@router.get("/book/{symbol}", summary="The book (snapshot payload), optionally its best N levels")
+async def book(symbol: str, request: Request, depth: int | None = None) -> Response:
+    node = _node(request)
+    _spec(node, symbol)
+    if depth is not None and not 1 <= depth <= 10_000:
+        raise api_error(400, "BAD_REQUEST", "depth must be within 1..10000")
+    return Response(node.book_payload(symbol, depth), media_type="application/json")
+
+
+@router.get("/trades/{symbol}", summary="Recent trades, newest last")
+async def trades(symbol: str, request: Request, limit: int = 100) -> list[dict[str, Any]]:
+    node = _node(request)
+    _spec(node, symbol)
+    if not 1 <= limit <= 1000:
+        raise api_error(400, "BAD_REQUEST", "limit must be within 1..1000")
+    return node.recent_trades(symbol, limit)
+
+
+@router.get("/candles/{symbol}", summary="Recent candles, oldest first")
+async def candles(
+    symbol: str, request: Request, interval: str = "1m", limit: int = 200
+) -> list[dict[str, Any]]:
+    node = _node(request)
+    _spec(node, symbol)
+    if interval not in ("1s", "1m"):
+        raise api_error(400, "BAD_REQUEST", "interval must be 1s or 1m")
+    if not 1 <= limit <= 1000:
+        raise api_error(400, "BAD_REQUEST", "limit must be within 1..1000")
+    return node.recent_candles(symbol, interval, limit)
+
+
+@router.get("/account", summary="Balances, positions and the latest exec_seq")
+async def account(request: Request, acct: Account) -> dict[str, Any]:
+    return _node(request).account_payload(acct)
+
+
+@router.get("/orders", summary="The account's open orders")
+async def open_orders(request: Request, acct: Account, symbol: str | None = None) -> list[dict[str, Any]]:
+    node = _node(request)
+    return [node.render_order(v) for v in node.engine.open_orders(acct, symbol)]
+
+
+@router.get("/orders/{client_order_id}", summary="One order in any state")
+async def get_order(client_order_id: str, request: Request, acct: Account) -> dict[str, Any]:
+    node = _node(request)
+    view = node.engine.find_order(acct, client_order_id=client_order_id)
+    if view is None:
+        raise api_error(404, "UNKNOWN_ORDER", "no such order")
+    return node.render_order(view)
+
+
+@router.post("/orders", summary="Place an order (Idempotency-Key = client_order_id)", status_code=201)
+async def place_order(
+    request: Request,
+    acct: Account,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Response:
+    node = _node(request)
+    if not idempotency_key:
+        raise api_error(400, "BAD_REQUEST", "the Idempotency-Key header is required")
+    raw = await request.body()
+    if len(raw) > node.settings.max_frame_bytes:
+        raise api_error(413, "BAD_REQUEST", "body over the size limit")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise api_error(400, "BAD_REQUEST", "body is not JSON") from exc
+    if not isinstance(body, dict):
+        raise api_error(400, "BAD_REQUEST", "body must be a JSON object")
+    if "op" in body:
+        raise api_error(400, "BAD_REQUEST", "op is not part of the REST body")
+    coid = body.setdefault("client_order_id", idempotency_key)
+    if coid != idempotency_key:
+        raise api_error(400, "BAD_REQUEST", "client_order_id differs from Idempotency-Key")
+    try:
+        op: Any = decode_op(orjson.dumps({"op": "order.new", **body}))
+    except ProtocolError as exc:
+        raise api_error(400, exc.code, exc.message) from exc
+    if not node.account_bucket(acct).take():
+        raise api_error(429, "RATE_LIMITED", "too many requests")
+    events = await node.submit(
+        t.NewOrder(
+            account=acct,
+            client_order_id=op.client_order_id,
+            symbol=op.symbol,
+            side=op.side,
+            order_type=op.order_type,
+            qty=op.qty,
+            price=op.price,
+            tif=op.tif,
+            post_only=bool(op.post_only),
+        ),
+        None,
+    )
+    return _direct_reply(node, events, created=201)
+
+
+@router.delete("/orders/{client_order_id}", summary="Cancel an order")
+async def cancel_order(client_order_id: str, request: Request, acct: Account) -> Response:
+    node = _node(request)
+    events = await node.submit(t.CancelOrder(acct, client_order_id=client_order_id), None)
+    return _direct_reply(node, events, created=200)
+
+
+def _direct_reply(node: Node, events: list[t.Event], created: int) -> Response:
+    first = events[0]
+    msg = node.render_private(first)
+    if isinstance(first, t.OrderRejected):
+        node.metrics.rejects.labels(first.code).inc()
+        return JSONResponse(msg, _REJECT_STATUS.get(first.code, 422))
+    duplicate = bool(getattr(first, "duplicate", False))
+    return JSONResponse(msg, 200 if duplicate else created)

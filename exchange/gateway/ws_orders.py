@@ -1,0 +1,312 @@
+"""Order entry over the WebSocket ``/ws`` (PROTOCOL.md section 3): a thin adapter.
+
+Exports: ``router`` (the FastAPI router with ``/ws``), ``OrderSession``.
+
+Decode a frame, check limits, turn the op into an engine command or a query, hand it to the
+sequencer; replies flow back through the connection's :class:`Outbox` (in release order). A
+malformed message is answered with ``error`` and never closes the socket; only abuse does
+(sustained rate-limit breach: 1008, oversized frame: 1009).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from exchange.engine import types as t
+from exchange.gateway.deps import Node, authenticate_ws, check_origin_ws, deny
+from exchange.gateway.ratelimit import TokenBucket
+from exchange.gateway.router import Outbox
+from exchange.gateway.ws_market import MarketPump
+from exchange.sequencer import Origin
+from shared.codec import decode_op
+from shared.errors import ProtocolError
+
+__all__ = ["OrderSession", "router"]
+
+log = logging.getLogger("tickwire.ws")
+router = APIRouter()
+
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_GOING_AWAY = 1001
+
+
+class OrderSession:
+    """One authenticated order-entry connection: decoding, limits, dead-man's switch."""
+
+    def __init__(self, node: Node, ws: WebSocket, account: str) -> None:
+        self.node = node
+        self.ws = ws
+        self.account = account
+        s = node.settings
+        self.outbox = Outbox(account)
+        self.bucket = TokenBucket(s.conn_rate, s.conn_burst)
+        self.account_bucket = node.account_bucket(account)
+        self.limited_in_a_row = 0
+        self.deadman_ms = 0
+        self.deadman_task: asyncio.Task[None] | None = None
+        self.market: MarketPump | None = None
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    # ------------------------------------------------------------------ errors
+
+    def error(self, code: str, message: str, req_id: Any = None) -> None:
+        self.node.metrics.errors.labels(code).inc()
+        msg: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if req_id is not None:
+            msg["req_id"] = req_id
+        self.outbox.send(msg)
+
+    def reject(self, code: str, message: str, req_id: Any, coid: Any = None) -> None:
+        self.node.metrics.rejects.labels(code).inc()
+        msg: dict[str, Any] = {
+            "type": "order.reject",
+            "client_order_id": coid if isinstance(coid, str) else None,
+            "code": code,
+            "message": message,
+        }
+        if req_id is not None:
+            msg["req_id"] = req_id
+        self.outbox.send(msg)
+
+    def abort(self, code: int, reason: str) -> None:
+        self.close_code, self.close_reason = code, reason
+        self.outbox.close()
+
+    # ------------------------------------------------------------------ input
+
+    async def on_frame(self, data: str | bytes) -> None:
+        self.arm_deadman()
+        size = len(data)
+        if size > self.node.settings.max_frame_bytes:
+            self.node.metrics.errors.labels("BAD_REQUEST").inc()
+            self.abort(CLOSE_TOO_BIG, f"frame of {size} bytes over the limit")
+            return
+        try:
+            op = decode_op(data)
+        except ProtocolError as exc:
+            self.node.metrics.messages_in.labels("ws", "invalid").inc()
+            self.error(exc.code, exc.message, exc.req_id)
+            return
+        name: str = op.op  # type: ignore[attr-defined]
+        req_id = getattr(op, "req_id", None)
+        self.node.metrics.messages_in.labels("ws", name).inc()
+        if not self.bucket.take() or (name in _ORDER_OPS and not self.account_bucket.take()):
+            self.limited_in_a_row += 1
+            self.node.metrics.rate_limited.labels("connection").inc()
+            if self.limited_in_a_row > self.node.settings.abuse_limit:
+                self.abort(CLOSE_POLICY, "rate limit exceeded repeatedly")
+                return
+            if name in _ORDER_OPS:
+                self.reject("RATE_LIMITED", "too many requests", req_id, getattr(op, "client_order_id", None))
+            else:
+                self.error("RATE_LIMITED", "too many requests", req_id)
+            return
+        self.limited_in_a_row = 0
+        await self.dispatch(name, op, req_id)
+
+    async def dispatch(self, name: str, op: Any, req_id: Any) -> None:
+        node, account = self.node, self.account
+        origin = Origin(self.outbox, req_id)
+        if name == "order.new":
+            cmd: t.Command = t.NewOrder(
+                account=account,
+                client_order_id=op.client_order_id,
+                symbol=op.symbol,
+                side=op.side,
+                order_type=op.order_type,
+                qty=op.qty,
+                price=op.price,
+                tif=op.tif,
+                post_only=bool(op.post_only),
+            )
+            await node.submit(cmd, origin)
+        elif name == "order.cancel":
+            if (op.client_order_id is None) == (op.order_id is None):
+                self.error("BAD_REQUEST", "give exactly one of client_order_id or order_id", req_id)
+                return
+            await node.submit(
+                t.CancelOrder(account, client_order_id=op.client_order_id, order_id=op.order_id),
+                origin,
+            )
+        elif name == "order.replace":
+            if op.price is None and op.qty is None:
+                self.error("BAD_REQUEST", "order.replace needs price and/or qty", req_id)
+                return
+            await node.submit(
+                t.ReplaceOrder(
+                    account,
+                    client_order_id=op.client_order_id,
+                    orig_client_order_id=op.orig_client_order_id,
+                    price=op.price,
+                    qty=op.qty,
+                ),
+                origin,
+            )
+        elif name == "orders.cancel_all":
+            if op.symbol is not None and op.symbol not in node.engine.specs:
+                self.reject("INVALID_SYMBOL", f"unknown symbol {op.symbol!r}", req_id)
+                return
+            events = await node.submit(t.CancelAll(account, symbol=op.symbol), origin)
+            count = sum(1 for e in events if isinstance(e, t.CanceledAll))
+            if count == 0:  # the engine always answers CanceledAll; keep the reply promise
+                self.outbox.send({"type": "orders.canceled_all", "req_id": req_id, "count": 0})
+        elif name == "order.status":
+            self.status(op, req_id)
+        elif name == "executions.resume":
+            self.resume(op.after, req_id)
+        elif name == "deadman":
+            self.set_deadman(op.timeout_ms, req_id)
+        elif name == "subscribe":
+            await self.subscribe(op, req_id)
+        elif name == "unsubscribe":
+            if self.market is not None:
+                self.market.close()
+                self.market = None
+            self.outbox.send({"type": "unsubscribed", "req_id": req_id})
+        elif name == "ping":
+            self.outbox.send({"type": "pong", "req_id": req_id, "server_time": time.time_ns()})
+        else:  # the codec only lets known ops through
+            self.error("UNKNOWN_OP", f"unknown op {name!r}", req_id)
+
+    def status(self, op: Any, req_id: Any) -> None:
+        if (op.client_order_id is None) == (op.order_id is None):
+            self.error("BAD_REQUEST", "give exactly one of client_order_id or order_id", req_id)
+            return
+        view = self.node.engine.find_order(
+            self.account, client_order_id=op.client_order_id, order_id=op.order_id
+        )
+        if view is None:
+            self.reject("UNKNOWN_ORDER", "no such order", req_id, op.client_order_id)
+            return
+        msg = self.node.render_order(view)
+        self.outbox.send({"type": "order.status", "req_id": req_id, **msg})
+
+    def resume(self, after: int, req_id: Any) -> None:
+        if after < 0:
+            self.error("BAD_REQUEST", "after must be >= 0", req_id)
+            return
+        node = self.node
+        released = node.released_exec_seq(self.account)
+        for ev in node.engine.executions_after(self.account, after):
+            seq = getattr(ev, "exec_seq", None)
+            if seq is None or seq > released:
+                break
+            self.outbox.send(node.render_private(ev))
+        self.outbox.send(
+            {"type": "executions.resumed", "req_id": req_id, "latest_exec_seq": released}
+        )
+
+    # ------------------------------------------------------------------ dead-man's switch
+
+    def set_deadman(self, timeout_ms: int, req_id: Any) -> None:
+        if timeout_ms < 0 or timeout_ms > 3_600_000:
+            self.error("BAD_REQUEST", "timeout_ms must be within 0..3600000", req_id)
+            return
+        self.deadman_ms = timeout_ms
+        self.arm_deadman()
+        self.outbox.send({"type": "deadman.set", "req_id": req_id, "timeout_ms": timeout_ms})
+
+    def arm_deadman(self) -> None:
+        if self.deadman_task is not None:
+            self.deadman_task.cancel()
+            self.deadman_task = None
+        if self.deadman_ms > 0:
+            self.deadman_task = asyncio.create_task(self._deadman(self.deadman_ms / 1000))
+
+    async def _deadman(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        log.info("dead-man's switch fired for %s", self.account)
+        await self.node.submit(t.CancelAll(self.account, reason="deadman"), None)
+
+    # ------------------------------------------------------------------ market data
+
+    async def subscribe(self, op: Any, req_id: Any) -> None:
+        if self.market is not None:
+            self.market.close()
+        try:
+            self.market = MarketPump.start(self.node, self.outbox, op, "ws")
+        except ValueError as exc:
+            self.error("BAD_REQUEST", str(exc), req_id)
+            return
+        self.outbox.send({"type": "subscribed", "req_id": req_id, **self.market.settings()})
+
+    # ------------------------------------------------------------------ connection
+
+    async def writer(self) -> None:
+        while True:
+            frame = await self.outbox.queue.get()
+            if frame is None:
+                break
+            await self.ws.send({"type": "websocket.send", "text": frame.decode()})
+        if self.outbox.overflowed and self.close_code is None:
+            self.close_code, self.close_reason = CLOSE_POLICY, "slow consumer"
+
+    def cleanup(self) -> None:
+        # the dead-man's timer outlives the socket on purpose: a vanished client is quiet
+        if self.market is not None:
+            self.market.close()
+        self.outbox.closed = True
+
+
+_ORDER_OPS = frozenset({"order.new", "order.cancel", "order.replace", "orders.cancel_all"})
+
+
+@router.websocket("/ws")
+async def ws_orders(ws: WebSocket) -> None:
+    node: Node = ws.app.state.node
+    if not await check_origin_ws(ws):
+        return
+    try:
+        account = authenticate_ws(ws)
+    except PermissionError as exc:
+        await deny(ws, 401, str(exc))
+        return
+    await ws.accept()
+    session = OrderSession(node, ws, account)
+    node.router.attach(session.outbox)
+    node.track_ws(ws, +1)
+    session.outbox.send(
+        {
+            "type": "session",
+            "account": account,
+            "server_time": time.time_ns(),
+            "latest_exec_seq": node.released_exec_seq(account),
+            "protocol": "tickwire/1",
+        }
+    )
+    writer = asyncio.create_task(session.writer())
+    try:
+        while not writer.done():
+            recv = asyncio.ensure_future(ws.receive())
+            done, _ = await asyncio.wait({recv, writer}, return_when=asyncio.FIRST_COMPLETED)
+            if recv not in done:
+                recv.cancel()
+                break
+            message = recv.result()
+            if message["type"] == "websocket.disconnect":
+                break
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes") or b""
+            await session.on_frame(data)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        node.router.detach(session.outbox)
+        node.track_ws(ws, -1)
+        session.cleanup()
+        writer.cancel()
+        with contextlib.suppress(BaseException):
+            await writer
+        if session.close_code is not None:
+            with contextlib.suppress(Exception):
+                await ws.close(session.close_code, session.close_reason)

@@ -1,0 +1,329 @@
+"""One exchange instance: engine, journal, hub, sequencer, router and simulator, wired.
+
+Exports: ``ExchangeNode``.
+
+``ExchangeNode(settings)`` builds everything; ``await node.start()`` recovers the data
+directory (newest snapshot + journal tail, so the ``state_hash``, the market-data history and
+its epoch are those of before the stop), then starts the group commit and the simulator.
+``await node.stop()`` stops the simulator, releases what is pending, syncs the journal and
+writes a final snapshot. The gateway reads the node; only the sequencer writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+
+from exchange.config import Settings
+from exchange.engine import Engine, render
+from exchange.engine import types as t
+from exchange.gateway.auth import TokenIssuer
+from exchange.gateway.metrics import Metrics
+from exchange.gateway.ratelimit import TokenBucket
+from exchange.gateway.router import AccountRouter
+from exchange.hub import MarketHub
+from exchange.journal import Journal, decode_command, encode_command, load_or_create
+from exchange.sequencer import Origin, Sequencer
+from shared.values import format_units, to_units
+
+__all__ = ["ExchangeNode"]
+
+log = logging.getLogger("tickwire.node")
+
+_TRADES_KEPT = 1000
+_CANDLES_KEPT = 1000
+
+
+def _pack_snapshot(engine_state: bytes, hub_state: bytes) -> bytes:
+    return struct.pack(">I", len(engine_state)) + engine_state + hub_state
+
+
+def _unpack_snapshot(data: bytes) -> tuple[bytes, bytes]:
+    (n,) = struct.unpack_from(">I", data)
+    return data[4 : 4 + n], data[4 + n :]
+
+
+class _PublishTap:
+    """Sits in front of the hub: keeps recent trades and candles for REST, then publishes."""
+
+    def __init__(self, node: ExchangeNode) -> None:
+        self.node = node
+
+    def publish(self, items: Sequence[tuple[str, str | None, dict[str, Any]]], ts: int) -> None:
+        node = self.node
+        for name, symbol, data in items:
+            if name == "trade" and symbol is not None:
+                node.trades.setdefault(symbol, deque(maxlen=_TRADES_KEPT)).append(data)
+            elif name == "candle" and symbol is not None:
+                q = node.candles.setdefault((symbol, data["interval"]), deque(maxlen=_CANDLES_KEPT))
+                if q and q[-1]["t"] == data["t"]:
+                    q[-1] = data
+                else:
+                    q.append(data)
+        node.hub.publish(items, ts)
+
+
+class ExchangeNode:
+    """Everything one single-process exchange needs; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        symbols: Sequence[t.SymbolSpec] | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        simulate: bool | None = None,
+    ) -> None:
+        from exchange.sim.symbols import DEFAULT_SYMBOLS
+
+        self.settings = settings
+        self.clock = clock
+        all_specs = list(symbols) if symbols is not None else list(DEFAULT_SYMBOLS)
+        if settings.symbols:
+            by_name = {s.symbol: s for s in all_specs}
+            unknown = [s for s in settings.symbols if s not in by_name]
+            if unknown:
+                raise ValueError(f"unknown symbols: {', '.join(unknown)}")
+            all_specs = [by_name[s] for s in settings.symbols]
+        self.symbol_specs = all_specs
+        self.simulate = settings.sim_rate > 0 if simulate is None else simulate
+        self.metrics = Metrics()
+        self.data_dir = Path(settings.data_dir)
+        self.meta = load_or_create(self.data_dir)
+        self.issuer = TokenIssuer(self.meta.secret, settings.token_ttl_s)
+        self.engine: Any = None
+        self.hub: Any = None
+        self.journal: Any = None
+        self.sequencer: Any = None
+        self.router = AccountRouter(self.render_private)
+        self.trades: dict[str, deque[dict[str, Any]]] = {}
+        self.candles: dict[tuple[str, str], deque[dict[str, Any]]] = {}
+        self._account_buckets: dict[str, TokenBucket] = {}
+        self._sim_task: asyncio.Task[None] | None = None
+        self._sim_stop = asyncio.Event()
+        self.shutdown_event: anyio.Event | None = None
+        self.shutting_down = False
+        self.websockets: set[Any] = set()
+        self.recovery_notes: list[str] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _new_engine(self) -> Any:
+        s = self.settings
+        return Engine(
+            self.symbol_specs, maker_fee_bps=s.maker_fee_bps, taker_fee_bps=s.taker_fee_bps
+        )
+
+    def _new_hub(self) -> Any:
+        s = self.settings
+        return MarketHub(
+            self.meta.epoch,
+            history_size=s.history_size,
+            history_age_ns=int(s.history_age_s * 1e9),
+            buffer_events=s.subscriber_buffer,
+        )
+
+    def recover(self) -> None:
+        """Open the journal and rebuild engine and hub from snapshot + tail (synchronous)."""
+        s = self.settings
+        self.journal = Journal.open(self.data_dir / "journal", s.fsync)
+        rec = self.journal.recover()
+        self.recovery_notes = list(rec.notes)
+        for note in rec.notes:
+            log.warning("journal recovery: %s", note)
+        if rec.snapshot is not None:
+            engine_state, hub_state = _unpack_snapshot(rec.snapshot)
+            self.engine = Engine.from_snapshot(engine_state)
+            self.hub = MarketHub.from_state(hub_state)
+        else:
+            self.engine = self._new_engine()
+            self.hub = self._new_hub()
+            self.hub.seed(
+                [render.render_snapshot(self.engine.book_snapshot(sp.symbol), self.engine) for sp in self.symbol_specs],
+                0,
+            )
+        tap = _PublishTap(self)
+        self.sequencer = Sequencer(
+            self.engine,
+            tap,
+            self.journal,
+            deliver=self.router.deliver,
+            render_market=render.render_market,
+            encode_command=encode_command,
+            clock=self.clock,
+            fsync=s.fsync,
+            batch_window_s=s.batch_window_ms / 1000,
+            snapshot_every=s.snapshot_every,
+            snapshot=self.write_snapshot,
+            metrics=self.metrics,
+        )
+        # replay the tail: the engine and the hub's history come back exactly as they were
+        for _seq, payload in rec.records:
+            cmd = decode_command(payload)
+            events = self.engine.handle(cmd)
+            self.sequencer.last_ts = max(self.sequencer.last_ts, getattr(cmd, "ts", 0))
+            market = [ev for ev in events if isinstance(ev, (t.BookDelta, t.Trade, t.Ticker, t.Candle, t.SymbolStatus))]
+            if market:
+                tap.publish(
+                    [(*_name_data(ev, self.engine),) for ev in market],
+                    self.sequencer.last_ts,
+                )
+        log.info(
+            "recovered: snapshot at %d, %d journal records replayed, state %s",
+            rec.snapshot_seq, len(rec.records), self.engine.state_hash()[:12],
+        )  # fmt: skip
+
+    async def start(self) -> None:
+        self.shutdown_event = anyio.Event()
+        if self.engine is None:
+            self.recover()
+        await self.sequencer.start()
+        if self.simulate:
+            self._sim_task = asyncio.create_task(self._run_sim(), name="simulator")
+
+    async def _run_sim(self) -> None:
+        from exchange.sim import Simulator, run_simulator
+        from exchange.sim.view import EngineView
+
+        sim = Simulator(self.symbol_specs, seed=self.settings.seed, rate=self.settings.sim_rate)
+        try:
+            await run_simulator(sim, self.submit, EngineView(self.engine), self.clock, self._sim_stop)
+        except Exception:
+            log.exception("simulator stopped")
+
+    async def stop(self) -> None:
+        self.shutting_down = True
+        if self.shutdown_event is not None:
+            self.shutdown_event.set()
+        self._sim_stop.set()
+        if self._sim_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._sim_task, 2.0)
+        if self.sequencer is not None:
+            await self.sequencer.stop()
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+
+    def write_snapshot(self) -> None:
+        if self.journal is None:
+            return
+        data = _pack_snapshot(self.engine.to_snapshot(), self.hub.to_state())
+        self.journal.write_snapshot(self.journal.last_seq, data)
+
+    # ------------------------------------------------------------------ commands
+
+    async def submit(self, cmd: t.Command, origin: Origin | None = None) -> list[t.Event]:
+        events: list[t.Event] = await self.sequencer.submit(cmd, origin)
+        return events
+
+    async def ensure_account(self, account: str) -> None:
+        if self.engine.account_view(account) is not None:
+            return
+        cd = self.engine.cash_decimals
+        positions = tuple(
+            (sp.symbol, to_units(self.settings.demo_position, sp.qty_decimals)) for sp in self.symbol_specs
+        )
+        await self.submit(
+            t.OpenAccount(account, cash=to_units(self.settings.demo_cash, cd), positions=positions)
+        )
+
+    def check_account_secret(self, account: str, secret: str | None) -> bool:
+        import hmac
+
+        expected = self.settings.extra.get(f"account.{account}")
+        return expected is not None and secret is not None and hmac.compare_digest(expected, secret)
+
+    def account_bucket(self, account: str) -> TokenBucket:
+        bucket = self._account_buckets.get(account)
+        if bucket is None:
+            s = self.settings
+            bucket = self._account_buckets[account] = TokenBucket(s.account_rate, s.account_burst)
+        return bucket
+
+    def released_exec_seq(self, account: str) -> int:
+        """The last ``exec_seq`` of ``account`` that clients may have seen (released)."""
+        latest: int = self.engine.latest_exec_seq(account)
+        for pending in getattr(self.sequencer, "_pending", ()):
+            for ev in pending.events:
+                seq = getattr(ev, "exec_seq", None)
+                if seq is not None and getattr(ev, "account", None) == account:
+                    return min(latest, seq - 1)
+        return latest
+
+    # ------------------------------------------------------------------ reads and rendering
+
+    def render_private(self, ev: t.Event) -> dict[str, Any]:
+        msg: dict[str, Any] = render.render_private(ev, self.engine)
+        return msg
+
+    def render_order(self, view: t.OrderView) -> dict[str, Any]:
+        msg: dict[str, Any] = render.render_order(view, self.engine)
+        return msg
+
+    def symbol_infos(self) -> list[dict[str, Any]]:
+        out = []
+        for sp in self.symbol_specs:
+            out.append(
+                {
+                    "symbol": sp.symbol,
+                    "tick_size": format_units(sp.tick_size, sp.price_decimals),
+                    "lot_size": format_units(sp.lot_size, sp.qty_decimals),
+                    "min_qty": format_units(sp.min_qty, sp.qty_decimals),
+                    "price_decimals": sp.price_decimals,
+                    "qty_decimals": sp.qty_decimals,
+                }
+            )
+        return out
+
+    def book_payload(self, symbol: str, depth: int | None) -> bytes:
+        """The hub's book (what subscribers have been sent), best ``depth`` levels."""
+        ev = self.hub.snapshot_event(symbol)
+        if depth is None:
+            return bytes(ev.data)
+        data = orjson.loads(ev.data)
+        data["bids"], data["asks"] = data["bids"][:depth], data["asks"][:depth]
+        return orjson.dumps(data)
+
+    def recent_trades(self, symbol: str, limit: int) -> list[dict[str, Any]]:
+        return list(self.trades.get(symbol, ()))[-limit:]
+
+    def recent_candles(self, symbol: str, interval: str, limit: int) -> list[dict[str, Any]]:
+        return list(self.candles.get((symbol, interval), ()))[-limit:]
+
+    def account_payload(self, account: str) -> dict[str, Any]:
+        view = self.engine.account_view(account)
+        if view is None:
+            return {"account": account, "balances": {}, "positions": [], "latest_exec_seq": 0}
+        msg: dict[str, Any] = render.render_account(view, self.engine)
+        msg["latest_exec_seq"] = self.released_exec_seq(account)
+        return msg
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def track_ws(self, ws: Any, delta: int, kind: str = "ws") -> None:
+        self.metrics.connections.labels(kind).inc(delta)
+        if delta > 0:
+            self.websockets.add(ws)
+        else:
+            self.websockets.discard(ws)
+
+    def note_resume(self, transport: str, sub: Any, resume_from: str | None) -> None:
+        if resume_from:
+            outcome = "reset" if getattr(sub, "was_reset", False) else "exact"
+            self.metrics.resumes.labels(transport, outcome).inc()
+
+
+def _name_data(ev: t.Event, engine: Any) -> tuple[str, str | None, dict[str, Any]]:
+    name, data = render.render_market(ev, engine)
+    return name, getattr(ev, "symbol", None), data

@@ -1,0 +1,245 @@
+"""The one writer: stamp, journal, match, make durable, then release.
+
+Exports: ``Sequencer``, ``Origin``.
+
+Every command that changes state (traders, simulator, replay) passes through
+:meth:`Sequencer.submit`. The sequencer stamps the command's ``ts`` from its injected clock
+(monotonic: never earlier than the previous command), appends it to the journal, runs it
+through ``Engine.handle`` and releases the resulting events only once the journal record is
+as durable as the fsync policy asks:
+
+* ``always``: fsync before each command's events are released (slow, strict);
+* ``batch``: group commit; commands keep being matched while one fsync runs in a thread, and
+  each fsync releases every command appended before it started (plus a short window);
+* ``off``: the record is written to the OS (it survives ``kill -9``, not a power cut).
+
+Release is strictly in command order: private events go to ``deliver`` (the gateway's account
+router) and market events, rendered once, to ``MarketHub.publish``. ``submit`` returns the
+command's events after release, so a reply can never overtake the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from exchange.engine import types as t
+
+__all__ = ["Origin", "Sequencer"]
+
+log = logging.getLogger("tickwire.sequencer")
+
+_MARKET_TYPES = (t.BookDelta, t.Trade, t.Ticker, t.Candle, t.SymbolStatus)
+_KIND = {
+    t.NewOrder: "new",
+    t.CancelOrder: "cancel",
+    t.ReplaceOrder: "replace",
+    t.CancelAll: "cancel_all",
+    t.OpenAccount: "open_account",
+    t.SetSymbolState: "symbol_state",
+    t.Tick: "tick",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a command came from: the connection its direct replies go to, and its ``req_id``."""
+
+    conn: Any = None
+    req_id: int | str | None = None
+
+
+Deliver = Callable[[Sequence[t.Event], Origin | None], None]
+
+
+@dataclass(slots=True)
+class _Pending:
+    events: list[t.Event]
+    origin: Origin | None
+    future: asyncio.Future[list[t.Event]] | None
+    started: float
+
+
+def split_market(events: Sequence[t.Event]) -> tuple[list[t.Event], list[t.Event]]:
+    """(private events, market events) in their original order."""
+    private: list[t.Event] = []
+    market: list[t.Event] = []
+    for ev in events:
+        (market if isinstance(ev, _MARKET_TYPES) else private).append(ev)
+    return private, market
+
+
+class Sequencer:
+    """Owns the engine, the journal and the hub's publishing side. One per exchange."""
+
+    def __init__(
+        self,
+        engine: Any,
+        hub: Any,
+        journal: Any | None,
+        *,
+        deliver: Deliver,
+        render_market: Callable[[t.Event, Any], tuple[str, dict[str, Any]]],
+        encode_command: Callable[[t.Command], bytes] | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        fsync: str = "batch",
+        batch_window_s: float = 0.002,
+        snapshot_every: int = 50_000,
+        snapshot: Callable[[], None] | None = None,
+        metrics: Any | None = None,
+    ) -> None:
+        if fsync not in {"always", "batch", "off"}:
+            raise ValueError(f"unknown fsync policy {fsync!r}")
+        self.engine = engine
+        self.hub = hub
+        self.journal = journal
+        self.deliver = deliver
+        self.render_market = render_market
+        self.encode_command = encode_command
+        self.clock = clock
+        self.fsync = fsync
+        self.batch_window_s = batch_window_s
+        self.snapshot_every = snapshot_every
+        self._snapshot = snapshot
+        self.metrics = metrics
+        self.last_ts = 0
+        self._pending: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._committer: asyncio.Task[None] | None = None
+        self._since_snapshot = 0
+        self._closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self.fsync == "batch" and self.journal is not None and self._committer is None:
+            self._committer = asyncio.create_task(self._commit_loop(), name="group-commit")
+
+    async def stop(self) -> None:
+        """Release everything pending, make the journal durable, take a final snapshot."""
+        self._closed = True
+        if self._committer is not None:
+            self._wakeup.set()
+            while self._pending:
+                await asyncio.sleep(0.001)
+            self._committer.cancel()
+            try:
+                await self._committer
+            except asyncio.CancelledError:
+                pass
+            self._committer = None
+        if self.journal is not None:
+            self.journal.sync()
+        if self._snapshot is not None:
+            self._snapshot()
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._pending)
+
+    # ------------------------------------------------------------------ commands
+
+    def stamp(self, cmd: t.Command) -> t.Command:
+        """The command with ``ts`` from the clock, never earlier than the last one."""
+        now = self.clock()
+        if now < self.last_ts:
+            now = self.last_ts
+        self.last_ts = now
+        return dataclasses.replace(cmd, ts=now)
+
+    async def submit(self, cmd: t.Command, origin: Origin | None = None) -> list[t.Event]:
+        """Sequence ``cmd``; returns its events once they are durable and released."""
+        if self._closed:
+            raise RuntimeError("sequencer is stopped")
+        started = time.perf_counter()
+        cmd = self.stamp(cmd)
+        events = self._apply(cmd)
+        if self.journal is None or self.fsync != "batch":
+            if self.journal is not None:
+                if self.fsync == "always":
+                    t0 = time.perf_counter()
+                    self.journal.sync()
+                    self._observe_fsync(time.perf_counter() - t0)
+                else:
+                    self.journal.flush()
+            self._release(_Pending(events, origin, None, started))
+            self._after_release()
+            return events
+        fut: asyncio.Future[list[t.Event]] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(events, origin, fut, started))
+        self._wakeup.set()
+        return await fut
+
+    def _apply(self, cmd: t.Command) -> list[t.Event]:
+        if self.journal is not None and self.encode_command is not None:
+            self.journal.append(self.encode_command(cmd))
+        events: list[t.Event] = self.engine.handle(cmd)
+        if self.metrics is not None:
+            self.metrics.commands.labels(_KIND.get(type(cmd), "other")).inc()
+        self._since_snapshot += 1
+        return events
+
+    # ------------------------------------------------------------------ release
+
+    async def _commit_loop(self) -> None:
+        assert self.journal is not None
+        while True:
+            await self._wakeup.wait()
+            if self.batch_window_s > 0 and not self._closed:
+                await asyncio.sleep(self.batch_window_s)
+            self._wakeup.clear()
+            batch, self._pending = self._pending, []
+            if not batch:
+                continue
+            if self.metrics is not None:
+                self.metrics.queue_depth.set(len(batch))
+            self.journal.flush()
+            t0 = time.perf_counter()
+            try:
+                await asyncio.to_thread(self.journal.sync)
+            except Exception as exc:  # a failed fsync must not release anything
+                log.exception("journal sync failed; failing %d commands", len(batch))
+                for p in batch:
+                    if p.future is not None and not p.future.done():
+                        p.future.set_exception(exc)
+                continue
+            self._observe_fsync(time.perf_counter() - t0)
+            for p in batch:
+                self._release(p)
+            if not self._pending:
+                self._after_release()
+
+    def _observe_fsync(self, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.fsync_latency.observe(seconds)
+
+    def _release(self, p: _Pending) -> None:
+        private, market = split_market(p.events)
+        try:
+            if private:
+                self.deliver(private, p.origin)
+            if market:
+                items = []
+                for ev in market:
+                    name, data = self.render_market(ev, self.engine)
+                    items.append((name, getattr(ev, "symbol", None), data))
+                self.hub.publish(items, self.last_ts)
+        except Exception:  # a delivery bug must not stall the sequencer
+            log.exception("release failed")
+        if self.metrics is not None:
+            self.metrics.order_latency.observe(time.perf_counter() - p.started)
+        if p.future is not None and not p.future.done():
+            p.future.set_result(p.events)
+
+    def _after_release(self) -> None:
+        if self._snapshot is not None and self._since_snapshot >= self.snapshot_every:
+            self._since_snapshot = 0
+            try:
+                self._snapshot()
+            except Exception:
+                log.exception("snapshot failed")

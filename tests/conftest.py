@@ -1,0 +1,112 @@
+"""Fixtures shared by every test package: a real tickwire server on a free loopback port.
+
+``live_server_factory(**settings)`` starts the whole exchange (engine, journal, hub,
+simulator, gateway) on uvicorn in a background thread, bound to a pre-bound port-0 socket,
+and waits for ``server.started`` (never a sleep). ``live_server`` is one with defaults (a quiet
+market: simulator off). Servers are stopped at teardown; ``LiveServer.stop()`` and
+``factory(data_dir=same, port=same)`` give a restart on the same data directory and URL.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exchange.config import Settings
+from exchange.gateway.app import create_app
+from exchange.gateway.server import TickwireServer, build_server
+
+SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+@dataclass
+class LiveServer:
+    settings: Settings
+    port: int
+    app: Any
+    server: TickwireServer
+    thread: threading.Thread
+    stopped: bool = field(default=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def node(self) -> Any:
+        return self.app.state.node
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise RuntimeError("server did not stop")
+
+    def kill(self) -> None:
+        """Stop as abruptly as a thread allows: no final snapshot, no clean close."""
+        self.stopped = True
+        self.server.force_exit = True
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+def _bind(port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(512)
+    return sock
+
+
+def start_server(settings: Settings, port: int = 0, node: Any = None) -> LiveServer:
+    sock = _bind(port)
+    port = sock.getsockname()[1]
+    settings = settings.replace(port=port)
+    app = create_app(settings, node)
+    server = build_server(app, settings, log_level="warning")
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("server thread died during start-up")
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not start in 30 s")
+        time.sleep(0.01)
+    return LiveServer(settings, port, app, server, thread)
+
+
+@pytest.fixture
+def live_server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    started: list[LiveServer] = []
+
+    def factory(port: int = 0, **changes: Any) -> LiveServer:
+        changes.setdefault("data_dir", tmp_path / "data")
+        changes.setdefault("sim_rate", 0.0)
+        changes.setdefault("log_level", "warning")
+        srv = start_server(Settings().replace(**changes), port=port)
+        started.append(srv)
+        return srv
+
+    yield factory
+    for srv in reversed(started):
+        srv.stop()
+
+
+@pytest.fixture
+def live_server(live_server_factory: Callable[..., LiveServer]) -> LiveServer:
+    return live_server_factory()
