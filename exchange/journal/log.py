@@ -1,0 +1,417 @@
+"""The journal: an append-only, CRC-checked command log with snapshots, and its recovery.
+
+Exports: ``Journal``, ``Recovery``, ``FsyncPolicy``.
+
+Contract::
+
+    journal = Journal.open(data_dir / "journal", fsync="batch")
+    rec = journal.recover()           # exactly once, before the first append
+    engine = Engine.from_snapshot(rec.snapshot) if rec.snapshot else Engine(...)
+    for seq, payload in rec.records:  # records after rec.snapshot_seq, in order
+        engine.handle(decode_command(payload))
+    seq = journal.append(encode_command(cmd))   # cheap: buffered in memory
+    journal.sync()                    # before releasing the replies of appended commands
+    journal.write_snapshot(seq, state_bytes)    # state after record ``seq``; blocking
+    journal.close()
+
+Fsync policies (``sync()`` is what the caller must call before releasing replies):
+
+* ``"always"``: the caller calls ``sync()`` after every append; ``sync()`` writes and fsyncs.
+* ``"batch"``: the caller calls ``sync()`` once per group of appends (group commit, e.g. from
+  a worker thread every few ms) before releasing any of their replies; it writes and fsyncs.
+* ``"off"``: ``sync()`` only hands the buffered records to the OS (survives a killed process,
+  not a power loss).
+
+Threads: ``append()``/``flush()`` may run in one thread while ``sync()`` runs in another; a lock
+guards the buffer swap only, never the fsync, so appends do not wait for the disk. Records are
+written in sequence order whatever the interleaving.
+
+Retention: recovery falls back from a corrupt newest snapshot to an older one, and from no
+valid snapshot to the whole journal. That needs the journal kept from the beginning, which is
+the default (``prune_segments=False``). With ``prune_segments=True`` segments wholly covered by
+the oldest kept snapshot are deleted, and losing every snapshot is then ``JournalCorrupt``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import itertools
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from exchange.journal.errors import (
+    JournalCorrupt,
+    JournalError,
+    JournalLocked,
+    JournalStateError,
+    RecordTooLarge,
+    SnapshotCorrupt,
+)
+from exchange.journal.segment import (
+    MAX_RECORD_BYTES,
+    SEGMENT_HEADER,
+    SEGMENT_MAGIC,
+    SEGMENT_VERSION,
+    encode_record,
+    fsync_dir,
+    list_segments,
+    scan_segment,
+    segment_name,
+    valid_record_after,
+    write_all,
+)
+from exchange.journal.snapshot import (
+    TMP_PREFIX,
+    list_snapshots,
+    read_snapshot_file,
+    write_snapshot_file,
+)
+
+__all__ = ["FsyncPolicy", "Journal", "Recovery"]
+
+log = logging.getLogger(__name__)
+
+FsyncPolicy = Literal["always", "batch", "off"]
+_POLICIES = ("always", "batch", "off")
+_LOCK_NAME = "LOCK"
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What ``Journal.recover()`` found.
+
+    ``snapshot`` is the newest valid snapshot's data (``None`` when there is none, then
+    ``snapshot_seq`` is 0); ``records`` are every journaled ``(seq, payload)`` after it, in
+    order. ``torn_tail`` is true when a partial last record was found and truncated away,
+    ``dropped_bytes`` how many bytes that removed. ``notes`` explain every fallback and repair.
+    """
+
+    snapshot: bytes | None
+    snapshot_seq: int
+    records: list[tuple[int, bytes]]
+    torn_tail: bool = False
+    dropped_bytes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last recovered record (or of the snapshot when the tail is empty)."""
+        return self.records[-1][0] if self.records else self.snapshot_seq
+
+
+class Journal:
+    """Append-only log of opaque payloads in segment files, plus snapshots. See the module."""
+
+    def __init__(
+        self,
+        directory: Path,
+        fsync: FsyncPolicy,
+        *,
+        keep_snapshots: int,
+        prune_segments: bool,
+        buffer_limit: int,
+        lock_fd: int,
+    ) -> None:
+        self.directory = directory
+        self.policy: FsyncPolicy = fsync
+        self.keep_snapshots = keep_snapshots
+        self.prune_segments = prune_segments
+        self.buffer_limit = buffer_limit
+        self._lock_fd = lock_fd
+        self._buf_lock = threading.Lock()  # guards _buf, _buf_bytes, _next_seq
+        self._write_lock = threading.Lock()  # orders writes; guards _fd, _written_seq
+        self._sync_lock = threading.Lock()  # one sync/roll/close at a time (fsync vs close)
+        self._buf: list[bytes] = []
+        self._buf_bytes = 0
+        self._next_seq = 1
+        self._written_seq = 0
+        self._durable_seq = 0
+        self._fd = -1
+        self._segment_first = 1
+        self._segment_has_records = False
+        self._state: Literal["new", "open", "closed"] = "new"
+
+    @classmethod
+    def open(
+        cls,
+        directory: str | os.PathLike[str],
+        fsync: FsyncPolicy = "batch",
+        *,
+        keep_snapshots: int = 3,
+        prune_segments: bool = False,
+        buffer_limit: int = 1 << 20,
+    ) -> Journal:
+        """Open (creating if needed) the journal in ``directory``; call ``recover()`` next.
+
+        Takes an exclusive ``flock`` on ``directory/LOCK`` (``JournalLocked`` if held).
+        ``buffer_limit``: appended bytes above which ``append`` hands the buffer to the OS.
+        """
+        if fsync not in _POLICIES:
+            raise ValueError(f"fsync must be one of {_POLICIES}, not {fsync!r}")
+        if keep_snapshots < 1:
+            raise ValueError("keep_snapshots must be at least 1")
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        lock_fd = os.open(path / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock_fd)
+            raise JournalLocked(f"{path} is in use by another journal") from None
+        return cls(
+            path,
+            fsync,
+            keep_snapshots=keep_snapshots,
+            prune_segments=prune_segments,
+            buffer_limit=buffer_limit,
+            lock_fd=lock_fd,
+        )
+
+    # ------------------------------------------------------------------ recovery
+
+    def recover(self) -> Recovery:
+        """Load the newest valid snapshot and the records after it; prepare for appends.
+
+        A torn final record is truncated away (``torn_tail``, a warning logged). An invalid
+        record that valid data follows, a gap in the numbering, or a journal that starts after
+        every valid snapshot raises ``JournalCorrupt`` and leaves the files untouched.
+        """
+        if self._state != "new":
+            raise JournalStateError("recover() must be called exactly once, before append()")
+        notes: list[str] = []
+        for entry in os.scandir(self.directory):
+            if entry.name.startswith(TMP_PREFIX):
+                os.unlink(entry.path)
+                notes.append(f"removed unfinished temporary file {entry.name}")
+        snapshot, snap_seq = None, 0
+        for seq, path in reversed(list_snapshots(self.directory)):
+            try:
+                snapshot, snap_seq = read_snapshot_file(path, seq), seq
+                break
+            except SnapshotCorrupt as exc:
+                notes.append(f"snapshot at seq {seq} is corrupt, falling back: {exc}")
+                log.warning(
+                    "journal %s: snapshot at seq %d is corrupt: %s", self.directory, seq, exc
+                )
+
+        segments = list_segments(self.directory)
+        # Segments before the one holding record snap_seq + 1 are covered by the snapshot.
+        start = 0
+        for i, (first, _) in enumerate(segments):
+            if first <= snap_seq + 1:
+                start = i
+        if segments and segments[start][0] > snap_seq + 1:
+            raise JournalCorrupt(
+                f"journal starts at seq {segments[start][0]} but the newest valid snapshot is at "
+                f"seq {snap_seq}: records {snap_seq + 1}..{segments[start][0] - 1} are missing"
+            )
+        records: list[tuple[int, bytes]] = []
+        torn, dropped = False, 0
+        expected = segments[start][0] if segments else snap_seq + 1
+        good_end = SEGMENT_HEADER.size
+        for i in range(start, len(segments)):
+            first, path = segments[i]
+            if first != expected:
+                raise JournalCorrupt(f"{path.name}: starts at seq {first}, expected {expected}")
+            scan = scan_segment(path, first, snap_seq)
+            records.extend(scan.records)
+            expected, good_end = scan.next_seq, scan.good_end
+            if scan.problem is None:
+                continue
+            last = i == len(segments) - 1
+            where = f"{path.name}: {scan.problem}"
+            if not last or scan.hard:
+                raise JournalCorrupt(where)
+            follower = valid_record_after(scan.data, scan.good_end, scan.next_seq)
+            if follower is not None:
+                raise JournalCorrupt(f"{where}, but a valid record follows at offset {follower}")
+            torn, dropped = True, scan.size - scan.good_end
+            self._truncate(path, scan.good_end)
+            note = f"{where}: torn last record, truncated {dropped} bytes (seq {expected} onward)"
+            notes.append(note)
+            log.warning("journal %s: %s", self.directory, note)
+
+        journal_last = expected - 1
+        if segments:
+            self._segment_first = segments[-1][0]
+            self._fd = os.open(segments[-1][1], os.O_WRONLY)
+            os.lseek(self._fd, good_end, os.SEEK_SET)
+            self._segment_has_records = journal_last >= self._segment_first
+        self._next_seq = max(journal_last, snap_seq) + 1
+        self._written_seq = self._durable_seq = self._next_seq - 1
+        if not segments or journal_last < snap_seq:
+            if segments:
+                notes.append(
+                    f"journal ends at seq {journal_last}, before the snapshot at seq {snap_seq}; "
+                    f"new records continue from {snap_seq + 1} in a new segment"
+                )
+            self._open_segment(self._next_seq)
+        self._state = "open"
+        return Recovery(snapshot, snap_seq, records, torn, dropped, notes)
+
+    def _truncate(self, path: Path, size: int) -> None:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _open_segment(self, first_seq: int) -> None:
+        """Create segment ``first_seq`` atomically and make it the one appended to."""
+        name = segment_name(first_seq)
+        tmp = self.directory / f"{TMP_PREFIX}{name}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            write_all(fd, SEGMENT_HEADER.pack(SEGMENT_MAGIC, SEGMENT_VERSION, first_seq))
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        os.replace(tmp, self.directory / name)
+        fsync_dir(self.directory)
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd = fd
+        self._segment_first = first_seq
+        self._segment_has_records = False
+
+    # ------------------------------------------------------------------ writing
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last appended record (buffered or not); 0 when there is none."""
+        return self._next_seq - 1
+
+    @property
+    def durable_seq(self) -> int:
+        """Every record up to this seq has been through a completed ``sync()``."""
+        return self._durable_seq
+
+    def append(self, payload: bytes) -> int:
+        """Buffer one record and return its seq. Never blocks on the disk.
+
+        When the buffer holds more than ``buffer_limit`` bytes and no other thread is writing,
+        it is handed to the OS here. Durability needs ``sync()`` (see the policies).
+        """
+        if self._state != "open":
+            raise JournalStateError(f"append() on a journal that is {self._state}")
+        if len(payload) > MAX_RECORD_BYTES:
+            raise RecordTooLarge(f"payload of {len(payload)} bytes")
+        with self._buf_lock:
+            seq = self._next_seq
+            record = encode_record(seq, payload)
+            self._buf.append(record)
+            self._buf_bytes += len(record)
+            self._next_seq = seq + 1
+            full = self._buf_bytes > self.buffer_limit
+        if full and self._write_lock.acquire(blocking=False):
+            try:
+                self._write_buffer()
+            finally:
+                self._write_lock.release()
+        return seq
+
+    def flush(self) -> int:
+        """Write every buffered record to the OS (no fsync); returns the last seq written."""
+        self._check_open()
+        with self._write_lock:
+            return self._write_buffer()
+
+    def sync(self) -> int:
+        """``flush()``, then fsync unless the policy is ``"off"``; returns the seq now durable.
+
+        Blocking: call it from a worker thread when appends continue meanwhile.
+        """
+        self._check_open()
+        with self._sync_lock:
+            with self._write_lock:
+                upto = self._write_buffer()
+                fd = self._fd
+            if self.policy != "off" and upto > self._durable_seq:
+                os.fdatasync(fd)  # outside the write lock: appends and flushes go on
+            self._durable_seq = max(self._durable_seq, upto)
+            return upto
+
+    def _write_buffer(self) -> int:
+        """Swap the buffer out and write it. Caller holds ``_write_lock``."""
+        with self._buf_lock:
+            if not self._buf:
+                return self._written_seq
+            chunks, self._buf, self._buf_bytes = self._buf, [], 0
+            upto = self._next_seq - 1
+        write_all(self._fd, b"".join(chunks))
+        self._written_seq = upto
+        self._segment_has_records = True
+        return upto
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise JournalStateError(f"journal is {self._state}")
+
+    # ------------------------------------------------------------------ snapshots
+
+    def write_snapshot(self, seq: int, data: bytes) -> None:
+        """Durably store ``data`` as the state after record ``seq``; blocking.
+
+        Syncs the journal first (so the snapshot never covers records that are not durable),
+        keeps the newest ``keep_snapshots`` snapshots, and starts a new segment.
+        """
+        self._check_open()
+        if not 0 <= seq <= self.last_seq:
+            raise JournalError(f"snapshot seq {seq} is outside 0..{self.last_seq}")
+        self.sync()
+        write_snapshot_file(self.directory, seq, data)
+        snapshots = list_snapshots(self.directory)
+        for _, path in snapshots[: -self.keep_snapshots]:
+            path.unlink()
+        self._roll()
+        if self.prune_segments:
+            oldest = list_snapshots(self.directory)[0][0]
+            self._prune(oldest)
+
+    def _roll(self) -> None:
+        with self._sync_lock, self._write_lock:
+            if not self._segment_has_records:
+                return
+            self._write_buffer()
+            if self.policy != "off":
+                os.fdatasync(self._fd)
+            self._durable_seq = max(self._durable_seq, self._written_seq)
+            self._open_segment(self._written_seq + 1)
+
+    def _prune(self, covered: int) -> None:
+        """Delete segments whose records all have ``seq <= covered``."""
+        segments = list_segments(self.directory)
+        for (_, path), (next_first, _) in itertools.pairwise(segments):
+            if next_first - 1 <= covered:
+                path.unlink()
+        fsync_dir(self.directory)
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        """Sync (per the policy) and release the files and the directory lock. Idempotent."""
+        if self._state == "closed":
+            return
+        if self._state == "open":
+            self.sync()
+        with self._sync_lock, self._write_lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+            self._state = "closed"
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
