@@ -1,0 +1,302 @@
+/**
+ * Order entry over the WebSocket `/ws?token=` (PROTOCOL §3), exactly once.
+ *
+ * Exports OrderTracker (pure state: orders by client_order_id, fills, the execution stream
+ * position, unanswered requests), OrderClient (the socket: reconnect with capped backoff,
+ * `executions.resume` from the last exec_seq, then re-send of every unanswered request with
+ * the SAME client_order_id) and newClientOrderId().
+ *
+ * Exactly once: an order is keyed by its client_order_id; execution-stream messages are
+ * applied only when their exec_seq is the next one (older ones are duplicates, newer ones
+ * mean a gap that `executions.resume` fills); a re-sent order is answered by the server with
+ * a duplicate ack of the same order, never a second order.
+ */
+import { backoffDelay } from "./fallback.js";
+import { MESSAGE_TYPES, OPS, formatUnits, toUnits } from "./protocol.js";
+
+let keyCounter = 0;
+const sessionTag = Math.floor(Math.random() * 36 ** 6).toString(36).padStart(6, "0");
+
+/** A fresh idempotency key: `web-<session tag>-<time base36>-<counter>` (<= 64 chars, [A-Za-z0-9.-]). */
+export function newClientOrderId(now = Date.now()) {
+  keyCounter += 1;
+  return `web-${sessionTag}-${now.toString(36)}-${keyCounter}`;
+}
+
+function decimalsOf(text) {
+  const dot = text.indexOf(".");
+  return dot < 0 ? 0 : text.length - dot - 1;
+}
+
+function isZero(text) {
+  return /^0+(\.0+)?$/.test(text);
+}
+
+export class OrderTracker {
+  constructor() {
+    this.orders = new Map(); // client_order_id -> order state
+    this.fills = []; // order.fill payloads, in exec_seq order
+    this.lastExecSeq = 0;
+    this.pending = new Map(); // request key -> message to re-send until answered
+    this.keyByReq = new Map(); // req_id -> request key
+    this.nextReqId = 1;
+    this.resuming = false;
+  }
+
+  request(key, msg) {
+    const withId = { ...msg, req_id: this.nextReqId };
+    this.nextReqId += 1;
+    this.pending.set(key, withId);
+    this.keyByReq.set(withId.req_id, key);
+    return withId;
+  }
+
+  /** Record a new order (fields as order.new without op/req_id); returns the message to send. */
+  newOrder(fields) {
+    const coid = fields.client_order_id;
+    if (this.orders.has(coid)) throw new Error(`client_order_id ${coid} already used on this page`);
+    this.orders.set(coid, { ...fields, status: "pending", filled_qty: "0", leaves_qty: fields.qty, order_id: null });
+    return this.request(`new:${coid}`, { op: OPS.ORDER_NEW, ...fields });
+  }
+
+  cancel(clientOrderId) {
+    return this.request(`cancel:${clientOrderId}`, { op: OPS.ORDER_CANCEL, client_order_id: clientOrderId });
+  }
+
+  cancelAll(symbol = null) {
+    const msg = { op: OPS.ORDERS_CANCEL_ALL };
+    if (symbol) msg.symbol = symbol;
+    return this.request(`cancel_all:${this.nextReqId}`, msg);
+  }
+
+  /** Requests sent but not answered, in the order they were made (re-send them after resume). */
+  unanswered() {
+    return [...this.pending.values()];
+  }
+
+  answered(reqId, key) {
+    const byReq = reqId !== undefined && reqId !== null ? this.keyByReq.get(reqId) : undefined;
+    if (byReq !== undefined) this.pending.delete(byReq);
+    if (key) this.pending.delete(key);
+  }
+
+  openOrders() {
+    return [...this.orders.values()].filter((o) => o.status === "open" || o.status === "partially_filled");
+  }
+
+  /**
+   * Apply one server message. Returns an action for the socket: "resume" (ask for
+   * executions after lastExecSeq), "resend" (send unanswered() now), or null.
+   */
+  handle(msg) {
+    if (msg.exec_seq !== undefined && msg.exec_seq !== null) {
+      if (msg.exec_seq <= this.lastExecSeq) {
+        this.answeredBy(msg);
+        return null; // already applied: a replay or a duplicate delivery
+      }
+      if (msg.exec_seq > this.lastExecSeq + 1) {
+        if (this.resuming) return null;
+        this.resuming = true;
+        return "resume";
+      }
+      this.lastExecSeq = msg.exec_seq;
+    }
+    switch (msg.type) {
+      case MESSAGE_TYPES.SESSION:
+        this.resuming = true;
+        return "resume";
+      case MESSAGE_TYPES.EXECUTIONS_RESUMED:
+        this.resuming = false;
+        return "resend";
+      case MESSAGE_TYPES.ORDER_ACK:
+      case MESSAGE_TYPES.ORDER_STATUS:
+        this.applyAck(msg);
+        break;
+      case MESSAGE_TYPES.ORDER_REJECT:
+        this.applyReject(msg);
+        break;
+      case MESSAGE_TYPES.ORDER_FILL:
+        this.applyFill(msg);
+        break;
+      case MESSAGE_TYPES.ORDER_CANCELED:
+        this.applyCanceled(msg);
+        break;
+      case MESSAGE_TYPES.ORDERS_CANCELED_ALL:
+        this.answered(msg.req_id, null);
+        break;
+      case MESSAGE_TYPES.ERROR:
+        this.applyError(msg);
+        break;
+      case MESSAGE_TYPES.PONG:
+      case MESSAGE_TYPES.DEADMAN_SET:
+      case MESSAGE_TYPES.SUBSCRIBED:
+      case MESSAGE_TYPES.UNSUBSCRIBED:
+        break;
+      default:
+        throw new Error(`unexpected message type on /ws: ${msg.type}`);
+    }
+    return null;
+  }
+
+  // A replayed message still answers the request that caused it.
+  answeredBy(msg) {
+    if (msg.type === MESSAGE_TYPES.ORDER_ACK) this.answered(msg.req_id, `new:${msg.client_order_id}`);
+    if (msg.type === MESSAGE_TYPES.ORDER_CANCELED) this.answered(msg.req_id, `cancel:${msg.client_order_id}`);
+  }
+
+  applyAck(msg) {
+    this.answered(msg.req_id, `new:${msg.client_order_id}`);
+    const known = this.orders.get(msg.client_order_id) ?? {};
+    // A fill can arrive in the stream before a duplicate ack with older state; keep the furthest.
+    if (known.status === "filled" || known.status === "canceled") {
+      if (msg.status === "open" || msg.status === "partially_filled") return;
+    }
+    this.orders.set(msg.client_order_id, {
+      ...known,
+      client_order_id: msg.client_order_id,
+      order_id: msg.order_id,
+      symbol: msg.symbol,
+      side: msg.side,
+      order_type: msg.order_type,
+      price: msg.price,
+      qty: msg.qty,
+      tif: msg.tif,
+      post_only: msg.post_only,
+      status: msg.status,
+      filled_qty: msg.filled_qty,
+      leaves_qty: msg.leaves_qty,
+      ts: msg.ts,
+      reject: null,
+    });
+  }
+
+  applyReject(msg) {
+    const key = this.keyByReq.get(msg.req_id);
+    this.answered(msg.req_id, null);
+    const order = this.orders.get(msg.client_order_id);
+    // Only a rejected *new* order becomes "rejected"; a refused cancel leaves the order alone.
+    if (order && (key === undefined || key.startsWith("new:")) && order.status === "pending") {
+      order.status = "rejected";
+      order.reject = { code: msg.code, message: msg.message };
+    }
+  }
+
+  applyFill(msg) {
+    this.fills.push(msg);
+    const order = this.orders.get(msg.client_order_id);
+    if (!order) return;
+    const decimals = Math.max(decimalsOf(msg.qty), decimalsOf(order.filled_qty ?? "0"));
+    order.filled_qty = formatUnits(toUnits(order.filled_qty ?? "0", decimals) + toUnits(msg.qty, decimals), decimals);
+    order.leaves_qty = msg.leaves_qty;
+    order.status = isZero(msg.leaves_qty) ? "filled" : "partially_filled";
+    if (!order.order_id) order.order_id = msg.order_id;
+  }
+
+  applyCanceled(msg) {
+    this.answered(msg.req_id, `cancel:${msg.client_order_id}`);
+    const order = this.orders.get(msg.client_order_id);
+    if (!order) return;
+    order.status = "canceled";
+    order.reason = msg.reason;
+    if (msg.filled_qty !== undefined) order.filled_qty = msg.filled_qty;
+    order.leaves_qty = "0";
+  }
+
+  applyError(msg) {
+    const key = this.keyByReq.get(msg.req_id);
+    this.answered(msg.req_id, null);
+    if (key && key.startsWith("new:")) {
+      const order = this.orders.get(key.slice(4));
+      if (order && order.status === "pending") {
+        order.status = "rejected";
+        order.reject = { code: msg.code, message: msg.message };
+      }
+    }
+  }
+}
+
+/**
+ * The order socket. Call connect(); submit()/cancel()/cancelAll() work at any time: requests
+ * made while disconnected are sent after the next resume. onUpdate(tracker, msg) runs after
+ * every message; onState(state) on connection changes ("connecting", "live", "down").
+ */
+export class OrderClient {
+  constructor({ token, env = globalThis, onUpdate = () => {}, onState = () => {} }) {
+    this.token = token;
+    this.env = env;
+    this.onUpdate = onUpdate;
+    this.onState = onState;
+    this.tracker = new OrderTracker();
+    this.socket = null;
+    this.ready = false;
+    this.attempt = 0;
+    this.timer = null;
+    this.stopped = false;
+    this.reconnects = 0;
+    this.resent = 0;
+  }
+
+  connect() {
+    const loc = this.env.location;
+    const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+    this.onState("connecting");
+    const socket = new this.env.WebSocket(`${scheme}//${loc.host}/ws?token=${encodeURIComponent(this.token)}`);
+    this.socket = socket;
+    socket.onmessage = (ev) => this.onMessage(JSON.parse(ev.data));
+    socket.onclose = () => {
+      if (socket !== this.socket) return;
+      this.ready = false;
+      this.socket = null;
+      this.onState("down");
+      if (this.stopped) return;
+      this.attempt += 1;
+      this.reconnects += 1;
+      this.timer = setTimeout(() => this.connect(), backoffDelay(this.attempt, { baseMs: 200, capMs: 5000 }));
+    };
+  }
+
+  onMessage(msg) {
+    const action = this.tracker.handle(msg);
+    if (action === "resume") {
+      this.rawSend({ op: OPS.EXECUTIONS_RESUME, req_id: `resume-${this.tracker.lastExecSeq}`, after: this.tracker.lastExecSeq });
+    } else if (action === "resend") {
+      this.ready = true;
+      this.attempt = 0;
+      this.onState("live");
+      for (const request of this.tracker.unanswered()) {
+        this.rawSend(request);
+        this.resent += 1;
+      }
+    }
+    this.onUpdate(this.tracker, msg);
+  }
+
+  rawSend(msg) {
+    if (this.socket && this.socket.readyState === 1) this.socket.send(JSON.stringify(msg));
+  }
+
+  // Requests made before the resume completes go out with the re-send batch, in order.
+  send(msg) {
+    if (this.ready) this.rawSend(msg);
+    this.onUpdate(this.tracker, null);
+    return msg;
+  }
+
+  submit(fields) {
+    return this.send(this.tracker.newOrder(fields));
+  }
+
+  cancel(clientOrderId) {
+    return this.send(this.tracker.cancel(clientOrderId));
+  }
+
+  cancelAll(symbol = null) {
+    return this.send(this.tracker.cancelAll(symbol));
+  }
+
+  close() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.socket) this.socket.close();
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * Market-data transports (PROTOCOL §4-5) and the feed that picks between them.
+ *
+ * Exports MarketFeed, WsTransport, SseTransport, PollTransport.
+ *
+ * MarketFeed delivers every market-data event once, in stream order, to onEvent(event, data,
+ * id) whatever transport carries it: WebSocket `/ws/md` (subscribe with `after`), SSE
+ * `/md/stream` (EventSource; it resumes with Last-Event-ID by itself) or long polling
+ * `/md/poll?cursor=`. Order WS -> SSE -> poll by feature detection and on failure (see
+ * FallbackPolicy); force(mode) pins one; force(null) returns to automatic. The last event id
+ * is shared, so a switch of transport resumes where the previous one stopped. Call
+ * noteRender(nowMs) once per painted frame to sample event-to-render latency.
+ */
+import { FallbackPolicy, detectSupport } from "./fallback.js";
+import { CHANNELS, MD_EVENTS, MD_PREFIX, OPS, TRANSPORTS } from "./protocol.js";
+import { TransportStats } from "./stats.js";
+
+const MD_EVENT_NAMES = Object.values(MD_EVENTS);
+const POLL_TIMEOUT_S = 25;
+// EventSource retries by itself; this many errors without a successful open means it is gone.
+const SSE_MAX_SILENT_ERRORS = 3;
+
+function query(params) {
+  const parts = [];
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") parts.push(`${key}=${encodeURIComponent(value)}`);
+  }
+  return parts.join("&");
+}
+
+/** WebSocket market data on `/ws/md`: one `subscribe`, then `md.*` messages. */
+export class WsTransport {
+  constructor(feed, afterId) {
+    this.feed = feed;
+    this.live = false;
+    this.closed = false;
+    const loc = feed.env.location;
+    const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+    this.socket = new feed.env.WebSocket(`${scheme}//${loc.host}/ws/md`);
+    this.socket.onopen = () => {
+      const msg = { op: OPS.SUBSCRIBE, req_id: 1, channels: feed.channels };
+      if (feed.symbols.length) msg.symbols = feed.symbols;
+      if (afterId) msg.after = afterId;
+      this.socket.send(JSON.stringify(msg));
+    };
+    this.socket.onmessage = (ev) => this.onMessage(ev.data);
+    this.socket.onclose = (ev) => {
+      if (!this.closed) this.feed.transportFailed(this, `closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ""})`);
+    };
+  }
+
+  onMessage(text) {
+    this.feed.stats.ws.bytes += text.length;
+    const msg = JSON.parse(text);
+    if (msg.type.startsWith(MD_PREFIX)) {
+      if (!this.live) this.markLive();
+      this.feed.deliver(msg.id, msg.type.slice(MD_PREFIX.length), msg.data);
+      return;
+    }
+    switch (msg.type) {
+      case "subscribed":
+        this.markLive();
+        break;
+      case "session":
+      case "pong":
+      case "unsubscribed":
+        break;
+      case "error":
+        this.feed.stats.ws.lastError = `${msg.code}: ${msg.message}`;
+        if (!this.live) {
+          this.close();
+          this.feed.transportFailed(this, msg.code);
+        }
+        break;
+      default:
+        throw new Error(`unexpected message type on /ws/md: ${msg.type}`);
+    }
+  }
+
+  markLive() {
+    if (this.live) return;
+    this.live = true;
+    this.feed.transportLive(this);
+  }
+
+  close() {
+    this.closed = true;
+    this.socket.onclose = null;
+    this.socket.close();
+  }
+}
+
+/** SSE on `/md/stream`: the browser's EventSource reconnects with Last-Event-ID by itself. */
+export class SseTransport {
+  constructor(feed, afterId) {
+    this.feed = feed;
+    this.live = false;
+    this.closed = false;
+    this.silentErrors = 0;
+    this.opens = 0;
+    const qs = query({
+      symbols: feed.symbols.join(","),
+      channels: feed.channels.join(","),
+      last_event_id: afterId,
+    });
+    this.source = new feed.env.EventSource(`/md/stream?${qs}`);
+    this.source.onopen = () => {
+      this.opens += 1;
+      this.silentErrors = 0;
+      // A reopen by the browser itself is a reconnect that resumes with Last-Event-ID.
+      if (this.opens > 1) this.feed.nativeReconnect(this);
+      if (!this.live) {
+        this.live = true;
+        this.feed.transportLive(this);
+      }
+    };
+    this.source.onerror = () => {
+      if (this.closed) return;
+      this.silentErrors += 1;
+      const gone = this.source.readyState === 2 || this.silentErrors >= SSE_MAX_SILENT_ERRORS;
+      if (gone) {
+        this.close();
+        this.feed.transportFailed(this, this.live ? "stream lost" : "stream refused");
+      } else {
+        this.feed.stats.sse.state = "reconnecting";
+        this.feed.changed();
+      }
+    };
+    for (const name of MD_EVENT_NAMES) {
+      this.source.addEventListener(name, (ev) => {
+        // Payload plus the id/event lines: an estimate of the bytes on the wire.
+        this.feed.stats.sse.bytes += ev.data.length + ev.lastEventId.length + name.length + 16;
+        this.feed.deliver(ev.lastEventId, name, JSON.parse(ev.data));
+      });
+    }
+  }
+
+  close() {
+    this.closed = true;
+    this.source.close();
+  }
+}
+
+/** Long polling on `/md/poll?cursor=`: one request at a time, the cursor carries the position. */
+export class PollTransport {
+  constructor(feed, afterId) {
+    this.feed = feed;
+    this.live = false;
+    this.closed = false;
+    this.cursor = afterId;
+    this.abort = new AbortController();
+    this.loop();
+  }
+
+  async loop() {
+    const feed = this.feed;
+    try {
+      while (!this.closed) {
+        const qs = query({
+          symbols: feed.symbols.join(","),
+          channels: feed.channels.join(","),
+          cursor: this.cursor,
+          timeout: POLL_TIMEOUT_S,
+        });
+        const response = await feed.env.fetch(`/md/poll?${qs}`, { signal: this.abort.signal, cache: "no-store" });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const text = await response.text();
+        if (this.closed) return;
+        feed.stats.poll.bytes += text.length;
+        const body = JSON.parse(text);
+        if (!this.live) {
+          this.live = true;
+          feed.transportLive(this);
+        }
+        for (const ev of body.events) feed.deliver(ev.id, ev.event, ev.data);
+        this.cursor = body.cursor;
+      }
+    } catch (err) {
+      if (!this.closed) {
+        this.closed = true;
+        feed.transportFailed(this, String(err.message ?? err));
+      }
+    }
+  }
+
+  close() {
+    this.closed = true;
+    this.abort.abort();
+  }
+}
+
+const TRANSPORT_CLASSES = { ws: WsTransport, sse: SseTransport, poll: PollTransport };
+
+export class MarketFeed {
+  constructor({ symbols = [], channels = CHANNELS, onEvent, onChange = () => {}, env = globalThis, forced = null }) {
+    this.symbols = symbols;
+    this.channels = [...channels];
+    this.onEvent = onEvent;
+    this.onChange = onChange;
+    this.env = env;
+    this.supported = detectSupport(env);
+    this.forced = forced;
+    this.stats = Object.fromEntries(TRANSPORTS.map((name) => [name, new TransportStats(name)]));
+    this.tried = new Set();
+    this.everLive = new Set();
+    this.lastId = null;
+    this.current = null; // name of the transport now carrying data
+    this.transport = null;
+    this.timer = null;
+    this.pendingResume = false;
+    this.pendingTs = [];
+    this.policy = null;
+  }
+
+  start() {
+    this.policy = new FallbackPolicy({ supported: this.supported, forced: this.forced });
+    this.open(this.policy.first());
+  }
+
+  /** Pin a transport ("ws", "sse", "poll") or return to automatic fallback (null). */
+  force(mode) {
+    this.forced = mode || null;
+    this.stop();
+    this.start();
+  }
+
+  /** Reconnect without resuming: the server sends fresh snapshots (used when a resync is needed). */
+  restartFresh() {
+    this.lastId = null;
+    const mode = this.current ?? this.policy.first();
+    this.stop();
+    this.open(mode);
+  }
+
+  stop() {
+    clearTimeout(this.timer);
+    if (this.transport) {
+      this.transport.close();
+      this.stats[this.transport.name].state = "closed";
+    }
+    this.transport = null;
+    this.current = null;
+    this.changed();
+  }
+
+  open(mode) {
+    const stats = this.stats[mode];
+    this.tried.add(mode);
+    stats.state = "connecting";
+    stats.connects += 1;
+    if (stats.connects > 1) stats.reconnects += 1;
+    // Opened with an id: the first event tells whether the server resumed or reset.
+    this.pendingResume = this.lastId !== null;
+    this.transport = new TRANSPORT_CLASSES[mode](this, this.lastId);
+    this.transport.name = mode;
+    this.changed();
+  }
+
+  transportLive(transport) {
+    if (transport !== this.transport) return;
+    const mode = transport.name;
+    this.current = mode;
+    this.everLive.add(mode);
+    this.policy.success(mode);
+    this.stats[mode].state = "live";
+    this.changed();
+  }
+
+  nativeReconnect(transport) {
+    if (transport !== this.transport) return;
+    const stats = this.stats[transport.name];
+    stats.reconnects += 1;
+    stats.state = "live";
+    if (this.lastId) this.pendingResume = true;
+    this.changed();
+  }
+
+  transportFailed(transport, reason) {
+    if (transport !== this.transport) return;
+    const mode = transport.name;
+    const stats = this.stats[mode];
+    stats.failures += 1;
+    stats.lastError = reason;
+    stats.state = "failed";
+    this.transport = null;
+    this.current = null;
+    const next = this.policy.failure(mode, this.everLive.has(mode));
+    this.timer = setTimeout(() => this.open(next.mode), next.delayMs);
+    this.changed();
+  }
+
+  deliver(id, event, data) {
+    const stats = this.stats[this.transport?.name ?? this.current];
+    if (!stats) return;
+    stats.messages += 1;
+    if (this.pendingResume) {
+      this.pendingResume = false;
+      if (event === MD_EVENTS.RESET) stats.resets += 1;
+      else stats.resumes += 1;
+    } else if (event === MD_EVENTS.RESET) {
+      stats.resets += 1;
+    }
+    if (id) this.lastId = id;
+    if (typeof data.ts === "number") this.pendingTs.push(stats, data.ts / 1e6);
+    this.onEvent(event, data, id);
+  }
+
+  /** Count a book resync against the transport now carrying data. */
+  countResync() {
+    const stats = this.stats[this.current ?? this.transport?.name];
+    if (stats) stats.resyncs += 1;
+    this.changed();
+  }
+
+  /** Sample event-to-render latency for everything delivered since the last frame. */
+  noteRender(nowMs) {
+    const pending = this.pendingTs;
+    for (let i = 0; i < pending.length; i += 2) {
+      const latency = nowMs - pending[i + 1];
+      // A replayed market has a simulated clock; its ts says nothing about our latency.
+      if (latency > -1000 && latency < 60000) pending[i].addLatency(Math.max(0, latency));
+    }
+    this.pendingTs = [];
+  }
+
+  changed() {
+    this.onChange();
+  }
+
+  snapshot() {
+    const stats = {};
+    for (const name of this.tried) stats[name] = this.stats[name].toJSON();
+    return { current: this.current, forced: this.forced, supported: this.supported, lastId: this.lastId, stats };
+  }
+}
