@@ -1,0 +1,83 @@
+"""The retained market-data history: a ring of ``MdEvent`` with consecutive offsets.
+
+Exports: ``History``.
+
+Events are appended in offset order with no gaps; the oldest are dropped when the ring holds
+more than ``max_events`` or when they are older than ``max_age_ns`` relative to the newest
+event's ``ts``. Lookup by offset is O(1) (a list plus a moving head index, compacted now and
+then, so trimming is amortised O(1) per event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from exchange.hub.events import MdEvent
+
+__all__ = ["History"]
+
+# Compact the backing list once this many dropped slots sit before the head.
+_COMPACT_AT = 4096
+
+
+class History:
+    """Events ``first_offset .. last_offset`` (empty when ``first_offset > last_offset``)."""
+
+    __slots__ = ("_events", "_head", "last_offset", "max_age_ns", "max_events")
+
+    def __init__(self, last_offset: int, max_events: int, max_age_ns: int | None) -> None:
+        if max_events < 1:
+            raise ValueError("history must hold at least one event")
+        self._events: list[MdEvent] = []
+        self._head = 0
+        self.last_offset = last_offset
+        self.max_events = max_events
+        self.max_age_ns = max_age_ns
+
+    def __len__(self) -> int:
+        return len(self._events) - self._head
+
+    @property
+    def first_offset(self) -> int:
+        """Offset of the oldest retained event (``last_offset + 1`` when empty)."""
+        return self.last_offset - len(self) + 1
+
+    def append(self, ev: MdEvent) -> None:
+        """Append the event at ``last_offset + 1``; ``ValueError`` on any other offset."""
+        if ev.offset != self.last_offset + 1:
+            raise ValueError(f"offset {ev.offset} does not follow {self.last_offset}")
+        self._events.append(ev)
+        self.last_offset = ev.offset
+
+    def extend(self, events: Iterable[MdEvent]) -> None:
+        for ev in events:
+            self.append(ev)
+
+    def trim(self) -> None:
+        """Drop events beyond the count bound and those older than the age bound."""
+        events = self._events
+        head = self._head
+        excess = len(events) - head - self.max_events
+        if excess > 0:
+            head += excess
+        if self.max_age_ns is not None and head < len(events):
+            oldest_kept = events[-1].ts - self.max_age_ns
+            # Keep the newest event always: a resume from it must stay exact.
+            last = len(events) - 1
+            while head < last and events[head].ts < oldest_kept:
+                head += 1
+        if head >= _COMPACT_AT and head * 2 >= len(events):
+            del events[:head]
+            head = 0
+        self._head = head
+
+    def since(self, offset: int) -> list[MdEvent]:
+        """Events with offsets ``>= offset``; the caller checks ``offset >= first_offset``."""
+        start = self._head + max(0, offset - self.first_offset)
+        return self._events[start:]
+
+    def at(self, offset: int) -> MdEvent:
+        return self._events[self._head + offset - self.first_offset]
+
+    def all(self) -> list[MdEvent]:
+        return self._events[self._head :]

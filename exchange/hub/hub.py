@@ -1,0 +1,373 @@
+"""``MarketHub``: offsets, encode-once, history, resume, books and fan-out (memory backend).
+
+Exports: ``MarketHub``, ``HubStats``, ``RESET_REASONS``.
+
+Contract:
+
+* ``publish(items, ts)`` is synchronous and never waits on a client: it assigns consecutive
+  offsets, encodes each payload once, appends to the history ring, updates the hub's books,
+  and wakes only subscribers that are waiting and whose filter matches (setting a future).
+  Subscribers that are busy or stalled are not touched: they read from the ring later.
+* ``subscribe``/``resume``/``poll`` give exactly the events after a resume id when it is of
+  this epoch and within history; otherwise a ``reset`` event and fresh snapshots.
+* Snapshot and reset events carry the id of the last event they reflect (the head), so a
+  client resuming from them is exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from exchange.hub.book import HubBook
+from exchange.hub.errors import SubscriptionClosed
+from exchange.hub.events import CHANNEL_OF, Filter, MdEvent, make_event
+from exchange.hub.history import History
+from exchange.hub.subscription import SLOW_CONSUMER, SlowPolicy, Subscription
+
+__all__ = ["RESET_REASONS", "HubStats", "MarketHub"]
+
+log = logging.getLogger("tickwire.hub")
+
+RESET_REASONS = ("unknown_epoch", "too_old", "ahead", "bad_id")
+_HOUR_NS = 3600 * 10**9
+
+
+@dataclass(slots=True)
+class HubStats:
+    """Counters for metrics (monotonic except ``subscribers``, which is current)."""
+
+    events_published: int = 0
+    slow_consumer_disconnects: int = 0
+    conflated_batches: int = 0
+    resume_exact: int = 0
+    resume_reset: Counter[str] = field(default_factory=Counter)
+    subscribers: Counter[str] = field(default_factory=Counter)
+
+
+class MarketHub:
+    """The market-data hub of one process (see the module docstring for the contract)."""
+
+    def __init__(
+        self,
+        epoch: str,
+        *,
+        history_size: int = 100_000,
+        history_age_ns: int | None = _HOUR_NS,
+        buffer_events: int = 4096,
+        max_pending: int | None = None,
+        slow_policy: SlowPolicy = "conflate",
+        sweep_every: int = 256,
+    ) -> None:
+        if "-" in epoch or not epoch:
+            raise ValueError("epoch must be a non-empty string without '-'")
+        if slow_policy not in ("conflate", "disconnect"):
+            raise ValueError(f"unknown slow_policy {slow_policy!r}")
+        self.epoch = epoch
+        self.buffer_events = buffer_events
+        #: Raw matching backlog beyond which a subscriber is dropped without conflating.
+        self.max_pending = max_pending if max_pending is not None else 4 * buffer_events
+        self.slow_policy: SlowPolicy = slow_policy
+        self.sweep_every = sweep_every
+        self.last_ts = 0
+        self.stats = HubStats()
+        self._history = History(0, history_size, history_age_ns)
+        self._books: dict[str, HubBook] = {}
+        self._subs: dict[Subscription, None] = {}
+        self._waiting: dict[Filter, dict[Subscription, None]] = {}
+        self._since_sweep = 0
+        self._snapshot_cache: dict[str, MdEvent] = {}
+        self._listeners: list[Callable[[list[MdEvent]], None]] = []
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def last_offset(self) -> int:
+        return self._history.last_offset
+
+    @property
+    def last_id(self) -> str:
+        return f"{self.epoch}-{self._history.last_offset}"
+
+    @property
+    def first_offset(self) -> int:
+        """Oldest retained offset; resuming from ``first_offset - 1`` or later is exact."""
+        return self._history.first_offset
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted(self._books)
+
+    def history(self) -> list[MdEvent]:
+        """The retained events, oldest first (a copy of the list)."""
+        return list(self._history.all())
+
+    # ------------------------------------------------------------------ publishing side
+
+    def seed(self, snapshots: list[dict[str, Any]], offset: int) -> None:
+        """Set the books from engine ``snapshot`` payloads reflecting everything up to ``offset``.
+
+        At start-up only: with history present, ``offset`` must equal the last offset.
+        """
+        if len(self._history) and offset != self._history.last_offset:
+            raise ValueError(f"seed at {offset} but history ends at {self._history.last_offset}")
+        self._history.last_offset = offset
+        for payload in snapshots:
+            self._book(payload["symbol"]).apply_snapshot(payload)
+        self._snapshot_cache.clear()
+
+    def publish(self, items: Sequence[tuple[str, str | None, dict[str, Any]]], ts: int) -> None:
+        """Append ``(event_name, symbol, payload)`` items in order, at event time ``ts`` (ns).
+
+        Raises ``ValueError`` (publishing nothing) on an unknown event name or a book/trade
+        event without a symbol.
+        """
+        for name, symbol, _ in items:
+            if name not in CHANNEL_OF:
+                raise ValueError(f"unknown market-data event {name!r}")
+            if symbol is None and name in ("book", "snapshot", "trade"):
+                raise ValueError(f"{name} event without a symbol")
+        history = self._history
+        offset = history.last_offset
+        new: list[MdEvent] = []
+        for name, symbol, payload in items:
+            offset += 1
+            ev = make_event(self.epoch, offset, name, symbol, ts, payload)
+            if symbol is not None:
+                if name == "book":
+                    if not self._book(symbol).apply_delta(payload):
+                        log.error("book delta %s does not follow the hub's book", ev.id)
+                elif name == "trade":
+                    self._book(symbol).note_trade(int(payload["trade_id"]))
+                elif name == "snapshot":
+                    self._book(symbol).apply_snapshot(payload)
+            history.append(ev)
+            new.append(ev)
+        if not new:
+            return
+        self.last_ts = ts
+        history.trim()
+        self.stats.events_published += len(new)
+        for listener in self._listeners:
+            listener(new)
+        self._wake(new)
+        self._since_sweep += len(new)
+        if self._since_sweep >= self.sweep_every:
+            self._since_sweep = 0
+            self.sweep()
+
+    def add_listener(self, listener: Callable[[list[MdEvent]], None]) -> None:
+        """Call ``listener(events)`` after each ``publish`` (e.g. a backend's ``publish``).
+        It runs on the sequencer's path: it must not block."""
+        self._listeners.append(listener)
+
+    def ingest(self, events: Sequence[MdEvent]) -> None:
+        """Append events that already have offsets (a follower of another hub's feed).
+
+        Ids are kept as given, so they are the same on every gateway.
+        """
+        for ev in events:
+            payload = ev.payload() if ev.channel == "book" or ev.event == "trade" else None
+            if payload is not None and ev.symbol is not None:
+                if ev.event == "book":
+                    self._book(ev.symbol).apply_delta(payload)
+                elif ev.event == "snapshot":
+                    self._book(ev.symbol).apply_snapshot(payload)
+                else:
+                    self._book(ev.symbol).note_trade(int(payload["trade_id"]))
+            self._history.append(ev)
+            self.last_ts = ev.ts
+        if events:
+            self._history.trim()
+            self.stats.events_published += len(events)
+            self._wake(list(events))
+
+    def _book(self, symbol: str) -> HubBook:
+        book = self._books.get(symbol)
+        if book is None:
+            book = self._books[symbol] = HubBook(symbol)
+        return book
+
+    def _wake(self, new: list[MdEvent]) -> None:
+        if not self._waiting:
+            return
+        first = new[0].offset
+        for flt in list(self._waiting):
+            if flt.is_all or any(flt.matches(ev) for ev in new):
+                for sub in self._waiting.pop(flt):
+                    sub._wake(first)
+
+    def sweep(self) -> None:
+        """Drop subscribers that are not reading and are too far behind (also run every
+        ``sweep_every`` published events). Waiting subscribers are caught up, never dropped."""
+        first = self._history.first_offset
+        limit = self.buffer_events if self.slow_policy == "disconnect" else self.max_pending
+        for sub in list(self._subs):
+            if sub._waiter is not None:
+                continue
+            if sub.cursor < first or sub._pending_count() > limit:
+                self._drop_slow(sub)
+
+    # ------------------------------------------------------------------ reading side
+
+    def snapshot_event(self, symbol: str) -> MdEvent:
+        """The full book of ``symbol`` as a ``snapshot`` event with the head's id.
+
+        Raises ``KeyError`` for a symbol the hub has never seen.
+        """
+        book = self._books[symbol]
+        head = self._history.last_offset
+        cached = self._snapshot_cache.get(symbol)
+        payload = book.snapshot_payload()
+        if cached is not None and cached.offset == head:
+            return cached
+        if cached is not None and cached.payload() == payload:
+            data = cached.data  # same book, newer head: reuse the encoded bytes
+            ev = MdEvent(
+                head, f"{self.epoch}-{head}", "snapshot", symbol, "book", self.last_ts, data
+            )
+        else:
+            ev = make_event(self.epoch, head, "snapshot", symbol, self.last_ts, payload)
+        self._snapshot_cache[symbol] = ev
+        return ev
+
+    def snapshots(self, flt: Filter) -> list[MdEvent]:
+        """One snapshot per known symbol the filter wants (none without the book channel)."""
+        if not flt.wants_channel("book"):
+            return []
+        return [self.snapshot_event(s) for s in sorted(self._books) if flt.wants_symbol(s)]
+
+    def reset_event(self, reason: str) -> MdEvent:
+        head = self._history.last_offset
+        return make_event(self.epoch, head, "reset", None, self.last_ts, {"reason": reason})
+
+    def check_id(self, last_id: str) -> tuple[str | None, int]:
+        """``(reset_reason, offset)``: reason is None when resuming after ``last_id`` is exact."""
+        epoch, sep, offset_s = last_id.rpartition("-")
+        if not sep or not offset_s.isascii() or not offset_s.isdigit() or len(offset_s) > 19:
+            return "bad_id", -1
+        if epoch != self.epoch:
+            return "unknown_epoch", -1
+        offset = int(offset_s)
+        if offset > self._history.last_offset:
+            return "ahead", offset
+        if offset < self._history.first_offset - 1:
+            return "too_old", offset
+        return None, offset
+
+    def _plan(
+        self, flt: Filter, last_id: str | None, *, count: bool = True
+    ) -> tuple[list[MdEvent], int, str | None]:
+        """(prefix events, cursor, reset reason or None)."""
+        head = self._history.last_offset
+        if last_id is None:
+            return self.snapshots(flt), head + 1, None
+        reason, offset = self.check_id(last_id)
+        if reason is None and head - offset > self.buffer_events:
+            backlog = self._history.since(offset + 1)
+            if sum(1 for ev in backlog if flt.matches(ev)) > self.max_pending:
+                reason = "too_old"  # the subscriber would be dropped at once: start afresh
+        if count:
+            if reason is None:
+                self.stats.resume_exact += 1
+            else:
+                self.stats.resume_reset[reason] += 1
+        if reason is None:
+            return [], offset + 1, None
+        return [self.reset_event(reason), *self.snapshots(flt)], head + 1, reason
+
+    def resume(self, flt: Filter, last_id: str | None) -> tuple[list[MdEvent], bool]:
+        """``(events, exact)``: the matching events after ``last_id`` and ``True`` when that is
+        exact; otherwise ``[reset, snapshots...]`` (or just snapshots without an id) and
+        ``False``."""
+        prefix, cursor, reason = self._plan(flt, last_id)
+        if last_id is None or reason is not None:
+            return prefix, False
+        return [ev for ev in self._history.since(cursor) if flt.matches(ev)], True
+
+    def subscribe(
+        self,
+        flt: Filter,
+        last_id: str | None = None,
+        *,
+        conflate_ns: int | None = None,
+        kind: str = "sse",
+    ) -> Subscription:
+        """A subscription whose first batch is the resume backlog (or reset + snapshots, or
+        snapshots), then live events: no gap, no duplicate. ``kind`` labels the counters."""
+        prefix, cursor, _ = self._plan(flt, last_id)
+        sub = Subscription(self, flt, kind, conflate_ns, cursor, prefix)
+        self._subs[sub] = None
+        self.stats.subscribers[kind] += 1
+        return sub
+
+    async def poll(
+        self, flt: Filter, cursor: str | None, timeout: float
+    ) -> tuple[list[MdEvent], str]:
+        """Long-poll helper: ``(events, next_cursor)``. Answers at once when anything matches
+        after ``cursor`` (or with reset/snapshots), else waits up to ``timeout`` seconds and
+        returns ``([], cursor)``."""
+        sub = self.subscribe(flt, cursor, kind="poll")
+        try:
+            events = await sub.next_batch(timeout)
+        except SubscriptionClosed:
+            events = [self.reset_event("too_old"), *self.snapshots(flt)]
+            return events, self.last_id
+        finally:
+            sub.close()
+        if events:
+            return events, sub.last_id
+        return [], cursor if cursor is not None else sub.last_id
+
+    def close(self) -> None:
+        """Close every subscription (``closed_reason = "hub_closed"``)."""
+        for sub in list(self._subs):
+            sub.close("hub_closed")
+
+    # ------------------------------------------------------------------ subscription support
+
+    def _wait(self, sub: Subscription) -> None:
+        self._waiting.setdefault(sub.filter, {})[sub] = None
+
+    def _unwait(self, sub: Subscription) -> None:
+        group = self._waiting.get(sub.filter)
+        if group is not None:
+            group.pop(sub, None)
+            if not group:
+                del self._waiting[sub.filter]
+
+    def _detach(self, sub: Subscription) -> None:
+        if sub in self._subs:
+            del self._subs[sub]
+            self.stats.subscribers[sub.kind] -= 1
+        self._unwait(sub)
+
+    def _drop_slow(self, sub: Subscription) -> None:
+        if sub.closed_reason is None:
+            self.stats.slow_consumer_disconnects += 1
+            log.info(
+                "dropping slow %s subscriber at %d (head %d)",
+                sub.kind,
+                sub.cursor,
+                self._history.last_offset,
+            )
+            sub.close(SLOW_CONSUMER)
+
+    # ------------------------------------------------------------------ state
+
+    def to_state(self) -> bytes:
+        """Everything needed to continue after a restart (see ``exchange.hub.state``)."""
+        from exchange.hub.state import dump_state
+
+        return dump_state(self)
+
+    @classmethod
+    def from_state(cls, data: bytes, **overrides: Any) -> MarketHub:
+        """A hub continuing ``to_state``'s: same epoch, offsets, history, books. Keyword
+        arguments override the saved settings (``history_size``, ``buffer_events``, ...)."""
+        from exchange.hub.state import load_state
+
+        return load_state(cls, data, overrides)

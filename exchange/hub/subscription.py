@@ -1,0 +1,221 @@
+"""A subscriber's view of the hub: a cursor into the shared history, plus a small prefix.
+
+Exports: ``Subscription``, ``SlowPolicy``.
+
+A subscription holds no copy of the live events: it reads them from the hub's history ring
+from its ``cursor`` (so a subscriber that stops reading costs O(1) memory, and publishing
+does not touch it at all). Its "buffer" is the matching events between its cursor and the
+head. When that exceeds ``buffer_events`` it is conflated; if it is still over, or the raw
+backlog exceeds ``max_pending``, or the history it needs has been dropped, the subscription
+is closed with ``closed_reason = "slow_consumer"``.
+
+Use: ``while True: batch = await sub.next_batch(timeout)`` then write ``ev.sse`` (or ``ws``,
+``poll``) of each event; call ``sub.close()`` when the client goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
+
+from exchange.hub.conflate import conflate
+from exchange.hub.errors import SlowConsumer, SubscriptionClosed
+from exchange.hub.events import Filter, MdEvent
+
+if TYPE_CHECKING:
+    from exchange.hub.hub import MarketHub
+
+__all__ = ["SlowPolicy", "Subscription"]
+
+#: "conflate": merge, then disconnect if still too far behind; "disconnect": no merging.
+SlowPolicy = Literal["conflate", "disconnect"]
+
+SLOW_CONSUMER = "slow_consumer"
+
+
+class Subscription:
+    """Events for one client, from ``MarketHub.subscribe``. Not thread-safe (one event loop).
+
+    ``next_batch`` must not be called concurrently from two tasks.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_callbacks",
+        "_hub",
+        "_last_delivery",
+        "_prefix",
+        "_scan_count",
+        "_scan_offset",
+        "_waiter",
+        "closed_reason",
+        "conflate_ns",
+        "conflated_batches",
+        "cursor",
+        "filter",
+        "kind",
+    )
+
+    def __init__(
+        self,
+        hub: MarketHub,
+        flt: Filter,
+        kind: str,
+        conflate_ns: int | None,
+        cursor: int,
+        prefix: list[MdEvent],
+    ) -> None:
+        self._hub = hub
+        self.filter = flt
+        self.kind = kind
+        self.conflate_ns = conflate_ns
+        #: Offset of the next history event to look at; everything before it was delivered
+        #: (or did not match the filter).
+        self.cursor = cursor
+        self._prefix = prefix
+        self.closed_reason: str | None = None
+        self.conflated_batches = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._callbacks: list[Callable[[Subscription], None]] = []
+        self._last_delivery = 0.0
+        self._scan_offset = cursor
+        self._scan_count = 0
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def last_id(self) -> str:
+        """The id a client that got every batch so far would resume from."""
+        return f"{self._hub.epoch}-{self.cursor - 1}"
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_reason is not None
+
+    def add_close_callback(self, callback: Callable[[Subscription], None]) -> None:
+        """Call ``callback(sub)`` once when the subscription closes (e.g. to abort a blocked
+        socket write when the hub drops a slow consumer). Called at once if already closed."""
+        if self.closed_reason is not None:
+            callback(self)
+        else:
+            self._callbacks.append(callback)
+
+    def close(self, reason: str = "closed") -> None:
+        """Close (idempotent). A pending ``next_batch`` raises ``SubscriptionClosed``."""
+        if self.closed_reason is not None:
+            return
+        self.closed_reason = reason
+        self._hub._detach(self)
+        self._wake()
+        callbacks, self._callbacks = self._callbacks, []
+        for cb in callbacks:
+            cb(self)
+
+    async def next_batch(self, timeout: float | None = None) -> list[MdEvent]:
+        """All pending matching events, waiting up to ``timeout`` seconds (``[]`` on timeout).
+
+        Raises ``SlowConsumer`` if the hub dropped this subscriber, ``SubscriptionClosed`` if
+        it was closed otherwise. With ``conflate_ns``, batches are at least that far apart
+        and book deltas within one are merged.
+        """
+        self._raise_if_closed()
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        if self.conflate_ns and self._last_delivery:
+            due = self._last_delivery + self.conflate_ns / 1e9
+            if deadline is not None:
+                due = min(due, deadline)
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
+        while True:
+            self._raise_if_closed()
+            batch = self._take()
+            if batch:
+                self._last_delivery = loop.time()
+                return batch
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                self._caught_up()
+                return []
+            fut: asyncio.Future[None] = loop.create_future()
+            self._waiter = fut
+            self._hub._wait(self)
+            try:
+                async with asyncio.timeout(remaining):
+                    await fut
+            except TimeoutError:
+                if not fut.done():  # nothing matched while we waited
+                    self._hub._unwait(self)
+                    self._waiter = None
+                    self._caught_up()
+                    return []
+                # woken in the same loop turn as the timeout: take what woke us
+            finally:
+                if self._waiter is fut:  # cancelled, or closed while waiting
+                    self._hub._unwait(self)
+                    self._waiter = None
+
+    # ------------------------------------------------------------------ hub side
+
+    def _wake(self, first_new: int | None = None) -> None:
+        """Called by the hub: matching events were published from ``first_new`` on."""
+        if first_new is not None and first_new > self.cursor:
+            # While waiting nothing matched, so the skipped offsets hold nothing for us.
+            self.cursor = first_new
+        fut = self._waiter
+        self._waiter = None
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def _caught_up(self) -> None:
+        # Only called when no matching event is pending: skip what did not match.
+        self.cursor = self._hub._history.last_offset + 1
+
+    def _raise_if_closed(self) -> None:
+        reason = self.closed_reason
+        if reason is not None:
+            raise SlowConsumer(reason) if reason == SLOW_CONSUMER else SubscriptionClosed(reason)
+
+    def _pending_count(self) -> int:
+        """Matching events between the cursor and the head (incremental for filtered subs)."""
+        last = self._hub._history.last_offset
+        if self.filter.is_all:
+            return last - self.cursor + 1
+        if self._scan_offset < self.cursor:
+            self._scan_offset, self._scan_count = self.cursor, 0
+        if self._scan_offset <= last:
+            matches = self.filter.matches
+            self._scan_count += sum(
+                1 for ev in self._hub._history.since(self._scan_offset) if matches(ev)
+            )
+            self._scan_offset = last + 1
+        return self._scan_count
+
+    def _take(self) -> list[MdEvent]:
+        hub = self._hub
+        history = hub._history
+        prefix = self._prefix
+        if self.cursor < history.first_offset:
+            hub._drop_slow(self)
+            self._raise_if_closed()
+        raw = history.since(self.cursor)
+        self.cursor = history.last_offset + 1
+        flt = self.filter
+        events = raw if flt.is_all else [ev for ev in raw if flt.matches(ev)]
+        if len(events) > hub.buffer_events:
+            if hub.slow_policy == "disconnect" or len(events) > hub.max_pending:
+                hub._drop_slow(self)
+                self._raise_if_closed()
+            events = conflate(events)
+            self.conflated_batches += 1
+            hub.stats.conflated_batches += 1
+            if len(events) > hub.buffer_events:
+                hub._drop_slow(self)
+                self._raise_if_closed()
+        elif self.conflate_ns and len(events) > 1:
+            events = conflate(events, books_only=True)
+        if prefix:
+            self._prefix = []
+            return prefix + events
+        return events

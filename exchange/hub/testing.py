@@ -1,0 +1,192 @@
+"""A deterministic generator of rendered market-data items, for tests and benchmarks.
+
+Exports: ``MarketSim``, ``book_checksum``.
+
+``MarketSim(seed).step()`` returns one command's worth of ``(event, symbol, payload)`` items
+in engine order (trades, one book delta, ticker, sometimes a candle or status), with
+consecutive book ``seq`` and trade ids and correct §4 checksums, so tests can check books.
+Not used by the server.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from typing import Any
+
+from shared.values import format_units
+
+__all__ = ["MarketSim", "book_checksum"]
+
+Item = tuple[str, str | None, dict[str, Any]]
+
+
+def book_checksum(asks: list[tuple[str, str]], bids: list[tuple[str, str]]) -> int:
+    """§4 checksum of levels given best first as canonical decimal strings."""
+    parts: list[str] = []
+    for price, qty in [*asks[:10], *bids[:10]]:
+        parts.append(price.replace(".", "").lstrip("0"))
+        parts.append(qty.replace(".", "").lstrip("0"))
+    return zlib.crc32("".join(parts).encode())
+
+
+class _Book:
+    def __init__(self, symbol: str, mid: int) -> None:
+        self.symbol = symbol
+        self.mid = mid
+        self.seq = 0
+        self.trade_id = 0
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+
+
+class MarketSim:
+    """Random but reproducible market data for ``symbols`` (prices 2 decimals, qty 3)."""
+
+    price_decimals = 2
+    qty_decimals = 3
+
+    def __init__(self, seed: int = 0, symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD")) -> None:
+        self.rng = random.Random(seed)
+        self.ts = 1_700_000_000_000_000_000
+        self.books = {s: _Book(s, 10_000 * (i + 1)) for i, s in enumerate(symbols)}
+        for book in self.books.values():
+            for k in range(1, 6):
+                book.bids[book.mid - k] = 1000 * k
+                book.asks[book.mid + k] = 1000 * k
+
+    def _p(self, units: int) -> str:
+        return format_units(units, self.price_decimals)
+
+    def _q(self, units: int) -> str:
+        return format_units(units, self.qty_decimals)
+
+    def _levels(self, side: dict[int, int], reverse: bool) -> list[tuple[str, str]]:
+        return [(self._p(p), self._q(side[p])) for p in sorted(side, reverse=reverse)]
+
+    def checksum(self, symbol: str) -> int:
+        b = self.books[symbol]
+        return book_checksum(self._levels(b.asks, False), self._levels(b.bids, True))
+
+    def snapshot(self, symbol: str) -> dict[str, Any]:
+        b = self.books[symbol]
+        return {
+            "symbol": symbol,
+            "seq": b.seq,
+            "bids": [list(lv) for lv in self._levels(b.bids, True)],
+            "asks": [list(lv) for lv in self._levels(b.asks, False)],
+            "last_trade_id": b.trade_id,
+            "checksum": self.checksum(symbol),
+        }
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        return [self.snapshot(s) for s in self.books]
+
+    def step(self) -> list[Item]:
+        """One command's market data; advances ``ts`` by 1 ms."""
+        rng = self.rng
+        self.ts += 1_000_000
+        b = self.books[rng.choice(list(self.books))]
+        sym = b.symbol
+        items: list[Item] = []
+        changed_b: dict[int, int] = {}
+        changed_a: dict[int, int] = {}
+        if rng.random() < 0.3 and b.asks:
+            # a buy takes the best ask (fully or partly)
+            best = min(b.asks)
+            take = rng.randint(1, b.asks[best])
+            b.trade_id += 1
+            items.append(
+                (
+                    "trade",
+                    sym,
+                    {
+                        "symbol": sym,
+                        "trade_id": b.trade_id,
+                        "price": self._p(best),
+                        "qty": self._q(take),
+                        "taker_side": "buy",
+                        "ts": self.ts,
+                    },
+                )
+            )
+            left = b.asks[best] - take
+            if left:
+                b.asks[best] = left
+            else:
+                del b.asks[best]
+            changed_a[best] = left
+        for _ in range(rng.randint(1, 3)):
+            side, changed = (b.bids, changed_b) if rng.random() < 0.5 else (b.asks, changed_a)
+            if side is b.bids:
+                price = b.mid - rng.randint(1, 12)
+                if b.asks and price >= min(b.asks):
+                    continue
+            else:
+                price = b.mid + rng.randint(1, 12)
+                if b.bids and price <= max(b.bids):
+                    continue
+            qty = 0 if (price in side and rng.random() < 0.3) else rng.randint(1, 5000)
+            if qty:
+                side[price] = qty
+            else:
+                side.pop(price, None)
+            changed[price] = qty
+        if changed_b or changed_a:
+            b.seq += 1
+            items.append(
+                (
+                    "book",
+                    sym,
+                    {
+                        "symbol": sym,
+                        "first_seq": b.seq,
+                        "seq": b.seq,
+                        "bids": [[self._p(p), self._q(q)] for p, q in changed_b.items()],
+                        "asks": [[self._p(p), self._q(q)] for p, q in changed_a.items()],
+                        "checksum": self.checksum(sym),
+                        "ts": self.ts,
+                    },
+                )
+            )
+        bid = max(b.bids) if b.bids else None
+        ask = min(b.asks) if b.asks else None
+        items.append(
+            (
+                "ticker",
+                sym,
+                {
+                    "symbol": sym,
+                    "bid": None if bid is None else self._p(bid),
+                    "ask": None if ask is None else self._p(ask),
+                    "last": self._p(b.mid),
+                    "open": self._p(b.mid),
+                    "high": self._p(b.mid + 5),
+                    "low": self._p(b.mid - 5),
+                    "volume": self._q(b.trade_id),
+                    "ts": self.ts,
+                },
+            )
+        )
+        if rng.random() < 0.2:
+            t = self.ts - self.ts % 1_000_000_000
+            items.append(
+                (
+                    "candle",
+                    sym,
+                    {
+                        "symbol": sym,
+                        "interval": "1s",
+                        "t": t,
+                        "o": self._p(b.mid),
+                        "h": self._p(b.mid + 1),
+                        "l": self._p(b.mid - 1),
+                        "c": self._p(b.mid),
+                        "v": self._q(rng.randint(0, 100)),
+                        "closed": False,
+                    },
+                )
+            )
+        if rng.random() < 0.02:
+            items.append(("status", sym, {"symbol": sym, "state": "open", "ts": self.ts}))
+        return items
