@@ -28,13 +28,12 @@ from typing import Literal
 
 __all__ = [
     "AccountView",
-    "BookSnapshot",
-    "Position",
     "BookDelta",
-    "Candle",
+    "BookSnapshot",
     "CancelAll",
     "CancelOrder",
     "CanceledAll",
+    "Candle",
     "Command",
     "Event",
     "Level",
@@ -46,6 +45,7 @@ __all__ = [
     "OrderFilled",
     "OrderRejected",
     "OrderView",
+    "Position",
     "PrivateEvent",
     "ReplaceOrder",
     "SetSymbolState",

@@ -1,0 +1,200 @@
+"""One symbol's limit order book: integer price levels, a FIFO per level, O(1) cancel.
+
+Exports: ``Book``, ``Level``, ``book_checksum``.
+
+Layout (chosen for the matching hot path):
+
+* ``bids``/``asks``: ``dict[price, Level]``; each ``Level`` is an intrusive doubly linked
+  list of resting ``Order`` objects (head = oldest), so adding at the tail, taking from the
+  head and unlinking any order by reference are all O(1).
+* ``bid_prices`` ascending and ``ask_keys`` (negated ask prices) ascending: the best price
+  is always the *last* element, so consuming the touch is ``list.pop()``; a new level is
+  placed with ``bisect.insort``.
+* ``changed_bids``/``changed_asks``: the prices whose total quantity changed since the
+  last :meth:`Book.take_changes`, for the per-command ``BookDelta``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from bisect import bisect_left, insort
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from exchange.engine.orders import Order
+
+__all__ = ["Book", "Level", "book_checksum"]
+
+
+class Level:
+    """A price level: FIFO of resting orders and their total ``qty`` (leaves)."""
+
+    __slots__ = ("count", "head", "price", "qty", "tail")
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.head: Order | None = None
+        self.tail: Order | None = None
+        self.qty = 0
+        self.count = 0
+
+    def orders(self) -> list[Order]:
+        """The resting orders, oldest first."""
+        out = []
+        node = self.head
+        while node is not None:
+            out.append(node)
+            node = node.next
+        return out
+
+
+def book_checksum(asks: Iterable[tuple[int, int]], bids: Iterable[tuple[int, int]]) -> int:
+    """CRC32 of PROTOCOL.md section 4 over the given (best first, at most 10) levels.
+
+    The canonical decimal with ``.`` removed and leading zeros stripped is exactly the
+    decimal form of the integer units, so no formatting is needed.
+    """
+    parts = [f"{p}{q}" for p, q in asks]
+    parts.extend(f"{p}{q}" for p, q in bids)
+    return zlib.crc32("".join(parts).encode())
+
+
+class Book:
+    """The resting orders of one symbol. The engine keeps it uncrossed at rest."""
+
+    __slots__ = ("ask_keys", "asks", "bid_prices", "bids", "changed_asks", "changed_bids", "symbol")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.bids: dict[int, Level] = {}
+        self.asks: dict[int, Level] = {}
+        self.bid_prices: list[int] = []
+        self.ask_keys: list[int] = []
+        self.changed_bids: dict[int, None] = {}
+        self.changed_asks: dict[int, None] = {}
+
+    # ------------------------------------------------------------------ queries
+    def best_bid(self) -> int | None:
+        return self.bid_prices[-1] if self.bid_prices else None
+
+    def best_ask(self) -> int | None:
+        return -self.ask_keys[-1] if self.ask_keys else None
+
+    def best_level(self, is_bid: bool) -> Level | None:
+        if is_bid:
+            return self.bids[self.bid_prices[-1]] if self.bid_prices else None
+        return self.asks[-self.ask_keys[-1]] if self.ask_keys else None
+
+    def levels(self, is_bid: bool, depth: int | None = None) -> tuple[tuple[int, int], ...]:
+        """(price, qty) levels of one side, best first, at most ``depth`` of them."""
+        if is_bid:
+            keys = self.bid_prices if depth is None else self.bid_prices[-depth:] if depth else []
+            side = self.bids
+            return tuple((p, side[p].qty) for p in reversed(keys))
+        keys = self.ask_keys if depth is None else self.ask_keys[-depth:] if depth else []
+        side = self.asks
+        return tuple((-k, side[-k].qty) for k in reversed(keys))
+
+    def iter_levels(self, is_bid: bool) -> Iterable[Level]:
+        """Levels of one side, best first (do not mutate the book while iterating)."""
+        if is_bid:
+            for p in reversed(self.bid_prices):
+                yield self.bids[p]
+        else:
+            for k in reversed(self.ask_keys):
+                yield self.asks[-k]
+
+    def checksum(self) -> int:
+        return book_checksum(self.levels(False, 10), self.levels(True, 10))
+
+    # ------------------------------------------------------------------ mutation
+    def add(self, order: Order) -> None:
+        """Append a resting order (``price`` set, ``leaves`` > 0) at the tail of its level."""
+        price = order.price
+        assert price is not None
+        if order.is_buy:
+            side = self.bids
+            level = side.get(price)
+            if level is None:
+                level = side[price] = Level(price)
+                insort(self.bid_prices, price)
+            self.changed_bids[price] = None
+        else:
+            side = self.asks
+            level = side.get(price)
+            if level is None:
+                level = side[price] = Level(price)
+                insort(self.ask_keys, -price)
+            self.changed_asks[price] = None
+        tail = level.tail
+        order.prev = tail
+        order.next = None
+        if tail is None:
+            level.head = order
+        else:
+            tail.next = order
+        level.tail = order
+        level.qty += order.leaves
+        level.count += 1
+        order.level = level
+
+    def remove(self, order: Order) -> None:
+        """Unlink a resting order; its remaining ``leaves`` leave the level's total."""
+        level = order.level
+        assert level is not None
+        prev, nxt = order.prev, order.next
+        if prev is None:
+            level.head = nxt
+        else:
+            prev.next = nxt
+        if nxt is None:
+            level.tail = prev
+        else:
+            nxt.prev = prev
+        order.prev = order.next = None
+        order.level = None
+        level.qty -= order.leaves
+        level.count -= 1
+        price = level.price
+        if order.is_buy:
+            self.changed_bids[price] = None
+            if level.count == 0:
+                del self.bids[price]
+                prices = self.bid_prices
+                if prices[-1] == price:
+                    prices.pop()
+                else:
+                    del prices[bisect_left(prices, price)]
+        else:
+            self.changed_asks[price] = None
+            if level.count == 0:
+                del self.asks[price]
+                keys = self.ask_keys
+                if keys[-1] == -price:
+                    keys.pop()
+                else:
+                    del keys[bisect_left(keys, -price)]
+
+    def reduce(self, order: Order, qty: int) -> None:
+        """Lower a resting order's level total by ``qty`` (the caller lowers its leaves)."""
+        level = order.level
+        assert level is not None
+        level.qty -= qty
+        if order.is_buy:
+            self.changed_bids[level.price] = None
+        else:
+            self.changed_asks[level.price] = None
+
+    def take_changes(self) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+        """(bids, asks) changed since the last call, as (price, qty-now) with 0 = removed."""
+        bids = self.bids
+        asks = self.asks
+        cb = tuple((p, lv.qty if (lv := bids.get(p)) else 0) for p in self.changed_bids)
+        ca = tuple((p, lv.qty if (lv := asks.get(p)) else 0) for p in self.changed_asks)
+        self.changed_bids = {}
+        self.changed_asks = {}
+        return cb, ca
+
+    def has_changes(self) -> bool:
+        return bool(self.changed_bids or self.changed_asks)

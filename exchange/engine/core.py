@@ -1,0 +1,275 @@
+"""Engine state and the matching hot path (the base class of ``Engine``).
+
+Exports: ``EngineCore``, ``DAY_NS``.
+
+``EngineCore`` holds every piece of state and the per-command scratch lists; its methods
+match an accepted order against the book, settle fills into accounts and keep the
+reservations right. ``exchange.engine.engine.Engine`` adds command dispatch and queries.
+
+Reservation rule (see ``accounts``): a buy holds ``notional(limit, leaves) + fee at the
+larger bps + 2 cash units per lot`` (the last term absorbs the per-fill ceiling of fees, so
+available cash can never go negative however an order is split into fills); a market buy
+holds what walking the book costs plus the same fee terms and spends it down.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from exchange.engine.accounts import Account, fee_for
+from exchange.engine.book import Book
+from exchange.engine.marketdata import SymbolMarket
+from exchange.engine.orders import CANCEL, Order
+from exchange.engine.types import (
+    Event,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderRejected,
+    SymbolSpec,
+    Trade,
+)
+
+__all__ = ["DAY_NS", "EngineCore"]
+
+DAY_NS = 24 * 3600 * 1_000_000_000
+
+
+class EngineCore:
+    """All engine state; see the module docstring."""
+
+    def __init__(
+        self,
+        symbols: list[SymbolSpec] | tuple[SymbolSpec, ...],
+        maker_fee_bps: int,
+        taker_fee_bps: int,
+        idempotency_ttl_ns: int,
+        exec_history: int,
+    ) -> None:
+        if not symbols:
+            raise ValueError("an engine needs at least one symbol")
+        self.specs: dict[str, SymbolSpec] = {s.symbol: s for s in symbols}
+        self.cash_decimals: int = max(s.price_decimals + s.qty_decimals for s in symbols)
+        self.maker_fee_bps = maker_fee_bps
+        self.taker_fee_bps = taker_fee_bps
+        self.idempotency_ttl_ns = idempotency_ttl_ns
+        self.exec_history = exec_history
+        self.scale: dict[str, int] = {
+            s.symbol: 10 ** (self.cash_decimals - s.price_decimals - s.qty_decimals)
+            for s in symbols
+        }
+        self.books: dict[str, Book] = {s.symbol: Book(s.symbol) for s in symbols}
+        self.markets: dict[str, SymbolMarket] = {s.symbol: SymbolMarket(s.symbol) for s in symbols}
+        self.accounts: dict[str, Account] = {}
+        #: every order still remembered (open ones always), by order_id
+        self.orders: dict[str, Order] = {}
+        self.order_seq = 0
+        self.now = 0
+        self.fees_collected = 0
+        #: (ts, account, client_order_id) in first-use order, for purging old keys
+        self.key_queue: deque[tuple[int, str, str]] = deque()
+        self.next_candle_close: int | None = None
+        self._fee_slack = 2 if max(maker_fee_bps, taker_fee_bps) > 0 else 0
+        # per-command scratch, reset by Engine.handle
+        self._priv: list[Event] = []
+        self._trades: list[Trade] = []
+        self._touched: dict[str, None] = {}
+
+    # ------------------------------------------------------------------ events
+    def _exec(self, acct: Account, event: Event) -> None:
+        """Append an execution-stream event (its exec_seq already taken) to reply + history."""
+        acct.exec_history.append(event)
+        self._priv.append(event)
+
+    def _reject(self, account: str, coid: object, code: str, message: str) -> None:
+        self._priv.append(
+            OrderRejected(account, coid if type(coid) is str else None, code, message)
+        )
+
+    def _accepted(self, acct: Account, order: Order) -> None:
+        acct.exec_seq += 1
+        self._exec(acct, OrderAccepted(acct.name, order.view(), acct.exec_seq))
+
+    def _canceled(self, acct: Account, order: Order, reason: str) -> None:
+        acct.exec_seq += 1
+        self._exec(
+            acct,
+            OrderCanceled(
+                acct.name,
+                acct.exec_seq,
+                order.order_id,
+                order.client_order_id,
+                order.symbol,
+                reason,
+                order.filled,
+                self.now,
+            ),
+        )
+
+    # ------------------------------------------------------------------ reservations
+    def buy_reservation(self, symbol: str, price: int, qty: int) -> int:
+        """Cash a buy of ``qty`` at limit ``price`` must hold (see the module docstring)."""
+        return self.cash_reservation(symbol, price * qty * self.scale[symbol], qty)
+
+    def cash_reservation(self, symbol: str, notional: int, qty: int) -> int:
+        """Cash to hold for buying ``qty`` worth at most ``notional``, fees included."""
+        fee = fee_for(notional, max(self.maker_fee_bps, self.taker_fee_bps))
+        return notional + fee + self._fee_slack * (qty // self.specs[symbol].lot_size)
+
+    def walk(
+        self, book: Book, account: str, is_buy: bool, limit: int | None, qty: int
+    ) -> tuple[int, int]:
+        """(fillable qty, its notional) for an incoming order, stopping where STP would."""
+        want = qty
+        notional = 0
+        scale = self.scale[book.symbol]
+        for level in book.iter_levels(not is_buy):
+            price = level.price
+            if limit is not None and (price > limit if is_buy else price < limit):
+                break
+            node = level.head
+            while node is not None:
+                if node.account == account:
+                    return qty - want, notional
+                q = node.leaves if node.leaves < want else want
+                want -= q
+                notional += price * q * scale
+                if not want:
+                    return qty, notional
+                node = node.next
+        return qty - want, notional
+
+    def _release(self, acct: Account, order: Order) -> None:
+        """Give back what a closing order still holds."""
+        if order.reserved:
+            if order.is_buy:
+                acct.reserved_cash -= order.reserved
+            else:
+                acct.position(order.symbol).reserved -= order.reserved
+            order.reserved = 0
+
+    # ------------------------------------------------------------------ matching
+    def _execute(self, acct: Account, order: Order) -> None:
+        """Match an accepted order, then rest it (gtc limit) or expire its remainder."""
+        book = self.books[order.symbol]
+        stp = self._match(acct, order, book)
+        if order.leaves:
+            if stp:
+                self._cancel_incoming(acct, order, "self_trade")
+            elif order.tif == "gtc" and order.price is not None:
+                book.add(order)
+                acct.open_orders[order.order_id] = order
+                self._touched[order.symbol] = None
+            else:
+                self._cancel_incoming(
+                    acct, order, "ioc_expired" if order.tif == "ioc" else "fok_unfilled"
+                )
+        else:
+            self._release(acct, order)
+            acct.open_orders.pop(order.order_id, None)
+
+    def _cancel_incoming(self, acct: Account, order: Order, reason: str) -> None:
+        order.transition(CANCEL)
+        self._release(acct, order)
+        acct.open_orders.pop(order.order_id, None)
+        self._canceled(acct, order, reason)
+
+    def _match(self, acct: Account, order: Order, book: Book) -> bool:
+        """Trade ``order`` against the opposite side; True if stopped by self-trade prevention."""
+        is_buy = order.is_buy
+        limit = order.price
+        account = order.account
+        if is_buy:
+            levels, keys, sign = book.asks, book.ask_keys, -1
+        else:
+            levels, keys, sign = book.bids, book.bid_prices, 1
+        while order.leaves and keys:
+            price = keys[-1] * sign
+            if limit is not None and (price > limit if is_buy else price < limit):
+                return False
+            maker = levels[price].head
+            while maker is not None and order.leaves:
+                if maker.account == account:
+                    return True
+                nxt = maker.next
+                self._fill(maker, order, price, book)
+                maker = nxt
+        return False
+
+    def _fill(self, maker: Order, taker: Order, price: int, book: Book) -> None:
+        """One execution between a resting ``maker`` and the incoming ``taker``."""
+        qty = taker.leaves if taker.leaves < maker.leaves else maker.leaves
+        symbol = taker.symbol
+        market = self.markets[symbol]
+        market.trade_id += 1
+        trade_id = market.trade_id
+        notional = price * qty * self.scale[symbol]
+        maker_fee = fee_for(notional, self.maker_fee_bps) if self.maker_fee_bps else 0
+        taker_fee = fee_for(notional, self.taker_fee_bps) if self.taker_fee_bps else 0
+        maker.fill(qty)
+        taker.fill(qty)
+        book.reduce(maker, qty)
+        accounts = self.accounts
+        macct = accounts[maker.account]
+        tacct = accounts[taker.account]
+        self._settle(tacct, taker, qty, notional, taker_fee)
+        self._settle(macct, maker, qty, notional, maker_fee)
+        now = self.now
+        tacct.exec_seq += 1
+        self._exec(
+            tacct,
+            OrderFilled(
+                tacct.name, tacct.exec_seq, taker.order_id, taker.client_order_id, trade_id,
+                symbol, "buy" if taker.is_buy else "sell", price, qty, taker.leaves, "taker",
+                taker_fee, now,
+            ),
+        )  # fmt: skip
+        macct.exec_seq += 1
+        self._exec(
+            macct,
+            OrderFilled(
+                macct.name, macct.exec_seq, maker.order_id, maker.client_order_id, trade_id,
+                symbol, "buy" if maker.is_buy else "sell", price, qty, maker.leaves, "maker",
+                maker_fee, now,
+            ),
+        )  # fmt: skip
+        self._trades.append(
+            Trade(
+                symbol, trade_id, price, qty, "buy" if taker.is_buy else "sell", now,
+                maker.order_id, taker.order_id,
+            )
+        )  # fmt: skip
+        market.on_trade(price, qty, now)
+        self._touched[symbol] = None
+        if not maker.leaves:
+            book.remove(maker)
+            del macct.open_orders[maker.order_id]
+
+    def _settle(self, acct: Account, order: Order, qty: int, notional: int, fee: int) -> None:
+        """Move cash and inventory for one fill of ``order`` and adjust its reservation."""
+        pos = acct.position(order.symbol)
+        acct.fees_paid += fee
+        self.fees_collected += fee
+        if order.is_buy:
+            acct.cash -= notional + fee
+            pos.apply(qty, notional)
+            if acct.risk_exempt:
+                return
+            if order.price is None:  # market buy: spend the walked reservation down
+                new = order.reserved - notional - fee
+                new = new if new > 0 else 0
+            else:
+                new = (
+                    self.buy_reservation(order.symbol, order.price, order.leaves)
+                    if order.leaves
+                    else 0
+                )
+            acct.reserved_cash += new - order.reserved
+            order.reserved = new
+        else:
+            acct.cash += notional - fee
+            pos.apply(-qty, notional)
+            if acct.risk_exempt:
+                return
+            pos.reserved -= qty
+            order.reserved -= qty

@@ -1,0 +1,334 @@
+"""The matching engine: ``Engine.handle(command) -> list[Event]`` and read-only queries.
+
+Exports: ``Engine``.
+
+Contract (see ``types`` and docs/architecture.md):
+
+* ``handle`` is the only mutator. Every refusal is an ``OrderRejected`` event and changes
+  nothing (no order, no key used, no reservation); an exception out of ``handle`` is a bug.
+* Events of one command: the direct reply first (ack / reject / cancel), then fills and
+  cancels in execution order, then market data: trades, one ``BookDelta`` per touched
+  symbol, a ``Ticker`` per touched symbol, candles (closed ones first).
+* The engine clock is ``max`` of the command ``ts`` values seen; nothing reads a real clock.
+
+Choices left open by the protocol (documented in docs/architecture.md too):
+
+* Unknown account on ``NewOrder``/``ReplaceOrder``: ``INSUFFICIENT_FUNDS`` ("unknown
+  account"); on a cancel: ``UNKNOWN_ORDER``.
+* ``ReplaceOrder`` amends the order in place: it keeps its ``order_id`` and takes the new
+  ``client_order_id`` (both keys then find it). ``qty`` is the new *total* quantity; a
+  ``qty`` at or below ``filled_qty`` is refused with ``INVALID_QTY``. The same price with a
+  quantity not above the old one keeps queue priority; anything else re-queues (and may
+  trade, as an incoming order would). A replace that would take liquidity from a
+  post-only order is refused with ``POST_ONLY_WOULD_TAKE``.
+* Idempotency keys (and the closed orders they point to) are purged once older than
+  ``idempotency_ttl_ns`` of engine time; a key whose order is still open is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from exchange.engine import errors as E
+from exchange.engine.accounts import Account
+from exchange.engine.core import DAY_NS
+from exchange.engine.errors import Rejection
+from exchange.engine.orders import CANCEL, CANCELED, FILLED, Order
+from exchange.engine.replace import ReplaceMixin
+from exchange.engine.types import (
+    BookDelta,
+    CancelAll,
+    CanceledAll,
+    CancelOrder,
+    Command,
+    Event,
+    NewOrder,
+    OpenAccount,
+    OrderCanceled,
+    ReplaceOrder,
+    SetSymbolState,
+    SymbolSpec,
+    SymbolStatus,
+    Tick,
+    Ticker,
+)
+from exchange.engine.validation import parse_new
+
+__all__ = ["Engine"]
+
+
+class Engine(ReplaceMixin):
+    """A deterministic, sans-I/O matching engine for a set of symbols."""
+
+    def __init__(
+        self,
+        symbols: Sequence[SymbolSpec],
+        *,
+        maker_fee_bps: int = 0,
+        taker_fee_bps: int = 0,
+        idempotency_ttl_ns: int = DAY_NS,
+        exec_history: int = 100_000,
+    ) -> None:
+        super().__init__(
+            tuple(symbols), maker_fee_bps, taker_fee_bps, idempotency_ttl_ns, exec_history
+        )
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            NewOrder: self._on_new,
+            CancelOrder: self._on_cancel,
+            ReplaceOrder: self._on_replace,
+            CancelAll: self._on_cancel_all,
+            OpenAccount: self._on_open_account,
+            SetSymbolState: self._on_symbol_state,
+            Tick: self._on_tick,
+        }
+
+    # ------------------------------------------------------------------ the mutator
+    def handle(self, cmd: Command) -> list[Event]:
+        """Apply one command; return its events (see the module docstring for their order)."""
+        ts = cmd.ts
+        if ts > self.now:
+            self.now = ts
+        priv: list[Event] = []
+        self._priv = priv
+        self._trades = []
+        self._touched = {}
+        closed = (
+            self._close_candles()
+            if self.next_candle_close is not None and self.now >= self.next_candle_close
+            else None
+        )
+        if self.key_queue and self.key_queue[0][0] + self.idempotency_ttl_ns <= self.now:
+            self._purge_keys()
+        handler = self._handlers.get(type(cmd))
+        if handler is None:
+            raise TypeError(f"not an engine command: {cmd!r}")
+        handler(cmd)
+        if not self._touched and not closed:
+            return priv
+        return self._market_data(priv, closed)
+
+    def _market_data(self, out: list[Event], closed: list[Event] | None) -> list[Event]:
+        out.extend(self._trades)
+        now = self.now
+        touched = self._touched
+        for symbol in touched:
+            book = self.books[symbol]
+            if book.has_changes():
+                market = self.markets[symbol]
+                bids, asks = book.take_changes()
+                market.seq += 1
+                out.append(
+                    BookDelta(symbol, market.seq, market.seq, bids, asks, book.checksum(), now)
+                )
+        for symbol in touched:
+            book = self.books[symbol]
+            m = self.markets[symbol]
+            out.append(
+                Ticker(
+                    symbol,
+                    book.best_bid(),
+                    book.best_ask(),
+                    m.last,
+                    m.open,
+                    m.high,
+                    m.low,
+                    m.volume,
+                    now,
+                )
+            )
+        if closed:
+            out.extend(closed)
+        traded = {t.symbol: None for t in self._trades}
+        for symbol in traded:
+            market = self.markets[symbol]
+            out.extend(market.candle_events(False))
+            end = market.next_close()
+            if end is not None and (self.next_candle_close is None or end < self.next_candle_close):
+                self.next_candle_close = end
+        return out
+
+    def _close_candles(self) -> list[Event]:
+        closed: list[Event] = []
+        nxt: int | None = None
+        for market in self.markets.values():
+            closed.extend(market.close_candles(self.now))
+            end = market.next_close()
+            if end is not None and (nxt is None or end < nxt):
+                nxt = end
+        self.next_candle_close = nxt
+        return closed
+
+    def _purge_keys(self) -> None:
+        horizon = self.now - self.idempotency_ttl_ns
+        queue = self.key_queue
+        while queue and queue[0][0] <= horizon:
+            ts, name, coid = queue.popleft()
+            acct = self.accounts[name]
+            entry = acct.keys.get(coid)
+            if entry is None or entry[2] != ts:
+                continue
+            order = self.orders.get(entry[1])
+            if order is not None and order.is_open:
+                # still open: keep the key, look again one TTL later
+                acct.keys[coid] = (entry[0], entry[1], self.now)
+                queue.append((self.now, name, coid))
+                continue
+            del acct.keys[coid]
+            if order is not None and order.client_order_id == coid:
+                del self.orders[order.order_id]
+
+    # ------------------------------------------------------------------ commands
+    def _on_open_account(self, cmd: OpenAccount) -> None:
+        if cmd.account in self.accounts:
+            return
+        acct = Account(cmd.account, cmd.cash, cmd.risk_exempt, self.exec_history)
+        for symbol, qty in cmd.positions:
+            if symbol in self.specs:
+                acct.position(symbol).qty += qty
+        self.accounts[cmd.account] = acct
+
+    def _on_symbol_state(self, cmd: SetSymbolState) -> None:
+        market = self.markets.get(cmd.symbol) if type(cmd.symbol) is str else None
+        if market is None or cmd.state not in ("open", "halted"):
+            code = E.INVALID_SYMBOL if market is None else E.BAD_REQUEST
+            self._reject("", None, code, f"bad symbol state {cmd.symbol!r} {cmd.state!r}")
+            return
+        market.state = cmd.state
+        self._priv.append(SymbolStatus(cmd.symbol, cmd.state, self.now))
+
+    def _on_tick(self, cmd: Tick) -> None:
+        return None
+
+    def _on_new(self, cmd: NewOrder) -> None:
+        try:
+            f = parse_new(cmd, self.specs)
+        except Rejection as r:
+            self._reject(cmd.account, cmd.client_order_id, r.code, r.message)
+            return
+        coid = cmd.client_order_id
+        acct = self.accounts.get(cmd.account)
+        if acct is None:
+            self._reject(cmd.account, coid, E.INSUFFICIENT_FUNDS, "unknown account")
+            return
+        symbol = f.spec.symbol
+        fingerprint = ("new", symbol, f.is_buy, f.order_type, f.price, f.qty, f.tif, f.post_only)
+        if coid in acct.keys:
+            self._duplicate(acct, coid, fingerprint)
+            return
+        if self.markets[symbol].state != "open":
+            self._reject(cmd.account, coid, E.MARKET_HALTED, f"{symbol} is halted")
+            return
+        book = self.books[symbol]
+        is_buy = f.is_buy
+        opposite = book.best_ask() if is_buy else book.best_bid()
+        if f.order_type == "market" and opposite is None:
+            self._reject(cmd.account, coid, E.NO_LIQUIDITY, "no liquidity on the other side")
+            return
+        price = f.price
+        if (
+            f.post_only
+            and opposite is not None
+            and price is not None
+            and (price >= opposite if is_buy else price <= opposite)
+        ):
+            self._reject(cmd.account, coid, E.POST_ONLY_WOULD_TAKE, "post-only order would take")
+            return
+        fillable = notional = 0
+        if f.tif == "fok" or (f.order_type == "market" and is_buy and not acct.risk_exempt):
+            fillable, notional = self.walk(book, acct.name, is_buy, f.price, f.qty)
+            if f.tif == "fok" and fillable < f.qty:
+                self._reject(cmd.account, coid, E.FOK_NOT_FILLABLE, "not fully fillable")
+                return
+        reserve = 0
+        if not acct.risk_exempt:
+            if not is_buy:
+                reserve = f.qty
+                ok = acct.available_qty(symbol) >= reserve
+            else:
+                if f.price is None:
+                    reserve = self.cash_reservation(symbol, notional, fillable)
+                else:
+                    reserve = self.buy_reservation(symbol, f.price, f.qty)
+                ok = acct.available_cash() >= reserve
+            if not ok:
+                self._reject(cmd.account, coid, E.INSUFFICIENT_FUNDS, "insufficient funds")
+                return
+        self.order_seq += 1
+        order = Order(
+            self.order_seq,
+            acct.name,
+            coid,
+            symbol,
+            is_buy,
+            f.order_type,
+            f.price,
+            f.qty,
+            f.tif,
+            f.post_only,
+            self.now,
+        )
+        self.orders[order.order_id] = order
+        acct.keys[coid] = (fingerprint, order.order_id, self.now)
+        self.key_queue.append((self.now, acct.name, coid))
+        if reserve:
+            order.reserved = reserve
+            if is_buy:
+                acct.reserved_cash += reserve
+            else:
+                acct.position(symbol).reserved += reserve
+        acct.open_orders[order.order_id] = order
+        self._accepted(acct, order)
+        self._execute(acct, order)
+
+    def _on_cancel(self, cmd: CancelOrder) -> None:
+        acct = self.accounts.get(cmd.account)
+        coid = cmd.client_order_id
+        if (coid is None) == (cmd.order_id is None):
+            self._reject(cmd.account, coid, E.BAD_REQUEST, "give client_order_id or order_id")
+            return
+        order = None if acct is None else self._find(acct, coid, cmd.order_id)
+        if acct is None or order is None:
+            self._reject(cmd.account, coid, E.UNKNOWN_ORDER, "unknown order")
+            return
+        if order.status is CANCELED:
+            self._priv.append(
+                OrderCanceled(
+                    acct.name,
+                    None,
+                    order.order_id,
+                    order.client_order_id,
+                    order.symbol,
+                    "canceled",
+                    order.filled,
+                    self.now,
+                    True,
+                )
+            )
+            return
+        if order.status is FILLED:
+            self._reject(cmd.account, coid, E.ORDER_NOT_OPEN, "order is filled")
+            return
+        self._cancel_resting(acct, order, "canceled")
+
+    def _cancel_resting(self, acct: Account, order: Order, reason: str) -> None:
+        order.transition(CANCEL)
+        self.books[order.symbol].remove(order)
+        self._touched[order.symbol] = None
+        self._release(acct, order)
+        del acct.open_orders[order.order_id]
+        self._canceled(acct, order, reason)
+
+    def _on_cancel_all(self, cmd: CancelAll) -> None:
+        acct = self.accounts.get(cmd.account)
+        symbol = cmd.symbol
+        if symbol is not None and (type(symbol) is not str or symbol not in self.specs):
+            self._reject(cmd.account, None, E.INVALID_SYMBOL, f"unknown symbol {symbol!r}")
+            return
+        count = 0
+        if acct is not None:
+            for order in list(acct.open_orders.values()):
+                if symbol is None or order.symbol == symbol:
+                    self._cancel_resting(acct, order, cmd.reason)
+                    count += 1
+        self._priv.append(CanceledAll(cmd.account, count))

@@ -1,0 +1,127 @@
+"""Field validation for commands: raw client values in, integers out, ``Rejection`` on error.
+
+Exports: ``COID_RE``, ``check_coid``, ``parse_price``, ``parse_qty``, ``parse_new``,
+``NewFields``.
+
+Order of checks for a new order (the first failure decides the code):
+``client_order_id`` (BAD_REQUEST), symbol, side, order_type, tif, post_only, price, qty.
+A value of the wrong Python type (a number where a decimal string belongs, a non-bool
+``post_only``) is BAD_REQUEST, like a wrong-typed JSON field on the wire.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from exchange.engine import errors as E
+from exchange.engine.errors import Rejection
+from exchange.engine.types import NewOrder, SymbolSpec
+from shared.values import InvalidDecimal, to_units
+
+__all__ = ["COID_RE", "NewFields", "check_coid", "parse_new", "parse_price", "parse_qty"]
+
+COID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+_SIDES = {"buy": True, "sell": False}
+_TYPES = {"limit": "limit", "market": "market"}
+_TIFS = {"gtc": "gtc", "ioc": "ioc", "fok": "fok"}
+
+
+class NewFields(NamedTuple):
+    spec: SymbolSpec
+    is_buy: bool
+    order_type: str
+    price: int | None
+    qty: int
+    tif: str
+    post_only: bool
+
+
+def check_coid(coid: object) -> str:
+    """The client_order_id if it is 1-64 of ``[A-Za-z0-9._:-]``; else BAD_REQUEST."""
+    if type(coid) is not str or not COID_RE.fullmatch(coid):
+        raise Rejection(E.BAD_REQUEST, "client_order_id must be 1-64 of [A-Za-z0-9._:-]")
+    return coid
+
+
+def parse_price(text: object, spec: SymbolSpec) -> int:
+    """Price units of a decimal string: > 0, on the tick grid, <= max_price."""
+    if type(text) is not str:
+        raise Rejection(E.BAD_REQUEST, "price must be a decimal string")
+    if "\n" in text:  # DECIMAL_RE's `$` would let one trailing newline through
+        raise Rejection(E.INVALID_PRICE, f"bad price {text!r}")
+    try:
+        price = to_units(text, spec.price_decimals)
+    except InvalidDecimal:
+        raise Rejection(E.INVALID_PRICE, f"bad price {text!r}") from None
+    if price <= 0:
+        raise Rejection(E.INVALID_PRICE, "price must be > 0")
+    if price > spec.max_price:
+        raise Rejection(E.INVALID_PRICE, "price too large")
+    if price % spec.tick_size:
+        raise Rejection(E.INVALID_PRICE, "price is off the tick grid")
+    return price
+
+
+def parse_qty(text: object, spec: SymbolSpec) -> int:
+    """Quantity units of a decimal string: >= min_qty (and > 0), on the lot grid, <= max_qty."""
+    if type(text) is not str:
+        raise Rejection(E.BAD_REQUEST, "qty must be a decimal string")
+    if "\n" in text:  # DECIMAL_RE's `$` would let one trailing newline through
+        raise Rejection(E.INVALID_QTY, f"bad qty {text!r}")
+    try:
+        qty = to_units(text, spec.qty_decimals)
+    except InvalidDecimal:
+        raise Rejection(E.INVALID_QTY, f"bad qty {text!r}") from None
+    if qty <= 0:
+        raise Rejection(E.INVALID_QTY, "qty must be > 0")
+    if qty > spec.max_qty:
+        raise Rejection(E.INVALID_QTY, "qty too large")
+    if qty % spec.lot_size:
+        raise Rejection(E.INVALID_QTY, "qty is off the lot grid")
+    if qty < spec.min_qty:
+        raise Rejection(E.INVALID_QTY, "qty below min_qty")
+    return qty
+
+
+def parse_new(cmd: NewOrder, specs: dict[str, SymbolSpec]) -> NewFields:
+    """Validate every field of a ``NewOrder`` (defaults applied) or raise ``Rejection``."""
+    check_coid(cmd.client_order_id)
+    symbol = cmd.symbol
+    spec = specs.get(symbol) if type(symbol) is str else None
+    if spec is None:
+        raise Rejection(E.INVALID_SYMBOL, f"unknown symbol {symbol!r}")
+    side = cmd.side
+    is_buy = _SIDES.get(side) if type(side) is str else None
+    if is_buy is None:
+        raise Rejection(E.INVALID_SIDE, f"bad side {side!r}")
+    otype = _TYPES.get(cmd.order_type) if type(cmd.order_type) is str else None
+    if otype is None:
+        raise Rejection(E.INVALID_TYPE, f"bad order_type {cmd.order_type!r}")
+    tif_raw = cmd.tif
+    if tif_raw is None:
+        tif = "gtc" if otype == "limit" else "ioc"
+    else:
+        tif_opt = _TIFS.get(tif_raw) if type(tif_raw) is str else None
+        if tif_opt is None:
+            raise Rejection(E.INVALID_TIF, f"bad tif {tif_raw!r}")
+        tif = tif_opt
+    if otype == "market" and tif == "gtc":
+        raise Rejection(E.INVALID_TIF, "a market order is ioc or fok")
+    post_only = cmd.post_only
+    if type(post_only) is not bool:
+        raise Rejection(E.BAD_REQUEST, "post_only must be a boolean")
+    if post_only and otype != "limit":
+        raise Rejection(E.INVALID_TYPE, "post_only needs a limit order")
+    if post_only and tif != "gtc":
+        raise Rejection(E.INVALID_TIF, "post_only needs tif gtc")
+    if otype == "limit":
+        if cmd.price is None:
+            raise Rejection(E.INVALID_PRICE, "a limit order needs a price")
+        price: int | None = parse_price(cmd.price, spec)
+    else:
+        if cmd.price is not None:
+            raise Rejection(E.INVALID_PRICE, "a market order takes no price")
+        price = None
+    qty = parse_qty(cmd.qty, spec)
+    return NewFields(spec, is_buy, otype, price, qty, tif, post_only)
