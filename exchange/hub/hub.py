@@ -22,11 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from exchange.hub.book import HubBook
 from exchange.hub.errors import SubscriptionClosed
 from exchange.hub.events import CHANNEL_OF, Filter, MdEvent, make_event
 from exchange.hub.history import History
 from exchange.hub.subscription import SLOW_CONSUMER, SlowPolicy, Subscription
+from shared.book import L2Book
+from shared.errors import BookOutOfSync
 
 __all__ = ["RESET_REASONS", "HubStats", "MarketHub"]
 
@@ -75,11 +76,13 @@ class MarketHub:
         self.last_ts = 0
         self.stats = HubStats()
         self._history = History(0, history_size, history_age_ns)
-        self._books: dict[str, HubBook] = {}
+        self._books: dict[str, L2Book] = {}
+        #: Bumped on every change to a symbol's book or last trade id (snapshot cache key).
+        self._book_version: dict[str, int] = {}
         self._subs: dict[Subscription, None] = {}
         self._waiting: dict[Filter, dict[Subscription, None]] = {}
         self._since_sweep = 0
-        self._snapshot_cache: dict[str, MdEvent] = {}
+        self._snapshot_cache: dict[str, tuple[MdEvent, int]] = {}
         self._listeners: list[Callable[[list[MdEvent]], None]] = []
 
     # ------------------------------------------------------------------ properties
@@ -116,7 +119,7 @@ class MarketHub:
             raise ValueError(f"seed at {offset} but history ends at {self._history.last_offset}")
         self._history.last_offset = offset
         for payload in snapshots:
-            self._book(payload["symbol"]).apply_snapshot(payload)
+            self._apply("snapshot", payload["symbol"], payload)
         self._snapshot_cache.clear()
 
     def publish(self, items: Sequence[tuple[str, str | None, dict[str, Any]]], ts: int) -> None:
@@ -136,14 +139,8 @@ class MarketHub:
         for name, symbol, payload in items:
             offset += 1
             ev = make_event(self.epoch, offset, name, symbol, ts, payload)
-            if symbol is not None:
-                if name == "book":
-                    if not self._book(symbol).apply_delta(payload):
-                        log.error("book delta %s does not follow the hub's book", ev.id)
-                elif name == "trade":
-                    self._book(symbol).note_trade(int(payload["trade_id"]))
-                elif name == "snapshot":
-                    self._book(symbol).apply_snapshot(payload)
+            if symbol is not None and name in ("book", "trade", "snapshot"):
+                self._apply(name, symbol, payload)
             history.append(ev)
             new.append(ev)
         if not new:
@@ -170,14 +167,8 @@ class MarketHub:
         Ids are kept as given, so they are the same on every gateway.
         """
         for ev in events:
-            payload = ev.payload() if ev.channel == "book" or ev.event == "trade" else None
-            if payload is not None and ev.symbol is not None:
-                if ev.event == "book":
-                    self._book(ev.symbol).apply_delta(payload)
-                elif ev.event == "snapshot":
-                    self._book(ev.symbol).apply_snapshot(payload)
-                else:
-                    self._book(ev.symbol).note_trade(int(payload["trade_id"]))
+            if ev.symbol is not None and ev.event in ("book", "trade", "snapshot"):
+                self._apply(ev.event, ev.symbol, ev.payload())
             self._history.append(ev)
             self.last_ts = ev.ts
         if events:
@@ -185,11 +176,37 @@ class MarketHub:
             self.stats.events_published += len(events)
             self._wake(list(events))
 
-    def _book(self, symbol: str) -> HubBook:
+    def _apply(self, name: str, symbol: str, payload: dict[str, Any]) -> None:
+        """Keep the hub's book of ``symbol`` in step with a book/snapshot/trade payload."""
         book = self._books.get(symbol)
         if book is None:
-            book = self._books[symbol] = HubBook(symbol)
-        return book
+            # Unseeded symbol: start from an empty book at seq 0. verify=False because the
+            # engine already checked its own checksums; the hub only mirrors.
+            book = self._books[symbol] = L2Book(symbol, verify=False)
+            book.apply_snapshot(
+                {
+                    "symbol": symbol,
+                    "seq": 0,
+                    "bids": [],
+                    "asks": [],
+                    "last_trade_id": 0,
+                    "checksum": 0,
+                }
+            )
+        self._book_version[symbol] = self._book_version.get(symbol, 0) + 1
+        if name == "book":
+            try:
+                book.apply_delta(payload)
+            except BookOutOfSync:
+                log.exception("book delta for %s does not follow the hub's book", symbol)
+                # Keep mirroring: the engine's book is the truth, this is only a copy.
+                book.apply_levels(payload["bids"], payload["asks"])
+                book.seq = payload["seq"]
+                book.synced = True
+        elif name == "trade":
+            book.last_trade_id = int(payload["trade_id"])
+        else:
+            book.apply_snapshot(payload)
 
     def _wake(self, new: list[MdEvent]) -> None:
         if not self._waiting:
@@ -220,18 +237,21 @@ class MarketHub:
         """
         book = self._books[symbol]
         head = self._history.last_offset
+        version = self._book_version.get(symbol, 0)
         cached = self._snapshot_cache.get(symbol)
-        payload = book.snapshot_payload()
-        if cached is not None and cached.offset == head:
-            return cached
-        if cached is not None and cached.payload() == payload:
-            data = cached.data  # same book, newer head: reuse the encoded bytes
-            ev = MdEvent(
-                head, f"{self.epoch}-{head}", "snapshot", symbol, "book", self.last_ts, data
-            )
-        else:
-            ev = make_event(self.epoch, head, "snapshot", symbol, self.last_ts, payload)
-        self._snapshot_cache[symbol] = ev
+        if cached is not None:
+            ev, cached_version = cached
+            if cached_version == version:
+                if ev.offset == head:
+                    return ev
+                # Same book, newer head: reuse the encoded bytes under the new id.
+                ev = MdEvent(
+                    head, f"{self.epoch}-{head}", "snapshot", symbol, "book", self.last_ts, ev.data
+                )
+                self._snapshot_cache[symbol] = (ev, version)
+                return ev
+        ev = make_event(self.epoch, head, "snapshot", symbol, self.last_ts, book.to_snapshot())
+        self._snapshot_cache[symbol] = (ev, version)
         return ev
 
     def snapshots(self, flt: Filter) -> list[MdEvent]:

@@ -1,6 +1,6 @@
 """A deterministic generator of rendered market-data items, for tests and benchmarks.
 
-Exports: ``MarketSim``, ``book_checksum``.
+Exports: ``MarketSim``.
 
 ``MarketSim(seed).step()`` returns one command's worth of ``(event, symbol, payload)`` items
 in engine order (trades, one book delta, ticker, sometimes a candle or status), with
@@ -11,23 +11,14 @@ Not used by the server.
 from __future__ import annotations
 
 import random
-import zlib
 from typing import Any
 
+from shared.checksum import book_checksum
 from shared.values import format_units
 
-__all__ = ["MarketSim", "book_checksum"]
+__all__ = ["MarketSim"]
 
 Item = tuple[str, str | None, dict[str, Any]]
-
-
-def book_checksum(asks: list[tuple[str, str]], bids: list[tuple[str, str]]) -> int:
-    """§4 checksum of levels given best first as canonical decimal strings."""
-    parts: list[str] = []
-    for price, qty in [*asks[:10], *bids[:10]]:
-        parts.append(price.replace(".", "").lstrip("0"))
-        parts.append(qty.replace(".", "").lstrip("0"))
-    return zlib.crc32("".join(parts).encode())
 
 
 class _Book:
