@@ -40,18 +40,16 @@ import itertools
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from exchange.journal.errors import (
-    JournalCorrupt,
     JournalError,
     JournalLocked,
     JournalStateError,
     RecordTooLarge,
-    SnapshotCorrupt,
 )
+from exchange.journal.recovery import Recovery, recover_directory
 from exchange.journal.segment import (
     MAX_RECORD_BYTES,
     SEGMENT_HEADER,
@@ -60,17 +58,10 @@ from exchange.journal.segment import (
     encode_record,
     fsync_dir,
     list_segments,
-    scan_segment,
     segment_name,
-    valid_record_after,
     write_all,
 )
-from exchange.journal.snapshot import (
-    TMP_PREFIX,
-    list_snapshots,
-    read_snapshot_file,
-    write_snapshot_file,
-)
+from exchange.journal.snapshot import TMP_PREFIX, list_snapshots, write_snapshot_file
 
 __all__ = ["FsyncPolicy", "Journal", "Recovery"]
 
@@ -79,29 +70,6 @@ log = logging.getLogger(__name__)
 FsyncPolicy = Literal["always", "batch", "off"]
 _POLICIES = ("always", "batch", "off")
 _LOCK_NAME = "LOCK"
-
-
-@dataclass(frozen=True)
-class Recovery:
-    """What ``Journal.recover()`` found.
-
-    ``snapshot`` is the newest valid snapshot's data (``None`` when there is none, then
-    ``snapshot_seq`` is 0); ``records`` are every journaled ``(seq, payload)`` after it, in
-    order. ``torn_tail`` is true when a partial last record was found and truncated away,
-    ``dropped_bytes`` how many bytes that removed. ``notes`` explain every fallback and repair.
-    """
-
-    snapshot: bytes | None
-    snapshot_seq: int
-    records: list[tuple[int, bytes]]
-    torn_tail: bool = False
-    dropped_bytes: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def last_seq(self) -> int:
-        """The seq of the last recovered record (or of the snapshot when the tail is empty)."""
-        return self.records[-1][0] if self.records else self.snapshot_seq
 
 
 class Journal:
@@ -115,6 +83,7 @@ class Journal:
         keep_snapshots: int,
         prune_segments: bool,
         buffer_limit: int,
+        segment_bytes: int,
         lock_fd: int,
     ) -> None:
         self.directory = directory
@@ -122,6 +91,7 @@ class Journal:
         self.keep_snapshots = keep_snapshots
         self.prune_segments = prune_segments
         self.buffer_limit = buffer_limit
+        self.segment_bytes = segment_bytes
         self._lock_fd = lock_fd
         self._buf_lock = threading.Lock()  # guards _buf, _buf_bytes, _next_seq
         self._write_lock = threading.Lock()  # orders writes; guards _fd, _written_seq
@@ -134,6 +104,7 @@ class Journal:
         self._fd = -1
         self._segment_first = 1
         self._segment_has_records = False
+        self._segment_bytes = 0
         self._state: Literal["new", "open", "closed"] = "new"
 
     @classmethod
@@ -145,11 +116,14 @@ class Journal:
         keep_snapshots: int = 3,
         prune_segments: bool = False,
         buffer_limit: int = 1 << 20,
+        segment_bytes: int = 256 << 20,
     ) -> Journal:
         """Open (creating if needed) the journal in ``directory``; call ``recover()`` next.
 
         Takes an exclusive ``flock`` on ``directory/LOCK`` (``JournalLocked`` if held).
         ``buffer_limit``: appended bytes above which ``append`` hands the buffer to the OS.
+        ``segment_bytes``: ``sync()`` starts a new segment once the current one is larger
+        (segments also roll at every snapshot); recovery reads a segment into memory at once.
         """
         if fsync not in _POLICIES:
             raise ValueError(f"fsync must be one of {_POLICIES}, not {fsync!r}")
@@ -169,6 +143,7 @@ class Journal:
             keep_snapshots=keep_snapshots,
             prune_segments=prune_segments,
             buffer_limit=buffer_limit,
+            segment_bytes=segment_bytes,
             lock_fd=lock_fd,
         )
 
@@ -183,84 +158,26 @@ class Journal:
         """
         if self._state != "new":
             raise JournalStateError("recover() must be called exactly once, before append()")
-        notes: list[str] = []
-        for entry in os.scandir(self.directory):
-            if entry.name.startswith(TMP_PREFIX):
-                os.unlink(entry.path)
-                notes.append(f"removed unfinished temporary file {entry.name}")
-        snapshot, snap_seq = None, 0
-        for seq, path in reversed(list_snapshots(self.directory)):
-            try:
-                snapshot, snap_seq = read_snapshot_file(path, seq), seq
-                break
-            except SnapshotCorrupt as exc:
-                notes.append(f"snapshot at seq {seq} is corrupt, falling back: {exc}")
-                log.warning(
-                    "journal %s: snapshot at seq %d is corrupt: %s", self.directory, seq, exc
-                )
-
-        segments = list_segments(self.directory)
-        # Segments before the one holding record snap_seq + 1 are covered by the snapshot.
-        start = 0
-        for i, (first, _) in enumerate(segments):
-            if first <= snap_seq + 1:
-                start = i
-        if segments and segments[start][0] > snap_seq + 1:
-            raise JournalCorrupt(
-                f"journal starts at seq {segments[start][0]} but the newest valid snapshot is at "
-                f"seq {snap_seq}: records {snap_seq + 1}..{segments[start][0] - 1} are missing"
-            )
-        records: list[tuple[int, bytes]] = []
-        torn, dropped = False, 0
-        expected = segments[start][0] if segments else snap_seq + 1
-        good_end = SEGMENT_HEADER.size
-        for i in range(start, len(segments)):
-            first, path = segments[i]
-            if first != expected:
-                raise JournalCorrupt(f"{path.name}: starts at seq {first}, expected {expected}")
-            scan = scan_segment(path, first, snap_seq)
-            records.extend(scan.records)
-            expected, good_end = scan.next_seq, scan.good_end
-            if scan.problem is None:
-                continue
-            last = i == len(segments) - 1
-            where = f"{path.name}: {scan.problem}"
-            if not last or scan.hard:
-                raise JournalCorrupt(where)
-            follower = valid_record_after(scan.data, scan.good_end, scan.next_seq)
-            if follower is not None:
-                raise JournalCorrupt(f"{where}, but a valid record follows at offset {follower}")
-            torn, dropped = True, scan.size - scan.good_end
-            self._truncate(path, scan.good_end)
-            note = f"{where}: torn last record, truncated {dropped} bytes (seq {expected} onward)"
-            notes.append(note)
-            log.warning("journal %s: %s", self.directory, note)
-
-        journal_last = expected - 1
-        if segments:
-            self._segment_first = segments[-1][0]
-            self._fd = os.open(segments[-1][1], os.O_WRONLY)
-            os.lseek(self._fd, good_end, os.SEEK_SET)
-            self._segment_has_records = journal_last >= self._segment_first
-        self._next_seq = max(journal_last, snap_seq) + 1
+        rec, tail = recover_directory(self.directory)
+        snap_seq = rec.snapshot_seq
+        self._next_seq = max(tail.journal_last, snap_seq) + 1
         self._written_seq = self._durable_seq = self._next_seq - 1
-        if not segments or journal_last < snap_seq:
-            if segments:
-                notes.append(
-                    f"journal ends at seq {journal_last}, before the snapshot at seq {snap_seq}; "
-                    f"new records continue from {snap_seq + 1} in a new segment"
+        if tail.last_segment is not None:
+            self._segment_first, path = tail.last_segment
+            self._fd = os.open(path, os.O_WRONLY)
+            os.lseek(self._fd, tail.good_end, os.SEEK_SET)
+            self._segment_bytes = tail.good_end
+            self._segment_has_records = tail.journal_last >= self._segment_first
+            if tail.journal_last < snap_seq:
+                rec.notes.append(
+                    f"journal ends at seq {tail.journal_last}, before the snapshot at seq "
+                    f"{snap_seq}; new records continue from {snap_seq + 1} in a new segment"
                 )
+                self._open_segment(self._next_seq)
+        else:
             self._open_segment(self._next_seq)
         self._state = "open"
-        return Recovery(snapshot, snap_seq, records, torn, dropped, notes)
-
-    def _truncate(self, path: Path, size: int) -> None:
-        fd = os.open(path, os.O_WRONLY)
-        try:
-            os.ftruncate(fd, size)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        return rec
 
     def _open_segment(self, first_seq: int) -> None:
         """Create segment ``first_seq`` atomically and make it the one appended to."""
@@ -280,6 +197,7 @@ class Journal:
         self._fd = fd
         self._segment_first = first_seq
         self._segment_has_records = False
+        self._segment_bytes = SEGMENT_HEADER.size
 
     # ------------------------------------------------------------------ writing
 
@@ -336,6 +254,8 @@ class Journal:
             if self.policy != "off" and upto > self._durable_seq:
                 os.fdatasync(fd)  # outside the write lock: appends and flushes go on
             self._durable_seq = max(self._durable_seq, upto)
+            if self._segment_bytes > self.segment_bytes:
+                self._roll_locked()
             return upto
 
     def _write_buffer(self) -> int:
@@ -345,7 +265,9 @@ class Journal:
                 return self._written_seq
             chunks, self._buf, self._buf_bytes = self._buf, [], 0
             upto = self._next_seq - 1
-        write_all(self._fd, b"".join(chunks))
+        data = b"".join(chunks)
+        write_all(self._fd, data)
+        self._segment_bytes += len(data)
         self._written_seq = upto
         self._segment_has_records = True
         return upto
@@ -376,7 +298,12 @@ class Journal:
             self._prune(oldest)
 
     def _roll(self) -> None:
-        with self._sync_lock, self._write_lock:
+        with self._sync_lock:
+            self._roll_locked()
+
+    def _roll_locked(self) -> None:
+        """Make the current segment durable and start the next one. Holds ``_sync_lock``."""
+        with self._write_lock:
             if not self._segment_has_records:
                 return
             self._write_buffer()

@@ -364,3 +364,23 @@ def test_leftover_temporary_files_are_removed(tmp_path: Path) -> None:
         rec = journal.recover()
     assert rec.records == [(1, b"a")] and rec.snapshot is None
     assert not (tmp_path / ".tmp-snapshot-00000000000000000001.snap").exists()
+
+
+def test_segments_roll_by_size_and_read_back(tmp_path: Path) -> None:
+    with Journal.open(tmp_path, segment_bytes=200) as journal:
+        journal.recover()
+        for i in range(1, 61):
+            journal.append(payload(i))
+            if i % 4 == 0:
+                journal.sync()
+    segments = list_segments(tmp_path)
+    assert len(segments) > 3
+    assert all(path.stat().st_size <= 200 + 4 * 64 for _, path in segments)
+    last = segments[-1][1]
+    os.truncate(last, last.stat().st_size - 1)
+    with Journal.open(tmp_path) as journal:
+        rec = journal.recover()
+        assert journal.append(b"next") == 60
+    assert rec.torn_tail
+    assert rec.records == [(i, payload(i)) for i in range(1, 60)]
+    assert [first for first, _ in segments] == sorted(first for first, _ in segments)
