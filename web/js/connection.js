@@ -1,0 +1,58 @@
+/**
+ * Connection panel: which transport carries market data, per-transport stats (latency from
+ * event time to render p50/p99, bytes, messages, reconnects, resumes, resets, checksum
+ * resyncs), the order socket's state, and the switch that forces a transport.
+ * Exports createConnectionPanel({ table, current, badge, switchForm, orderState }, { onForce })
+ * -> { render(feedSnapshot, orderInfo) }.
+ */
+import { clear, el } from "./dom.js";
+
+const LABELS = { ws: "WebSocket", sse: "SSE", poll: "Long poll" };
+
+function ms(value) {
+  return value === null || value === undefined ? "—" : value < 10 ? value.toFixed(1) : value.toFixed(0);
+}
+
+function kb(bytes) {
+  return bytes < 1024 ? `${bytes} B` : bytes < 1048576 ? `${(bytes / 1024).toFixed(1)} kB` : `${(bytes / 1048576).toFixed(2)} MB`;
+}
+
+export function createConnectionPanel({ table, current, badge, switchForm, orderState }, { onForce }) {
+  switchForm.addEventListener("change", () => {
+    const mode = switchForm.elements.force.value;
+    onForce(mode === "auto" ? null : mode);
+  });
+
+  return {
+    render(snap, orderInfo) {
+      const name = snap.current ? LABELS[snap.current] : "connecting…";
+      current.textContent = snap.forced ? `${name} (forced)` : name;
+      current.dataset.transport = snap.current ?? "";
+      badge.textContent = snap.current ? LABELS[snap.current] : "offline";
+      badge.dataset.transport = snap.current ?? "";
+      badge.classList.toggle("down", !snap.current);
+      clear(table);
+      for (const [mode, s] of Object.entries(snap.stats)) {
+        const row = el("tr", mode === snap.current ? "current" : "");
+        row.dataset.transport = mode;
+        for (const [text, cls] of [
+          [LABELS[mode], ""],
+          [s.state, `state ${s.state}`],
+          [ms(s.latency.p50), "num"],
+          [ms(s.latency.p99), "num"],
+          [String(s.messages), "num"],
+          [kb(s.bytes), "num"],
+          [String(s.reconnects), "num"],
+          [String(s.resumes), "num"],
+          [String(s.resets), "num"],
+          [String(s.resyncs), "num"],
+          [s.lastError, "err"],
+        ]) row.append(el("td", cls, text));
+        table.append(row);
+      }
+      const unsupported = Object.entries(snap.supported).filter(([, ok]) => !ok).map(([mode]) => LABELS[mode]);
+      switchForm.title = unsupported.length ? `Not available in this browser: ${unsupported.join(", ")}` : "";
+      orderState.textContent = orderInfo;
+    },
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * The page's market state, fed by MarketFeed events: books (checksum-verified), tickers,
+ * trades, candles, symbol status. No DOM.
+ *
+ * Exports MarketStore.
+ *
+ * Contract: handle(event, data) for every market-data event in stream order. Views read the
+ * state and `dirty` flags in their animation frame and clear them. A gap or checksum
+ * mismatch on a book triggers a resync: the symbol's deltas are buffered, a fresh snapshot
+ * is fetched from `GET /api/book/{symbol}`, and the buffered deltas after its seq are
+ * replayed (levels are absolute, so an overlapping delta is harmless). If that fails the
+ * feed restarts without resume, which brings fresh snapshots.
+ */
+import { DeltaResult, L2Book } from "./book.js";
+import { MD_EVENTS } from "./protocol.js";
+
+const TAPE_LENGTH = 80;
+
+export class MarketStore {
+  constructor({ specs = new Map(), fetchJson, onResync = () => {}, onCandle = () => {}, onRestart = () => {} }) {
+    this.specs = specs; // symbol -> {price_decimals, qty_decimals, ...}
+    this.fetchJson = fetchJson;
+    this.onResync = onResync;
+    this.onCandle = onCandle;
+    this.onRestart = onRestart;
+    this.books = new Map();
+    this.tickers = new Map();
+    this.tickDirection = new Map(); // symbol -> "up" | "down" since the last render
+    this.trades = new Map(); // symbol -> newest-first array
+    this.lastTradeId = new Map();
+    this.status = new Map();
+    this.syncing = new Map(); // symbol -> buffered deltas while a resync is in flight
+    this.dirty = { book: new Set(), ticker: new Set(), trades: new Set() };
+    this.counters = { resyncs: 0, tradeGaps: 0, checksumOk: 0, checksumBad: 0, resets: 0, events: 0 };
+  }
+
+  book(symbol) {
+    let book = this.books.get(symbol);
+    if (!book) {
+      book = new L2Book(symbol, this.specs.get(symbol)?.price_decimals ?? null);
+      this.books.set(symbol, book);
+    }
+    return book;
+  }
+
+  handle(event, data) {
+    this.counters.events += 1;
+    switch (event) {
+      case MD_EVENTS.SNAPSHOT:
+        this.onSnapshot(data);
+        break;
+      case MD_EVENTS.BOOK:
+        this.onDelta(data);
+        break;
+      case MD_EVENTS.TRADE:
+        this.onTrade(data);
+        break;
+      case MD_EVENTS.TICKER:
+        this.onTicker(data);
+        break;
+      case MD_EVENTS.CANDLE:
+        this.onCandle(data);
+        break;
+      case MD_EVENTS.STATUS:
+        this.status.set(data.symbol, data);
+        this.dirty.ticker.add(data.symbol);
+        break;
+      case MD_EVENTS.RESET:
+        // History was lost: ids and trade ids restart; the snapshots that follow rebuild books.
+        this.counters.resets += 1;
+        this.lastTradeId.clear();
+        break;
+      default:
+        throw new Error(`unknown market-data event: ${event}`);
+    }
+  }
+
+  onSnapshot(data) {
+    const ok = this.book(data.symbol).applySnapshot(data);
+    this.syncing.delete(data.symbol);
+    const seen = this.lastTradeId.get(data.symbol);
+    if (typeof data.last_trade_id === "number" && (seen === undefined || data.last_trade_id > seen)) {
+      this.lastTradeId.set(data.symbol, data.last_trade_id);
+    }
+    if (ok) this.counters.checksumOk += 1;
+    else this.resync(data.symbol, "snapshot checksum");
+    this.dirty.book.add(data.symbol);
+  }
+
+  onDelta(data) {
+    const buffer = this.syncing.get(data.symbol);
+    if (buffer) {
+      buffer.push(data);
+      return;
+    }
+    const result = this.book(data.symbol).applyDelta(data);
+    if (result === DeltaResult.APPLIED) this.counters.checksumOk += 1;
+    else if (result === DeltaResult.GAP || result === DeltaResult.MISMATCH) {
+      if (result === DeltaResult.MISMATCH) this.counters.checksumBad += 1;
+      this.resync(data.symbol, result);
+    }
+    this.dirty.book.add(data.symbol);
+  }
+
+  async resync(symbol, reason) {
+    if (this.syncing.has(symbol)) return;
+    const buffer = [];
+    this.syncing.set(symbol, buffer);
+    this.counters.resyncs += 1;
+    this.onResync(symbol, reason);
+    try {
+      const snapshot = await this.fetchJson(`/api/book/${encodeURIComponent(symbol)}`);
+      if (this.syncing.get(symbol) !== buffer) return; // a stream snapshot got there first
+      const book = this.book(symbol);
+      if (!book.applySnapshot(snapshot)) throw new Error("REST snapshot checksum mismatch");
+      for (const delta of buffer) {
+        if (delta.seq <= book.seq) continue;
+        // Absolute level quantities: a delta overlapping the snapshot re-applies the same values.
+        const overlap = { ...delta, first_seq: Math.min(delta.first_seq ?? delta.seq, book.seq + 1) };
+        if (book.applyDelta(overlap) !== DeltaResult.APPLIED) throw new Error("resync replay failed");
+      }
+      this.syncing.delete(symbol);
+      this.dirty.book.add(symbol);
+    } catch (err) {
+      this.syncing.delete(symbol);
+      this.onRestart(symbol, String(err.message ?? err));
+    }
+  }
+
+  onTrade(data) {
+    const last = this.lastTradeId.get(data.symbol);
+    if (last !== undefined && data.trade_id <= last) return; // already shown
+    if (last !== undefined && data.trade_id !== last + 1) this.counters.tradeGaps += 1;
+    this.lastTradeId.set(data.symbol, data.trade_id);
+    let tape = this.trades.get(data.symbol);
+    if (!tape) {
+      tape = [];
+      this.trades.set(data.symbol, tape);
+    }
+    tape.unshift(data);
+    if (tape.length > TAPE_LENGTH) tape.length = TAPE_LENGTH;
+    this.dirty.trades.add(data.symbol);
+  }
+
+  onTicker(data) {
+    const prev = this.tickers.get(data.symbol);
+    if (prev && prev.last !== null && data.last !== null && prev.last !== data.last) {
+      this.tickDirection.set(data.symbol, Number(data.last) > Number(prev.last) ? "up" : "down");
+    }
+    this.tickers.set(data.symbol, data);
+    this.dirty.ticker.add(data.symbol);
+  }
+
+  /** Seed the tape from `GET /api/trades` (newest last) before live trades arrive. */
+  seedTrades(symbol, trades) {
+    for (const trade of trades) this.onTrade(trade);
+  }
+}

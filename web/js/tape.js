@@ -1,0 +1,38 @@
+/**
+ * Trades tape of the active symbol, newest first, rows created once and rewritten.
+ * Exports createTape(root, { rows }) -> { render(trades) }.
+ */
+import { el, formatTime } from "./dom.js";
+
+export function createTape(root, { rows = 40 } = {}) {
+  const head = el("div", "tape-row head");
+  head.append(el("span", "", "Price"), el("span", "", "Size"), el("span", "", "Time"));
+  root.append(head);
+  const lines = [];
+  for (let i = 0; i < rows; i += 1) {
+    const row = el("div", "tape-row");
+    const price = el("span", "price");
+    const qty = el("span", "qty");
+    const time = el("span", "time");
+    row.append(price, qty, time);
+    root.append(row);
+    lines.push({ row, price, qty, time });
+  }
+  let newest = null;
+  return {
+    render(trades = []) {
+      for (let i = 0; i < lines.length; i += 1) {
+        const t = trades[i];
+        const line = lines[i];
+        line.price.textContent = t ? t.price : "";
+        line.qty.textContent = t ? t.qty : "";
+        line.time.textContent = t ? formatTime(t.ts) : "";
+        line.row.className = t ? `tape-row ${t.taker_side === "buy" ? "buy" : "sell"}` : "tape-row";
+      }
+      if (trades[0] && trades[0] !== newest) {
+        newest = trades[0];
+        root.dataset.lastTradeId = String(newest.trade_id);
+      }
+    },
+  };
+}

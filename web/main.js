@@ -1,0 +1,214 @@
+// tickwire browser UI: wiring only. Models and views live in /js/*.js, one module each.
+import { createBookView } from "./js/bookview.js";
+import { createChart } from "./js/chart.js";
+import { createConnectionPanel } from "./js/connection.js";
+import { createDepthChart } from "./js/depth.js";
+import { createLogin } from "./js/login.js";
+import { MarketStore } from "./js/market.js";
+import { OrderClient } from "./js/orders.js";
+import { createOrdersView } from "./js/orders_view.js";
+import { createPositions } from "./js/positions.js";
+import { createTape } from "./js/tape.js";
+import { createTicker } from "./js/ticker.js";
+import { createTicket } from "./js/ticket.js";
+import { MarketFeed } from "./js/transports.js";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const session = { account: null, token: null };
+
+async function fetchJson(path, options = {}) {
+  const headers = { ...(options.headers ?? {}) };
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  const response = await fetch(path, { ...options, headers });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+async function main() {
+  const symbolList = await fetchJson("/api/symbols");
+  const specs = new Map(symbolList.map((s) => [s.symbol, s]));
+  const symbols = symbolList.map((s) => s.symbol);
+  const ui = { symbol: params.get("symbol") && specs.has(params.get("symbol")) ? params.get("symbol") : symbols[0], interval: "1s" };
+  let account = null;
+  let orders = null;
+  let frameRequested = false;
+  let ordersDirty = true;
+  let panelDue = true;
+
+  const chart = createChart($("chart"), { fetchJson });
+  const store = new MarketStore({
+    specs,
+    fetchJson,
+    onCandle: (c) => chart.onCandle(c),
+    onResync: () => feed.countResync(),
+    onRestart: () => feed.restartFresh(),
+  });
+  const feed = new MarketFeed({
+    forced: params.get("transport"),
+    onEvent: (event, data) => {
+      store.handle(event, data);
+      schedule();
+    },
+    onChange: schedule,
+  });
+
+  const ticker = createTicker($("ticker"), { symbols, onSelect: selectSymbol });
+  const ticket = createTicket($("ticket"), { onSubmit: (fields) => orders?.submit(fields) });
+  const bookView = createBookView($("book"), { depth: 12, onPrice: (price, side) => ticket.setPrice(price, side) });
+  const depth = createDepthChart($("depth"));
+  const tape = createTape($("tape"), { rows: 40 });
+  const ordersView = createOrdersView(
+    { openBody: $("open-orders"), fillsBody: $("fills"), cancelAllButton: $("cancel-all"), counts: { open: $("count-open"), fills: $("count-fills") } },
+    { onCancel: (key) => orders?.cancel(key), onCancelAll: () => orders?.cancelAll() },
+  );
+  const positions = createPositions({ body: $("positions"), balances: $("balances"), total: $("pnl-total") });
+  const connection = createConnectionPanel(
+    { table: $("conn-table"), current: $("conn-current"), badge: $("conn-badge"), switchForm: $("force"), orderState: $("order-state") },
+    { onForce: (mode) => feed.force(mode) },
+  );
+
+  let accountTimer = null;
+  function refreshAccount() {
+    clearTimeout(accountTimer);
+    accountTimer = setTimeout(async () => {
+      try {
+        account = await fetchJson("/api/account");
+        ordersDirty = true;
+        schedule();
+      } catch (err) {
+        $("order-state").textContent = `account: ${err.message}`;
+      }
+    }, 150);
+  }
+
+  createLogin($("login-form"), {
+    who: $("login-who"),
+    onLogin: ({ account: name, token }) => {
+      session.account = name;
+      session.token = token;
+      orders = new OrderClient({
+        token,
+        onUpdate: (_tracker, msg) => {
+          ordersDirty = true;
+          if (msg && (msg.type === "order.fill" || msg.type === "executions.resumed")) refreshAccount();
+          schedule();
+        },
+        onState: () => {
+          ordersDirty = true;
+          schedule();
+        },
+      });
+      orders.connect();
+      ticket.setEnabled(true);
+      refreshAccount();
+    },
+  });
+
+  function schedule() {
+    if (frameRequested) return;
+    frameRequested = true;
+    requestAnimationFrame(frame);
+  }
+
+  // One render per animation frame, whatever the event rate: views read the store's dirty sets.
+  function frame() {
+    frameRequested = false;
+    ticker.render(store);
+    store.dirty.ticker.clear();
+    if (store.dirty.book.has(ui.symbol)) {
+      const book = store.books.get(ui.symbol);
+      bookView.render(book);
+      depth.render(book);
+    }
+    store.dirty.book.clear();
+    if (store.dirty.trades.has(ui.symbol)) tape.render(store.trades.get(ui.symbol));
+    store.dirty.trades.clear();
+    if (ordersDirty && orders) {
+      ordersDirty = false;
+      ordersView.render(orders.tracker);
+      ticket.render(orders.tracker);
+      positions.render(account, store.tickers);
+    }
+    // The panel is text-heavy and changes slowly: a timer marks it due 4 times a second.
+    if (panelDue) {
+      panelDue = false;
+      const orderInfo = orders ? `orders: ${orders.ready ? "live" : "reconnecting"} · exec_seq ${orders.tracker.lastExecSeq} · reconnects ${orders.reconnects} · re-sent ${orders.resent}` : "orders: not logged in";
+      connection.render(feed.snapshot(), orderInfo);
+      $("chart-stats").textContent = `${chart.state.updates} updates`;
+    }
+    feed.noteRender(performance.timeOrigin + performance.now());
+  }
+
+  function selectSymbol(symbol) {
+    ui.symbol = symbol;
+    ticker.select(symbol);
+    ticket.setSymbol(symbol, specs.get(symbol));
+    $("chart-title").textContent = symbol;
+    $("book-symbol").textContent = symbol;
+    store.dirty.book.add(symbol);
+    store.dirty.trades.add(symbol);
+    chart.show(symbol, ui.interval).catch((err) => ($("chart-stats").textContent = err.message));
+    schedule();
+  }
+
+  for (const button of document.querySelectorAll("#interval [data-interval]")) {
+    button.addEventListener("click", () => {
+      ui.interval = button.dataset.interval;
+      for (const b of document.querySelectorAll("#interval [data-interval]")) b.classList.toggle("active", b === button);
+      selectSymbol(ui.symbol);
+    });
+  }
+  for (const tab of document.querySelectorAll("[data-tab]")) {
+    tab.addEventListener("click", () => {
+      for (const t of document.querySelectorAll("[data-tab]")) t.classList.toggle("active", t === tab);
+      for (const body of document.querySelectorAll("[data-tab-body]")) body.hidden = body.dataset.tabBody !== tab.dataset.tab;
+      ordersDirty = true;
+      schedule();
+    });
+  }
+  $("conn-badge").addEventListener("click", () => $("connection").scrollIntoView({ behavior: "smooth" }));
+
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.target instanceof HTMLElement && ev.target.closest("input, select, textarea")) return;
+    const key = ev.key.toLowerCase();
+    if (key === "b" || key === "s") ticket.submit(key === "b" ? "buy" : "sell");
+    else if (key === "c" && orders) {
+      const newest = orders.tracker.openOrders().at(-1);
+      if (newest) orders.cancel(newest.client_order_id);
+    } else if (key === "x" && orders) orders.cancelAll();
+    else if (key === "/") $("ticket").elements.qty.focus();
+    else if (/^[1-9]$/.test(key) && symbols[Number(key) - 1]) selectSymbol(symbols[Number(key) - 1]);
+    else return;
+    ev.preventDefault();
+  });
+
+  // A handle for tests and curious people: read-only views of the page's state.
+  window.tickwire = {
+    store,
+    feed,
+    ui,
+    get orders() {
+      return orders;
+    },
+    get account() {
+      return account;
+    },
+    checksum: (symbol = ui.symbol) => store.books.get(symbol)?.checksum() ?? null,
+    selectSymbol,
+  };
+
+  setInterval(() => {
+    panelDue = true;
+    schedule();
+  }, 250);
+  selectSymbol(ui.symbol);
+  feed.start();
+}
+
+main().catch((err) => {
+  document.body.dataset.error = String(err.message ?? err);
+  $("conn-badge").textContent = "error";
+  throw err;
+});
