@@ -266,7 +266,7 @@ class MarketHub:
 
     def check_id(self, last_id: str) -> tuple[str | None, int]:
         """``(reset_reason, offset)``: reason is None when resuming after ``last_id`` is exact."""
-        epoch, sep, offset_s = last_id.rpartition("-")
+        epoch, sep, offset_s = last_id.partition("-")
         if not sep or not offset_s.isascii() or not offset_s.isdigit() or len(offset_s) > 19:
             return "bad_id", -1
         if epoch != self.epoch:
