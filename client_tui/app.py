@@ -1,0 +1,497 @@
+"""The tickwire trading terminal: one Textual ``App``.
+
+Exports ``TickwireApp``.
+
+State lives in the pure models (``client_tui.model``) and in reactives; the network runs in
+two workers (``Connection.run_market`` / ``run_orders``) that post messages. Message
+handlers only mark parts of the screen dirty; a 60 Hz timer redraws the dirty widgets once
+per frame, so a burst of market data costs one redraw, not one per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from client_tui.connection import Connection
+from client_tui.messages import (
+    AccountUpdate,
+    ConnectionState,
+    MarketEvent,
+    MarketReset,
+    OrderUpdate,
+    PingResult,
+    SymbolsLoaded,
+)
+from client_tui.model.ladder import LadderState, choose_step
+from client_tui.model.market import MarketState, SymbolMarket
+from client_tui.model.orders import OrderTracker, Portfolio
+from client_tui.screens import ConfirmScreen, HelpScreen, ReplaceScreen
+from client_tui.screens.help import binding_rows
+from client_tui.widgets import (
+    CandleChart,
+    FillsPanel,
+    LadderView,
+    OrdersPanel,
+    OrderTicket,
+    PositionsPanel,
+    StaleBanner,
+    StatusBar,
+    TimeAndSales,
+    Watchlist,
+)
+from client_tui.widgets.panels import FeedHealth
+from shared.values import to_units
+
+__all__ = ["TickwireApp"]
+
+FRAME_S = 1 / 60
+
+
+class TickwireApp(App[None]):
+    """The trading screen. ``start_network=False`` builds it offline (for layout tests)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tickwire"
+    BINDINGS = [
+        Binding("b", "side('buy')", "Buy @ cursor"),
+        Binding("s", "side('sell')", "Sell @ cursor"),
+        Binding("plus,equals_sign", "size(1)", "Size +", key_display="+"),
+        Binding("minus", "size(-1)", "Size -", key_display="-"),
+        Binding("enter", "send", "Send"),
+        Binding("c", "cancel", "Cancel order"),
+        Binding("C", "cancel_all", "Cancel all", key_display="C"),
+        Binding("r", "replace", "Replace"),
+        Binding("o", "order_type", "Limit/Mkt", show=False),
+        Binding("t", "tif", "TIF", show=False),
+        Binding("p", "post_only", "Post-only", show=False),
+        Binding("z", "recenter", "Recenter"),
+        Binding("f", "freeze", "Freeze"),
+        Binding("i", "interval", "1s/1m", show=False),
+        Binding("1", "focus_panel('watchlist')", "Watchlist", show=False),
+        Binding("2", "focus_panel('ladder')", "Ladder", show=False),
+        Binding("3", "focus_panel('orders')", "Orders", show=False),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    symbol: reactive[str] = reactive("")
+    interval: reactive[str] = reactive("1s")
+
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:8000",
+        account: str = "trader",
+        md_transport: str = "sse",
+        *,
+        confirm_notional: Decimal | None = Decimal("100000"),
+        stale_after_s: float = 5.0,
+        start_network: bool = True,
+    ) -> None:
+        super().__init__()
+        self.market = MarketState()
+        self.tracker = OrderTracker()
+        self.portfolio = Portfolio()
+        self.ladders: dict[str, LadderState] = {}
+        self.confirm_notional = confirm_notional
+        self.stale_after_s = stale_after_s
+        self.start_network = start_network
+        self.conn = Connection(
+            url,
+            account,
+            market=self.market,
+            tracker=self.tracker,
+            portfolio=self.portfolio,
+            post=self.post_message,
+            md_transport=md_transport,
+        )
+        self._dirty: set[str] = set()
+        self._chart_due = True
+        self.frames = 0
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        """Watchlist, ticket and positions | ladder | chart and tape; orders and fills; status."""
+        yield StaleBanner(id="stale")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Watchlist(id="watchlist")
+                yield OrderTicket(id="ticket")
+                yield PositionsPanel(id="positions")
+            yield LadderView(id="ladder")
+            with Vertical(id="right"):
+                yield CandleChart(id="chart")
+                yield TimeAndSales(id="tape")
+        with Horizontal(id="bottom"):
+            yield OrdersPanel(id="orders")
+            yield FillsPanel(id="fills")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Titles, timers and (unless offline) the two network workers."""
+        titles = {
+            "watchlist": "Watchlist",
+            "ticket": "Order ticket",
+            "positions": "Positions & P&L",
+            "ladder": "Order book",
+            "chart": "Chart",
+            "tape": "Time & sales",
+            "orders": "Open orders",
+            "fills": "Fills",
+        }
+        for wid, title in titles.items():
+            self.query_one(f"#{wid}").border_title = title
+        self.query_one(
+            "#ticket", OrderTicket
+        ).next_client_order_id = self.tracker.next_client_order_id()
+        self.set_interval(FRAME_S, self.flush)
+        self.set_interval(0.25, self._slow_tick)
+        self.query_one("#ladder", LadderView).focus()
+        if self.start_network:
+            self.run_worker(self.conn.run_market(), name="market-data", group="net")
+            self.run_worker(self.conn.run_orders(), name="orders", group="net")
+        self._dirty.update({"watch", "ladder", "tape", "chart", "orders", "fills", "positions"})
+
+    # ------------------------------------------------------------------ messages
+    def on_symbols_loaded(self, _: SymbolsLoaded) -> None:
+        """Pick the first symbol and give every symbol a ladder."""
+        for name, m in self.market.symbols.items():
+            self.ladders.setdefault(name, LadderState(tick=m.info.tick))
+        if not self.symbol and self.market.symbols:
+            self.symbol = next(iter(self.market.symbols))
+        self._dirty.add("watch")
+
+    def on_market_event(self, msg: MarketEvent) -> None:
+        """Mark what the event changed; drawing waits for the next frame."""
+        active = msg.data.get("symbol") == self.symbol
+        if msg.event in ("book", "snapshot"):
+            if active:
+                self._dirty.add("ladder")
+        elif msg.event == "trade":
+            self._dirty.add("watch")
+            if active:
+                self._dirty.update(("tape", "positions"))
+        elif msg.event == "ticker":
+            self._dirty.add("watch")
+        elif msg.event == "candle" and active and msg.data.get("interval") == self.interval:
+            self._dirty.add("chart")
+
+    def on_market_reset(self, _: MarketReset) -> None:
+        """Books were dropped; redraw the ladder (it says it is waiting)."""
+        self._dirty.add("ladder")
+
+    def on_order_update(self, _: OrderUpdate) -> None:
+        """Own orders changed: orders, fills, ladder marks and the ticket's key."""
+        self._dirty.update(("orders", "fills", "ladder"))
+
+    def on_account_update(self, _: AccountUpdate) -> None:
+        """Positions and cash changed."""
+        self._dirty.add("positions")
+
+    def on_connection_state(self, _: ConnectionState) -> None:
+        """Connection states show in the status bar."""
+        self._dirty.add("status")
+
+    def on_ping_result(self, _: PingResult) -> None:
+        """Round trip shows in the status bar."""
+        self._dirty.add("status")
+
+    def watch_symbol(self, symbol: str) -> None:
+        """A new active symbol redraws everything that depends on it."""
+        self.query_one("#ticket", OrderTicket).symbol = symbol
+        self._dirty.update(("watch", "ladder", "tape", "chart"))
+        self._sync_ticket_price()
+
+    def watch_interval(self, _: str) -> None:
+        """Chart interval toggled."""
+        self._dirty.add("chart")
+
+    # ------------------------------------------------------------------ drawing
+    def active(self) -> SymbolMarket | None:
+        """The market state of the active symbol."""
+        return self.market.symbols.get(self.symbol)
+
+    def flush(self) -> None:
+        """Redraw the widgets marked dirty since the last frame (called at 60 Hz)."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        self.frames += 1
+        m = self.active()
+        if "watch" in dirty:
+            self.query_one(Watchlist).show(self.market, self.symbol)
+        if "ladder" in dirty:
+            ladder = self.query_one(LadderView)
+            state = self.ladders.get(self.symbol)
+            if m is not None and state is not None:
+                state.rows = ladder.visible_rows()
+                if state.step == 0 and m.bids and m.asks:
+                    state.step = choose_step(m.bids, m.asks, m.info.tick)
+                state.follow(m.best_bid, m.best_ask)
+                if self.query_one(OrderTicket).price == "":
+                    self._sync_ticket_price()
+            ladder.show(m, state, self.tracker)
+        if "tape" in dirty:
+            self.query_one(TimeAndSales).show(m)
+        if "chart" in dirty and m is not None and self._chart_due:
+            # plotext rebuilds the whole figure: at most a few times per second.
+            self._chart_due = False
+            self.query_one(CandleChart).show(
+                self.symbol, self.interval, list(m.candles[self.interval].values())
+            )
+        elif "chart" in dirty:
+            self._dirty.add("chart")
+        if "orders" in dirty:
+            self.query_one(OrdersPanel).show(self.tracker)
+            self.query_one(OrderTicket).next_client_order_id = self.tracker.next_client_order_id()
+        if "fills" in dirty:
+            self.query_one(FillsPanel).show(self.tracker)
+        if "positions" in dirty:
+            self.query_one(PositionsPanel).show(self.portfolio, self.marks())
+        if "status" in dirty:
+            self.query_one(StatusBar).show(self.health())
+
+    def _slow_tick(self) -> None:
+        self._chart_due = True
+        self._dirty.update(("status", "positions"))
+        self.query_one(StaleBanner).show(self.market, self.market.silent_for(), self.stale_after_s)
+
+    def marks(self) -> dict[str, Decimal | None]:
+        """Mark price per symbol: the mid when both sides exist, else the last trade."""
+        out: dict[str, Decimal | None] = {}
+        for name, m in self.market.symbols.items():
+            bid, ask = m.best_bid, m.best_ask
+            if bid is not None and ask is not None:
+                out[name] = Decimal(bid + ask) / 2 / (10**m.info.price_decimals)
+            else:
+                last = m.last_price()
+                out[name] = Decimal(str(last)) if last is not None else None
+        return out
+
+    def health(self) -> FeedHealth:
+        """Figures for the status bar."""
+        return FeedHealth(
+            md_transport=self.conn.md_transport,
+            md_state=self.conn.md_state,
+            order_state=self.conn.order_state,
+            rtt_ms=self.conn.rtt_ms,
+            lag_p50=self.market.lag_ms(50),
+            lag_p99=self.market.lag_ms(99),
+            book_ok=self.market.book_ok(self.symbol),
+            resyncs=self.market.resyncs,
+            md_reconnects=self.conn.md_reconnects,
+            order_reconnects=self.conn.order_reconnects,
+            exec_seq=self.tracker.last_exec_seq,
+            in_flight=self.tracker.in_flight(),
+        )
+
+    # ------------------------------------------------------------------ actions
+    def action_symbol(self, delta: int) -> None:
+        """Choose the previous/next symbol of the watchlist."""
+        names = list(self.market.symbols)
+        if not names:
+            return
+        idx = names.index(self.symbol) if self.symbol in names else 0
+        self.symbol = names[(idx + delta) % len(names)]
+
+    def action_cursor(self, ticks: int) -> None:
+        """Move the ladder cursor; the ticket's price follows it."""
+        state = self.ladders.get(self.symbol)
+        if state is not None:
+            state.move_cursor(ticks)
+            self._sync_ticket_price()
+            self._dirty.add("ladder")
+
+    def _sync_ticket_price(self) -> None:
+        state = self.ladders.get(self.symbol)
+        m = self.active()
+        if state is not None and state.cursor is not None and m is not None:
+            self.query_one(OrderTicket).price = m.info.price(state.cursor)
+
+    def action_side(self, side: str) -> None:
+        """Ticket: this side, at the ladder cursor's price."""
+        ticket = self.query_one(OrderTicket)
+        ticket.side = side
+        self._sync_ticket_price()
+
+    def action_size(self, steps: int) -> None:
+        """Ticket: quantity up/down by one whole unit (or one lot when lots are larger)."""
+        m = self.active()
+        if m is None:
+            return
+        info = m.info
+        ticket = self.query_one(OrderTicket)
+        step = max(info.lot, 10**info.qty_decimals)
+        qty = to_units(ticket.qty, info.qty_decimals) + steps * step
+        ticket.qty = info.qty(max(qty, info.min_qty, info.lot))
+
+    def action_order_type(self) -> None:
+        """Ticket: limit <-> market (a market order is IOC)."""
+        ticket = self.query_one(OrderTicket)
+        ticket.order_type = "market" if ticket.order_type == "limit" else "limit"
+        ticket.tif = "ioc" if ticket.order_type == "market" else "gtc"
+
+    def action_tif(self) -> None:
+        """Ticket: cycle the time in force."""
+        ticket = self.query_one(OrderTicket)
+        choices = ["ioc", "fok"] if ticket.order_type == "market" else ["gtc", "ioc", "fok"]
+        ticket.tif = (
+            choices[(choices.index(ticket.tif) + 1) % len(choices)]
+            if ticket.tif in choices
+            else choices[0]
+        )
+
+    def action_post_only(self) -> None:
+        """Ticket: toggle post-only."""
+        ticket = self.query_one(OrderTicket)
+        ticket.post_only = not ticket.post_only
+
+    def ticket_notional(self) -> Decimal:
+        """Price x quantity of the ticket (mark price for a market order)."""
+        ticket = self.query_one(OrderTicket)
+        price = Decimal(ticket.price) if ticket.order_type == "limit" and ticket.price else None
+        if price is None:
+            price = self.marks().get(self.symbol) or Decimal(0)
+        return price * Decimal(ticket.qty)
+
+    def action_send(self) -> None:
+        """Send the ticket (after a confirmation above the configured notional)."""
+        ticket = self.query_one(OrderTicket)
+        if not ticket.symbol or (ticket.order_type == "limit" and not ticket.price):
+            ticket.last_result = "no price: move the ladder cursor first"
+            return
+        notional = self.ticket_notional()
+        if self.confirm_notional is not None and notional > self.confirm_notional:
+            question = (
+                f"{ticket.side.upper()} {ticket.qty} {ticket.symbol} @ "
+                f"{ticket.price if ticket.order_type == 'limit' else 'MKT'}\n"
+                f"notional {notional:,.2f} is above {self.confirm_notional:,.2f}. Send?"
+            )
+            self.push_screen(ConfirmScreen(question), self._confirmed)
+            return
+        self._send_ticket()
+
+    def _confirmed(self, yes: bool | None) -> None:
+        if yes:
+            self._send_ticket()
+        else:
+            self.query_one(OrderTicket).last_result = "not sent"
+
+    def _send_ticket(self) -> None:
+        t = self.query_one(OrderTicket)
+        req = self.tracker.new_order(
+            t.symbol,
+            t.side,
+            t.order_type,
+            t.qty,
+            t.price if t.order_type == "limit" else None,
+            t.tif,
+            t.post_only,
+        )
+        t.last_result = f"sent {req['client_order_id']}"
+        t.next_client_order_id = self.tracker.next_client_order_id()
+        self.run_worker(self.conn.send(req), group="send")
+        self._dirty.update(("orders", "ladder"))
+
+    def action_cancel(self) -> None:
+        """Cancel the order selected in the orders panel."""
+        coid = self.query_one(OrdersPanel).selected
+        if coid is not None:
+            self.run_worker(self.conn.send(self.tracker.cancel(coid)), group="send")
+            self._dirty.add("orders")
+
+    def action_cancel_all(self) -> None:
+        """Cancel every open order of the account."""
+        self.run_worker(self.conn.send(self.tracker.cancel_all()), group="send")
+
+    def action_replace(self) -> None:
+        """Open the replace dialog for the selected order."""
+        coid = self.query_one(OrdersPanel).selected
+        order = self.tracker.orders.get(coid) if coid else None
+        if order is None:
+            return
+
+        def done(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            price, qty = result
+            req = self.tracker.replace(
+                order.client_order_id,
+                price=price if price and price != order.price else None,
+                qty=qty if qty and qty != order.qty else None,
+            )
+            self.run_worker(self.conn.send(req), group="send")
+            self._dirty.add("orders")
+
+        self.push_screen(ReplaceScreen(order.client_order_id, order.price or "", order.qty), done)
+
+    def action_recenter(self) -> None:
+        """Centre the ladder on the mid (or last) and put the cursor there."""
+        m, state = self.active(), self.ladders.get(self.symbol)
+        if m is None or state is None:
+            return
+        touch = [p for p in (m.best_bid, m.best_ask) if p is not None]
+        if touch:
+            state.step = choose_step(m.bids, m.asks, m.info.tick)
+            state.recenter(sum(touch) // len(touch))
+            self._sync_ticket_price()
+            self._dirty.add("ladder")
+
+    def action_freeze(self) -> None:
+        """Freeze/unfreeze the ladder's position (it keeps showing live sizes)."""
+        state = self.ladders.get(self.symbol)
+        if state is not None:
+            state.frozen = not state.frozen
+            self._dirty.add("ladder")
+
+    def action_interval(self) -> None:
+        """Chart: 1 s <-> 1 m candles."""
+        self.interval = "1m" if self.interval == "1s" else "1s"
+
+    def action_focus_panel(self, widget_id: str) -> None:
+        """Focus a panel by id."""
+        self.query_one(f"#{widget_id}").focus()
+
+    def action_help(self) -> None:
+        """Show every binding."""
+        groups: list[tuple[str, Iterable[Binding]]] = [
+            ("app", self.BINDINGS),  # type: ignore[list-item]
+            ("watchlist", Watchlist.BINDINGS),  # type: ignore[list-item]
+            ("ladder", LadderView.BINDINGS),  # type: ignore[list-item]
+            ("orders", OrdersPanel.BINDINGS),  # type: ignore[list-item]
+        ]
+        rows = binding_rows(groups)
+        rows.append(("app", "ctrl+p", "Command palette"))
+        rows.append(("app", "tab", "Next panel"))
+        self.push_screen(HelpScreen(rows))
+
+    async def action_quit(self) -> None:
+        """Close both connections, then exit."""
+        await self.conn.close()
+        self.exit()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette: the app's actions plus one entry per symbol."""
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Cancel all orders", "Cancel every open order", self.action_cancel_all)
+        yield SystemCommand("Recenter ladder", "Centre on the mid", self.action_recenter)
+        yield SystemCommand("Toggle chart interval", "1 s / 1 m candles", self.action_interval)
+        yield SystemCommand("Reconnect market data", "Drop the feed; it resumes", self._drop_md)
+        for name in self.market.symbols:
+            yield SystemCommand(
+                f"Symbol {name}", f"Make {name} active", lambda n=name: self._set_symbol(n)
+            )
+
+    def _set_symbol(self, name: str) -> None:
+        self.symbol = name
+
+    def _drop_md(self) -> None:
+        self.run_worker(self.conn.drop_market())

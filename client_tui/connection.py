@@ -1,0 +1,423 @@
+"""All network I/O of the terminal client: login, market data, order entry, ping.
+
+Exports ``Connection``, ``Backoff`` and ``MD_TRANSPORTS``.
+
+Contract:
+
+* ``Connection`` owns one ``httpx.AsyncClient`` (REST, SSE, long poll) and the order
+  WebSocket. Its coroutines :meth:`Connection.run_market` and :meth:`Connection.run_orders`
+  run forever in Textual workers (or plain tasks), reconnecting with capped exponential
+  backoff, until :meth:`Connection.close` is awaited.
+* Everything received is applied to the pure models (``MarketState``, ``OrderTracker``,
+  ``Portfolio``) first and then announced by calling ``post`` with a Textual ``Message``
+  (``client_tui.messages``). Nothing here touches a widget.
+* Market data resumes from the last applied event id after a drop (``Last-Event-ID`` on
+  SSE, ``after`` on WebSocket, ``cursor`` on long poll). A gap or a checksum mismatch makes
+  the feed reconnect *without* an id, i.e. take fresh snapshots (counted as a resync).
+* Orders: the ``OrderTracker`` assigns every ``client_order_id`` before :meth:`send`. After
+  a reconnect the client sends ``executions.resume`` from its last ``exec_seq`` and, once
+  ``executions.resumed`` arrives, re-sends every still unanswered request unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+import websockets
+from httpx_sse import aconnect_sse
+from textual.message import Message
+from websockets.asyncio.client import ClientConnection, connect
+
+from client_tui.messages import (
+    AccountUpdate,
+    ConnectionState,
+    MarketEvent,
+    MarketReset,
+    OrderUpdate,
+    PingResult,
+    SymbolsLoaded,
+)
+from client_tui.model.market import MarketState
+from client_tui.model.orders import OrderTracker, Portfolio
+
+__all__ = ["MD_TRANSPORTS", "Backoff", "Connection"]
+
+MD_TRANSPORTS = ("sse", "ws", "poll")
+_NET_ERRORS = (httpx.HTTPError, OSError, websockets.WebSocketException, asyncio.TimeoutError)
+#: Hook for tests and fault injection: sees every market event before it is applied.
+MarketFilter = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+class _Resync(Exception):
+    """The local book can no longer be trusted: restart the feed from fresh snapshots."""
+
+
+class Backoff:
+    """Capped exponential backoff: ``initial``, doubling, never above ``cap`` seconds."""
+
+    def __init__(self, initial: float = 0.1, cap: float = 5.0) -> None:
+        self.initial = initial
+        self.cap = cap
+        self.current = initial
+
+    def next(self) -> float:
+        """The delay to wait now; the following one doubles."""
+        delay = self.current
+        self.current = min(self.current * 2, self.cap)
+        return delay
+
+    def reset(self) -> None:
+        """Back to ``initial`` (after a connection that went live)."""
+        self.current = self.initial
+
+
+class Connection:
+    """The client's two connections to one exchange (see the module docstring)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        account: str,
+        *,
+        market: MarketState,
+        tracker: OrderTracker,
+        portfolio: Portfolio,
+        post: Callable[[Message], object],
+        md_transport: str = "sse",
+        backoff: tuple[float, float] = (0.1, 5.0),
+        ping_interval: float = 2.0,
+    ) -> None:
+        if md_transport not in MD_TRANSPORTS:
+            raise ValueError(f"md_transport must be one of {MD_TRANSPORTS}, not {md_transport!r}")
+        self.base_url = base_url.rstrip("/")
+        self.ws_url = "ws" + self.base_url.removeprefix("http")
+        self.account = account
+        self.market = market
+        self.tracker = tracker
+        self.portfolio = portfolio
+        self.post = post
+        self.md_transport = md_transport
+        self.ping_interval = ping_interval
+        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=10.0, trust_env=False)
+        self.token: str | None = None
+        self.last_event_id: str | None = None
+        self.md_filter: MarketFilter | None = None
+        self.md_reconnects = 0
+        self.order_reconnects = 0
+        self.md_state = "connecting"
+        self.order_state = "connecting"
+        self.rtt_ms: float | None = None
+        self._backoff = backoff
+        self._closing = False
+        self._ws: ClientConnection | None = None
+        self._md_ws: ClientConnection | None = None
+        self._md_response: httpx.Response | None = None
+        self._synced = False  # a session was seen: later connects resume from exec_seq
+        self._resuming = False
+        self._generation = 0
+        self._sent_on: dict[int, int] = {}  # req_id -> connection generation it went out on
+        self._pings: dict[str, float] = {}
+        self._account_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ REST
+    async def login(self) -> str:
+        """``POST /api/sessions`` for the account; stores and returns the bearer token."""
+        resp = await self.http.post("/api/sessions", json={"account": self.account})
+        resp.raise_for_status()
+        self.token = str(resp.json()["token"])
+        return self.token
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def load_symbols(self) -> None:
+        """``GET /api/symbols`` into the market state (retried until it answers)."""
+        backoff = Backoff(*self._backoff)
+        while True:
+            try:
+                resp = await self.http.get("/api/symbols")
+                resp.raise_for_status()
+                self.market.load_symbols(resp.json())
+                self.post(SymbolsLoaded())
+                return
+            except _NET_ERRORS:
+                await asyncio.sleep(backoff.next())
+
+    async def refresh_account(self) -> None:
+        """``GET /api/account`` into the portfolio, then post ``AccountUpdate``."""
+        if self.token is None:
+            return
+        resp = await self.http.get("/api/account", headers=self._auth())
+        if resp.status_code == 200:
+            self.portfolio.load(resp.json())
+            self.post(AccountUpdate())
+
+    def _schedule_account_refresh(self) -> None:
+        # Fills come in bursts; one refresh after the burst is enough.
+        if self._account_task is None or self._account_task.done():
+            self._account_task = asyncio.create_task(self._delayed_refresh())
+
+    async def _delayed_refresh(self) -> None:
+        await asyncio.sleep(0.05)
+        with contextlib.suppress(*_NET_ERRORS):
+            await self.refresh_account()
+
+    # ------------------------------------------------------------------ market data
+    def _state(self, channel: str, state: str, detail: str = "") -> None:
+        if channel == "md":
+            self.md_state = state
+        else:
+            self.order_state = state
+        self.post(ConnectionState(channel, state, detail))
+
+    async def run_market(self) -> None:
+        """Receive market data forever over the chosen transport (see module docstring)."""
+        if not self.market.symbols:
+            await self.load_symbols()
+        backoff = Backoff(*self._backoff)
+        runner = {"sse": self._sse_once, "ws": self._ws_md_once, "poll": self._poll_once}
+        while not self._closing:
+            self._state("md", "connecting" if self.last_event_id is None else "reconnecting")
+            try:
+                await runner[self.md_transport](backoff)
+                detail = "stream ended"
+            except _Resync as exc:
+                self.market.resyncs += 1
+                self.market.reset_books()
+                self.last_event_id = None
+                self._state("md", "resyncing", str(exc))
+                self.post(MarketReset(str(exc)))
+                continue
+            except _NET_ERRORS as exc:
+                detail = type(exc).__name__
+            if self._closing:
+                break
+            self.md_reconnects += 1
+            self._state("md", "reconnecting", detail)
+            await asyncio.sleep(backoff.next())
+        self._state("md", "closed")
+
+    def _apply(self, event: str, data: dict[str, Any], event_id: str | None) -> None:
+        if self.md_filter is not None:
+            data = self.md_filter(event, data)
+        if event == "reset":
+            self.market.resets += 1
+            self.market.reset_books()
+            self.post(MarketReset(str(data.get("reason", "reset"))))
+        else:
+            problem = self.market.apply(event, data)
+            if problem is not None:
+                raise _Resync(problem)
+        if event_id:
+            self.last_event_id = event_id
+        self.post(MarketEvent(event, data))
+
+    async def _sse_once(self, backoff: Backoff) -> None:
+        headers = {"Last-Event-ID": self.last_event_id} if self.last_event_id else {}
+        timeout = httpx.Timeout(10.0, read=40.0)  # heartbeats come at least every 15 s
+        async with aconnect_sse(
+            self.http, "GET", "/md/stream", headers=headers, timeout=timeout
+        ) as source:
+            source.response.raise_for_status()
+            self._md_response = source.response
+            self._state("md", "live", "sse")
+            backoff.reset()
+            try:
+                async for sse in source.aiter_sse():
+                    if sse.event and sse.data:
+                        self._apply(sse.event, orjson.loads(sse.data), sse.id or None)
+            finally:
+                self._md_response = None
+
+    async def _ws_md_once(self, backoff: Backoff) -> None:
+        async with connect(self.ws_url + "/ws/md", proxy=None, max_size=None) as ws:
+            self._md_ws = ws
+            sub: dict[str, Any] = {
+                "op": "subscribe",
+                "req_id": "md",
+                "symbols": list(self.market.symbols),
+            }
+            if self.last_event_id:
+                sub["after"] = self.last_event_id
+            await ws.send(orjson.dumps(sub).decode())
+            self._state("md", "live", "ws")
+            backoff.reset()
+            try:
+                async for raw in ws:
+                    msg = orjson.loads(raw)
+                    kind = msg.get("type", "")
+                    if kind.startswith("md."):
+                        self._apply(kind[3:], msg["data"], msg.get("id"))
+            finally:
+                self._md_ws = None
+
+    async def _poll_once(self, backoff: Backoff) -> None:
+        self._state("md", "live", "poll")
+        while not self._closing:
+            params = {"timeout": "10"}
+            if self.last_event_id:
+                params["cursor"] = self.last_event_id
+            resp = await self.http.get("/md/poll", params=params, timeout=20.0)
+            resp.raise_for_status()
+            backoff.reset()
+            body = resp.json()
+            for item in body.get("events", []):
+                self._apply(item["event"], item["data"], item.get("id"))
+            if body.get("cursor"):
+                self.last_event_id = body["cursor"]
+
+    async def drop_market(self) -> None:
+        """Cut the market-data connection now (the feed then resumes from its last id)."""
+        if self._md_response is not None:
+            await self._md_response.aclose()
+        if self._md_ws is not None:
+            await self._md_ws.close()
+
+    # ------------------------------------------------------------------ orders
+    async def run_orders(self) -> None:
+        """Keep the order WebSocket connected forever (see module docstring)."""
+        backoff = Backoff(*self._backoff)
+        while not self._closing:
+            self._state("orders", "connecting" if not self._synced else "reconnecting")
+            try:
+                if self.token is None:
+                    await self.login()
+                await self._orders_once(backoff)
+                detail = "closed by server"
+            except websockets.InvalidStatus as exc:
+                if exc.response.status_code == 401:
+                    self.token = None  # expired: log in again
+                detail = f"HTTP {exc.response.status_code}"
+            except _NET_ERRORS as exc:
+                detail = type(exc).__name__
+            finally:
+                self._ws = None
+            if self._closing:
+                break
+            self.order_reconnects += 1
+            self._state("orders", "reconnecting", detail)
+            await asyncio.sleep(backoff.next())
+        self._state("orders", "closed")
+
+    async def _orders_once(self, backoff: Backoff) -> None:
+        url = f"{self.ws_url}/ws?token={self.token}"
+        async with connect(url, proxy=None, max_size=None, ping_interval=None) as ws:
+            session = orjson.loads(await ws.recv())
+            if session.get("type") != "session":
+                raise websockets.InvalidMessage(f"expected session, got {session.get('type')}")
+            self._ws = ws
+            self._generation += 1
+            if self._synced:
+                self._resuming = True
+                await self._send_raw(
+                    {
+                        "op": "executions.resume",
+                        "req_id": "resume",
+                        "after": self.tracker.last_exec_seq,
+                    }
+                )
+            else:
+                self.tracker.last_exec_seq = int(session.get("latest_exec_seq", 0))
+                await self._load_open_orders()
+                self._synced = True
+                await self._resend_unanswered()
+            self._state("orders", "live", self.account)
+            backoff.reset()
+            pinger = asyncio.create_task(self._ping_loop(ws))
+            try:
+                async for raw in ws:
+                    await self._on_order_message(orjson.loads(raw))
+            finally:
+                pinger.cancel()
+
+    async def _load_open_orders(self) -> None:
+        resp = await self.http.get("/api/orders", headers=self._auth())
+        if resp.status_code == 200:
+            for item in resp.json():
+                self.tracker.apply({"type": "order.status", **item})
+            self.post(OrderUpdate({"type": "orders.loaded"}))
+        await self.refresh_account()
+
+    async def _on_order_message(self, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        if kind == "pong":
+            sent = self._pings.pop(str(msg.get("req_id")), None)
+            if sent is not None:
+                self.rtt_ms = (time.perf_counter() - sent) * 1000
+                self.post(PingResult(self.rtt_ms))
+            return
+        if kind == "executions.resumed":
+            self._resuming = False
+            await self._resend_unanswered()
+            return
+        if self.tracker.needs_resume(msg):
+            if not self._resuming:
+                self._resuming = True
+                await self._send_raw(
+                    {
+                        "op": "executions.resume",
+                        "req_id": "resume",
+                        "after": self.tracker.last_exec_seq,
+                    }
+                )
+            return  # the replay brings this message again, in order
+        if self.tracker.apply(msg):
+            self.post(OrderUpdate(msg))
+        if kind == "order.fill":
+            self._schedule_account_refresh()
+
+    async def _resend_unanswered(self) -> None:
+        for req in self.tracker.unanswered_requests():
+            if self._sent_on.get(req["req_id"]) != self._generation:
+                await self._send_raw(req)
+                self._sent_on[req["req_id"]] = self._generation
+
+    async def _send_raw(self, msg: dict[str, Any]) -> None:
+        if self._ws is not None:
+            await self._ws.send(orjson.dumps(msg).decode())
+
+    async def send(self, request: dict[str, Any]) -> bool:
+        """Send a request built by the ``OrderTracker``; True when it went out now.
+
+        When the socket is down (or a resume is under way) the request stays unanswered in
+        the tracker and goes out after the next ``executions.resumed``.
+        """
+        if self._ws is None or self._resuming:
+            return False
+        try:
+            await self._send_raw(request)
+        except _NET_ERRORS:
+            return False
+        self._sent_on[request["req_id"]] = self._generation
+        return True
+
+    async def _ping_loop(self, ws: ClientConnection) -> None:
+        n = 0
+        while True:
+            n += 1
+            key = f"ping-{n}"
+            self._pings = {key: time.perf_counter()}  # an unanswered older ping is moot
+            with contextlib.suppress(*_NET_ERRORS):
+                await ws.send(orjson.dumps({"op": "ping", "req_id": key}).decode())
+            await asyncio.sleep(self.ping_interval)
+
+    async def drop_orders(self) -> None:
+        """Cut the order socket now (it reconnects and resumes)."""
+        if self._ws is not None:
+            await self._ws.close()
+
+    # ------------------------------------------------------------------ shutdown
+    async def close(self) -> None:
+        """Close both connections and the HTTP client; the run loops then return."""
+        self._closing = True
+        await self.drop_market()
+        if self._ws is not None:
+            with contextlib.suppress(*_NET_ERRORS):
+                await self._ws.close()
+        await self.http.aclose()

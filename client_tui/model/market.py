@@ -1,0 +1,228 @@
+"""Market-data state of the client: books, trades, tickers, candles, lag and resyncs.
+
+Exports ``SymbolInfo``, ``SymbolMarket`` and ``MarketState``.
+
+Contract: the connection calls :meth:`MarketState.apply` with every §4 event (name and
+decoded payload) in stream order. ``apply`` returns ``None`` when the event was applied, or
+a reason string when the book of that symbol can no longer be trusted (a ``seq`` gap, a
+delta before any snapshot, or a checksum mismatch after applying); the caller must then
+resynchronise (fresh snapshots) and call :meth:`reset_books` first.
+
+Books are dicts of integer price units -> integer quantity units; the checksum is verified
+with ``shared.checksum.book_checksum`` over the canonical decimal strings.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.checksum import CHECKSUM_DEPTH, book_checksum
+from shared.values import format_units, to_units
+
+__all__ = ["MarketState", "SymbolInfo", "SymbolMarket"]
+
+LAG_WINDOW_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolInfo:
+    """One entry of ``GET /api/symbols`` with its sizes in integer units."""
+
+    symbol: str
+    price_decimals: int
+    qty_decimals: int
+    tick: int
+    lot: int
+    min_qty: int
+
+    @classmethod
+    def from_wire(cls, item: dict[str, Any]) -> SymbolInfo:
+        """Parse one ``/api/symbols`` entry."""
+        pd = int(item["price_decimals"])
+        qd = int(item["qty_decimals"])
+        return cls(
+            symbol=str(item["symbol"]),
+            price_decimals=pd,
+            qty_decimals=qd,
+            tick=to_units(str(item["tick_size"]), pd),
+            lot=to_units(str(item["lot_size"]), qd),
+            min_qty=to_units(str(item.get("min_qty", item["lot_size"])), qd),
+        )
+
+    def price(self, units: int) -> str:
+        """Canonical price string of ``units``."""
+        return format_units(units, self.price_decimals)
+
+    def qty(self, units: int) -> str:
+        """Canonical quantity string of ``units``."""
+        return format_units(units, self.qty_decimals)
+
+
+@dataclass
+class SymbolMarket:
+    """Everything the screen shows about one symbol."""
+
+    info: SymbolInfo
+    bids: dict[int, int] = field(default_factory=dict)
+    asks: dict[int, int] = field(default_factory=dict)
+    seq: int | None = None  # None: no snapshot yet (the book is not usable)
+    checksum: int | None = None
+    trades: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=200))
+    ticker: dict[str, Any] | None = None
+    candles: dict[str, OrderedDict[int, dict[str, Any]]] = field(
+        default_factory=lambda: {"1s": OrderedDict(), "1m": OrderedDict()}
+    )
+    spark: deque[float] = field(default_factory=lambda: deque(maxlen=120))
+    state: str = "open"
+
+    @property
+    def best_bid(self) -> int | None:
+        """Highest bid price in units, or None."""
+        return max(self.bids) if self.bids else None
+
+    @property
+    def best_ask(self) -> int | None:
+        """Lowest ask price in units, or None."""
+        return min(self.asks) if self.asks else None
+
+    def last_price(self) -> float | None:
+        """Last trade price (ticker first, then the tape), for display only."""
+        if self.ticker and self.ticker.get("last"):
+            return float(self.ticker["last"])
+        if self.trades:
+            return float(self.trades[0]["price"])
+        return None
+
+    def compute_checksum(self) -> int:
+        """The §4 checksum of the local book."""
+        i = self.info
+        asks = [
+            (i.price(p), i.qty(self.asks[p])) for p in heapq.nsmallest(CHECKSUM_DEPTH, self.asks)
+        ]
+        bids = [
+            (i.price(p), i.qty(self.bids[p])) for p in heapq.nlargest(CHECKSUM_DEPTH, self.bids)
+        ]
+        return book_checksum(asks, bids)
+
+    def _set_levels(self, side: dict[int, int], levels: list[list[str]]) -> None:
+        pd, qd = self.info.price_decimals, self.info.qty_decimals
+        for price, qty in levels:
+            p = to_units(price, pd)
+            q = to_units(qty, qd)
+            if q == 0:
+                side.pop(p, None)
+            else:
+                side[p] = q
+
+
+@dataclass
+class MarketState:
+    """All symbols plus feed health figures (see the module docstring for ``apply``)."""
+
+    symbols: dict[str, SymbolMarket] = field(default_factory=dict)
+    resyncs: int = 0
+    resets: int = 0
+    checksum_ok: int = 0
+    checksum_bad: int = 0
+    events: int = 0
+    last_event_mono: float | None = None
+    lag: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=200_000))
+
+    def load_symbols(self, items: list[dict[str, Any]]) -> None:
+        """Register the symbols of ``GET /api/symbols`` (keeps existing state)."""
+        for item in items:
+            info = SymbolInfo.from_wire(item)
+            if info.symbol not in self.symbols:
+                self.symbols[info.symbol] = SymbolMarket(info)
+
+    def reset_books(self) -> None:
+        """Forget every book (before fresh snapshots arrive)."""
+        for m in self.symbols.values():
+            m.bids.clear()
+            m.asks.clear()
+            m.seq = None
+            m.checksum = None
+
+    def book_ok(self, symbol: str) -> bool:
+        """Whether the symbol's book came from a snapshot and passed every check since."""
+        m = self.symbols.get(symbol)
+        return m is not None and m.seq is not None
+
+    def lag_ms(self, pct: float, now: float | None = None) -> float | None:
+        """Percentile of market-data lag (now - event ``ts``) over the last minute."""
+        now = time.monotonic() if now is None else now
+        while self.lag and self.lag[0][0] < now - LAG_WINDOW_S:
+            self.lag.popleft()
+        if not self.lag:
+            return None
+        values = sorted(v for _, v in self.lag)
+        rank = max(1, min(len(values), -(-len(values) * pct // 100)))
+        return values[int(rank) - 1]
+
+    def silent_for(self, now: float | None = None) -> float | None:
+        """Seconds since the last event; None before the first."""
+        if self.last_event_mono is None:
+            return None
+        return (time.monotonic() if now is None else now) - self.last_event_mono
+
+    def apply(self, event: str, data: dict[str, Any]) -> str | None:
+        """Apply one event; ``None`` if fine, else why the book needs a resync."""
+        now = time.monotonic()
+        self.events += 1
+        self.last_event_mono = now
+        ts = data.get("ts")
+        if isinstance(ts, int) and ts > 0:
+            self.lag.append((now, (time.time_ns() - ts) / 1e6))
+        m = self.symbols.get(str(data.get("symbol", "")))
+        if m is None:
+            return None  # status for a symbol we do not know yet, or a global event
+        if event == "book":
+            return self._delta(m, data)
+        if event == "snapshot":
+            m.bids.clear()
+            m.asks.clear()
+            m._set_levels(m.bids, data["bids"])
+            m._set_levels(m.asks, data["asks"])
+            m.seq = int(data["seq"])
+            return self._verify(m, data)
+        if event == "trade":
+            m.trades.appendleft(data)
+            m.spark.append(float(data["price"]))
+        elif event == "ticker":
+            m.ticker = data
+        elif event == "candle":
+            series = m.candles.setdefault(str(data["interval"]), OrderedDict())
+            series[int(data["t"])] = data
+            while len(series) > 240:
+                series.popitem(last=False)
+        elif event == "status":
+            m.state = str(data.get("state", m.state))
+        return None
+
+    def _delta(self, m: SymbolMarket, data: dict[str, Any]) -> str | None:
+        if m.seq is None:
+            return f"{m.info.symbol}: delta before snapshot"
+        first = int(data.get("first_seq", data["seq"]))
+        if first != m.seq + 1:
+            return f"{m.info.symbol}: seq gap (have {m.seq}, got {first})"
+        m._set_levels(m.bids, data["bids"])
+        m._set_levels(m.asks, data["asks"])
+        m.seq = int(data["seq"])
+        return self._verify(m, data)
+
+    def _verify(self, m: SymbolMarket, data: dict[str, Any]) -> str | None:
+        expected = data.get("checksum")
+        if expected is None:
+            return None
+        actual = m.compute_checksum()
+        m.checksum = actual
+        if actual != int(expected):
+            self.checksum_bad += 1
+            m.seq = None
+            return f"{m.info.symbol}: checksum mismatch at seq {data.get('seq')}"
+        self.checksum_ok += 1
+        return None

@@ -1,0 +1,109 @@
+"""The order-book ladder (DOM) widget: one row per tick, size bars, own orders marked."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import Static
+
+from client_tui.model.ladder import LadderState, build_ladder
+from client_tui.model.market import SymbolMarket
+from client_tui.model.orders import OrderTracker
+from shared.values import format_units, to_units
+
+__all__ = ["LadderView"]
+
+BID = "#26d07c"
+ASK = "#ff5c57"
+OWN = "#ffd75f"
+DIM = "#5c6370"
+
+
+class LadderView(Static, can_focus=True):
+    """Draws a ``LadderState`` of one symbol; arrow keys move the cursor (via the app)."""
+
+    BINDINGS = [
+        Binding("up", "app.cursor(1)", "Cursor up", show=False),
+        Binding("down", "app.cursor(-1)", "Cursor down", show=False),
+        Binding("pageup", "app.cursor(10)", "Cursor +10 ticks", show=False),
+        Binding("pagedown", "app.cursor(-10)", "Cursor -10 ticks", show=False),
+    ]
+
+    def visible_rows(self) -> int:
+        """How many price rows fit (odd, so the centre row is in the middle)."""
+        rows = max(self.size.height - 4, 5)
+        return rows if rows % 2 else rows - 1
+
+    def show(
+        self, m: SymbolMarket | None, state: LadderState | None, tracker: OrderTracker
+    ) -> None:
+        """Redraw the ladder of ``m`` as positioned by ``state``."""
+        if m is None or state is None or state.center is None:
+            self.update(Text("waiting for the book…", style=DIM))
+            return
+        info = m.info
+        own: dict[str, dict[int, int]] = {}
+        for side in ("buy", "sell"):
+            own[side] = {
+                to_units(p, info.price_decimals): to_units(str(q), info.qty_decimals)
+                for p, q in tracker.resting_by_price(info.symbol, side).items()
+            }
+        view = build_ladder(
+            m.bids,
+            m.asks,
+            center=state.center,
+            step=state.row_step,
+            rows=state.rows,
+            own_buy=own["buy"],
+            own_sell=own["sell"],
+        )
+        width = max(self.size.width - 2, 40)
+        pw = max(len(info.price(r.price)) for r in view.rows) + 2
+        qw = 9
+        bar_w = max(3, (width - pw - 2 * qw - 2 * 4) // 2)
+        text = Text(no_wrap=True, overflow="crop")
+        spread = info.price(view.spread) if view.spread is not None else "-"
+        mid = (
+            format_units(view.mid_x2 * 5, info.price_decimals + 1)
+            if view.mid_x2 is not None
+            else "-"
+        )
+        flags = " FROZEN" if state.frozen else ""
+        text.append(f" {info.symbol}", style="bold #e6e6e6")
+        text.append(f"  spread {spread}  mid {mid}", style="#8a8f98")
+        text.append(flags + "\n", style="bold reverse #ffb000")
+        text.append(
+            f"{'own':>4}{'':>{bar_w}}{'BID':>{qw}}{'PRICE':^{pw}}{'ASK':<{qw}}{'':<{bar_w}}{'own':<4}\n",
+            style="bold #8a8f98",
+        )
+        top = max(view.max_qty, 1)
+        for row in view.rows:
+            cursor = row.price == state.cursor
+            base = "on #2a3242" if cursor else ""
+            own_b = info.qty(row.own_buy) if row.own_buy else ""
+            own_s = info.qty(row.own_sell) if row.own_sell else ""
+            text.append(f"{_short(own_b):>4}", style=f"bold {OWN} {base}")
+            bar = "█" * round(row.bid_qty / top * bar_w) if row.bid_qty else ""
+            text.append(f"{bar:>{bar_w}}", style=f"#1d6b45 {base}")
+            bid = info.qty(row.bid_qty) if row.bid_qty else ""
+            text.append(f"{bid:>{qw}}", style=f"{'bold ' if row.best_bid else ''}{BID} {base}")
+            price_style = (
+                "bold #ffffff" if cursor else ("#c8ccd4" if row.bid_qty or row.ask_qty else DIM)
+            )
+            marker = "▸" if cursor else " "
+            text.append(
+                f"{marker}{info.price(row.price):^{pw - 2}} ", style=f"{price_style} {base}"
+            )
+            ask = info.qty(row.ask_qty) if row.ask_qty else ""
+            text.append(f"{ask:<{qw}}", style=f"{'bold ' if row.best_ask else ''}{ASK} {base}")
+            bar = "█" * round(row.ask_qty / top * bar_w) if row.ask_qty else ""
+            text.append(f"{bar:<{bar_w}}", style=f"#7a2b2b {base}")
+            text.append(f"{_short(own_s):<4}\n", style=f"bold {OWN} {base}")
+        self.update(text)
+
+
+def _short(qty: str) -> str:
+    # Own size in a 4-cell column: trailing zeros go first, then digits that do not fit.
+    if "." in qty:
+        qty = qty.rstrip("0").rstrip(".")
+    return qty[:4].rstrip(".")

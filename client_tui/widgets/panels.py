@@ -1,0 +1,147 @@
+"""Small read-only panels: time and sales, positions and P&L, status bar, stale banner."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rich.text import Text
+from textual.widgets import Static
+
+from client_tui.model.format import compact, fmt_clock, fmt_duration_ms, fmt_signed
+from client_tui.model.market import MarketState, SymbolMarket
+from client_tui.model.orders import Portfolio
+
+__all__ = ["FeedHealth", "PositionsPanel", "StaleBanner", "StatusBar", "TimeAndSales"]
+
+
+class TimeAndSales(Static):
+    """Trades of the active symbol, newest first, coloured by the aggressor (taker) side."""
+
+    def show(self, m: SymbolMarket | None) -> None:
+        """Redraw from the symbol's tape."""
+        t = Text(no_wrap=True, overflow="crop")
+        t.append(f" {'TIME':<13}{'PRICE':>10}{'QTY':>10}  SIDE\n", style="bold #8a8f98")
+        if m is not None:
+            for tr in list(m.trades)[: max(self.size.height - 1, 5)]:
+                buy = tr.get("taker_side") == "buy"
+                colour = "#26d07c" if buy else "#ff5c57"
+                t.append(f" {fmt_clock(int(tr.get('ts', 0))):<13}", style="#8a8f98")
+                t.append(
+                    f"{tr['price']:>10}{tr['qty']:>10}  {'▲ buy' if buy else '▼ sell'}\n",
+                    style=colour,
+                )
+        self.update(t)
+
+
+class PositionsPanel(Static):
+    """Per-symbol position, average price, realized and unrealized P&L, then cash."""
+
+    def show(self, portfolio: Portfolio, marks: Mapping[str, Decimal | None]) -> None:
+        """Redraw; ``marks`` maps symbol -> mark price (mid, else last) for unrealized P&L."""
+        t = Text(no_wrap=True, overflow="crop")
+        t.append(f" {'SYM':<8}{'POS':>8}{'AVG':>9}{'REAL':>9}{'UNREAL':>9}\n", style="bold #8a8f98")
+        total = Decimal(0)
+        for sym, pos in sorted(portfolio.positions.items()):
+            unreal = pos.unrealized(marks.get(sym))
+            total += pos.realized_pnl + (unreal or 0)
+            t.append(f" {sym:<8}", style="#e6e6e6")
+            pos_c = "#26d07c" if pos.qty > 0 else ("#ff5c57" if pos.qty < 0 else "#8a8f98")
+            t.append(f"{compact(pos.qty, signed=False):>8}", style=pos_c)
+            t.append(f"{compact(pos.avg_price, signed=False):>9}", style="#e6e6e6")
+            # P&L columns in compact form: 9 cells hold up to about +9,999,999.
+            t.append(f"{compact(pos.realized_pnl):>9}", style=_pnl(pos.realized_pnl))
+            un = compact(unreal) if unreal is not None else "-"
+            t.append(f"{un:>9}\n", style=_pnl(unreal or Decimal(0)))
+        if not portfolio.positions:
+            t.append(" flat\n", style="#5c6370")
+        t.append(" P&L ", style="bold #8a8f98")
+        t.append(fmt_signed(float(total), 2), style=_pnl(total))
+        for ccy, (cash_total, avail) in sorted(portfolio.balances.items()):
+            t.append(f"\n {ccy} ", style="bold #8a8f98")
+            t.append(f"{_money(cash_total)}", style="#e6e6e6")
+            t.append(" avail ", style="#8a8f98")
+            t.append(f"{_money(avail)}", style="#e6e6e6")
+        self.update(t)
+
+
+def _money(text: str) -> str:
+    try:
+        return f"{Decimal(text):,.2f}"
+    except ArithmeticError:
+        return text
+
+
+def _pnl(value: Decimal) -> str:
+    return "#26d07c" if value > 0 else ("#ff5c57" if value < 0 else "#8a8f98")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """What the status bar shows, gathered by the app from the connection and models."""
+
+    md_transport: str
+    md_state: str
+    order_state: str
+    rtt_ms: float | None
+    lag_p50: float | None
+    lag_p99: float | None
+    book_ok: bool
+    resyncs: int
+    md_reconnects: int
+    order_reconnects: int
+    exec_seq: int
+    in_flight: int
+
+
+_STATE_STYLE = {
+    "live": "#26d07c",
+    "connecting": "#ffb000",
+    "reconnecting": "#ffb000",
+    "resyncing": "#ffb000",
+}
+
+
+class StatusBar(Static):
+    """One line of connection and feed health."""
+
+    def show(self, h: FeedHealth) -> None:
+        """Redraw from ``h``."""
+        t = Text(no_wrap=True, overflow="crop")
+        t.append(" MD ", style="bold black on #61afef")
+        t.append(f" {h.md_transport} ", style="#abb2bf")
+        t.append(f"● {h.md_state}", style=_STATE_STYLE.get(h.md_state, "#ff5c57"))
+        t.append("  ORD ", style="bold black on #c678dd")
+        t.append(f" ● {h.order_state}", style=_STATE_STYLE.get(h.order_state, "#ff5c57"))
+        t.append(f"  rtt {fmt_duration_ms(h.rtt_ms)}", style="#abb2bf")
+        t.append(
+            f"  lag p50 {fmt_duration_ms(h.lag_p50)} p99 {fmt_duration_ms(h.lag_p99)}",
+            style="#abb2bf",
+        )
+        t.append("  book ", style="#abb2bf")
+        t.append(
+            "✔ OK" if h.book_ok else "✘ SYNC", style="#26d07c" if h.book_ok else "bold #ff5c57"
+        )
+        t.append(f"  resync {h.resyncs}", style="#ffb000" if h.resyncs else "#abb2bf")
+        t.append(f"  reconn md {h.md_reconnects} ord {h.order_reconnects}", style="#abb2bf")
+        t.append(f"  exec_seq {h.exec_seq}", style="#abb2bf")
+        if h.in_flight:
+            t.append(f"  in flight {h.in_flight}", style="bold #ffb000")
+        self.update(t)
+
+
+class StaleBanner(Static):
+    """Shown (class ``-stale``) when market data has been silent for too long."""
+
+    def show(self, market: MarketState, silent_s: float | None, limit_s: float) -> None:
+        """Show or hide the banner."""
+        stale = silent_s is None or silent_s > limit_s
+        self.set_class(stale, "-stale")
+        if stale:
+            what = (
+                "no market data yet"
+                if silent_s is None
+                else f"market data silent for {silent_s:.0f}s"
+            )
+            self.update(f"⚠ STALE: {what} — prices on screen may be old ⚠")
