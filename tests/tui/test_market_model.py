@@ -1,0 +1,164 @@
+"""MarketState: snapshot + deltas checked by seq and checksum; gaps and bad checksums."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from client_tui.model.market import MarketState
+from shared.checksum import book_checksum
+
+SYMBOLS = [
+    {
+        "symbol": "BTC-USD",
+        "tick_size": "0.01",
+        "lot_size": "0.001",
+        "min_qty": "0.001",
+        "price_decimals": 2,
+        "qty_decimals": 3,
+    }
+]
+
+
+def snapshot(seq: int = 5) -> dict[str, Any]:
+    bids = [["99.99", "1.000"], ["99.98", "2.000"]]
+    asks = [["100.01", "1.500"], ["100.02", "0.500"]]
+    return {
+        "symbol": "BTC-USD",
+        "seq": seq,
+        "bids": bids,
+        "asks": asks,
+        "checksum": book_checksum(asks, bids),
+    }
+
+
+def delta(
+    first: int,
+    bids: list[list[str]],
+    asks: list[list[str]],
+    book_after: tuple[list[list[str]], list[list[str]]],
+) -> dict[str, Any]:
+    after_bids, after_asks = book_after
+    return {
+        "symbol": "BTC-USD",
+        "first_seq": first,
+        "seq": first,
+        "bids": bids,
+        "asks": asks,
+        "checksum": book_checksum(after_asks, after_bids),
+        "ts": 1,
+    }
+
+
+def fresh() -> MarketState:
+    m = MarketState()
+    m.load_symbols(SYMBOLS)
+    assert m.apply("snapshot", snapshot()) is None
+    return m
+
+
+def test_snapshot_then_deltas_including_level_removal() -> None:
+    m = fresh()
+    book = m.symbols["BTC-USD"]
+    assert book.best_bid == 9999 and book.best_ask == 10001 and m.book_ok("BTC-USD")
+    d = delta(
+        6,
+        [["99.99", "0"]],
+        [["100.00", "0.250"]],
+        ([["99.98", "2.000"]], [["100.00", "0.250"], ["100.01", "1.500"], ["100.02", "0.500"]]),
+    )
+    assert m.apply("book", d) is None
+    assert book.best_bid == 9998 and book.best_ask == 10000 and book.seq == 6
+    assert m.checksum_ok == 2 and m.checksum_bad == 0
+
+
+def test_a_gap_asks_for_a_resync() -> None:
+    m = fresh()
+    d = delta(
+        7,
+        [],
+        [],
+        ([["99.99", "1.000"], ["99.98", "2.000"]], [["100.01", "1.500"], ["100.02", "0.500"]]),
+    )
+    problem = m.apply("book", d)
+    assert problem is not None and "gap" in problem
+
+
+def test_a_corrupted_delta_fails_the_checksum() -> None:
+    m = fresh()
+    good = delta(
+        6,
+        [["99.99", "3.000"]],
+        [],
+        ([["99.99", "3.000"], ["99.98", "2.000"]], [["100.01", "1.500"], ["100.02", "0.500"]]),
+    )
+    bad = {**good, "bids": [["99.99", "4.000"]]}
+    problem = m.apply("book", bad)
+    assert problem is not None and "checksum" in problem
+    assert not m.book_ok("BTC-USD") and m.checksum_bad == 1
+    # after reset + fresh snapshot all is well again
+    m.reset_books()
+    assert m.apply("book", good) is not None  # delta before snapshot
+    assert m.apply("snapshot", snapshot(6)) is None and m.book_ok("BTC-USD")
+
+
+def test_tape_ticker_candles_and_lag() -> None:
+    m = fresh()
+    m.apply(
+        "trade",
+        {
+            "symbol": "BTC-USD",
+            "trade_id": 1,
+            "price": "100.01",
+            "qty": "0.100",
+            "taker_side": "buy",
+            "ts": 1,
+        },
+    )
+    m.apply(
+        "ticker",
+        {
+            "symbol": "BTC-USD",
+            "bid": "99.99",
+            "ask": "100.01",
+            "last": "100.01",
+            "open": "99.00",
+            "high": "101.00",
+            "low": "98.00",
+            "volume": "3",
+            "ts": 1,
+        },
+    )
+    m.apply(
+        "candle",
+        {
+            "symbol": "BTC-USD",
+            "interval": "1s",
+            "t": 10,
+            "o": "1",
+            "h": "1",
+            "l": "1",
+            "c": "1",
+            "v": "1",
+            "closed": False,
+        },
+    )
+    m.apply(
+        "candle",
+        {
+            "symbol": "BTC-USD",
+            "interval": "1s",
+            "t": 10,
+            "o": "1",
+            "h": "2",
+            "l": "1",
+            "c": "2",
+            "v": "2",
+            "closed": True,
+        },
+    )
+    s = m.symbols["BTC-USD"]
+    assert s.last_price() == 100.01 and len(s.trades) == 1
+    assert list(s.candles["1s"]) == [10] and s.candles["1s"][10]["c"] == "2"
+    assert m.lag_ms(50) is not None and m.silent_for() is not None
+    assert m.apply("status", {"symbol": "BTC-USD", "state": "halted"}) is None
+    assert s.state == "halted"
