@@ -106,8 +106,14 @@ class QueryMixin(EngineCore):
         return list(history)[start:]
 
     def state_hash(self) -> str:
-        """SHA-256 (hex) of the canonical snapshot: equal states give equal hashes."""
-        return hashlib.sha256(self.to_snapshot()).hexdigest()
+        """SHA-256 (hex) of the canonical snapshot without the clock.
+
+        Equal states give equal hashes. The engine clock (the latest command ``ts``) is left
+        out, so a refused command changes nothing the hash sees.
+        """
+        from exchange.engine.snapshot import encode
+
+        return hashlib.sha256(encode(self, with_clock=False)).hexdigest()
 
     def to_snapshot(self) -> bytes:
         """The whole state (keys and execution history included) as bytes; see ``snapshot``."""

@@ -58,7 +58,8 @@ def _event_from(rec: list[Any]) -> Event:
     return _EVENT_TYPES[name](*values)
 
 
-def encode(engine: QueryMixin) -> bytes:
+def encode(engine: QueryMixin, *, with_clock: bool = True) -> bytes:
+    """The snapshot bytes; ``with_clock=False`` leaves out the engine clock (for hashing)."""
     specs = [dataclasses.astuple(s) for s in engine.specs.values()]
     books = {}
     for symbol, book in engine.books.items():
@@ -90,7 +91,12 @@ def encode(engine: QueryMixin) -> bytes:
             engine.idempotency_ttl_ns,
             engine.exec_history,
         ],
-        "clock": [engine.now, engine.order_seq, engine.fees_collected, engine.next_candle_close],
+        "clock": [
+            engine.now if with_clock else None,
+            engine.order_seq,
+            engine.fees_collected,
+            engine.next_candle_close,
+        ],
         "markets": {s: m.to_record() for s, m in engine.markets.items()},
         "orders": [o.to_record() for o in engine.orders.values()],
         "books": books,
