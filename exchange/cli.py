@@ -36,7 +36,7 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data-dir", type=Path, help="journal, snapshots, epoch and secret (default ./data)")
     g.add_argument("--symbols", type=_csv, help="comma-separated symbols to trade (default: all)")
     g.add_argument("--seed", type=int, help="simulator seed (default 7)")
-    g.add_argument("--sim-rate", type=float, help="simulator commands/s; 0 disables (default 40)")
+    g.add_argument("--sim-rate", type=float, help="simulator steps per second; 0 disables (default 10)")
     g.add_argument("--fsync", choices=["always", "batch", "off"], help="journal fsync policy (default batch)")
     g.add_argument("--allowed-origins", type=_csv, help="comma-separated browser origins allowed (default: same host)")
     g.add_argument("--transports", type=_transports, help="market-data transports offered (default ws,sse,poll)")

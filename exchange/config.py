@@ -25,8 +25,8 @@ class Settings:
     #: Symbols traded (names from the simulator's defaults); empty means all defaults.
     symbols: tuple[str, ...] = ()
     seed: int = 7
-    #: Simulator commands per second across all symbols; 0 switches the simulator off.
-    sim_rate: float = 40.0
+    #: Simulator steps per second (each step: every agent may act); 0 switches it off.
+    sim_rate: float = 10.0
     fsync: str = "batch"  # always | batch | off
     #: Group-commit window for fsync=batch, in milliseconds.
     batch_window_ms: float = 2.0

@@ -115,6 +115,7 @@ class ExchangeNode:
         self.shutting_down = False
         self.websockets: set[Any] = set()
         self.recovery_notes: list[str] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -184,6 +185,7 @@ class ExchangeNode:
         )  # fmt: skip
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self.shutdown_event = anyio.Event()
         if self.engine is None:
             self.recover()
@@ -192,12 +194,17 @@ class ExchangeNode:
             self._sim_task = asyncio.create_task(self._run_sim(), name="simulator")
 
     async def _run_sim(self) -> None:
-        from exchange.sim import Simulator, run_simulator
-        from exchange.sim.view import EngineView
+        from exchange.sim import EngineMarketView, Simulator, run_simulator
 
-        sim = Simulator(self.symbol_specs, seed=self.settings.seed, rate=self.settings.sim_rate)
+        # a fresh run id per start keeps the agents' client_order_ids unique across restarts
+        run_id = f"r{self.journal.last_seq if self.journal is not None else 0}"
+        sim = Simulator(
+            self.symbol_specs, seed=self.settings.seed, rate=self.settings.sim_rate, run_id=run_id
+        )
         try:
-            await run_simulator(sim, self.submit, EngineView(self.engine), self.clock, self._sim_stop)
+            await run_simulator(
+                sim, self.submit, EngineMarketView(self.engine), self.clock, self._sim_stop
+            )
         except Exception:
             log.exception("simulator stopped")
 
@@ -320,7 +327,8 @@ class ExchangeNode:
 
     def note_resume(self, transport: str, sub: Any, resume_from: str | None) -> None:
         if resume_from:
-            outcome = "reset" if getattr(sub, "was_reset", False) else "exact"
+            prefix = getattr(sub, "_prefix", None) or ()
+            outcome = "reset" if prefix and prefix[0].event == "reset" else "exact"
             self.metrics.resumes.labels(transport, outcome).inc()
 
 

@@ -52,6 +52,9 @@ class Origin:
 
     conn: Any = None
     req_id: int | str | None = None
+    #: Echo ``req_id`` on the ``order.canceled`` events too (an ``order.cancel``), not only on
+    #: the direct reply (off for ``orders.cancel_all``, whose reply is the count).
+    echo_on_cancels: bool = True
 
 
 Deliver = Callable[[Sequence[t.Event], Origin | None], None]

@@ -33,6 +33,7 @@ class LiveServer:
     app: Any
     server: TickwireServer
     thread: threading.Thread
+    sock: socket.socket
     stopped: bool = field(default=False)
 
     @property
@@ -53,6 +54,7 @@ class LiveServer:
         self.stopped = True
         self.server.should_exit = True
         self.thread.join(timeout)
+        self.sock.close()
         if self.thread.is_alive():
             raise RuntimeError("server did not stop")
 
@@ -62,6 +64,7 @@ class LiveServer:
         self.server.force_exit = True
         self.server.should_exit = True
         self.thread.join(15)
+        self.sock.close()
 
 
 def _bind(port: int = 0) -> socket.socket:
@@ -82,12 +85,13 @@ def start_server(settings: Settings, port: int = 0, node: Any = None) -> LiveSer
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("server thread died during start-up")
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start in 30 s")
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(10)
+            sock.close()
+            raise RuntimeError("server did not start")
         time.sleep(0.01)
-    return LiveServer(settings, port, app, server, thread)
+    return LiveServer(settings, port, app, server, thread, sock)
 
 
 @pytest.fixture

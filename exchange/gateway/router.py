@@ -66,7 +66,6 @@ class AccountRouter:
     def __init__(self, render: Callable[[t.Event], dict[str, Any]]) -> None:
         self._render = render
         self._by_account: dict[str, set[Outbox]] = {}
-        self.on_delivered: Callable[[str, dict[str, Any]], None] | None = None
 
     def attach(self, box: Outbox) -> None:
         self._by_account.setdefault(box.account, set()).add(box)
@@ -92,6 +91,7 @@ class AccountRouter:
                 and origin_box.account == account
                 and isinstance(ev, _REQ_ID_TYPES)
                 and origin.req_id is not None  # type: ignore[union-attr]
+                and (origin.echo_on_cancels or not isinstance(ev, t.OrderCanceled))  # type: ignore[union-attr]
             )
             if not in_stream:
                 if origin_box is not None and origin_box.account == account:

@@ -37,8 +37,7 @@ class TickwireServer(uvicorn.Server):
 
 
 def build_server(app: Any, settings: Settings, **overrides: Any) -> TickwireServer:
-    config = uvicorn.Config(
-        app,
+    options: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,
         loop="uvloop",
@@ -51,8 +50,9 @@ def build_server(app: Any, settings: Settings, **overrides: Any) -> TickwireServ
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
         timeout_graceful_shutdown=5,
-        **overrides,
     )
+    options.update(overrides)
+    config = uvicorn.Config(app, **options)
     server = TickwireServer(config)
     server.node = app.state.node
     return server

@@ -47,7 +47,7 @@ async def md_stream(
     except ValueError as exc:
         raise api_error(400, "BAD_REQUEST", str(exc)) from exc
     resume_from = request.headers.get("last-event-id") or last_event_id
-    sub = node.hub.subscribe(flt, last_id=resume_from, conflate_ns=conflate_ns)
+    sub = node.hub.subscribe(flt, last_id=resume_from, conflate_ns=conflate_ns, kind="sse")
     node.note_resume("sse", sub, resume_from)
     return EventSourceResponse(
         _frames(node, sub),
@@ -60,7 +60,7 @@ async def md_stream(
 
 
 async def _frames(node: Node, sub: Any) -> AsyncIterator[bytes]:
-    from exchange.hub import SlowConsumer
+    from exchange.hub import SlowConsumer, SubscriptionClosed
 
     metrics = node.metrics
     metrics.connections.labels("sse").inc()
@@ -75,6 +75,8 @@ async def _frames(node: Node, sub: Any) -> AsyncIterator[bytes]:
     except SlowConsumer as exc:
         metrics.slow_consumers.labels("sse").inc()
         yield f": disconnected: {exc}\n\n".encode()
+    except SubscriptionClosed:
+        pass
     finally:
         metrics.connections.labels("sse").dec()
         sub.close()

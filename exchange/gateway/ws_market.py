@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect
 
 from exchange.gateway.deps import Node, check_origin_ws, parse_filter
 from exchange.gateway.router import Outbox
+from exchange.gateway.wsconn import serve_socket
 from shared.codec import decode_op
 from shared.errors import ProtocolError
 
@@ -74,7 +75,8 @@ class MarketPump:
         flt = parse_filter(node, symbols, channels)
         conflate_ns = parse_conflate(getattr(op, "conflate", None))
         after = getattr(op, "after", None)
-        sub = node.hub.subscribe(flt, last_id=after, conflate_ns=conflate_ns)
+        sub = node.hub.subscribe(flt, last_id=after, conflate_ns=conflate_ns, kind=transport)
+        node.note_resume(transport, sub, after)
         opts = {"symbols": symbols, "channels": channels, "after": after}
         return cls(node, outbox, sub, transport, opts)
 
@@ -82,7 +84,7 @@ class MarketPump:
         return {k: v for k, v in self.opts.items() if v is not None}
 
     async def _run(self) -> None:
-        from exchange.hub import SlowConsumer
+        from exchange.hub import SlowConsumer, SubscriptionClosed
 
         out = self.node.metrics.messages_out
         try:
@@ -98,7 +100,7 @@ class MarketPump:
             self.node.metrics.slow_consumers.labels(self.transport).inc()
             self.outbox.send({"type": "error", "code": "SLOW_CONSUMER", "message": str(exc)})
             self.on_slow(str(exc))
-        except asyncio.CancelledError:
+        except (SubscriptionClosed, asyncio.CancelledError):
             pass
 
     def on_slow(self, reason: str) -> None:
@@ -120,78 +122,52 @@ async def ws_md(ws: WebSocket) -> None:
     await ws.accept()
     outbox = Outbox("")
     node.track_ws(ws, +1, "ws_md")
-    pump: MarketPump | None = None
-    close: tuple[int, str] | None = None
+    state: dict[str, Any] = {"pump": None, "close": None}
 
-    async def writer() -> None:
-        while True:
-            frame = await outbox.queue.get()
-            if frame is None:
-                return
-            await ws.send({"type": "websocket.send", "text": frame.decode()})
+    def on_slow(reason: str) -> None:
+        state["close"] = (1008, f"slow consumer: {reason}")
+        outbox.close()
 
-    wtask = asyncio.create_task(writer())
-    try:
-        while not wtask.done():
-            recv = asyncio.ensure_future(ws.receive())
-            done, _ = await asyncio.wait({recv, wtask}, return_when=asyncio.FIRST_COMPLETED)
-            if recv not in done:
-                recv.cancel()
-                break
-            message = recv.result()
-            if message["type"] == "websocket.disconnect":
-                break
-            data = message.get("text") or message.get("bytes") or b""
-            if len(data) > node.settings.max_frame_bytes:
-                close = (1009, "frame over the size limit")
-                break
+    async def on_frame(data: str | bytes) -> None:
+        if len(data) > node.settings.max_frame_bytes:
+            state["close"] = (1009, "frame over the size limit")
+            outbox.close()
+            return
+        try:
+            op: Any = decode_op(data)
+        except ProtocolError as exc:
+            outbox.send(_err(exc.code, exc.message, exc.req_id))
+            return
+        req_id = getattr(op, "req_id", None)
+        pump: MarketPump | None = state["pump"]
+        if op.op in ("subscribe", "unsubscribe") and pump is not None:
+            pump.close()
+            state["pump"] = None
+        if op.op == "subscribe":
             try:
-                op = decode_op(data)
-            except ProtocolError as exc:
-                outbox.send(_err(exc.code, exc.message, exc.req_id))
-                continue
-            req_id = getattr(op, "req_id", None)
-            if op.op == "subscribe":  # type: ignore[attr-defined]
-                if pump is not None:
-                    pump.close()
-                try:
-                    pump = MarketPump.start(node, outbox, op, "ws")
-                except ValueError as exc:
-                    pump = None
-                    outbox.send(_err("BAD_REQUEST", str(exc), req_id))
-                    continue
+                pump = MarketPump.start(node, outbox, op, "ws")
+            except ValueError as exc:
+                outbox.send(_err("BAD_REQUEST", str(exc), req_id))
+                return
+            pump.on_slow = on_slow  # type: ignore[method-assign]
+            state["pump"] = pump
+            outbox.send({"type": "subscribed", "req_id": req_id, **pump.settings()})
+        elif op.op == "unsubscribe":
+            outbox.send({"type": "unsubscribed", "req_id": req_id})
+        elif op.op == "ping":
+            outbox.send({"type": "pong", "req_id": req_id, "server_time": time.time_ns()})
+        else:
+            outbox.send(_err("UNKNOWN_OP", "only subscribe, unsubscribe and ping here", req_id))
 
-                def _slow(reason: str) -> None:
-                    nonlocal close
-                    close = (1008, "slow consumer")
-                    outbox.close()
-
-                pump.on_slow = _slow  # type: ignore[method-assign]
-                outbox.send({"type": "subscribed", "req_id": req_id, **pump.settings()})
-            elif op.op == "unsubscribe":  # type: ignore[attr-defined]
-                if pump is not None:
-                    pump.close()
-                    pump = None
-                outbox.send({"type": "unsubscribed", "req_id": req_id})
-            elif op.op == "ping":  # type: ignore[attr-defined]
-                import time
-
-                outbox.send({"type": "pong", "req_id": req_id, "server_time": time.time_ns()})
-            else:
-                outbox.send(_err("UNKNOWN_OP", "only subscribe, unsubscribe and ping here", req_id))
-    except WebSocketDisconnect:
-        pass
+    try:
+        await serve_socket(ws, outbox, on_frame)
     finally:
         node.track_ws(ws, -1, "ws_md")
-        if pump is not None:
-            pump.close()
-        outbox.closed = True
-        wtask.cancel()
-        with contextlib.suppress(BaseException):
-            await wtask
-        if close is not None:
-            with contextlib.suppress(Exception):
-                await ws.close(*close)
+        if state["pump"] is not None:
+            state["pump"].close()
+    if state["close"] is not None:
+        with contextlib.suppress(Exception):
+            await ws.close(*state["close"])
 
 
 def _err(code: str, message: str, req_id: Any) -> dict[str, Any]:

@@ -17,13 +17,13 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect
 
 from exchange.engine import types as t
 from exchange.gateway.deps import Node, authenticate_ws, check_origin_ws, deny
 from exchange.gateway.ratelimit import TokenBucket
 from exchange.gateway.router import Outbox
 from exchange.gateway.ws_market import MarketPump
+from exchange.gateway.wsconn import serve_socket
 from exchange.sequencer import Origin
 from shared.codec import decode_op
 from shared.errors import ProtocolError
@@ -155,6 +155,7 @@ class OrderSession:
             if op.symbol is not None and op.symbol not in node.engine.specs:
                 self.reject("INVALID_SYMBOL", f"unknown symbol {op.symbol!r}", req_id)
                 return
+            origin = Origin(self.outbox, req_id, echo_on_cancels=False)
             events = await node.submit(t.CancelAll(account, symbol=op.symbol), origin)
             count = sum(1 for e in events if isinstance(e, t.CanceledAll))
             if count == 0:  # the engine always answers CanceledAll; keep the reply promise
@@ -241,15 +242,6 @@ class OrderSession:
 
     # ------------------------------------------------------------------ connection
 
-    async def writer(self) -> None:
-        while True:
-            frame = await self.outbox.queue.get()
-            if frame is None:
-                break
-            await self.ws.send({"type": "websocket.send", "text": frame.decode()})
-        if self.outbox.overflowed and self.close_code is None:
-            self.close_code, self.close_reason = CLOSE_POLICY, "slow consumer"
-
     def cleanup(self) -> None:
         # the dead-man's timer outlives the socket on purpose: a vanished client is quiet
         if self.market is not None:
@@ -283,30 +275,14 @@ async def ws_orders(ws: WebSocket) -> None:
             "protocol": "tickwire/1",
         }
     )
-    writer = asyncio.create_task(session.writer())
     try:
-        while not writer.done():
-            recv = asyncio.ensure_future(ws.receive())
-            done, _ = await asyncio.wait({recv, writer}, return_when=asyncio.FIRST_COMPLETED)
-            if recv not in done:
-                recv.cancel()
-                break
-            message = recv.result()
-            if message["type"] == "websocket.disconnect":
-                break
-            data = message.get("text")
-            if data is None:
-                data = message.get("bytes") or b""
-            await session.on_frame(data)
-    except WebSocketDisconnect:
-        pass
+        await serve_socket(ws, session.outbox, session.on_frame)
     finally:
         node.router.detach(session.outbox)
         node.track_ws(ws, -1)
         session.cleanup()
-        writer.cancel()
-        with contextlib.suppress(BaseException):
-            await writer
-        if session.close_code is not None:
-            with contextlib.suppress(Exception):
-                await ws.close(session.close_code, session.close_reason)
+    if session.outbox.overflowed and session.close_code is None:
+        session.close_code, session.close_reason = CLOSE_POLICY, "slow consumer"
+    if session.close_code is not None:
+        with contextlib.suppress(Exception):
+            await ws.close(session.close_code, session.close_reason)

@@ -1,0 +1,20 @@
+"""The gateway: the FastAPI app and its thin transport adapters.
+
+Exports ``create_app`` (app.py). Modules: ``ws_orders`` (order entry on ``/ws``),
+``ws_market`` (market data on ``/ws`` and ``/ws/md``), ``sse_market`` (``/md/stream``),
+``long_poll`` (``/md/poll``), ``rest`` (``/api``), ``auth`` (JWT), ``ratelimit`` (token
+buckets), ``router`` (private routing per account), ``metrics`` (Prometheus), ``server``
+(uvicorn with a clean shutdown), ``deps`` (shared request helpers), ``wsconn`` (the socket loop).
+"""
+
+from __future__ import annotations
+
+__all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "create_app":
+        from exchange.gateway.app import create_app
+
+        return create_app
+    raise AttributeError(name)
