@@ -11,6 +11,7 @@ import { createPositions } from "./js/positions.js";
 import { createTape } from "./js/tape.js";
 import { createTicker } from "./js/ticker.js";
 import { createTicket } from "./js/ticket.js";
+import { TransportStats } from "./js/stats.js";
 import { MarketFeed } from "./js/transports.js";
 
 const $ = (id) => document.getElementById(id);
@@ -35,6 +36,7 @@ async function main() {
   let frameRequested = false;
   let ordersDirty = true;
   let panelDue = true;
+  const frameCost = new TransportStats("frame"); // our own work per frame, in ms
 
   const chart = createChart($("chart"), { fetchJson });
   const store = new MarketStore({
@@ -114,6 +116,7 @@ async function main() {
   // One render per animation frame, whatever the event rate: views read the store's dirty sets.
   function frame() {
     frameRequested = false;
+    const started = performance.now();
     ticker.render(store);
     store.dirty.ticker.clear();
     if (store.dirty.book.has(ui.symbol)) {
@@ -138,6 +141,7 @@ async function main() {
       $("chart-stats").textContent = `${chart.state.updates} updates`;
     }
     feed.noteRender(performance.timeOrigin + performance.now());
+    frameCost.addLatency(performance.now() - started);
   }
 
   function selectSymbol(symbol) {
@@ -195,6 +199,7 @@ async function main() {
     get account() {
       return account;
     },
+    frameCost: () => frameCost.latency(),
     checksum: (symbol = ui.symbol) => store.books.get(symbol)?.checksum() ?? null,
     selectSymbol,
   };

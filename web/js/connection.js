@@ -5,7 +5,7 @@
  * Exports createConnectionPanel({ table, current, badge, switchForm, orderState }, { onForce })
  * -> { render(feedSnapshot, orderInfo) }.
  */
-import { clear, el } from "./dom.js";
+import { el } from "./dom.js";
 
 const LABELS = { ws: "WebSocket", sse: "SSE", poll: "Long poll" };
 
@@ -23,6 +23,7 @@ export function createConnectionPanel({ table, current, badge, switchForm, order
     onForce(mode === "auto" ? null : mode);
   });
 
+  const rows = new Map(); // transport -> its table row, created once
   return {
     render(snap, orderInfo) {
       const name = snap.current ? LABELS[snap.current] : "connecting…";
@@ -31,11 +32,17 @@ export function createConnectionPanel({ table, current, badge, switchForm, order
       badge.textContent = snap.current ? LABELS[snap.current] : "offline";
       badge.dataset.transport = snap.current ?? "";
       badge.classList.toggle("down", !snap.current);
-      clear(table);
       for (const [mode, s] of Object.entries(snap.stats)) {
-        const row = el("tr", mode === snap.current ? "current" : "");
-        row.dataset.transport = mode;
-        for (const [text, cls] of [
+        let row = rows.get(mode);
+        if (!row) {
+          row = el("tr");
+          row.dataset.transport = mode;
+          for (let i = 0; i < 11; i += 1) row.append(el("td"));
+          rows.set(mode, row);
+          table.append(row);
+        }
+        row.className = mode === snap.current ? "current" : "";
+        const values = [
           [LABELS[mode], ""],
           [s.state, `state ${s.state}`],
           [ms(s.latency.p50), "num"],
@@ -47,8 +54,12 @@ export function createConnectionPanel({ table, current, badge, switchForm, order
           [String(s.resets), "num"],
           [String(s.resyncs), "num"],
           [s.lastError, "err"],
-        ]) row.append(el("td", cls, text));
-        table.append(row);
+        ];
+        values.forEach(([text, cls], i) => {
+          const cell = row.cells[i];
+          if (cell.textContent !== text) cell.textContent = text;
+          if (cell.className !== cls) cell.className = cls;
+        });
       }
       const unsupported = Object.entries(snap.supported).filter(([, ok]) => !ok).map(([mode]) => LABELS[mode]);
       switchForm.title = unsupported.length ? `Not available in this browser: ${unsupported.join(", ")}` : "";

@@ -7,10 +7,18 @@ const ASK = "239,83,80";
 
 export function createDepthChart(canvas, { levels = 40 } = {}) {
   const ctx = canvas.getContext("2d");
+  // The size comes from a ResizeObserver: reading layout in the frame would force a reflow.
+  const size = { width: 0, height: 0 };
+  let last = null;
+  new ResizeObserver(([entry]) => {
+    size.width = entry.contentRect.width;
+    size.height = entry.contentRect.height;
+    if (last) draw(last);
+  }).observe(canvas);
 
   function resize() {
     const ratio = window.devicePixelRatio || 1;
-    const { width, height } = canvas.getBoundingClientRect();
+    const { width, height } = size;
     const w = Math.max(1, Math.round(width * ratio));
     const h = Math.max(1, Math.round(height * ratio));
     if (canvas.width !== w || canvas.height !== h) {
@@ -44,36 +52,37 @@ export function createDepthChart(canvas, { levels = 40 } = {}) {
     ctx.stroke();
   }
 
-  return {
-    render(book) {
-      const { w, h, ratio } = resize();
-      ctx.clearRect(0, 0, w, h);
-      if (!book) return;
-      const bids = side(book.levels("bids", levels));
-      const asks = side(book.levels("asks", levels));
-      if (bids.length === 0 && asks.length === 0) return;
-      const prices = [...bids, ...asks].map(([p]) => p);
-      const lo = Math.min(...prices);
-      const hi = Math.max(...prices);
-      const maxTotal = Math.max(bids.at(-1)?.[1] ?? 0, asks.at(-1)?.[1] ?? 0) || 1;
-      const pad = 6 * ratio;
-      const bottom = h - 16 * ratio;
-      const x = (p) => pad + ((p - lo) / (hi - lo || 1)) * (w - 2 * pad);
-      const y = (t) => bottom - (t / maxTotal) * (bottom - pad);
-      area(bids, x, y, h, BID, bottom);
-      area(asks, x, y, h, ASK, bottom);
-      ctx.fillStyle = "#8b98a5";
-      ctx.font = `${10 * ratio}px ui-monospace, monospace`;
-      ctx.textBaseline = "bottom";
-      ctx.textAlign = "left";
-      ctx.fillText(String(lo), pad, h - 2 * ratio);
-      ctx.textAlign = "right";
-      ctx.fillText(String(hi), w - pad, h - 2 * ratio);
-      const mid = book.bestBid() && book.bestAsk() ? (Number(book.bestBid()[0]) + Number(book.bestAsk()[0])) / 2 : null;
-      if (mid !== null) {
-        ctx.textAlign = "center";
-        ctx.fillText(`mid ${mid}`, w / 2, h - 2 * ratio);
-      }
-    },
-  };
+  function draw(book) {
+    last = book;
+    const { w, h, ratio } = resize();
+    ctx.clearRect(0, 0, w, h);
+    if (!book) return;
+    const bids = side(book.levels("bids", levels));
+    const asks = side(book.levels("asks", levels));
+    if (bids.length === 0 && asks.length === 0) return;
+    const prices = [...bids, ...asks].map(([p]) => p);
+    const lo = Math.min(...prices);
+    const hi = Math.max(...prices);
+    const maxTotal = Math.max(bids.at(-1)?.[1] ?? 0, asks.at(-1)?.[1] ?? 0) || 1;
+    const pad = 6 * ratio;
+    const bottom = h - 16 * ratio;
+    const x = (p) => pad + ((p - lo) / (hi - lo || 1)) * (w - 2 * pad);
+    const y = (t) => bottom - (t / maxTotal) * (bottom - pad);
+    area(bids, x, y, h, BID, bottom);
+    area(asks, x, y, h, ASK, bottom);
+    ctx.fillStyle = "#8b98a5";
+    ctx.font = `${10 * ratio}px ui-monospace, monospace`;
+    ctx.textBaseline = "bottom";
+    ctx.textAlign = "left";
+    ctx.fillText(String(lo), pad, h - 2 * ratio);
+    ctx.textAlign = "right";
+    ctx.fillText(String(hi), w - pad, h - 2 * ratio);
+    const mid = book.bestBid() && book.bestAsk() ? ((Number(book.bestBid()[0]) + Number(book.bestAsk()[0])) / 2).toFixed(2) : null;
+    if (mid !== null) {
+      ctx.textAlign = "center";
+      ctx.fillText(`mid ${mid}`, w / 2, h - 2 * ratio);
+    }
+  }
+
+  return { render: draw };
 }

@@ -4,6 +4,9 @@
  */
 import { el, formatChange } from "./dom.js";
 
+const FLASH_UP = [{ backgroundColor: "rgba(38, 166, 154, 0.55)" }, { backgroundColor: "rgba(38, 166, 154, 0)" }];
+const FLASH_DOWN = [{ backgroundColor: "rgba(239, 83, 80, 0.55)" }, { backgroundColor: "rgba(239, 83, 80, 0)" }];
+
 export function createTicker(root, { symbols, onSelect }) {
   const cells = new Map();
   for (const symbol of symbols) {
@@ -16,7 +19,7 @@ export function createTicker(root, { symbols, onSelect }) {
     cell.append(name, last, change);
     cell.addEventListener("click", () => onSelect(symbol));
     root.append(cell);
-    cells.set(symbol, { cell, last, change });
+    cells.set(symbol, { cell, last, change, flash: null });
   }
 
   return {
@@ -37,10 +40,10 @@ export function createTicker(root, { symbols, onSelect }) {
         view.change.className = `tick-change ${change.startsWith("-") ? "down" : change ? "up" : ""}`;
         const dir = store.tickDirection.get(symbol);
         if (dir) {
-          // Restart the flash animation: drop the class, force a style flush, add it back.
-          view.last.classList.remove("flash-up", "flash-down");
-          void view.last.offsetWidth;
-          view.last.classList.add(dir === "up" ? "flash-up" : "flash-down");
+          // The Web Animations API restarts the flash without forcing a synchronous layout.
+          view.flash?.cancel();
+          view.flash = view.last.animate(dir === "up" ? FLASH_UP : FLASH_DOWN, { duration: 600, easing: "ease-out" });
+          view.cell.dataset.dir = dir;
           store.tickDirection.delete(symbol);
         }
       }

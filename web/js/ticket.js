@@ -77,6 +77,7 @@ export function createTicket(form, { onSubmit }) {
     setEnabled(enabled) {
       state.enabled = enabled;
       f.submit.disabled = !enabled;
+      say(enabled ? "Ready. B buys, S sells, Enter sends." : "Log in to trade.", enabled ? "good" : "");
     },
     setSymbol(symbol, spec) {
       state.symbol = symbol;
