@@ -199,6 +199,8 @@ async function main() {
     get account() {
       return account;
     },
+    ticket,
+    chart,
     frameCost: () => frameCost.latency(),
     checksum: (symbol = ui.symbol) => store.books.get(symbol)?.checksum() ?? null,
     selectSymbol,

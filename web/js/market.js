@@ -31,7 +31,7 @@ export class MarketStore {
     this.status = new Map();
     this.syncing = new Map(); // symbol -> buffered deltas while a resync is in flight
     this.dirty = { book: new Set(), ticker: new Set(), trades: new Set() };
-    this.counters = { resyncs: 0, tradeGaps: 0, checksumOk: 0, checksumBad: 0, resets: 0, events: 0 };
+    this.counters = { resyncs: 0, tradeGaps: 0, checksumOk: 0, checksumBad: 0, resets: 0, events: 0, byEvent: {} };
   }
 
   book(symbol) {
@@ -45,6 +45,7 @@ export class MarketStore {
 
   handle(event, data) {
     this.counters.events += 1;
+    this.counters.byEvent[event] = (this.counters.byEvent[event] ?? 0) + 1;
     switch (event) {
       case MD_EVENTS.SNAPSHOT:
         this.onSnapshot(data);
