@@ -16,6 +16,7 @@ raises :class:`RecordTooLarge` at encode time.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
@@ -68,7 +69,17 @@ _BY_ANNOTATION: dict[str, tuple[type, ...]] = {
 class _Spec:
     """How one command class is encoded and checked."""
 
-    __slots__ = ("cls", "getter", "kinds", "max_len", "min_len", "names", "tag")
+    __slots__ = (
+        "cls",
+        "getter",
+        "kinds",
+        "max_len",
+        "min_len",
+        "names",
+        "positions_at",
+        "signatures",
+        "tag",
+    )
 
     def __init__(self, cls: type, tag: str) -> None:
         fields = dataclasses.fields(cls)
@@ -90,6 +101,14 @@ class _Spec:
         ]
         self.min_len = 1 + len(required)
         self.max_len = 1 + len(fields)
+        # Every accepted tuple of field types, for every accepted arity: one set lookup
+        # checks a whole record on the hot path.
+        self.signatures = frozenset(
+            sig
+            for arity in range(self.min_len - 1, self.max_len)
+            for sig in itertools.product(*self.kinds[:arity])
+        )
+        self.positions_at = next((i for i, k in enumerate(kinds) if k is _POSITIONS), None)
         getter = attrgetter(*self.names)
         if len(self.names) == 1:
             single: Callable[[Any], Any] = getter
@@ -133,18 +152,23 @@ def decode_command(data: bytes | bytearray | memoryview) -> Command:
     spec = _BY_TAG.get(tag) if type(tag) is str else None
     if spec is None:
         raise JournalCorrupt(f"unknown command tag {tag!r}")
-    n = len(obj)
-    if n < spec.min_len or n > spec.max_len:
-        raise JournalCorrupt(f"command {tag!r} has {n - 1} fields, expected {spec.max_len - 1}")
     values = obj[1:]
-    for i, kinds in enumerate(spec.kinds[: n - 1]):
-        value = values[i]
-        if type(value) not in kinds:
-            name = spec.names[i]
-            raise JournalCorrupt(f"command {tag!r} field {name!r} has type {type(value).__name__}")
-        if kinds is _POSITIONS:
-            values[i] = _positions(value)
+    if tuple(map(type, values)) not in spec.signatures:
+        raise JournalCorrupt(_mismatch(spec, values))
+    if spec.positions_at is not None:
+        values[spec.positions_at] = _positions(values[spec.positions_at])
     return spec.cls(*values)
+
+
+def _mismatch(spec: _Spec, values: list[Any]) -> str:
+    """Why ``values`` do not fit ``spec`` (the slow path, for the error message)."""
+    n = len(values) + 1
+    if n < spec.min_len or n > spec.max_len:
+        return f"command {spec.tag!r} has {n - 1} fields, expected {spec.max_len - 1}"
+    for name, kinds, value in zip(spec.names, spec.kinds, values, strict=False):
+        if type(value) not in kinds:
+            return f"command {spec.tag!r} field {name!r} has type {type(value).__name__}"
+    return f"command {spec.tag!r} does not match its fields"  # pragma: no cover
 
 
 def _positions(value: list[Any]) -> tuple[tuple[str, int], ...]:
