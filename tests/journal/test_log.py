@@ -384,3 +384,19 @@ def test_segments_roll_by_size_and_read_back(tmp_path: Path) -> None:
     assert rec.torn_tail
     assert rec.records == [(i, payload(i)) for i in range(1, 60)]
     assert [first for first, _ in segments] == sorted(first for first, _ in segments)
+
+
+def test_snapshot_ahead_of_the_journal_continues_after_it(tmp_path: Path) -> None:
+    # Under fsync="off" a power loss can keep a snapshot whose journal tail was lost.
+    from exchange.journal.snapshot import write_snapshot_file
+
+    write(tmp_path, [payload(i) for i in range(1, 11)])
+    write_snapshot_file(tmp_path, 15, b"state@15")
+    with Journal.open(tmp_path) as journal:
+        rec = journal.recover()
+        assert journal.append(b"sixteen") == 16
+    assert (rec.snapshot, rec.snapshot_seq, rec.records) == (b"state@15", 15, [])
+    assert any("before the snapshot" in n for n in rec.notes)
+    with Journal.open(tmp_path) as journal:
+        rec = journal.recover()
+    assert rec.records == [(16, b"sixteen")]
