@@ -177,6 +177,5 @@ def encode(model: WireModel) -> bytes:
     cls = type(model)
     if cls.OMIT_ALL_NONE:
         return model.__pydantic_serializer__.to_json(model, exclude_none=True)
-    omit = cls.OMIT_IF_NONE
-    exclude = {name for name in omit if getattr(model, name) is None} if omit else None
+    exclude = {name for name in cls.omit_fields if getattr(model, name) is None}
     return model.__pydantic_serializer__.to_json(model, exclude=exclude or None)

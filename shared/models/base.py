@@ -14,7 +14,7 @@ fields are written as ``null``. ``OMIT_ALL_NONE`` leaves out every ``None`` fiel
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StrictStr
 
@@ -57,7 +57,15 @@ class WireModel(BaseModel):
         cache_strings="keys",
     )
 
-    #: Fields left out of the encoding when they are ``None``.
+    #: Fields left out of the encoding when they are ``None`` (names that are not fields of
+    #: the model are ignored, so a base class can list ``req_id`` for all its children).
     OMIT_IF_NONE: ClassVar[frozenset[str]] = frozenset({"req_id"})
     #: Leave out every ``None`` field (client ops and request bodies: absent means default).
     OMIT_ALL_NONE: ClassVar[bool] = False
+    #: ``OMIT_IF_NONE`` restricted to this model's fields; computed per class.
+    omit_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.omit_fields = tuple(name for name in cls.model_fields if name in cls.OMIT_IF_NONE)

@@ -65,6 +65,7 @@ _REQ_AND_EXEC: frozenset[str] = frozenset({"req_id", "exec_seq"})
 
 
 class _Reply(WireModel):
+    type: str  # narrowed to a Literal by each message; declared here so it is encoded first
     req_id: ReqId | None = None
 
 

@@ -50,6 +50,7 @@ MAX_DEADMAN_MS = 86_400_000
 
 class _Op(WireModel):
     OMIT_ALL_NONE: ClassVar[bool] = True
+    op: str  # narrowed to a Literal by each op; declared here so it is encoded first
     req_id: ReqId | None = None
 
 

@@ -1,0 +1,489 @@
+"""Hypothesis strategies for every protocol model, and mutators for fuzzing the codec.
+
+Importing this module requires ``hypothesis`` (a dev dependency, not a runtime one): use it
+from tests and fuzzers only.
+
+Exports: ``STRATEGIES`` (model class -> strategy of valid instances), ``strategy_for``,
+``client_ops``, ``server_messages``, ``market_payloads``, ``rest_bodies``, ``any_model``,
+the value strategies ``decimals``, ``identifiers``, ``req_ids``, ``levels``, and the
+mutators ``random_bytes``, ``json_values``, ``random_json``, ``op_like``, ``mutated_frames``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from hypothesis import strategies as st
+
+from shared.errors import ALL_CODES
+from shared.models import market, messages, ops, rest
+from shared.models.base import INT64_MAX, INT64_MIN, WireModel
+from shared.values import format_units
+
+__all__ = [
+    "STRATEGIES",
+    "any_model",
+    "client_ops",
+    "decimals",
+    "identifiers",
+    "json_values",
+    "levels",
+    "market_payloads",
+    "mutated_frames",
+    "op_like",
+    "random_bytes",
+    "random_json",
+    "req_ids",
+    "rest_bodies",
+    "server_messages",
+    "strategy_for",
+]
+
+S = st.SearchStrategy
+
+# ------------------------------------------------------------------ values
+
+#: Canonical decimal strings ("0", "101.25", "0.00000001").
+decimals: S[str] = st.builds(format_units, st.integers(0, 10**15), st.integers(0, 8))
+#: Signed decimal strings (P&L).
+signed_decimals: S[str] = st.builds(format_units, st.integers(-(10**15), 10**15), st.integers(0, 8))
+#: Legal client_order_id / symbol-like identifiers.
+identifiers: S[str] = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-",
+    min_size=1,
+    max_size=64,
+)
+symbols: S[str] = st.sampled_from(["BTC-USD", "ETH-USD", "AAPL", "X"]) | identifiers
+#: Anything a client may put in a field the engine judges (valid or not).
+raw_strings: S[str] = decimals | st.text(max_size=24)
+req_ids: S[int | str | None] = st.none() | st.integers(INT64_MIN, INT64_MAX) | st.text(max_size=128)
+seqs: S[int] = st.integers(0, INT64_MAX)
+exec_seqs: S[int] = st.integers(1, INT64_MAX)
+nanos: S[int] = st.integers(0, INT64_MAX)
+checksums: S[int] = st.integers(0, 0xFFFFFFFF)
+md_ids: S[str] = st.builds(lambda e, o: f"{e}-{o}", st.text("abcdef0123456789", max_size=12), seqs)
+level: S[tuple[str, str]] = st.tuples(decimals, decimals)
+levels: S[tuple[tuple[str, str], ...]] = st.lists(level, max_size=6).map(tuple)
+sides = st.sampled_from(["buy", "sell"])
+channels = st.sampled_from(sorted(ops.CHANNELS))
+symbol_lists = st.none() | st.lists(symbols, max_size=4).map(tuple)
+channel_lists = st.none() | st.lists(channels, max_size=5).map(tuple)
+texts: S[str] = st.text(max_size=40)
+
+
+def _opt(strategy: S[Any]) -> S[Any]:
+    return st.none() | strategy
+
+
+# ------------------------------------------------------------------ client ops
+
+_order_new = st.builds(
+    ops.OrderNew,
+    req_id=req_ids,
+    client_order_id=raw_strings | identifiers,
+    symbol=symbols,
+    side=sides | raw_strings,
+    order_type=st.sampled_from(["limit", "market"]) | raw_strings,
+    qty=raw_strings,
+    price=_opt(raw_strings),
+    tif=_opt(st.sampled_from(["gtc", "ioc", "fok"]) | raw_strings),
+    post_only=st.booleans(),
+)
+
+
+def _one_id(cls: type[WireModel]) -> S[Any]:
+    return st.builds(cls, req_id=req_ids, client_order_id=identifiers) | st.builds(
+        cls, req_id=req_ids, order_id=identifiers
+    )
+
+
+_replace = st.one_of(
+    st.builds(ops.OrderReplace, req_id=req_ids, client_order_id=identifiers,
+              orig_client_order_id=identifiers, price=raw_strings, qty=_opt(raw_strings)),
+    st.builds(ops.OrderReplace, req_id=req_ids, client_order_id=identifiers,
+              orig_client_order_id=identifiers, qty=raw_strings),
+)  # fmt: skip
+
+STRATEGIES: dict[type[WireModel], S[Any]] = {
+    ops.OrderNew: _order_new,
+    ops.OrderCancel: _one_id(ops.OrderCancel),
+    ops.OrderReplace: _replace,
+    ops.OrdersCancelAll: st.builds(ops.OrdersCancelAll, req_id=req_ids, symbol=_opt(symbols)),
+    ops.OrderStatusRequest: _one_id(ops.OrderStatusRequest),
+    ops.ExecutionsResume: st.builds(ops.ExecutionsResume, req_id=req_ids, after=seqs),
+    ops.Deadman: st.builds(
+        ops.Deadman, req_id=req_ids, timeout_ms=st.integers(0, ops.MAX_DEADMAN_MS)
+    ),
+    ops.Subscribe: st.builds(
+        ops.Subscribe,
+        req_id=req_ids,
+        symbols=symbol_lists,
+        channels=channel_lists,
+        after=_opt(md_ids),
+        conflate_ms=_opt(st.integers(0, 60_000)),
+    ),
+    ops.Unsubscribe: st.builds(
+        ops.Unsubscribe, req_id=req_ids, symbols=symbol_lists, channels=channel_lists
+    ),
+    ops.Ping: st.builds(ops.Ping, req_id=req_ids),
+}
+
+# ------------------------------------------------------------------ market payloads
+
+STRATEGIES.update(
+    {
+        market.BookSnapshotPayload: st.builds(
+            market.BookSnapshotPayload,
+            symbol=symbols,
+            seq=seqs,
+            bids=levels,
+            asks=levels,
+            last_trade_id=seqs,
+            checksum=checksums,
+            ts=_opt(nanos),
+        ),
+        market.BookDeltaPayload: st.builds(
+            market.BookDeltaPayload,
+            symbol=symbols,
+            first_seq=seqs,
+            seq=seqs,
+            bids=levels,
+            asks=levels,
+            checksum=checksums,
+            ts=nanos,
+        ),
+        market.TradePayload: st.builds(
+            market.TradePayload,
+            symbol=symbols,
+            trade_id=seqs,
+            price=decimals,
+            qty=decimals,
+            taker_side=sides,
+            ts=nanos,
+        ),
+        market.TickerPayload: st.builds(
+            market.TickerPayload,
+            symbol=symbols,
+            bid=_opt(decimals),
+            ask=_opt(decimals),
+            last=_opt(decimals),
+            open=_opt(decimals),
+            high=_opt(decimals),
+            low=_opt(decimals),
+            volume=decimals,
+            ts=nanos,
+        ),
+        market.CandlePayload: st.builds(
+            market.CandlePayload,
+            symbol=symbols,
+            interval=st.sampled_from(["1s", "1m"]),
+            t=nanos,
+            o=decimals,
+            h=decimals,
+            l=decimals,
+            c=decimals,
+            v=decimals,
+            closed=st.booleans(),
+        ),
+        market.StatusPayload: st.builds(
+            market.StatusPayload,
+            symbol=symbols,
+            state=st.sampled_from(["open", "halted", "replay"]),
+            ts=_opt(nanos),
+            replay_clock=_opt(nanos),
+            replay_speed=_opt(st.floats(min_value=1e-3, max_value=1e6)),
+        ),
+        market.ResetPayload: st.builds(
+            market.ResetPayload,
+            reason=st.sampled_from(["unknown_epoch", "too_old", "ahead", "bad_id"]) | texts,
+        ),
+    }
+)
+
+# ------------------------------------------------------------------ server messages
+
+
+def _order_state(cls: type[WireModel], **extra: S[Any]) -> S[Any]:
+    return st.builds(
+        cls,
+        req_id=req_ids,
+        client_order_id=identifiers,
+        order_id=identifiers,
+        symbol=symbols,
+        side=sides,
+        order_type=st.sampled_from(["limit", "market"]),
+        price=_opt(decimals),
+        qty=decimals,
+        tif=st.sampled_from(["gtc", "ioc", "fok"]),
+        post_only=st.booleans(),
+        status=st.sampled_from(["open", "partially_filled", "filled", "canceled"]),
+        filled_qty=decimals,
+        leaves_qty=decimals,
+        ts=nanos,
+        **extra,
+    )
+
+
+_codes = st.sampled_from(sorted(ALL_CODES))
+
+STRATEGIES.update(
+    {
+        messages.Session: st.builds(
+            messages.Session, account=identifiers, server_time=nanos, latest_exec_seq=seqs
+        ),
+        messages.ExecutionsResumed: st.builds(
+            messages.ExecutionsResumed, req_id=req_ids, latest_exec_seq=seqs
+        ),
+        messages.OrderAck: st.one_of(
+            _order_state(messages.OrderAck, duplicate=st.just(False), exec_seq=exec_seqs),
+            _order_state(messages.OrderAck, duplicate=st.just(True)),
+        ),
+        messages.OrderStatus: _order_state(messages.OrderStatus),
+        messages.OrderReject: st.builds(
+            messages.OrderReject,
+            req_id=req_ids,
+            client_order_id=_opt(identifiers),
+            code=_codes,
+            message=texts,
+        ),
+        messages.OrderFill: st.builds(
+            messages.OrderFill,
+            order_id=identifiers,
+            client_order_id=identifiers,
+            trade_id=seqs,
+            symbol=symbols,
+            side=sides,
+            price=decimals,
+            qty=decimals,
+            leaves_qty=decimals,
+            liquidity=st.sampled_from(["maker", "taker"]),
+            fee=decimals,
+            ts=nanos,
+            exec_seq=exec_seqs,
+        ),
+        messages.OrderCanceled: st.builds(
+            messages.OrderCanceled,
+            req_id=req_ids,
+            order_id=identifiers,
+            client_order_id=identifiers,
+            symbol=_opt(symbols),
+            reason=st.sampled_from(["canceled", "ioc_expired", "self_trade", "deadman"]),
+            filled_qty=decimals,
+            ts=nanos,
+            duplicate=st.booleans(),
+            exec_seq=_opt(exec_seqs),
+        ),
+        messages.OrdersCanceledAll: st.builds(
+            messages.OrdersCanceledAll, req_id=req_ids, count=seqs
+        ),
+        messages.DeadmanSet: st.builds(
+            messages.DeadmanSet, req_id=req_ids, timeout_ms=st.integers(0, ops.MAX_DEADMAN_MS)
+        ),
+        messages.Subscribed: st.builds(
+            messages.Subscribed, req_id=req_ids, symbols=symbol_lists, channels=channel_lists
+        ),
+        messages.Unsubscribed: st.builds(
+            messages.Unsubscribed, req_id=req_ids, symbols=symbol_lists, channels=channel_lists
+        ),
+        messages.Error: st.builds(
+            messages.Error,
+            req_id=req_ids,
+            code=st.sampled_from(["BAD_REQUEST", "UNKNOWN_OP", "RATE_LIMITED"]),
+            message=texts,
+        ),
+        messages.Pong: st.builds(messages.Pong, req_id=req_ids, server_time=nanos),
+    }
+)
+
+_ENVELOPES: dict[type[WireModel], type[WireModel]] = {
+    messages.MdSnapshot: market.BookSnapshotPayload,
+    messages.MdBook: market.BookDeltaPayload,
+    messages.MdTrade: market.TradePayload,
+    messages.MdTicker: market.TickerPayload,
+    messages.MdCandle: market.CandlePayload,
+    messages.MdStatus: market.StatusPayload,
+    messages.MdReset: market.ResetPayload,
+}
+for _env, _payload in _ENVELOPES.items():
+    STRATEGIES[_env] = st.builds(_env, id=md_ids, data=STRATEGIES[_payload])
+
+# ------------------------------------------------------------------ REST bodies
+
+_positions = st.builds(
+    rest.PositionInfo,
+    symbol=symbols,
+    qty=decimals,
+    avg_price=_opt(decimals),
+    realized_pnl=signed_decimals,
+)
+STRATEGIES.update(
+    {
+        rest.SessionRequest: st.builds(
+            rest.SessionRequest, account=identifiers, secret=_opt(texts)
+        ),
+        rest.SessionResponse: st.builds(
+            rest.SessionResponse, account=identifiers, token=texts, expires_at=nanos
+        ),
+        rest.SymbolInfo: st.builds(
+            rest.SymbolInfo,
+            symbol=symbols,
+            tick_size=decimals,
+            lot_size=decimals,
+            min_qty=decimals,
+            price_decimals=st.integers(0, 18),
+            qty_decimals=st.integers(0, 18),
+        ),
+        rest.PositionInfo: _positions,
+        rest.AccountInfo: st.builds(
+            rest.AccountInfo,
+            account=identifiers,
+            balances=st.dictionaries(st.sampled_from(["cash", "cash_available"]), signed_decimals),
+            positions=st.lists(_positions, max_size=3).map(tuple),
+            latest_exec_seq=seqs,
+        ),
+        rest.OrderRequest: st.builds(
+            rest.OrderRequest,
+            client_order_id=identifiers,
+            symbol=symbols,
+            side=sides | raw_strings,
+            order_type=st.sampled_from(["limit", "market"]) | raw_strings,
+            qty=raw_strings,
+            price=_opt(raw_strings),
+            tif=_opt(raw_strings),
+            post_only=st.booleans(),
+        ),
+        rest.ErrorBody: st.builds(rest.ErrorBody, code=_codes, message=texts),
+    }
+)
+_POLL: dict[type[WireModel], type[WireModel]] = {
+    rest.PollSnapshot: market.BookSnapshotPayload,
+    rest.PollBook: market.BookDeltaPayload,
+    rest.PollTrade: market.TradePayload,
+    rest.PollTicker: market.TickerPayload,
+    rest.PollCandle: market.CandlePayload,
+    rest.PollStatus: market.StatusPayload,
+    rest.PollReset: market.ResetPayload,
+}
+for _poll, _payload in _POLL.items():
+    STRATEGIES[_poll] = st.builds(_poll, id=md_ids, data=STRATEGIES[_payload])
+STRATEGIES[rest.PollResponse] = st.builds(
+    rest.PollResponse,
+    events=st.lists(st.one_of([STRATEGIES[p] for p in _POLL]), max_size=4).map(tuple),
+    cursor=md_ids,
+)
+
+
+def strategy_for(model: type[WireModel]) -> S[Any]:
+    """Valid instances of ``model``; ``KeyError`` for a model without a strategy."""
+    return STRATEGIES[model]
+
+
+def _union(module: Any) -> S[Any]:
+    return st.one_of([s for cls, s in STRATEGIES.items() if cls.__module__ == module.__name__])
+
+
+def client_ops() -> S[Any]:
+    """Any valid client op."""
+    return _union(ops)
+
+
+def server_messages() -> S[Any]:
+    """Any valid server message (including ``md.*`` envelopes)."""
+    return _union(messages)
+
+
+def market_payloads() -> S[Any]:
+    return _union(market)
+
+
+def rest_bodies() -> S[Any]:
+    return _union(rest)
+
+
+def any_model() -> S[Any]:
+    return st.one_of(list(STRATEGIES.values()))
+
+
+# ------------------------------------------------------------------ fuzzing
+
+
+def random_bytes(max_size: int = 512) -> S[bytes]:
+    """Arbitrary bytes (mostly not JSON)."""
+    return st.binary(max_size=max_size)
+
+
+def json_values(max_leaves: int = 12) -> S[Any]:
+    """Arbitrary JSON values (Python form), including huge and wrong-typed numbers."""
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=16)
+    )
+    return st.recursive(
+        scalars,
+        lambda children: (
+            st.lists(children, max_size=5)
+            | st.dictionaries(st.text(max_size=12), children, max_size=5)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+def _dumps(value: Any) -> bytes:
+    # orjson refuses ints beyond 64 bits; write those frames by hand so they still occur.
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value).encode()
+
+
+def random_json() -> S[bytes]:
+    """Arbitrary JSON documents, encoded."""
+    return json_values().map(_dumps)
+
+
+_FIELD_NAMES = sorted(
+    {name for cls in STRATEGIES for name in cls.model_fields} | {"op", "type", "req_id"}
+)
+
+
+def op_like() -> S[bytes]:
+    """JSON objects with a real ``op`` (or ``type``) and real field names holding random
+    values: the frames most likely to reach deep into validation."""
+    tags = st.sampled_from(sorted(ops.OP_NAMES)).map(lambda t: ("op", t)) | st.sampled_from(
+        sorted(messages.TYPE_NAMES)
+    ).map(lambda t: ("type", t))
+    fields = st.dictionaries(st.sampled_from(_FIELD_NAMES), json_values(8), max_size=8)
+    return st.builds(lambda tag, body: _dumps({**body, tag[0]: tag[1]}), tags, fields)
+
+
+@st.composite
+def mutated_frames(draw: st.DrawFn, source: S[Any] | None = None) -> bytes:
+    """An encoded valid model (a client op unless ``source`` is given) with one mutation:
+    a key dropped, a value replaced by random JSON, a key added, or bytes cut or changed."""
+    from shared.codec import encode
+
+    model = draw(source if source is not None else client_ops())
+    frame = encode(model)
+    kind = draw(st.sampled_from(["drop", "replace", "add", "truncate", "flip", "insert"]))
+    if kind in ("drop", "replace", "add"):
+        obj: dict[str, Any] = orjson.loads(frame)
+        if kind == "add" or not obj:
+            obj[draw(st.sampled_from(_FIELD_NAMES) | st.text(max_size=8))] = draw(json_values(4))
+        else:
+            key = draw(st.sampled_from(sorted(obj)))
+            if kind == "drop":
+                del obj[key]
+            else:
+                obj[key] = draw(json_values(4))
+        return _dumps(obj)
+    position = draw(st.integers(0, max(len(frame) - 1, 0)))
+    if kind == "truncate":
+        return frame[:position]
+    if kind == "flip":
+        return frame[:position] + bytes([draw(st.integers(0, 255))]) + frame[position + 1 :]
+    return frame[:position] + draw(st.binary(min_size=1, max_size=4)) + frame[position:]
