@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -27,8 +27,8 @@ ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1440, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 #: Generous: the page's first data waits on a busy 2-core machine; speed is never asserted.
 READY_MS = 20_000
 
@@ -57,7 +57,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 def open_page(browser: Browser) -> Callable[..., Awaitable[OpenedPage]]:
-    async def opener(url: str, viewport: dict[str, int] | None = None) -> OpenedPage:
+    async def opener(url: str, viewport: ViewportSize | None = None) -> OpenedPage:
         page = await browser.new_page(viewport=viewport or DESKTOP)
         opened = OpenedPage(page)
         page.on("console", lambda m: opened.errors.append(m.text) if m.type == "error" else None)

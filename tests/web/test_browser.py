@@ -16,7 +16,9 @@ pytestmark = pytest.mark.browser
 Opener = Callable[..., Awaitable[OpenedPage]]
 
 
-async def test_page_loads_live_data_and_book_checksum_matches(live_server_factory: Any, open_page: Opener) -> None:
+async def test_page_loads_live_data_and_book_checksum_matches(
+    live_server_factory: Any, open_page: Opener
+) -> None:
     srv = live_server_factory(sim_rate=20.0)
     opened = await open_page(srv.url)
     # Wait for the first market data, then the ticker and the chart must move within 2 s.
@@ -46,12 +48,15 @@ async def test_page_loads_live_data_and_book_checksum_matches(live_server_factor
     for _ in range(50):
         rest = rest_get(srv.url, f"/api/book/{symbol}")
         page_book = await opened.js(
-            "(s) => { const b = window.tickwire.store.books.get(s); return {seq: b.seq, crc: b.checksum()}; }", symbol
+            "(s) => { const b = window.tickwire.store.books.get(s); return {seq: b.seq, crc: b.checksum()}; }",
+            symbol,
         )
         if page_book["seq"] < rest["seq"]:
             try:
                 await opened.until(
-                    "(a) => window.tickwire.store.books.get(a[0]).seq >= a[1]", [symbol, rest["seq"]], timeout=2000
+                    "(a) => window.tickwire.store.books.get(a[0]).seq >= a[1]",
+                    [symbol, rest["seq"]],
+                    timeout=2000,
                 )
             except Exception:
                 continue
@@ -67,7 +72,9 @@ async def test_page_loads_live_data_and_book_checksum_matches(live_server_factor
     assert opened.errors == []
 
 
-async def test_ticket_order_cancel_fill_and_positions(live_server_factory: Any, open_page: Opener) -> None:
+async def test_ticket_order_cancel_fill_and_positions(
+    live_server_factory: Any, open_page: Opener
+) -> None:
     srv = live_server_factory()  # quiet market: only our orders move the book
     opened = await open_page(srv.url + "/?symbol=BTC-USD")
     page = opened.page
@@ -87,7 +94,9 @@ async def test_ticket_order_cancel_fill_and_positions(live_server_factory: Any, 
     assert [o["client_order_id"] for o in server_orders] == [key]
     assert server_orders[0]["price"] == "50000.00" and server_orders[0]["side"] == "buy"
     # The order rests on the book, and the page's book checksum is the server's.
-    await opened.until("() => window.tickwire.store.books.get('BTC-USD').bestBid()?.[0] === '50000.00'")
+    await opened.until(
+        "() => window.tickwire.store.books.get('BTC-USD').bestBid()?.[0] === '50000.00'"
+    )
     rest_book = rest_get(srv.url, "/api/book/BTC-USD")
     assert await opened.js("() => window.tickwire.checksum('BTC-USD')") == rest_book["checksum"]
     assert "50000.00" in (await page.text_content("#book") or "")
@@ -113,7 +122,9 @@ async def test_ticket_order_cancel_fill_and_positions(live_server_factory: Any, 
     await page.click("#ticket button[name=submit]")
     await page.locator(f'#open-orders tr[data-client-order-id="{sell_key}"]').wait_for()
     await page.click("[data-tab=positions]")
-    await opened.until("() => document.querySelector('#positions tr[data-symbol=\"BTC-USD\"]') !== null")
+    await opened.until(
+        "() => document.querySelector('#positions tr[data-symbol=\"BTC-USD\"]') !== null"
+    )
     qty_before = await page.text_content('#positions tr[data-symbol="BTC-USD"] td:nth-child(2)')
     bob = rest_token(srv.url, "bob")
     taken = httpx.post(
@@ -130,7 +141,9 @@ async def test_ticket_order_cancel_fill_and_positions(live_server_factory: Any, 
         },
     )
     assert taken.status_code == 201, taken.text
-    await opened.until("(k) => window.tickwire.orders.tracker.orders.get(k).status === 'filled'", sell_key)
+    await opened.until(
+        "(k) => window.tickwire.orders.tracker.orders.get(k).status === 'filled'", sell_key
+    )
     await opened.until("() => window.tickwire.orders.tracker.fills.length === 1")
     assert await page.text_content("#count-fills") == "1"
     account = rest_get(srv.url, "/api/account", alice)

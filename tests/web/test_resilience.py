@@ -1,0 +1,202 @@
+"""The browser UI when connections fail: order socket closed with an order in flight,
+WebSocket and SSE unavailable (fallback to SSE, then long polling), the force switch, and an
+SSE stream killed by a server restart (resume with no gap)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import WebSocketRoute
+
+from .conftest import OpenedPage, close_order_sockets, login, rest_get, rest_token
+
+pytestmark = pytest.mark.browser
+
+Opener = Callable[..., Awaitable[OpenedPage]]
+ORDER_SOCKET = re.compile(r"/ws\?token=")
+# What a browser logs by itself when a transport is refused or a server goes away.
+NETWORK_NOISE = ("WebSocket connection to", "Failed to load resource", "net::ERR_", "EventSource")
+
+
+def only_network_noise(errors: list[str]) -> bool:
+    return all(any(noise in e for noise in NETWORK_NOISE) for e in errors)
+
+
+async def wait_for_server_order(base_url: str, token: str, key: str) -> None:
+    async with httpx.AsyncClient(
+        base_url=base_url, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        for _ in range(500):
+            if (await client.get(f"/api/orders/{key}")).status_code == 200:
+                return
+            await asyncio.sleep(0.02)
+    raise AssertionError(f"server never got order {key}")
+
+
+async def place_from_ticket(opened: OpenedPage, price: str, qty: str) -> str:
+    page = opened.page
+    key = await page.text_content("#ticket [data-key]")
+    assert key
+    await page.fill("#ticket input[name=price]", price)
+    await page.fill("#ticket input[name=qty]", qty)
+    await page.click("#ticket button[name=submit]")
+    return key
+
+
+async def test_order_socket_closed_with_order_in_flight_is_held_exactly_once(
+    live_server_factory: Any, open_page: Opener
+) -> None:
+    srv = live_server_factory()
+    token = rest_token(srv.url, "carol")
+    sabotage: dict[str, Any] = {"mode": None, "tasks": []}
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        holding = {"on": False}
+
+        def from_page(message: str | bytes) -> None:
+            if holding["on"]:
+                return
+            data = json.loads(message)
+            mode = sabotage["mode"]
+            if data.get("op") != "order.new" or mode is None:
+                server.send(message)
+                return
+            # The order is in flight: from now on nothing reaches the page on this socket.
+            sabotage["mode"] = None
+            holding["on"] = True
+            key = data["client_order_id"]
+
+            async def close_when_ready() -> None:
+                if mode == "server-got-it":
+                    server.send(message)
+                    await wait_for_server_order(srv.url, token, key)
+                await close_order_sockets(srv.node)
+
+            sabotage["tasks"].append(asyncio.get_running_loop().create_task(close_when_ready()))
+
+        def from_server(message: str | bytes) -> None:
+            if not holding["on"]:
+                ws.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+    opened = await open_page(srv.url + "/?symbol=ETH-USD")
+    await opened.page.route_web_socket(ORDER_SOCKET, route)
+    await login(opened, "carol")
+
+    # 1. The server takes the order, then closes the socket before its ack reaches the page.
+    sabotage["mode"] = "server-got-it"
+    first = await place_from_ticket(opened, "2000.00", "1.0000")
+    await asyncio.gather(*sabotage["tasks"])
+    await opened.until("() => window.tickwire.orders.reconnects >= 1")
+    await opened.until(
+        "(k) => window.tickwire.orders.tracker.orders.get(k)?.status === 'open'", first
+    )
+    assert await opened.js("() => window.tickwire.orders.resent") == 0, (
+        "the replayed ack answered it"
+    )
+    # 2. The socket closes before the order reaches the server: the page re-sends the same key.
+    sabotage["mode"] = "lost-on-the-way"
+    second = await place_from_ticket(opened, "2001.00", "1.0000")
+    await asyncio.gather(*sabotage["tasks"])
+    await opened.until("() => window.tickwire.orders.reconnects >= 2")
+    await opened.until(
+        "(k) => window.tickwire.orders.tracker.orders.get(k)?.status === 'open'", second
+    )
+
+    server_orders = rest_get(srv.url, "/api/orders", token)
+    assert sorted(o["client_order_id"] for o in server_orders) == sorted([first, second])
+    client = await opened.js(
+        "() => { const o = window.tickwire.orders; return {reconnects: o.reconnects, resent: o.resent, "
+        "n: o.tracker.orders.size, seq: o.tracker.lastExecSeq}; }"
+    )
+    assert client["reconnects"] >= 2
+    assert client["resent"] >= 1, "the lost order was sent again"
+    assert client["n"] == 2
+    assert client["seq"] == rest_get(srv.url, "/api/account", token)["latest_exec_seq"] == 2
+    assert await opened.page.locator("#open-orders tr[data-client-order-id]").count() == 2
+    assert only_network_noise(opened.errors), opened.errors
+
+
+async def test_fallback_to_sse_then_long_polling(
+    live_server_factory: Any, open_page: Opener, tmp_path: Path
+) -> None:
+    no_ws = live_server_factory(sim_rate=20.0, transports=("sse", "poll"), data_dir=tmp_path / "a")
+    opened = await open_page(no_ws.url)
+    assert await opened.js("() => window.tickwire.feed.current") == "sse"
+    await opened.until("() => window.tickwire.feed.stats.sse.messages > 20")
+    await opened.until("() => document.querySelector('#conn-current').textContent === 'SSE'")
+    stats = await opened.js("() => window.tickwire.feed.snapshot().stats")
+    assert stats["ws"]["state"] == "failed" and stats["ws"]["messages"] == 0
+    assert (
+        await opened.page.text_content('#conn-table tr[data-transport="ws"] td.state') == "failed"
+    )
+    assert only_network_noise(opened.errors), opened.errors
+    await opened.page.close()
+
+    poll_only = live_server_factory(sim_rate=20.0, transports=("poll",), data_dir=tmp_path / "b")
+    opened = await open_page(poll_only.url)
+    assert await opened.js("() => window.tickwire.feed.current") == "poll"
+    await opened.until("() => window.tickwire.feed.stats.poll.messages > 20")
+    await opened.until("() => document.querySelector('#conn-current').textContent === 'Long poll'")
+    stats = await opened.js("() => window.tickwire.feed.snapshot().stats")
+    assert stats["ws"]["state"] == "failed" and stats["sse"]["state"] == "failed"
+    symbol = await opened.js("() => window.tickwire.ui.symbol")
+    assert await opened.js("(s) => window.tickwire.store.books.get(s).synced", symbol)
+    assert only_network_noise(opened.errors), opened.errors
+
+
+async def test_force_switch_resumes_across_transports(
+    live_server_factory: Any, open_page: Opener
+) -> None:
+    srv = live_server_factory(sim_rate=20.0)
+    opened = await open_page(srv.url)
+    await opened.until("() => window.tickwire.feed.stats.ws.messages > 20")
+    for mode, label in (
+        ("sse", "SSE (forced)"),
+        ("poll", "Long poll (forced)"),
+        ("ws", "WebSocket (forced)"),
+    ):
+        await opened.page.click(f'#force input[value="{mode}"]', force=True)
+        await opened.until("(m) => window.tickwire.feed.current === m", mode)
+        await opened.until("(m) => window.tickwire.feed.stats[m].messages > 10", mode)
+        await opened.until(
+            "(l) => document.querySelector('#conn-current').textContent === l", label
+        )
+    counters = await opened.js("() => window.tickwire.store.counters")
+    stats = await opened.js("() => window.tickwire.feed.snapshot().stats")
+    # Each switch resumed from the last id the previous transport delivered: no reset, no gap.
+    assert stats["sse"]["resumes"] == 1 and stats["poll"]["resumes"] == 1
+    assert counters["resets"] == 0 and counters["tradeGaps"] == 0 and counters["checksumBad"] == 0
+    assert counters["resyncs"] == 0
+    assert opened.errors == []
+
+
+async def test_killed_sse_stream_resumes_with_no_gap(
+    live_server_factory: Any, open_page: Opener
+) -> None:
+    srv = live_server_factory(sim_rate=20.0)
+    opened = await open_page(srv.url + "/?transport=sse")
+    await opened.until("() => (window.tickwire.store.counters.byEvent.trade ?? 0) >= 10")
+    before = await opened.js("() => window.tickwire.store.counters.byEvent.trade")
+    # Kill the stream: stop the server, start it again on the same port and data directory.
+    srv.stop()
+    live_server_factory(port=srv.port, data_dir=srv.settings.data_dir, sim_rate=20.0)
+    await opened.until("() => window.tickwire.feed.stats.sse.resumes >= 1")
+    await opened.until("(n) => window.tickwire.store.counters.byEvent.trade >= n + 10", before)
+    counters = await opened.js("() => window.tickwire.store.counters")
+    sse = await opened.js("() => window.tickwire.feed.snapshot().stats.sse")
+    assert sse["resets"] == 0, "the server had the history: resume must be exact"
+    assert counters["resets"] == 0
+    assert counters["tradeGaps"] == 0, "a trade id was skipped"
+    assert counters["resyncs"] == 0 and counters["checksumBad"] == 0, "the book needed a resync"
+    assert only_network_noise(opened.errors), opened.errors
