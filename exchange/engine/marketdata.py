@@ -114,5 +114,5 @@ class SymbolMarket:
     def from_record(cls, symbol: str, rec: list[Any]) -> SymbolMarket:
         m = cls(symbol)
         (m.state, m.seq, m.trade_id, m.last, m.open, m.high, m.low, m.volume, candles) = rec
-        m.candles = {name: list(candles[name]) for name, _ in INTERVALS if name in candles}
+        m.candles = {name: list(c) for name, c in candles.items()}
         return m

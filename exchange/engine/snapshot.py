@@ -1,20 +1,21 @@
-"""Engine snapshots: the whole state as canonical JSON bytes (orjson), and back.
+"""Engine snapshots: the whole state as canonical JSON bytes, and back.
 
 Exports: ``encode``, ``decode``, ``SNAPSHOT_VERSION``.
 
 Contract: ``decode(Engine, encode(e))`` is an engine in the same state as ``e``:
-``encode`` of it gives the same bytes, so ``state_hash`` is equal. Dicts are written in
-insertion order, which a deterministic engine makes the same for the same command log.
+``encode`` of it gives the same bytes, so ``state_hash`` is equal. Mappings keyed by
+name are written with sorted keys; ordered collections (orders, levels, keys, accounts) as
+lists in their insertion order, which a deterministic engine makes the same for the same
+command log and ``decode`` restores.
 Raises ``SnapshotError`` for bytes that are not a snapshot of this version.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import deque
 from typing import TYPE_CHECKING, Any, TypeVar
-
-import orjson
 
 from exchange.engine.accounts import Account, PositionState
 from exchange.engine.errors import SnapshotError
@@ -103,18 +104,19 @@ def encode(engine: QueryMixin, *, with_clock: bool = True) -> bytes:
         "accounts": accounts,
         "key_queue": list(engine.key_queue),
     }
-    return orjson.dumps(doc)
+    # stdlib json, not orjson: cash in small units can exceed 64 bits, which orjson refuses
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 def decode(cls: type[E], data: bytes) -> E:
     try:
-        doc = orjson.loads(data)
+        doc = json.loads(data)
         if doc.get("version") != SNAPSHOT_VERSION:
             raise SnapshotError(f"unsupported snapshot version {doc.get('version')!r}")
         return _restore(cls, doc)
     except SnapshotError:
         raise
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SnapshotError(f"not an engine snapshot: {exc}") from exc
 
 
