@@ -32,6 +32,7 @@ __all__ = [
     "POST_ONLY_WOULD_TAKE",
     "RATE_LIMITED",
     "REJECT_CODES",
+    "SLOW_CONSUMER",
     "UNKNOWN_OP",
     "UNKNOWN_ORDER",
     "BookGap",
@@ -58,8 +59,11 @@ MARKET_HALTED = "MARKET_HALTED"
 RATE_LIMITED = "RATE_LIMITED"
 BAD_REQUEST = "BAD_REQUEST"
 UNKNOWN_OP = "UNKNOWN_OP"
+#: Extension (not in PROTOCOL.md section 3): the ``error`` sent before a market-data
+#: subscription is dropped because the client reads too slowly.
+SLOW_CONSUMER = "SLOW_CONSUMER"
 
-#: Every code of PROTOCOL.md section 3.
+#: Every code of PROTOCOL.md section 3, plus the extension ``SLOW_CONSUMER``.
 ALL_CODES: frozenset[str] = frozenset(
     {
         INVALID_SYMBOL,
@@ -79,10 +83,11 @@ ALL_CODES: frozenset[str] = frozenset(
         RATE_LIMITED,
         BAD_REQUEST,
         UNKNOWN_OP,
+        SLOW_CONSUMER,
     }
 )
 #: Codes of an ``error`` message: the frame's shape was wrong, or the client is too fast.
-ERROR_CODES: frozenset[str] = frozenset({BAD_REQUEST, UNKNOWN_OP, RATE_LIMITED})
+ERROR_CODES: frozenset[str] = frozenset({BAD_REQUEST, UNKNOWN_OP, RATE_LIMITED, SLOW_CONSUMER})
 #: Codes of an ``order.reject``: a well-formed request refused for its values or the state.
 #: ``BAD_REQUEST`` is here too: the engine refuses an illegal ``client_order_id`` with it.
 REJECT_CODES: frozenset[str] = (ALL_CODES - ERROR_CODES) | {BAD_REQUEST}

@@ -282,7 +282,12 @@ STRATEGIES.update(
             messages.DeadmanSet, req_id=req_ids, timeout_ms=st.integers(0, ops.MAX_DEADMAN_MS)
         ),
         messages.Subscribed: st.builds(
-            messages.Subscribed, req_id=req_ids, symbols=symbol_lists, channels=channel_lists
+            messages.Subscribed,
+            req_id=req_ids,
+            symbols=symbol_lists,
+            channels=channel_lists,
+            after=_opt(md_ids),
+            conflate_ms=_opt(st.integers(0, 60_000)),
         ),
         messages.Unsubscribed: st.builds(
             messages.Unsubscribed, req_id=req_ids, symbols=symbol_lists, channels=channel_lists
@@ -318,8 +323,10 @@ _positions = st.builds(
     avg_price=_opt(decimals),
     realized_pnl=signed_decimals,
 )
+_balances = st.builds(rest.Balance, total=signed_decimals, available=signed_decimals)
 STRATEGIES.update(
     {
+        rest.Balance: _balances,
         rest.SessionRequest: st.builds(
             rest.SessionRequest, account=identifiers, secret=_opt(texts)
         ),
@@ -339,8 +346,9 @@ STRATEGIES.update(
         rest.AccountInfo: st.builds(
             rest.AccountInfo,
             account=identifiers,
-            balances=st.dictionaries(st.sampled_from(["cash", "cash_available"]), signed_decimals),
+            balances=st.dictionaries(st.sampled_from(["cash", "USD"]), _balances, max_size=2),
             positions=st.lists(_positions, max_size=3).map(tuple),
+            fees_paid=_opt(decimals),
             latest_exec_seq=seqs,
         ),
         rest.OrderRequest: st.builds(

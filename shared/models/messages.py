@@ -61,6 +61,8 @@ OrderType = Literal["limit", "market"]
 Tif = Literal["gtc", "ioc", "fok"]
 OrderState = Literal["open", "partially_filled", "filled", "canceled"]
 ExecSeq = Annotated[int, Field(ge=1, le=2**63 - 1)]
+#: A market-data event id (``<epoch>-<offset>``), opaque to clients.
+MdId = Annotated[str, Field(max_length=64)]
 _REQ_AND_EXEC: frozenset[str] = frozenset({"req_id", "exec_seq"})
 
 
@@ -176,14 +178,21 @@ class DeadmanSet(_Reply):
 
 
 class Subscribed(_Reply):
-    """The market-data subscription now in force (``None``: all)."""
+    """The market-data subscription now in force; an absent ``symbols``/``channels`` means
+    all, ``after``/``conflate_ms`` echo the request's when it had them."""
 
+    OMIT_ALL_NONE: ClassVar[bool] = True
     type: Literal["subscribed"] = "subscribed"
     symbols: SymbolList | None = None
     channels: ChannelList | None = None
+    after: MdId | None = None
+    conflate_ms: Annotated[int, Field(ge=0, le=60_000)] | None = None
 
 
 class Unsubscribed(_Reply):
+    """Answer to ``unsubscribe``; the remaining subscription when the server reports it."""
+
+    OMIT_ALL_NONE: ClassVar[bool] = True
     type: Literal["unsubscribed"] = "unsubscribed"
     symbols: SymbolList | None = None
     channels: ChannelList | None = None
@@ -200,9 +209,6 @@ class Error(_Reply):
 class Pong(_Reply):
     type: Literal["pong"] = "pong"
     server_time: Nanos
-
-
-MdId = Annotated[str, Field(max_length=64)]
 
 
 class MdSnapshot(WireModel):

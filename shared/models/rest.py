@@ -28,6 +28,7 @@ from shared.models.market import (
 
 __all__ = [
     "AccountInfo",
+    "Balance",
     "ErrorBody",
     "OrderRequest",
     "PollBook",
@@ -80,13 +81,23 @@ class PositionInfo(WireModel):
     realized_pnl: StrictStr  # may be negative: "-12.50"
 
 
-class AccountInfo(WireModel):
-    """``GET /api/account``; ``balances`` maps a name (``cash``, ``cash_available``, ...) to
-    a decimal string."""
+class Balance(WireModel):
+    """One currency's cash: ``total``, and ``available`` (total minus what resting buys
+    reserve)."""
 
+    total: StrictStr
+    available: StrictStr
+
+
+class AccountInfo(WireModel):
+    """``GET /api/account``. One cash currency per engine, so ``balances`` is
+    ``{"cash": {"total", "available"}}``; ``fees_paid`` is the sum of fees charged."""
+
+    OMIT_IF_NONE: ClassVar[frozenset[str]] = frozenset({"fees_paid"})
     account: StrictStr
-    balances: Annotated[dict[StrictStr, StrictStr], Strict(False)]
+    balances: Annotated[dict[StrictStr, Balance], Strict(False)]
     positions: Annotated[tuple[PositionInfo, ...], Strict(False)]
+    fees_paid: StrictStr | None = None
     latest_exec_seq: Seq
 
 
