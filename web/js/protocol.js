@@ -77,7 +77,7 @@ export const SYMBOL_STATES = Object.freeze(["open", "halted", "replay"]);
 /** Market-data transports, in the browser's fallback order (PROTOCOL §5). */
 export const TRANSPORTS = Object.freeze(["ws", "sse", "poll"]);
 
-/** Every reject/error code of PROTOCOL §3 with the message the page shows for it. */
+/** Every reject/error code (PROTOCOL §3, plus the server's SLOW_CONSUMER) with the message the page shows. */
 export const REJECT_CODES = Object.freeze({
   INVALID_SYMBOL: "Unknown symbol.",
   INVALID_PRICE: "Invalid price: use a positive decimal on the symbol's tick grid.",
@@ -96,6 +96,7 @@ export const REJECT_CODES = Object.freeze({
   RATE_LIMITED: "Too many requests: slow down and retry.",
   BAD_REQUEST: "The request was malformed.",
   UNKNOWN_OP: "The server did not recognise the request.",
+  SLOW_CONSUMER: "This connection fell too far behind the market and was dropped; reconnecting.",
 });
 
 /** Accepted decimal syntax on the wire (PROTOCOL §1), as a source string and a RegExp. */

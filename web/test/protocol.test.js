@@ -46,12 +46,12 @@ test("checksum token removes the dot and leading zeros", () => {
   assert.equal(checksumToken("0.000"), "");
 });
 
-test("every PROTOCOL §3 code has a human message", () => {
+test("every reject/error code has a human message", () => {
   const codes = [
     "INVALID_SYMBOL", "INVALID_PRICE", "INVALID_QTY", "INVALID_SIDE", "INVALID_TYPE", "INVALID_TIF",
     "INSUFFICIENT_FUNDS", "POST_ONLY_WOULD_TAKE", "FOK_NOT_FILLABLE", "NO_LIQUIDITY",
     "DUPLICATE_CLIENT_ORDER_ID", "UNKNOWN_ORDER", "ORDER_NOT_OPEN", "MARKET_HALTED", "RATE_LIMITED",
-    "BAD_REQUEST", "UNKNOWN_OP",
+    "BAD_REQUEST", "UNKNOWN_OP", "SLOW_CONSUMER",
   ];
   assert.deepEqual(Object.keys(REJECT_CODES).sort(), [...codes].sort());
   for (const code of codes) assert.ok(rejectMessage(code).length > 10, code);
