@@ -162,11 +162,14 @@ class Simulator:
         raise KeyError(symbol)
 
     def setup_commands(self, now_ns: int = 0) -> list[Command]:
-        """``OpenAccount`` (large cash and inventory) and ``CancelAll`` for every agent."""
+        """``OpenAccount`` (large cash and inventory) and ``CancelAll`` for every agent.
+
+        The same whenever called (sized at the starting fair values)."""
         cfg = self.config
         cash = cfg.account_cash * 10**self._cash_decimals
         positions = tuple(
-            (ctx.symbol, ctx.qty_for_notional(float(cfg.account_notional))) for ctx in self._symbols
+            (ctx.symbol, ctx.qty_for_notional(float(cfg.account_notional), ctx.start_fair))
+            for ctx in self._symbols
         )
         out: list[Command] = [
             OpenAccount(a, cash=cash, positions=positions, ts=now_ns) for a in self.accounts

@@ -93,10 +93,11 @@ class SymbolContext:
         units = (units // tick) * tick
         return min(max(units, tick), (self.spec.max_price // tick) * tick)
 
-    def qty_for_notional(self, notional: float) -> int:
-        """Quantity units worth about ``notional`` (quote currency) at fair, on the lot grid."""
+    def qty_for_notional(self, notional: float, fair: float | None = None) -> int:
+        """Quantity units worth about ``notional`` (quote currency) at ``fair`` (default: the
+        current fair value), on the lot grid and within the symbol's limits."""
         spec = self.spec
-        price = self.fair / 10**spec.price_decimals
+        price = (self.fair if fair is None else fair) / 10**spec.price_decimals
         raw = notional / price * 10**spec.qty_decimals
         lots = max(1, int(raw // spec.lot_size))
         qty = max(lots * spec.lot_size, spec.min_qty)
