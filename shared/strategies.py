@@ -122,7 +122,7 @@ STRATEGIES: dict[type[WireModel], S[Any]] = {
         symbols=symbol_lists,
         channels=channel_lists,
         after=_opt(md_ids),
-        conflate_ms=_opt(st.integers(0, 60_000)),
+        conflate=_opt(st.sampled_from(["100ms", "1s", "250ms"])),
     ),
     ops.Unsubscribe: st.builds(
         ops.Unsubscribe, req_id=req_ids, symbols=symbol_lists, channels=channel_lists
@@ -287,7 +287,7 @@ STRATEGIES.update(
             symbols=symbol_lists,
             channels=channel_lists,
             after=_opt(md_ids),
-            conflate_ms=_opt(st.integers(0, 60_000)),
+            conflate=_opt(st.sampled_from(["100ms", "1s", "250ms"])),
         ),
         messages.Unsubscribed: st.builds(
             messages.Unsubscribed, req_id=req_ids, symbols=symbol_lists, channels=channel_lists

@@ -28,7 +28,7 @@ from shared.models.market import (
     TickerPayload,
     TradePayload,
 )
-from shared.models.ops import ChannelList, SymbolList
+from shared.models.ops import ChannelList, Conflate, SymbolList
 
 __all__ = [
     "EXECUTION_TYPES",
@@ -179,14 +179,14 @@ class DeadmanSet(_Reply):
 
 class Subscribed(_Reply):
     """The market-data subscription now in force; an absent ``symbols``/``channels`` means
-    all, ``after``/``conflate_ms`` echo the request's when it had them."""
+    all, ``after``/``conflate`` echo the request's when it had them."""
 
     OMIT_ALL_NONE: ClassVar[bool] = True
     type: Literal["subscribed"] = "subscribed"
     symbols: SymbolList | None = None
     channels: ChannelList | None = None
     after: MdId | None = None
-    conflate_ms: Annotated[int, Field(ge=0, le=60_000)] | None = None
+    conflate: Conflate | None = None
 
 
 class Unsubscribed(_Reply):

@@ -24,6 +24,7 @@ __all__ = [
     "Channel",
     "ChannelList",
     "ClientOp",
+    "Conflate",
     "Deadman",
     "ExecutionsResume",
     "OrderCancel",
@@ -44,6 +45,8 @@ CHANNELS: frozenset[str] = frozenset(get_args(Channel))
 MAX_SYMBOLS = 1000
 SymbolList = Annotated[tuple[StrictStr, ...], Strict(False), Field(max_length=MAX_SYMBOLS)]
 ChannelList = Annotated[tuple[Channel, ...], Strict(False), Field(max_length=len(CHANNELS) * 2)]
+#: A conflation window as in the SSE query: ``"100ms"``, ``"1s"``.
+Conflate = Annotated[str, Field(max_length=16)]
 #: Longest dead-man's switch timeout accepted: one day.
 MAX_DEADMAN_MS = 86_400_000
 
@@ -143,14 +146,15 @@ class Subscribe(_Op):
     """Market data over this socket as ``md.<event>`` messages.
 
     ``symbols``/``channels`` ``None`` mean all. ``after`` is a market-data id to resume
-    after (exactly like SSE ``Last-Event-ID``). ``conflate_ms`` merges book deltas per window.
+    after (exactly like SSE ``Last-Event-ID``). ``conflate`` (``"100ms"``, ``"1s"``, as the
+    SSE query parameter; the gateway parses it) merges book deltas per window.
     """
 
     op: Literal["subscribe"] = "subscribe"
     symbols: SymbolList | None = None
     channels: ChannelList | None = None
     after: Annotated[str, Field(max_length=64)] | None = None
-    conflate_ms: Annotated[int, Field(ge=0, le=60_000)] | None = None
+    conflate: Conflate | None = None
 
 
 class Unsubscribe(_Op):

@@ -56,7 +56,8 @@ class SessionRequest(WireModel):
 
 
 class SessionResponse(WireModel):
-    """A bearer token (JWT) for ``account``, valid until ``expires_at`` (ns)."""
+    """A bearer token (JWT) for ``account``, valid until ``expires_at`` (seconds since the
+    epoch, as the JWT's ``exp``)."""
 
     account: StrictStr
     token: StrictStr
