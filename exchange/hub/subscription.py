@@ -177,19 +177,25 @@ class Subscription:
         if reason is not None:
             raise SlowConsumer(reason) if reason == SLOW_CONSUMER else SubscriptionClosed(reason)
 
-    def _pending_count(self) -> int:
-        """Matching events between the cursor and the head (incremental for filtered subs)."""
-        last = self._hub._history.last_offset
+    def _pending_count(self) -> int | None:
+        """Matching events between the cursor and the head, or ``None`` when some it may
+        need were already dropped from history. Incremental for filtered subscriptions; if
+        nothing matched, the cursor moves past what was scanned."""
+        history = self._hub._history
+        first = history.first_offset
+        last = history.last_offset
         if self.filter.is_all:
-            return last - self.cursor + 1
+            return None if self.cursor < first else last - self.cursor + 1
         if self._scan_offset < self.cursor:
             self._scan_offset, self._scan_count = self.cursor, 0
+        if self._scan_offset < first:
+            return None
         if self._scan_offset <= last:
             matches = self.filter.matches
-            self._scan_count += sum(
-                1 for ev in self._hub._history.since(self._scan_offset) if matches(ev)
-            )
+            self._scan_count += sum(1 for ev in history.since(self._scan_offset) if matches(ev))
             self._scan_offset = last + 1
+        if self._scan_count == 0:
+            self.cursor = self._scan_offset
         return self._scan_count
 
     def _take(self) -> list[MdEvent]:

@@ -57,7 +57,9 @@ class MarketSim:
 
     def checksum(self, symbol: str) -> int:
         b = self.books[symbol]
-        return book_checksum(self._levels(b.asks, False), self._levels(b.bids, True))
+        asks = [(self._p(p), self._q(b.asks[p])) for p in sorted(b.asks)[:10]]
+        bids = [(self._p(p), self._q(b.bids[p])) for p in sorted(b.bids, reverse=True)[:10]]
+        return book_checksum(asks, bids)
 
     def snapshot(self, symbol: str) -> dict[str, Any]:
         b = self.books[symbol]
