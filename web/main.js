@@ -140,7 +140,7 @@ async function main() {
       connection.render(feed.snapshot(), orderInfo);
       $("chart-stats").textContent = `${chart.state.updates} updates`;
     }
-    feed.noteRender(performance.timeOrigin + performance.now());
+    feed.noteRender();
     frameCost.addLatency(performance.now() - started);
   }
 

@@ -1,6 +1,6 @@
 /**
  * Connection panel: which transport carries market data, per-transport stats (latency from
- * event time to render p50/p99, bytes, messages, reconnects, resumes, resets, checksum
+ * event time to render p50/p99, arrival-to-render p99, bytes, messages, reconnects, resumes, resets, checksum
  * resyncs), the order socket's state, and the switch that forces a transport.
  * Exports createConnectionPanel({ table, current, badge, switchForm, orderState }, { onForce })
  * -> { render(feedSnapshot, orderInfo) }.
@@ -37,7 +37,7 @@ export function createConnectionPanel({ table, current, badge, switchForm, order
         if (!row) {
           row = el("tr");
           row.dataset.transport = mode;
-          for (let i = 0; i < 11; i += 1) row.append(el("td"));
+          for (let i = 0; i < 12; i += 1) row.append(el("td"));
           rows.set(mode, row);
           table.append(row);
         }
@@ -47,6 +47,7 @@ export function createConnectionPanel({ table, current, badge, switchForm, order
           [s.state, `state ${s.state}`],
           [ms(s.latency.p50), "num"],
           [ms(s.latency.p99), "num"],
+          [ms(s.renderDelay.p99), "num"],
           [String(s.messages), "num"],
           [kb(s.bytes), "num"],
           [String(s.reconnects), "num"],

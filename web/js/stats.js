@@ -1,9 +1,10 @@
 /**
- * Per-transport counters and latency samples for the connection panel. Pure (no DOM).
+ * Per-transport counters and latency windows for the connection panel. Pure (no DOM).
  *
- * Exports TransportStats, percentile(sortedValues, p).
- * Latency is "event time (`ts`, ns) to render" in ms, sampled when the frame that shows the
- * event is painted; the last SAMPLES values are kept.
+ * Exports TransportStats, LatencyWindow, percentile(sortedValues, p).
+ * Two latencies are sampled when the frame that shows an event is painted: `latency` is
+ * event time (`ts`, ns, the server's clock) to render, in ms; `renderDelay` is arrival in
+ * the page to render (the page's own share). Each keeps its last SAMPLES values.
  */
 const SAMPLES = 2048;
 
@@ -14,10 +15,34 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
+/** A ring of the last SAMPLES values with p50/p99 over them. */
+export class LatencyWindow {
+  constructor() {
+    this.samples = new Float64Array(SAMPLES);
+    this.count = 0;
+  }
+
+  add(ms) {
+    this.samples[this.count % SAMPLES] = ms;
+    this.count += 1;
+  }
+
+  reset() {
+    this.count = 0;
+  }
+
+  /** { p50, p99, n } over the kept samples (n counts every sample ever added). */
+  summary() {
+    const kept = Math.min(this.count, SAMPLES);
+    const sorted = Array.from(this.samples.subarray(0, kept)).sort((a, b) => a - b);
+    return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), n: this.count };
+  }
+}
+
 export class TransportStats {
   constructor(name) {
     this.name = name;
-    this.state = "idle"; // idle | connecting | live | failed | closed
+    this.state = "idle"; // idle | connecting | live | reconnecting | failed | closed
     this.messages = 0;
     this.bytes = 0;
     this.connects = 0;
@@ -27,8 +52,8 @@ export class TransportStats {
     this.resyncs = 0;
     this.failures = 0;
     this.lastError = "";
-    this.samples = new Float64Array(SAMPLES);
-    this.sampleCount = 0;
+    this.eventToRender = new LatencyWindow();
+    this.arrivalToRender = new LatencyWindow();
   }
 
   received(bytes) {
@@ -37,19 +62,29 @@ export class TransportStats {
   }
 
   addLatency(ms) {
-    this.samples[this.sampleCount % SAMPLES] = ms;
-    this.sampleCount += 1;
+    this.eventToRender.add(ms);
   }
 
-  /** { p50, p99, n } over the kept samples, in ms. */
+  addRenderDelay(ms) {
+    this.arrivalToRender.add(ms);
+  }
+
+  /** Forget the latency samples (start a measurement window). */
+  resetLatency() {
+    this.eventToRender.reset();
+    this.arrivalToRender.reset();
+  }
+
   latency() {
-    const n = Math.min(this.sampleCount, SAMPLES);
-    const sorted = Array.from(this.samples.subarray(0, n)).sort((a, b) => a - b);
-    return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), n: this.sampleCount };
+    return this.eventToRender.summary();
+  }
+
+  renderDelay() {
+    return this.arrivalToRender.summary();
   }
 
   toJSON() {
-    const { samples, sampleCount, ...rest } = this;
-    return { ...rest, latency: this.latency() };
+    const { eventToRender, arrivalToRender, ...rest } = this;
+    return { ...rest, latency: this.latency(), renderDelay: this.renderDelay() };
   }
 }

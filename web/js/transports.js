@@ -9,7 +9,7 @@
  * `/md/poll?cursor=`. Order WS -> SSE -> poll by feature detection and on failure (see
  * FallbackPolicy); force(mode) pins one; force(null) returns to automatic. The last event id
  * is shared, so a switch of transport resumes where the previous one stopped. Call
- * noteRender(nowMs) once per painted frame to sample event-to-render latency.
+ * noteRender() once per painted frame to sample event-to-render latency.
  */
 import { FallbackPolicy, detectSupport } from "./fallback.js";
 import { CHANNELS, MD_EVENTS, MD_PREFIX, OPS, TRANSPORTS } from "./protocol.js";
@@ -301,7 +301,7 @@ export class MarketFeed {
       stats.resets += 1;
     }
     if (id) this.lastId = id;
-    if (typeof data.ts === "number") this.pendingTs.push(stats, data.ts / 1e6);
+    if (typeof data.ts === "number") this.pendingTs.push(stats, data.ts / 1e6, this.env.performance.now());
     this.onEvent(event, data, id);
   }
 
@@ -312,13 +312,20 @@ export class MarketFeed {
     this.changed();
   }
 
-  /** Sample event-to-render latency for everything delivered since the last frame. */
-  noteRender(nowMs) {
+  /**
+   * Sample latency for everything delivered since the last frame: event time to render
+   * (epoch ms, compared with the server's ts) and arrival to render (the page's own share).
+   */
+  noteRender() {
+    const perf = this.env.performance;
+    const now = perf.now();
+    const nowEpochMs = perf.timeOrigin + now;
     const pending = this.pendingTs;
-    for (let i = 0; i < pending.length; i += 2) {
-      const latency = nowMs - pending[i + 1];
+    for (let i = 0; i < pending.length; i += 3) {
+      const latency = nowEpochMs - pending[i + 1];
       // A replayed market has a simulated clock; its ts says nothing about our latency.
       if (latency > -1000 && latency < 60000) pending[i].addLatency(Math.max(0, latency));
+      pending[i].addRenderDelay(now - pending[i + 2]);
     }
     this.pendingTs = [];
   }

@@ -23,5 +23,11 @@ test("stats keep counters and a bounded latency window", () => {
   const json = stats.toJSON();
   assert.equal(json.messages, 2);
   assert.equal(json.bytes, 150);
-  assert.equal(json.samples, undefined);
+  assert.equal(json.eventToRender, undefined);
+  assert.deepEqual(json.renderDelay, { p50: null, p99: null, n: 0 });
+  stats.addRenderDelay(3);
+  assert.equal(stats.renderDelay().p99, 3);
+  stats.resetLatency();
+  assert.equal(stats.latency().n, 0);
+  assert.equal(stats.renderDelay().n, 0);
 });
