@@ -88,13 +88,17 @@ def _parse_book_row(
 ) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
     if len(fields) % 4 or not fields:
         raise reader.error(line, f"expected 4 columns per level, got {len(fields)} columns")
+    names = ("ask price", "ask size", "bid price", "bid size")
+    try:  # fast path; the checked parse below names the bad field
+        if any(not f.isascii() or "_" in f for f in fields):
+            raise ValueError
+        values = [int(f) for f in fields]
+    except ValueError:
+        values = [parse_int(f, names[k % 4], reader, line) for k, f in enumerate(fields)]
     bids: list[Level] = []
     asks: list[Level] = []
-    for i in range(0, len(fields), 4):
-        ap = parse_int(fields[i], "ask price", reader, line)
-        aq = parse_int(fields[i + 1], "ask size", reader, line)
-        bp = parse_int(fields[i + 2], "bid price", reader, line)
-        bq = parse_int(fields[i + 3], "bid size", reader, line)
+    for i in range(0, len(values), 4):
+        ap, aq, bp, bq = values[i : i + 4]
         if aq < 0 or bq < 0:
             raise reader.error(line, "negative size")
         if aq and ap != _EMPTY_ASK:
@@ -154,13 +158,18 @@ def read_lobster(
         if not secs.isdigit() or (dot and not frac.isdigit()) or not fields[0].isascii():
             raise msg_reader.error(line, f"Time is not seconds after midnight: {fields[0]!r}")
         ts = midnight + int(secs) * 10**9 + int((frac + "000000000")[:9])
-        kind = parse_int(fields[1], "Type", msg_reader, line)
+        try:  # fast path; the checked parse below names the bad field
+            if not text.isascii() or "_" in text:
+                raise ValueError
+            kind, oid, size, price, direction = map(int, fields[1:])
+        except ValueError:
+            kind = parse_int(fields[1], "Type", msg_reader, line)
+            oid = parse_int(fields[2], "OrderId", msg_reader, line)
+            size = parse_int(fields[3], "Size", msg_reader, line)
+            price = parse_int(fields[4], "Price", msg_reader, line)
+            direction = parse_int(fields[5], "Direction", msg_reader, line)
         if kind not in _TYPES:
             raise msg_reader.error(line, f"unknown event Type {kind}")
-        oid = parse_int(fields[2], "OrderId", msg_reader, line)
-        size = parse_int(fields[3], "Size", msg_reader, line)
-        price = parse_int(fields[4], "Price", msg_reader, line)
-        direction = parse_int(fields[5], "Direction", msg_reader, line)
         if direction not in (1, -1):
             raise msg_reader.error(line, f"Direction must be 1 or -1, got {direction}")
         if kind in (1, 2, 3, 4) and (size <= 0 or price <= 0 or oid < 0):

@@ -77,7 +77,7 @@ class LobsterBook:
     def best(self, side: str, n: int) -> list[Level]:
         """The ``n`` best levels of ``side``, best first."""
         lst = self.prices[side]
-        chosen = lst[::-1][:n] if side == "buy" else lst[:n]
+        chosen = lst[: -n - 1 : -1] if side == "buy" else lst[:n]
         return [(p, self.level_qty(side, p)) for p in chosen]
 
     # ------------------------------------------------------------------ operations
@@ -201,8 +201,12 @@ class LobsterBook:
         removals: list[Command] = []
         additions: list[Command] = []
         for side, rows in (("buy", bids), ("sell", asks)):
-            want = dict(rows)
             lst = self.prices[side]
+            if (len(rows) >= depth or len(lst) <= len(rows)) and tuple(
+                self.best(side, depth)
+            ) == rows:
+                continue  # the usual case: the messages already explain this row
+            want = dict(rows)
             if len(rows) >= depth:  # a full row hides everything beyond its last level
                 edge = rows[-1][0]
                 visible = (
