@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -53,6 +55,10 @@ from shared.values import to_units
 __all__ = ["TickwireApp"]
 
 FRAME_S = 1 / 60
+
+
+class _ShuttingDown(Exception):
+    """The main screen is gone: the app is exiting."""
 
 
 class TickwireApp(App[None]):
@@ -114,6 +120,7 @@ class TickwireApp(App[None]):
         )
         self._dirty: set[str] = set()
         self._chart_due = True
+        self._stopping = False
         self.frames = 0
 
     # ------------------------------------------------------------------ layout
@@ -148,17 +155,22 @@ class TickwireApp(App[None]):
             "fills": "Fills",
         }
         for wid, title in titles.items():
-            self.query_one(f"#{wid}").border_title = title
-        self.query_one(
-            "#ticket", OrderTicket
-        ).next_client_order_id = self.tracker.next_client_order_id()
+            self._q(f"#{wid}").border_title = title
+        self._q("#ticket", OrderTicket).next_client_order_id = self.tracker.next_client_order_id()
         self.set_interval(FRAME_S, self.flush)
         self.set_interval(0.25, self._slow_tick)
-        self.query_one("#ladder", LadderView).focus()
+        self._q("#ladder", LadderView).focus()
         if self.start_network:
             self.run_worker(self.conn.run_market(), name="market-data", group="net")
             self.run_worker(self.conn.run_orders(), name="orders", group="net")
         self._dirty.update({"watch", "ladder", "tape", "chart", "orders", "fills", "positions"})
+
+    def _q(self, selector: Any, expect: Any = None) -> Any:
+        # Widgets live on the main screen; ``App.query_one`` would search a modal on top.
+        if not self.screen_stack:
+            raise _ShuttingDown
+        main = self.screen_stack[0]
+        return main.query_one(selector) if expect is None else main.query_one(selector, expect)
 
     # ------------------------------------------------------------------ messages
     def on_symbols_loaded(self, _: SymbolsLoaded) -> None:
@@ -206,7 +218,7 @@ class TickwireApp(App[None]):
 
     def watch_symbol(self, symbol: str) -> None:
         """A new active symbol redraws everything that depends on it."""
-        self.query_one("#ticket", OrderTicket).symbol = symbol
+        self._q("#ticket", OrderTicket).symbol = symbol
         self._dirty.update(("watch", "ladder", "tape", "chart"))
         self._sync_ticket_price()
 
@@ -221,48 +233,61 @@ class TickwireApp(App[None]):
 
     def flush(self) -> None:
         """Redraw the widgets marked dirty since the last frame (called at 60 Hz)."""
-        if not self._dirty:
+        if not self._dirty or self._stopping:
             return
+        try:
+            self._draw()
+        except (_ShuttingDown, NoMatches):
+            # During shutdown the main screen is emptied before timers stop.
+            if not self._shutting_down():
+                raise
+
+    def _shutting_down(self) -> bool:
+        return self._stopping or self._exit or not self.is_running or not self.screen_stack
+
+    def _draw(self) -> None:
         dirty, self._dirty = self._dirty, set()
         self.frames += 1
         m = self.active()
         if "watch" in dirty:
-            self.query_one(Watchlist).show(self.market, self.symbol)
+            self._q(Watchlist).show(self.market, self.symbol)
         if "ladder" in dirty:
-            ladder = self.query_one(LadderView)
+            ladder = self._q(LadderView)
             state = self.ladders.get(self.symbol)
             if m is not None and state is not None:
                 state.rows = ladder.visible_rows()
                 if state.step == 0 and m.bids and m.asks:
                     state.step = choose_step(m.bids, m.asks, m.info.tick)
                 state.follow(m.best_bid, m.best_ask)
-                if self.query_one(OrderTicket).price == "":
+                if self._q(OrderTicket).price == "":
                     self._sync_ticket_price()
             ladder.show(m, state, self.tracker)
         if "tape" in dirty:
-            self.query_one(TimeAndSales).show(m)
+            self._q(TimeAndSales).show(m)
         if "chart" in dirty and m is not None and self._chart_due:
             # plotext rebuilds the whole figure: at most a few times per second.
             self._chart_due = False
-            self.query_one(CandleChart).show(
+            self._q(CandleChart).show(
                 self.symbol, self.interval, list(m.candles[self.interval].values())
             )
         elif "chart" in dirty:
             self._dirty.add("chart")
         if "orders" in dirty:
-            self.query_one(OrdersPanel).show(self.tracker)
-            self.query_one(OrderTicket).next_client_order_id = self.tracker.next_client_order_id()
+            self._q(OrdersPanel).show(self.tracker)
+            self._q(OrderTicket).next_client_order_id = self.tracker.next_client_order_id()
         if "fills" in dirty:
-            self.query_one(FillsPanel).show(self.tracker)
+            self._q(FillsPanel).show(self.tracker)
         if "positions" in dirty:
-            self.query_one(PositionsPanel).show(self.portfolio, self.marks())
+            self._q(PositionsPanel).show(self.portfolio, self.marks())
         if "status" in dirty:
-            self.query_one(StatusBar).show(self.health())
+            self._q(StatusBar).show(self.health())
 
     def _slow_tick(self) -> None:
+        if self._shutting_down():
+            return
         self._chart_due = True
         self._dirty.update(("status", "positions"))
-        self.query_one(StaleBanner).show(self.market, self.market.silent_for(), self.stale_after_s)
+        self._q(StaleBanner).show(self.market, self.market.silent_for(), self.stale_after_s)
 
     def marks(self) -> dict[str, Decimal | None]:
         """Mark price per symbol: the mid when both sides exist, else the last trade."""
@@ -314,11 +339,11 @@ class TickwireApp(App[None]):
         state = self.ladders.get(self.symbol)
         m = self.active()
         if state is not None and state.cursor is not None and m is not None:
-            self.query_one(OrderTicket).price = m.info.price(state.cursor)
+            self._q(OrderTicket).price = m.info.price(state.cursor)
 
     def action_side(self, side: str) -> None:
         """Ticket: this side, at the ladder cursor's price."""
-        ticket = self.query_one(OrderTicket)
+        ticket = self._q(OrderTicket)
         ticket.side = side
         self._sync_ticket_price()
 
@@ -328,20 +353,20 @@ class TickwireApp(App[None]):
         if m is None:
             return
         info = m.info
-        ticket = self.query_one(OrderTicket)
+        ticket = self._q(OrderTicket)
         step = max(info.lot, 10**info.qty_decimals)
         qty = to_units(ticket.qty, info.qty_decimals) + steps * step
         ticket.qty = info.qty(max(qty, info.min_qty, info.lot))
 
     def action_order_type(self) -> None:
         """Ticket: limit <-> market (a market order is IOC)."""
-        ticket = self.query_one(OrderTicket)
+        ticket = self._q(OrderTicket)
         ticket.order_type = "market" if ticket.order_type == "limit" else "limit"
         ticket.tif = "ioc" if ticket.order_type == "market" else "gtc"
 
     def action_tif(self) -> None:
         """Ticket: cycle the time in force."""
-        ticket = self.query_one(OrderTicket)
+        ticket = self._q(OrderTicket)
         choices = ["ioc", "fok"] if ticket.order_type == "market" else ["gtc", "ioc", "fok"]
         ticket.tif = (
             choices[(choices.index(ticket.tif) + 1) % len(choices)]
@@ -351,12 +376,12 @@ class TickwireApp(App[None]):
 
     def action_post_only(self) -> None:
         """Ticket: toggle post-only."""
-        ticket = self.query_one(OrderTicket)
+        ticket = self._q(OrderTicket)
         ticket.post_only = not ticket.post_only
 
     def ticket_notional(self) -> Decimal:
         """Price x quantity of the ticket (mark price for a market order)."""
-        ticket = self.query_one(OrderTicket)
+        ticket = self._q(OrderTicket)
         price = Decimal(ticket.price) if ticket.order_type == "limit" and ticket.price else None
         if price is None:
             price = self.marks().get(self.symbol) or Decimal(0)
@@ -364,7 +389,7 @@ class TickwireApp(App[None]):
 
     def action_send(self) -> None:
         """Send the ticket (after a confirmation above the configured notional)."""
-        ticket = self.query_one(OrderTicket)
+        ticket = self._q(OrderTicket)
         if not ticket.symbol or (ticket.order_type == "limit" and not ticket.price):
             ticket.last_result = "no price: move the ladder cursor first"
             return
@@ -383,10 +408,10 @@ class TickwireApp(App[None]):
         if yes:
             self._send_ticket()
         else:
-            self.query_one(OrderTicket).last_result = "not sent"
+            self._q(OrderTicket).last_result = "not sent"
 
     def _send_ticket(self) -> None:
-        t = self.query_one(OrderTicket)
+        t = self._q(OrderTicket)
         req = self.tracker.new_order(
             t.symbol,
             t.side,
@@ -403,7 +428,7 @@ class TickwireApp(App[None]):
 
     def action_cancel(self) -> None:
         """Cancel the order selected in the orders panel."""
-        coid = self.query_one(OrdersPanel).selected
+        coid = self._q(OrdersPanel).selected
         if coid is not None:
             self.run_worker(self.conn.send(self.tracker.cancel(coid)), group="send")
             self._dirty.add("orders")
@@ -414,7 +439,7 @@ class TickwireApp(App[None]):
 
     def action_replace(self) -> None:
         """Open the replace dialog for the selected order."""
-        coid = self.query_one(OrdersPanel).selected
+        coid = self._q(OrdersPanel).selected
         order = self.tracker.orders.get(coid) if coid else None
         if order is None:
             return
@@ -458,7 +483,7 @@ class TickwireApp(App[None]):
 
     def action_focus_panel(self, widget_id: str) -> None:
         """Focus a panel by id."""
-        self.query_one(f"#{widget_id}").focus()
+        self._q(f"#{widget_id}").focus()
 
     def action_help(self) -> None:
         """Show every binding."""
@@ -475,8 +500,14 @@ class TickwireApp(App[None]):
 
     async def action_quit(self) -> None:
         """Close both connections, then exit."""
+        self._stopping = True
         await self.conn.close()
         self.exit()
+
+    async def on_unmount(self) -> None:
+        """However the app ends, both connections are closed."""
+        self._stopping = True
+        await self.conn.close()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette: the app's actions plus one entry per symbol."""

@@ -414,7 +414,12 @@ class Connection:
 
     # ------------------------------------------------------------------ shutdown
     async def close(self) -> None:
-        """Close both connections and the HTTP client; the run loops then return."""
+        """Close both connections and the HTTP client; the run loops then return.
+
+        Idempotent: a second call does nothing.
+        """
+        if self._closing:
+            return
         self._closing = True
         await self.drop_market()
         if self._ws is not None:
