@@ -172,3 +172,49 @@ async def test_screenshots_desktop_and_phone(live_server_factory: Any, open_page
         assert path.stat().st_size > 10_000
         assert opened.errors == []
         await opened.page.close()
+
+
+async def test_keyboard_shortcuts_and_chart_interval(
+    live_server_factory: Any, open_page: Opener
+) -> None:
+    srv = live_server_factory()
+    opened = await open_page(srv.url + "/?symbol=SOL-USD")
+    page = opened.page
+    await login(opened, "dave")
+    dave = rest_token(srv.url, "dave")
+    await page.fill("#ticket input[name=price]", "100.000")
+    await page.fill("#ticket input[name=qty]", "2.00")
+    await page.locator("body").click(position={"x": 5, "y": 5})  # shortcuts are off while typing
+    first = await page.text_content("#ticket [data-key]")
+    await page.keyboard.press("b")
+    await opened.until(
+        "(k) => window.tickwire.orders.tracker.orders.get(k)?.status === 'open'", first
+    )
+    second = await page.text_content("#ticket [data-key]")
+    await page.fill("#ticket input[name=price]", "200.000")
+    await page.locator("body").click(position={"x": 5, "y": 5})
+    await page.keyboard.press("s")
+    await opened.until(
+        "(k) => window.tickwire.orders.tracker.orders.get(k)?.status === 'open'", second
+    )
+    sides = {o["client_order_id"]: o["side"] for o in rest_get(srv.url, "/api/orders", dave)}
+    assert sides == {first: "buy", second: "sell"}
+    await page.keyboard.press("c")  # cancels the newest open order
+    await opened.until(
+        "(k) => window.tickwire.orders.tracker.orders.get(k).status === 'canceled'", second
+    )
+    assert [o["client_order_id"] for o in rest_get(srv.url, "/api/orders", dave)] == [first]
+    await page.keyboard.press("x")  # cancels everything
+    await opened.until(
+        "(k) => window.tickwire.orders.tracker.orders.get(k).status === 'canceled'", first
+    )
+    assert rest_get(srv.url, "/api/orders", dave) == []
+    # The chart switches to 1-minute candles and loads their history.
+    await page.click("#interval [data-interval='1m']")
+    await opened.until(
+        "() => window.tickwire.chart.state.interval === '1m' && !window.tickwire.chart.state.loading"
+    )
+    await page.keyboard.press("2")  # the second symbol
+    await opened.until("() => window.tickwire.ui.symbol === 'ETH-USD'")
+    assert await page.text_content("#chart-title") == "ETH-USD"
+    assert opened.errors == []
