@@ -4,6 +4,7 @@ Exports: ``MarketHub`` (the hub: ``publish``, ``seed``, ``subscribe``, ``resume`
 ``snapshot_event``, ``to_state``/``from_state``, ``stats``), ``HubStats``, ``Subscription``
 (``next_batch``, ``close``, ``closed_reason``, ``add_close_callback``), ``MdEvent`` (shared
 event with cached ``sse``/``ws``/``poll`` frames), ``Filter`` (``Filter.parse``),
+``parse_conflate`` (the ``conflate=100ms`` query value to ns),
 ``CHANNELS``, ``RESET_REASONS``, the exceptions ``HubError``, ``SubscriptionClosed``,
 ``SlowConsumer``, and ``HubBackend``/``MemoryBackend`` (the fan-out backend interface).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from exchange.hub.backend import HubBackend, MemoryBackend
 from exchange.hub.errors import HubError, SlowConsumer, SubscriptionClosed
-from exchange.hub.events import CHANNELS, Filter, MdEvent
+from exchange.hub.events import CHANNELS, Filter, MdEvent, parse_conflate
 from exchange.hub.hub import RESET_REASONS, HubStats, MarketHub
 from exchange.hub.subscription import Subscription
 
@@ -29,4 +30,5 @@ __all__ = [
     "SlowConsumer",
     "Subscription",
     "SubscriptionClosed",
+    "parse_conflate",
 ]

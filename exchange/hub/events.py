@@ -1,6 +1,7 @@
 """Market-data events as the hub holds them, and the subscription filter.
 
-Exports: ``MdEvent``, ``Filter``, ``CHANNELS``, ``CHANNEL_OF``, ``make_event``, ``encode``.
+Exports: ``MdEvent``, ``Filter``, ``CHANNELS``, ``CHANNEL_OF``, ``make_event``, ``encode``,
+``parse_conflate``.
 
 An ``MdEvent`` is built once per published payload and shared by every subscriber: its
 ``data`` is the orjson encoding of the payload, and its transport frames (``sse``, ``ws``,
@@ -14,7 +15,15 @@ from typing import Any
 
 import orjson
 
-__all__ = ["CHANNELS", "CHANNEL_OF", "Filter", "MdEvent", "encode", "make_event"]
+__all__ = [
+    "CHANNELS",
+    "CHANNEL_OF",
+    "Filter",
+    "MdEvent",
+    "encode",
+    "make_event",
+    "parse_conflate",
+]
 
 #: Subscribable channels (PROTOCOL.md section 4).
 CHANNELS: frozenset[str] = frozenset({"book", "trades", "ticker", "candles", "status"})
@@ -190,6 +199,29 @@ class Filter:
     @property
     def is_all(self) -> bool:
         return self.symbols is None and self.channels is None
+
+
+_UNITS_NS = {"ms": 1_000_000, "s": 1_000_000_000, "us": 1_000}
+#: Longest accepted conflation window.
+MAX_CONFLATE_NS = 10 * 1_000_000_000
+
+
+def parse_conflate(value: str | None) -> int | None:
+    """``conflate=`` query value (``"100ms"``, ``"1s"``, ``"500us"``; ``"0"``/empty = off) to
+    ns, or ``None`` when off. Raises ``ValueError`` on anything else or above 10 s."""
+    if value is None or value.strip() in ("", "0"):
+        return None
+    text = value.strip()
+    for unit in ("ms", "us", "s"):
+        if text.endswith(unit):
+            number = text[: -len(unit)]
+            if number.isascii() and number.isdigit() and len(number) <= 6:
+                ns = int(number) * _UNITS_NS[unit]
+                if ns > MAX_CONFLATE_NS:
+                    raise ValueError(f"conflate window {value!r} is longer than 10s")
+                return ns or None
+            break
+    raise ValueError(f"bad conflate window {value!r}; use e.g. 100ms or 1s")
 
 
 def _split(value: str | None) -> frozenset[str] | None:

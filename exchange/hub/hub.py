@@ -80,6 +80,8 @@ class MarketHub:
         self._book_version: dict[str, int] = {}
         self._subs: dict[Subscription, None] = {}
         self._waiting: dict[Filter, dict[Subscription, None]] = {}
+        #: Subscriptions not waiting in next_batch (writing, or stalled): the sweep's work.
+        self._busy: dict[Subscription, None] = {}
         self._since_sweep = 0
         self._snapshot_cache: dict[str, tuple[MdEvent, int]] = {}
         self._listeners: list[Callable[[list[MdEvent]], None]] = []
@@ -212,13 +214,14 @@ class MarketHub:
         for flt in list(self._waiting):
             if flt.is_all or any(flt.matches(ev) for ev in new):
                 for sub in self._waiting.pop(flt):
+                    self._busy[sub] = None
                     sub._wake(first)
 
     def sweep(self) -> None:
         """Drop subscribers that are not reading and are too far behind (also run every
         ``sweep_every`` published events). Waiting subscribers are caught up, never dropped."""
         limit = self.buffer_events if self.slow_policy == "disconnect" else self.max_pending
-        for sub in list(self._subs):
+        for sub in list(self._busy):
             if sub._waiter is not None:
                 continue
             pending = sub._pending_count()
@@ -318,6 +321,7 @@ class MarketHub:
         prefix, cursor, _ = self._plan(flt, last_id)
         sub = Subscription(self, flt, kind, conflate_ns, cursor, prefix)
         self._subs[sub] = None
+        self._busy[sub] = None
         self.stats.subscribers[kind] += 1
         return sub
 
@@ -348,8 +352,11 @@ class MarketHub:
 
     def _wait(self, sub: Subscription) -> None:
         self._waiting.setdefault(sub.filter, {})[sub] = None
+        self._busy.pop(sub, None)
 
     def _unwait(self, sub: Subscription) -> None:
+        if sub.closed_reason is None:
+            self._busy[sub] = None
         group = self._waiting.get(sub.filter)
         if group is not None:
             group.pop(sub, None)
@@ -357,6 +364,7 @@ class MarketHub:
                 del self._waiting[sub.filter]
 
     def _detach(self, sub: Subscription) -> None:
+        self._busy.pop(sub, None)
         if sub in self._subs:
             del self._subs[sub]
             self.stats.subscribers[sub.kind] -= 1

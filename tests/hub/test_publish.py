@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from exchange.hub import Filter, MarketHub, MdEvent
+from exchange.hub import Filter, MarketHub, MdEvent, parse_conflate
 from exchange.hub.testing import MarketSim
 
 EPOCH = "e1"
@@ -161,3 +161,20 @@ async def test_subscriber_counters_by_kind() -> None:
     b.close()
     assert hub.stats.subscribers["sse"] == 0
     assert hub.stats.subscribers["ws"] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "ns"),
+    [(None, None), ("", None), ("0", None), ("0ms", None), ("100ms", 100_000_000),
+     ("1s", 1_000_000_000), ("250us", 250_000), ("10s", 10_000_000_000)],
+)  # fmt: skip
+def test_parse_conflate(text: str | None, ns: int | None) -> None:
+    assert parse_conflate(text) == ns
+
+
+@pytest.mark.parametrize(
+    "text", ["100", "ms", "1.5s", "-1ms", "11s", "1h", "\u0661ms", "9" * 9 + "s"]
+)
+def test_parse_conflate_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_conflate(text)
