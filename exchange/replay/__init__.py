@@ -4,7 +4,8 @@ Exports ``load_replay``/``detect_format``/``FORMATS`` (load.py), the readers
 ``read_lobster`` (LOBSTER message + orderbook files), ``read_tardis`` (Tardis trades CSV) and
 ``read_kraken`` (cryptofeed's Kraken L2 capture), what they return (``ReplaySource``: symbol
 specs, setup commands and ``ReplayStep``s, iterable as ``(ts_ns, [Command])``), the replay
-account names ``MAKER``/``TAKER``, and the exceptions ``ReplayError``, ``ReplayFormatError``
+account names ``MAKER``/``TAKER``, the pacing ``ReplayClock``/``ReplayPlayer``/``ReplayStatus``/
+``parse_speed`` (player.py: speed, pause, seek), and the exceptions ``ReplayError``, ``ReplayFormatError``
 (file name + line number) and ``ReplaySourceError`` (errors.py).
 """
 
@@ -14,6 +15,7 @@ from exchange.replay.errors import ReplayError, ReplayFormatError, ReplaySourceE
 from exchange.replay.kraken import read_kraken
 from exchange.replay.load import FORMATS, detect_format, load_replay
 from exchange.replay.lobster import read_lobster
+from exchange.replay.player import ReplayClock, ReplayPlayer, ReplayStatus, parse_speed
 from exchange.replay.source import MAKER, TAKER, Progress, ReplaySource, ReplayStep
 from exchange.replay.tardis import read_tardis
 
@@ -22,13 +24,17 @@ __all__ = [
     "MAKER",
     "TAKER",
     "Progress",
+    "ReplayClock",
     "ReplayError",
     "ReplayFormatError",
+    "ReplayPlayer",
     "ReplaySource",
     "ReplaySourceError",
+    "ReplayStatus",
     "ReplayStep",
     "detect_format",
     "load_replay",
+    "parse_speed",
     "read_kraken",
     "read_lobster",
     "read_tardis",
