@@ -39,7 +39,9 @@ import fcntl
 import itertools
 import logging
 import os
+import struct
 import threading
+import zlib
 from pathlib import Path
 from typing import Literal
 
@@ -52,10 +54,10 @@ from exchange.journal.errors import (
 from exchange.journal.recovery import Recovery, recover_directory
 from exchange.journal.segment import (
     MAX_RECORD_BYTES,
+    RECORD_HEADER,
     SEGMENT_HEADER,
     SEGMENT_MAGIC,
     SEGMENT_VERSION,
-    encode_record,
     fsync_dir,
     list_segments,
     segment_name,
@@ -70,6 +72,10 @@ log = logging.getLogger(__name__)
 FsyncPolicy = Literal["always", "batch", "off"]
 _POLICIES = ("always", "batch", "off")
 _LOCK_NAME = "LOCK"
+# Bound once: append() is on the order path (the same layout as segment.encode_record).
+_pack_header = RECORD_HEADER.pack
+_pack_len_seq = struct.Struct("<IQ").pack
+_crc32 = zlib.crc32
 
 
 class Journal:
@@ -93,11 +99,10 @@ class Journal:
         self.buffer_limit = buffer_limit
         self.segment_bytes = segment_bytes
         self._lock_fd = lock_fd
-        self._buf_lock = threading.Lock()  # guards _buf, _buf_bytes, _next_seq
+        self._buf_lock = threading.Lock()  # guards _buf and _next_seq
         self._write_lock = threading.Lock()  # orders writes; guards _fd, _written_seq
         self._sync_lock = threading.Lock()  # one sync/roll/close at a time (fsync vs close)
-        self._buf: list[bytes] = []
-        self._buf_bytes = 0
+        self._buf = bytearray()
         self._next_seq = 1
         self._written_seq = 0
         self._durable_seq = 0
@@ -219,15 +224,16 @@ class Journal:
         """
         if self._state != "open":
             raise JournalStateError(f"append() on a journal that is {self._state}")
-        if len(payload) > MAX_RECORD_BYTES:
-            raise RecordTooLarge(f"payload of {len(payload)} bytes")
+        n = len(payload)
+        if n > MAX_RECORD_BYTES:
+            raise RecordTooLarge(f"payload of {n} bytes")
         with self._buf_lock:
             seq = self._next_seq
-            record = encode_record(seq, payload)
-            self._buf.append(record)
-            self._buf_bytes += len(record)
             self._next_seq = seq + 1
-            full = self._buf_bytes > self.buffer_limit
+            buf = self._buf
+            buf += _pack_header(n, _crc32(payload, _crc32(_pack_len_seq(n, seq))), seq)
+            buf += payload
+            full = len(buf) > self.buffer_limit
         if full and self._write_lock.acquire(blocking=False):
             try:
                 self._write_buffer()
@@ -263,9 +269,8 @@ class Journal:
         with self._buf_lock:
             if not self._buf:
                 return self._written_seq
-            chunks, self._buf, self._buf_bytes = self._buf, [], 0
+            data, self._buf = self._buf, bytearray()
             upto = self._next_seq - 1
-        data = b"".join(chunks)
         write_all(self._fd, data)
         self._segment_bytes += len(data)
         self._written_seq = upto

@@ -176,7 +176,7 @@ def valid_record_after(data: bytes, start: int, min_seq: int) -> int | None:
     return None
 
 
-def write_all(fd: int, data: bytes | memoryview) -> None:
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     """``os.write`` until every byte is written (a regular file may take a short write)."""
     view = memoryview(data)
     while view:

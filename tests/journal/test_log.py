@@ -400,3 +400,15 @@ def test_snapshot_ahead_of_the_journal_continues_after_it(tmp_path: Path) -> Non
     with Journal.open(tmp_path) as journal:
         rec = journal.recover()
     assert rec.records == [(16, b"sixteen")]
+
+
+def test_file_layout_matches_the_documented_format(tmp_path: Path) -> None:
+    from exchange.journal.segment import SEGMENT_MAGIC, encode_record
+
+    write(tmp_path, [b"alpha", b"", b"gamma"])
+    expected = SEGMENT_HEADER.pack(SEGMENT_MAGIC, 1, 1) + b"".join(
+        encode_record(seq, p) for seq, p in ((1, b"alpha"), (2, b""), (3, b"gamma"))
+    )
+    assert only_segment(tmp_path).read_bytes() == expected
+    length, crc, seq = RECORD_HEADER.unpack_from(expected, SEGMENT_HEADER.size)
+    assert (length, seq) == (5, 1) and crc != 0
