@@ -70,7 +70,9 @@ export function createChart(root, { fetchJson }) {
       state.loading = false;
       for (const c of state.queued) apply(c);
       state.queued = [];
-      chart.timeScale().scrollToRealTime();
+      // A young market has few bars: spread them out rather than leave the chart empty.
+      if (bars.length < 80) chart.timeScale().fitContent();
+      else chart.timeScale().scrollToRealTime();
     },
     /** A live `candle` event (any symbol/interval; others are ignored). */
     onCandle(c) {
