@@ -196,6 +196,11 @@ class Connection:
                 continue
             except _NET_ERRORS as exc:
                 detail = type(exc).__name__
+            except ValueError as exc:  # undecodable JSON from the feed: start afresh
+                self.market.resyncs += 1
+                self.market.reset_books()
+                self.last_event_id = None
+                detail = f"bad data: {exc}"
             if self._closing:
                 break
             self.md_reconnects += 1

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.checksum import CHECKSUM_DEPTH, book_checksum
-from shared.values import format_units, to_units
+from shared.values import InvalidDecimal, format_units, to_units
 
 __all__ = ["MarketState", "SymbolInfo", "SymbolMarket"]
 
@@ -170,7 +170,20 @@ class MarketState:
         return (time.monotonic() if now is None else now) - self.last_event_mono
 
     def apply(self, event: str, data: dict[str, Any]) -> str | None:
-        """Apply one event; ``None`` if fine, else why the book needs a resync."""
+        """Apply one event; ``None`` if fine, else why the book needs a resync.
+
+        A malformed payload (bad decimal, missing field) is reported like a gap: the book
+        it touched can no longer be trusted. Never raises on payload contents.
+        """
+        try:
+            return self._apply(event, data)
+        except (InvalidDecimal, KeyError, TypeError, ValueError, AttributeError) as exc:
+            m = self.symbols.get(str(data.get("symbol", ""))) if isinstance(data, dict) else None
+            if m is not None:
+                m.seq = None
+            return f"malformed {event} event: {exc!r}"
+
+    def _apply(self, event: str, data: dict[str, Any]) -> str | None:
         now = time.monotonic()
         self.events += 1
         self.last_event_mono = now

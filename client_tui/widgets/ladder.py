@@ -68,10 +68,18 @@ class LadderView(Static, can_focus=True):
             if view.mid_x2 is not None
             else "-"
         )
-        flags = " FROZEN" if state.frozen else ""
-        text.append(f" {info.symbol}", style="bold #e6e6e6")
-        text.append(f"  spread {spread}  mid {mid}", style="#8a8f98")
-        text.append(flags + "\n", style="bold reverse #ffb000")
+        bid = info.price(m.best_bid) if m.best_bid is not None else "-"
+        ask = info.price(m.best_ask) if m.best_ask is not None else "-"
+        text.append(f" {info.symbol} ", style="bold #e6e6e6")
+        text.append(bid, style=f"bold {BID}")
+        text.append(" / ", style=DIM)
+        text.append(ask, style=f"bold {ASK}")
+        text.append(f"  spr {spread}  mid {mid}", style="#8a8f98")
+        if state.row_step != info.tick:
+            text.append(f"  row {info.price(state.row_step)}", style=DIM)
+        if state.frozen:
+            text.append(" FROZEN", style="bold reverse #ffb000")
+        text.append("\n")
         text.append(
             f"{'own':>4}{'':>{bar_w}}{'BID':>{qw}}{'PRICE':^{pw}}{'ASK':<{qw}}{'':<{bar_w}}{'own':<4}\n",
             style="bold #8a8f98",

@@ -57,6 +57,11 @@ def screen_text(app: App[Any]) -> str:
     return console.export_text(styles=False)
 
 
+def _classify(head: bytes) -> str:
+    line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    return "orders" if " /ws?" in line else ("sse" if "/md/stream" in line else "other")
+
+
 class _Conn:
     def __init__(self, kind: str, writers: list[asyncio.StreamWriter]) -> None:
         self.kind = kind
@@ -114,9 +119,7 @@ class CutProxy:
     async def _handle(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
         s_reader, s_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         head = await c_reader.read(65536)
-        line = head.split(b"\r\n", 1)[0].decode("latin-1")
-        kind = "orders" if " /ws?" in line else ("sse" if "/md/stream" in line else "other")
-        conn = _Conn(kind, [c_writer, s_writer])
+        conn = _Conn(_classify(head), [c_writer, s_writer])
         self.conns.append(conn)
         s_writer.write(head)
         await s_writer.drain()
@@ -145,6 +148,9 @@ class CutProxy:
                 return
             if conn.kind == "orders" and not upstream and b" 101 " in data[:20]:
                 conn.upgraded = True
+            if upstream and not conn.upgraded and data[:4] in (b"GET ", b"POST", b"DELE"):
+                # A kept-alive HTTP connection carries a new request: classify it again.
+                conn.kind = _classify(data)
             if conn.kind == "orders" and upstream and conn.upgraded and self._lose_reply:
                 self._lose_reply = False
                 conn.swallow = True
