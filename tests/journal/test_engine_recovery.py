@@ -5,12 +5,12 @@ prefix of commands (same ``state_hash``, idempotency keys and execution streams 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import random
 import tempfile
 from pathlib import Path
 
-import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,7 +99,7 @@ def replay(cmds: list[Command]) -> Engine:
 def canonical_state(engine: Engine) -> bytes:
     """The whole engine snapshot (clock included, which ``state_hash`` leaves out) with map keys
     sorted, so this comparison does not depend on how the engine orders its dicts."""
-    return orjson.dumps(orjson.loads(engine.to_snapshot()), option=orjson.OPT_SORT_KEYS)
+    return json.dumps(json.loads(engine.to_snapshot()), sort_keys=True).encode()
 
 
 def crash_and_recover(
