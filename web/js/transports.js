@@ -50,11 +50,12 @@ export class WsTransport {
   }
 
   onMessage(text) {
+    if (this.closed) return;
     this.feed.stats.ws.bytes += text.length;
     const msg = JSON.parse(text);
     if (msg.type.startsWith(MD_PREFIX)) {
       if (!this.live) this.markLive();
-      this.feed.deliver(msg.id, msg.type.slice(MD_PREFIX.length), msg.data);
+      this.feed.deliver(this, msg.id, msg.type.slice(MD_PREFIX.length), msg.data);
       return;
     }
     switch (msg.type) {
@@ -128,9 +129,10 @@ export class SseTransport {
     };
     for (const name of MD_EVENT_NAMES) {
       this.source.addEventListener(name, (ev) => {
+        if (this.closed) return;
         // Payload plus the id/event lines: an estimate of the bytes on the wire.
         this.feed.stats.sse.bytes += ev.data.length + ev.lastEventId.length + name.length + 16;
-        this.feed.deliver(ev.lastEventId, name, JSON.parse(ev.data));
+        this.feed.deliver(this, ev.lastEventId, name, JSON.parse(ev.data));
       });
     }
   }
@@ -172,7 +174,7 @@ export class PollTransport {
           this.live = true;
           feed.transportLive(this);
         }
-        for (const ev of body.events) feed.deliver(ev.id, ev.event, ev.data);
+        for (const ev of body.events) feed.deliver(this, ev.id, ev.event, ev.data);
         this.cursor = body.cursor;
       }
     } catch (err) {
@@ -289,9 +291,10 @@ export class MarketFeed {
     this.changed();
   }
 
-  deliver(id, event, data) {
-    const stats = this.stats[this.transport?.name ?? this.current];
-    if (!stats) return;
+  /** An event from `transport`; anything from a transport that is no longer current is dropped. */
+  deliver(transport, id, event, data) {
+    if (transport !== this.transport) return;
+    const stats = this.stats[transport.name];
     stats.messages += 1;
     if (this.pendingResume) {
       this.pendingResume = false;
