@@ -2,7 +2,8 @@
 
 Exports ``load_replay``/``detect_format``/``FORMATS`` (load.py), the readers
 ``read_lobster`` (LOBSTER message + orderbook files), ``read_tardis`` (Tardis trades CSV) and
-``read_kraken`` (cryptofeed's Kraken L2 capture), what they return (``ReplaySource``: symbol
+``read_kraken`` (cryptofeed's Kraken L2 capture), ``read_tickwire`` and ``RecordingWriter``
+(tickwire's own recordings), what they return (``ReplaySource``: symbol
 specs, setup commands and ``ReplayStep``s, iterable as ``(ts_ns, [Command])``), the replay
 account names ``MAKER``/``TAKER``, the pacing ``ReplayClock``/``ReplayPlayer``/``ReplayStatus``/
 ``parse_speed`` (player.py: speed, pause, seek), and the exceptions ``ReplayError``, ``ReplayFormatError``
@@ -18,12 +19,14 @@ from exchange.replay.lobster import read_lobster
 from exchange.replay.player import ReplayClock, ReplayPlayer, ReplayStatus, parse_speed
 from exchange.replay.source import MAKER, TAKER, Progress, ReplaySource, ReplayStep
 from exchange.replay.tardis import read_tardis
+from exchange.replay.tickwire import RecordingWriter, read_tickwire
 
 __all__ = [
     "FORMATS",
     "MAKER",
     "TAKER",
     "Progress",
+    "RecordingWriter",
     "ReplayClock",
     "ReplayError",
     "ReplayFormatError",
@@ -38,4 +41,5 @@ __all__ = [
     "read_kraken",
     "read_lobster",
     "read_tardis",
+    "read_tickwire",
 ]

@@ -70,6 +70,8 @@ class ReplaySource:
     symbols: list[SymbolSpec]
     setup: list[Command]
     steps: list[ReplayStep] = field(default_factory=list)
+    #: keyword arguments for ``Engine`` that the session needs (a tickwire recording's fees)
+    engine_options: dict[str, int] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[tuple[int, list[Command]]]:
         for step in self.steps:
