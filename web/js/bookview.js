@@ -3,7 +3,7 @@
  * top), each row with a cumulative-depth bar. Rows are created once and rewritten in place.
  * Exports createBookView(root, { depth, onPrice }) -> { render(book) }.
  */
-import { el } from "./dom.js";
+import { el, setText } from "./dom.js";
 
 function makeRows(container, count, side, onPrice) {
   const rows = [];
@@ -32,10 +32,14 @@ function fill(rows, levels, totals, max) {
   for (let i = 0; i < rows.length; i += 1) {
     const r = rows[i];
     const level = levels[i];
-    r.price.textContent = level ? level[0] : "";
-    r.qty.textContent = level ? level[1] : "";
-    r.total.textContent = level ? totals[i].toFixed(2) : "";
-    r.bar.style.transform = `scaleX(${level && max > 0 ? totals[i] / max : 0})`;
+    setText(r.price, level ? level[0] : "");
+    setText(r.qty, level ? level[1] : "");
+    setText(r.total, level ? totals[i].toFixed(2) : "");
+    const scale = level && max > 0 ? Math.round((totals[i] / max) * 1000) / 1000 : 0;
+    if (r.scale !== scale) {
+      r.scale = scale;
+      r.bar.style.transform = `scaleX(${scale})`;
+    }
   }
 }
 
@@ -63,9 +67,9 @@ export function createBookView(root, { depth = 12, onPrice = () => {} } = {}) {
       fill(bidRows, bids, bidTotals, max);
       const bestAsk = asks[0]?.[0];
       const bestBid = bids[0]?.[0];
-      spread.textContent = bestAsk && bestBid ? `spread ${(Number(bestAsk) - Number(bestBid)).toFixed(Math.max(0, bestAsk.length - bestAsk.indexOf(".") - 1))}` : "spread —";
+      setText(spread, bestAsk && bestBid ? `spread ${(Number(bestAsk) - Number(bestBid)).toFixed(Math.max(0, bestAsk.length - bestAsk.indexOf(".") - 1))}` : "spread —");
       const ok = book.synced;
-      foot.textContent = `seq ${book.seq} · crc ${book.lastChecksum ?? "—"} ${ok ? "✓" : "resyncing"}`;
+      setText(foot, `seq ${book.seq} · crc ${book.lastChecksum ?? "—"} ${ok ? "✓" : "resyncing"}`);
       foot.classList.toggle("bad", !ok);
       root.dataset.checksum = String(book.checksum());
       root.dataset.seq = String(book.seq);

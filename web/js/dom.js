@@ -1,6 +1,6 @@
 /**
  * Tiny DOM helpers shared by the views. Exports el(tag, className, text), clear(node),
- * formatTime(ns), formatChange(last, open), sideClass(side).
+ * setText(node, text), formatTime(ns), formatChange(last, open), sideClass(side).
  * Everything writes text with textContent; nothing here parses HTML.
  */
 
@@ -10,6 +10,11 @@ export function el(tag, className = "", text = "") {
   if (className) node.className = className;
   if (text !== "") node.textContent = text;
   return node;
+}
+
+/** Write text only when it changed: an unchanged write still costs a layout. */
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 export function clear(node) {

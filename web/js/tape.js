@@ -2,7 +2,7 @@
  * Trades tape of the active symbol, newest first, rows created once and rewritten.
  * Exports createTape(root, { rows }) -> { render(trades) }.
  */
-import { el, formatTime } from "./dom.js";
+import { el, formatTime, setText } from "./dom.js";
 
 export function createTape(root, { rows = 40 } = {}) {
   const head = el("div", "tape-row head");
@@ -24,10 +24,13 @@ export function createTape(root, { rows = 40 } = {}) {
       for (let i = 0; i < lines.length; i += 1) {
         const t = trades[i];
         const line = lines[i];
-        line.price.textContent = t ? t.price : "";
-        line.qty.textContent = t ? t.qty : "";
-        line.time.textContent = t ? formatTime(t.ts) : "";
-        line.row.className = t ? `tape-row ${t.taker_side === "buy" ? "buy" : "sell"}` : "tape-row";
+        if (line.trade === t) continue; // this row already shows this trade
+        line.trade = t;
+        setText(line.price, t ? t.price : "");
+        setText(line.qty, t ? t.qty : "");
+        setText(line.time, t ? formatTime(t.ts) : "");
+        const cls = t ? `tape-row ${t.taker_side === "buy" ? "buy" : "sell"}` : "tape-row";
+        if (line.row.className !== cls) line.row.className = cls;
       }
       if (trades[0] && trades[0] !== newest) {
         newest = trades[0];

@@ -2,7 +2,7 @@
  * Ticker strip: one cell per symbol with last price, change since open and a colour flash on
  * each tick. Exports createTicker(root, { symbols, onSelect }) -> { render(store), select(symbol) }.
  */
-import { el, formatChange } from "./dom.js";
+import { el, formatChange, setText } from "./dom.js";
 
 const FLASH_UP = [{ backgroundColor: "rgba(38, 166, 154, 0.55)" }, { backgroundColor: "rgba(38, 166, 154, 0)" }];
 const FLASH_DOWN = [{ backgroundColor: "rgba(239, 83, 80, 0.55)" }, { backgroundColor: "rgba(239, 83, 80, 0)" }];
@@ -34,10 +34,11 @@ export function createTicker(root, { symbols, onSelect }) {
         const halted = store.status.get(symbol)?.state === "halted";
         view.cell.classList.toggle("halted", halted);
         if (!ticker) continue;
-        view.last.textContent = ticker.last ?? "—";
+        setText(view.last, ticker.last ?? "—");
         const change = formatChange(ticker.last, ticker.open);
-        view.change.textContent = change;
-        view.change.className = `tick-change ${change.startsWith("-") ? "down" : change ? "up" : ""}`;
+        setText(view.change, change);
+        const cls = `tick-change ${change.startsWith("-") ? "down" : change ? "up" : ""}`;
+        if (view.change.className !== cls) view.change.className = cls;
         const dir = store.tickDirection.get(symbol);
         if (dir) {
           // The Web Animations API restarts the flash without forcing a synchronous layout.
