@@ -106,7 +106,12 @@ class Book:
                 yield self.asks[-k]
 
     def checksum(self) -> int:
-        return book_checksum(self.levels(False, 10), self.levels(True, 10))
+        """PROTOCOL.md section 4 CRC32 over the 10 best levels a side (see ``book_checksum``)."""
+        asks = self.asks
+        bids = self.bids
+        parts = [f"{-k}{asks[-k].qty}" for k in self.ask_keys[:-11:-1]]
+        parts += [f"{p}{bids[p].qty}" for p in self.bid_prices[:-11:-1]]
+        return zlib.crc32("".join(parts).encode())
 
     # ------------------------------------------------------------------ mutation
     def add(self, order: Order) -> None:

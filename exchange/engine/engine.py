@@ -73,6 +73,9 @@ class Engine(ReplaceMixin):
         super().__init__(
             tuple(symbols), maker_fee_bps, taker_fee_bps, idempotency_ttl_ns, exec_history
         )
+        self._parse_caches: dict[str, tuple[dict[str, int], dict[str, int]]] = {
+            symbol: ({}, {}) for symbol in self.specs
+        }
         self._handlers: dict[type, Callable[[Any], None]] = {
             NewOrder: self._on_new,
             CancelOrder: self._on_cancel,
@@ -139,13 +142,15 @@ class Engine(ReplaceMixin):
             )
         if closed:
             out.extend(closed)
-        traded = {t.symbol: None for t in self._trades}
-        for symbol in traded:
-            market = self.markets[symbol]
-            out.extend(market.candle_events(False))
-            end = market.next_close()
-            if end is not None and (self.next_candle_close is None or end < self.next_candle_close):
-                self.next_candle_close = end
+        if self._trades:
+            for symbol in {t.symbol: None for t in self._trades}:
+                market = self.markets[symbol]
+                out.extend(market.candle_events(False))
+                end = market.next_close
+                if end is not None and (
+                    self.next_candle_close is None or end < self.next_candle_close
+                ):
+                    self.next_candle_close = end
         return out
 
     def _close_candles(self) -> list[Event]:
@@ -153,7 +158,7 @@ class Engine(ReplaceMixin):
         nxt: int | None = None
         for market in self.markets.values():
             closed.extend(market.close_candles(self.now))
-            end = market.next_close()
+            end = market.next_close
             if end is not None and (nxt is None or end < nxt):
                 nxt = end
         self.next_candle_close = nxt
@@ -202,7 +207,7 @@ class Engine(ReplaceMixin):
 
     def _on_new(self, cmd: NewOrder) -> None:
         try:
-            f = parse_new(cmd, self.specs)
+            f = parse_new(cmd, self.specs, self._parse_caches)
         except Rejection as r:
             self._reject(cmd.account, cmd.client_order_id, r.code, r.message)
             return

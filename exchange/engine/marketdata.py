@@ -29,6 +29,7 @@ class SymbolMarket:
         "high",
         "last",
         "low",
+        "next_close",
         "open",
         "seq",
         "state",
@@ -49,6 +50,8 @@ class SymbolMarket:
         self.volume = 0
         #: interval name -> [t, o, h, l, c, v] of the current (unclosed) candle, or absent.
         self.candles: dict[str, list[int]] = {}
+        #: the earliest end of a current candle (None without candles), kept by on_trade
+        self.next_close: int | None = None
 
     def on_trade(self, price: int, qty: int, now: int) -> None:
         self.last = price
@@ -64,7 +67,10 @@ class SymbolMarket:
         for name, length in INTERVALS:
             c = candles.get(name)
             if c is None:
-                candles[name] = [now - now % length, price, price, price, price, qty]
+                start = now - now % length
+                candles[name] = [start, price, price, price, price, qty]
+                if self.next_close is None or start + length < self.next_close:
+                    self.next_close = start + length
             else:
                 if price > c[2]:
                     c[2] = price
@@ -90,12 +96,10 @@ class SymbolMarket:
             if c is not None and c[0] + length <= now:
                 out.append(Candle(self.symbol, name, c[0], c[1], c[2], c[3], c[4], c[5], True))  # type: ignore[arg-type]
                 del candles[name]
+        if out:
+            ends = [c[0] + length for name, length in INTERVALS if (c := candles.get(name))]
+            self.next_close = min(ends) if ends else None
         return out
-
-    def next_close(self) -> int | None:
-        """The earliest end of a current candle, or None."""
-        ends = [c[0] + length for name, length in INTERVALS if (c := self.candles.get(name))]
-        return min(ends) if ends else None
 
     def to_record(self) -> list[Any]:
         return [
@@ -115,4 +119,6 @@ class SymbolMarket:
         m = cls(symbol)
         (m.state, m.seq, m.trade_id, m.last, m.open, m.high, m.low, m.volume, candles) = rec
         m.candles = {name: list(c) for name, c in candles.items()}
+        ends = [c[0] + length for name, length in INTERVALS if (c := m.candles.get(name))]
+        m.next_close = min(ends) if ends else None
         return m

@@ -44,10 +44,26 @@ def check_coid(coid: object) -> str:
     return coid
 
 
-def parse_price(text: object, spec: SymbolSpec) -> int:
-    """Price units of a decimal string: > 0, on the tick grid, <= max_price."""
+#: Most recently seen valid values per cache; a full cache is emptied (it is only a shortcut).
+CACHE_LIMIT = 65_536
+
+
+def parse_price(text: object, spec: SymbolSpec, cache: dict[str, int] | None = None) -> int:
+    """Price units of a decimal string: > 0, on the tick grid, <= max_price.
+
+    ``cache`` (owned by the caller, one per symbol spec) remembers valid strings.
+    """
     if type(text) is not str:
         raise Rejection(E.BAD_REQUEST, "price must be a decimal string")
+    if cache is not None:
+        hit = cache.get(text)
+        if hit is not None:
+            return hit
+        price = parse_price(text, spec)
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[text] = price
+        return price
     if "\n" in text:  # DECIMAL_RE's `$` would let one trailing newline through
         raise Rejection(E.INVALID_PRICE, f"bad price {text!r}")
     try:
@@ -63,10 +79,19 @@ def parse_price(text: object, spec: SymbolSpec) -> int:
     return price
 
 
-def parse_qty(text: object, spec: SymbolSpec) -> int:
+def parse_qty(text: object, spec: SymbolSpec, cache: dict[str, int] | None = None) -> int:
     """Quantity units of a decimal string: >= min_qty (and > 0), on the lot grid, <= max_qty."""
     if type(text) is not str:
         raise Rejection(E.BAD_REQUEST, "qty must be a decimal string")
+    if cache is not None:
+        hit = cache.get(text)
+        if hit is not None:
+            return hit
+        qty = parse_qty(text, spec)
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[text] = qty
+        return qty
     if "\n" in text:  # DECIMAL_RE's `$` would let one trailing newline through
         raise Rejection(E.INVALID_QTY, f"bad qty {text!r}")
     try:
@@ -84,8 +109,15 @@ def parse_qty(text: object, spec: SymbolSpec) -> int:
     return qty
 
 
-def parse_new(cmd: NewOrder, specs: dict[str, SymbolSpec]) -> NewFields:
-    """Validate every field of a ``NewOrder`` (defaults applied) or raise ``Rejection``."""
+def parse_new(
+    cmd: NewOrder,
+    specs: dict[str, SymbolSpec],
+    caches: dict[str, tuple[dict[str, int], dict[str, int]]] | None = None,
+) -> NewFields:
+    """Validate every field of a ``NewOrder`` (defaults applied) or raise ``Rejection``.
+
+    ``caches`` maps a symbol to its (price, qty) caches of valid strings.
+    """
     check_coid(cmd.client_order_id)
     symbol = cmd.symbol
     spec = specs.get(symbol) if type(symbol) is str else None
@@ -118,10 +150,10 @@ def parse_new(cmd: NewOrder, specs: dict[str, SymbolSpec]) -> NewFields:
     if otype == "limit":
         if cmd.price is None:
             raise Rejection(E.INVALID_PRICE, "a limit order needs a price")
-        price: int | None = parse_price(cmd.price, spec)
+        price: int | None = parse_price(cmd.price, spec, caches[symbol][0] if caches else None)
     else:
         if cmd.price is not None:
             raise Rejection(E.INVALID_PRICE, "a market order takes no price")
         price = None
-    qty = parse_qty(cmd.qty, spec)
+    qty = parse_qty(cmd.qty, spec, caches[symbol][1] if caches else None)
     return NewFields(spec, is_buy, otype, price, qty, tif, post_only)
