@@ -33,16 +33,32 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("server")
     g.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     g.add_argument("--port", type=int, help="port (default 8000)")
-    g.add_argument("--data-dir", type=Path, help="journal, snapshots, epoch and secret (default ./data)")
+    g.add_argument(
+        "--data-dir", type=Path, help="journal, snapshots, epoch and secret (default ./data)"
+    )
     g.add_argument("--symbols", type=_csv, help="comma-separated symbols to trade (default: all)")
     g.add_argument("--seed", type=int, help="simulator seed (default 7)")
-    g.add_argument("--sim-rate", type=float, help="simulator steps per second; 0 disables (default 10)")
-    g.add_argument("--fsync", choices=["always", "batch", "off"], help="journal fsync policy (default batch)")
-    g.add_argument("--allowed-origins", type=_csv, help="comma-separated browser origins allowed (default: same host)")
-    g.add_argument("--transports", type=_transports, help="market-data transports offered (default ws,sse,poll)")
+    g.add_argument(
+        "--sim-rate", type=float, help="simulator steps per second; 0 disables (default 10)"
+    )
+    g.add_argument(
+        "--fsync", choices=["always", "batch", "off"], help="journal fsync policy (default batch)"
+    )
+    g.add_argument(
+        "--allowed-origins",
+        type=_csv,
+        help="comma-separated browser origins allowed (default: same host)",
+    )
+    g.add_argument(
+        "--transports",
+        type=_transports,
+        help="market-data transports offered (default ws,sse,poll)",
+    )
     g.add_argument("--tls-cert", type=Path, help="TLS certificate (PEM) to serve HTTPS/WSS")
     g.add_argument("--tls-key", type=Path, help="TLS private key (PEM)")
-    g.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default info")
+    g.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="default info"
+    )
     g.add_argument("--no-demo", dest="demo", action="store_false", default=None,
                    help="only accounts from the config may log in")  # fmt: skip
 
@@ -91,10 +107,44 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tui(args: argparse.Namespace) -> int:
-    from client_tui.main import run_from_args
+def _answers(url: str) -> bool:
+    import httpx
 
-    return int(run_from_args(args) or 0)
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    """Run the terminal client; with ``--start-server``, start a local exchange first when
+    nothing answers at ``--url`` (and stop it when the client exits)."""
+    import subprocess
+    import time
+    from urllib.parse import urlsplit
+
+    from client_tui.main import run
+
+    server: subprocess.Popen[bytes] | None = None
+    if args.start_server and not _answers(args.url):
+        parts = urlsplit(args.url)
+        cmd = [sys.executable, "-m", "exchange.cli", "serve", "--host", parts.hostname or "127.0.0.1",
+               "--port", str(parts.port or 8000), "--log-level", "warning"]  # fmt: skip
+        log = open(Path(args.server_log), "ab")  # noqa: SIM115 - closed below
+        server = subprocess.Popen(cmd, stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while not _answers(args.url):
+            if server.poll() is not None or time.monotonic() > deadline:
+                print(f"could not start a local server; see {args.server_log}", file=sys.stderr)
+                return 1
+            time.sleep(0.1)
+    try:
+        run(args.url, args.account, args.md_transport, args.confirm_notional)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,12 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     tui = sub.add_parser("tui", help="the terminal trading client",
                          description="Trade from the terminal against a tickwire server.")  # fmt: skip
-    try:
-        from client_tui.main import add_arguments
-    except ImportError:  # pragma: no cover - the TUI package is part of the distribution
-        add_arguments = None
-    if add_arguments is not None:
-        add_arguments(tui)
+    from client_tui.main import add_arguments
+
+    add_arguments(tui)
+    tui.add_argument("--start-server", action="store_true",
+                     help="start a local exchange first if none answers at --url")  # fmt: skip
+    tui.add_argument("--server-log", default="tickwire-server.log",
+                     help="where --start-server writes the server's log")  # fmt: skip
     tui.set_defaults(func=cmd_tui)
     return parser
 

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import struct
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -114,6 +115,9 @@ class ExchangeNode:
         self.shutdown_event: anyio.Event | None = None
         self.shutting_down = False
         self.websockets: set[Any] = set()
+        #: Transports of open SSE streams (aborted at shutdown if their reader stalled).
+        self.stream_transports: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._stop_signals: weakref.WeakSet[anyio.Event] = weakref.WeakSet()
         self.recovery_notes: list[str] = []
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -137,7 +141,7 @@ class ExchangeNode:
     def recover(self) -> None:
         """Open the journal and rebuild engine and hub from snapshot + tail (synchronous)."""
         s = self.settings
-        self.journal = Journal.open(self.data_dir / "journal", s.fsync)
+        self.journal = Journal.open(self.data_dir / "journal", s.fsync)  # type: ignore[arg-type]
         rec = self.journal.recover()
         self.recovery_notes = list(rec.notes)
         for note in rec.notes:
@@ -150,7 +154,10 @@ class ExchangeNode:
             self.engine = self._new_engine()
             self.hub = self._new_hub()
             self.hub.seed(
-                [render.render_snapshot(self.engine.book_snapshot(sp.symbol), self.engine) for sp in self.symbol_specs],
+                [
+                    render.render_snapshot(self.engine.book_snapshot(sp.symbol), self.engine)
+                    for sp in self.symbol_specs
+                ],
                 0,
             )
         tap = _PublishTap(self)
@@ -173,7 +180,11 @@ class ExchangeNode:
             cmd = decode_command(payload)
             events = self.engine.handle(cmd)
             self.sequencer.last_ts = max(self.sequencer.last_ts, getattr(cmd, "ts", 0))
-            market = [ev for ev in events if isinstance(ev, (t.BookDelta, t.Trade, t.Ticker, t.Candle, t.SymbolStatus))]
+            market = [
+                ev
+                for ev in events
+                if isinstance(ev, (t.BookDelta, t.Trade, t.Ticker, t.Candle, t.SymbolStatus))
+            ]
             if market:
                 tap.publish(
                     [(*_name_data(ev, self.engine),) for ev in market],
@@ -209,9 +220,7 @@ class ExchangeNode:
             log.exception("simulator stopped")
 
     async def stop(self) -> None:
-        self.shutting_down = True
-        if self.shutdown_event is not None:
-            self.shutdown_event.set()
+        self.begin_shutdown()
         self._sim_stop.set()
         if self._sim_task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -221,6 +230,26 @@ class ExchangeNode:
         if self.journal is not None:
             self.journal.close()
             self.journal = None
+
+    def stop_signal(self) -> anyio.Event:
+        """An event set when the node shuts down (already set if it has): ends a stream."""
+        ev = anyio.Event()
+        if self.shutting_down:
+            ev.set()
+        else:
+            self._stop_signals.add(ev)
+        return ev
+
+    def begin_shutdown(self) -> None:
+        """Stop accepting work and end every stream (the first step of a clean stop)."""
+        self.shutting_down = True
+        if self.shutdown_event is not None:
+            self.shutdown_event.set()
+        for ev in list(self._stop_signals):
+            ev.set()
+        self._stop_signals.clear()
+        if self.hub is not None:
+            self.hub.close()  # every subscription ends: streams finish, polls answer
 
     def write_snapshot(self) -> None:
         if self.journal is None:
@@ -239,7 +268,8 @@ class ExchangeNode:
             return
         cd = self.engine.cash_decimals
         positions = tuple(
-            (sp.symbol, to_units(self.settings.demo_position, sp.qty_decimals)) for sp in self.symbol_specs
+            (sp.symbol, to_units(self.settings.demo_position, sp.qty_decimals))
+            for sp in self.symbol_specs
         )
         await self.submit(
             t.OpenAccount(account, cash=to_units(self.settings.demo_cash, cd), positions=positions)

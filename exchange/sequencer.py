@@ -21,6 +21,7 @@ command's events after release, so a reply can never overtake the journal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -131,10 +132,8 @@ class Sequencer:
             while self._pending:
                 await asyncio.sleep(0.001)
             self._committer.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
-            except asyncio.CancelledError:
-                pass
             self._committer = None
         if self.journal is not None:
             self.journal.sync()
@@ -236,6 +235,9 @@ class Sequencer:
             log.exception("release failed")
         if self.metrics is not None:
             self.metrics.order_latency.observe(time.perf_counter() - p.started)
+            for ev in private:
+                if isinstance(ev, t.OrderRejected):
+                    self.metrics.rejects.labels(ev.code).inc()
         if p.future is not None and not p.future.done():
             p.future.set_result(p.events)
 

@@ -54,7 +54,7 @@ def create_app(settings: Settings, node: Any | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail
+        detail: Any = exc.detail
         if not isinstance(detail, dict):
             code = {401: "UNAUTHORIZED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
                 exc.status_code, "BAD_REQUEST"

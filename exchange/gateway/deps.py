@@ -62,7 +62,9 @@ async def deny(ws: WebSocket, status: int, message: str) -> None:
 
 async def check_origin_ws(ws: WebSocket) -> bool:
     node: Node = ws.app.state.node
-    if origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), node.settings.allowed_origins):
+    if origin_allowed(
+        ws.headers.get("origin"), ws.headers.get("host"), node.settings.allowed_origins
+    ):
         return True
     await deny(ws, 403, "origin not allowed")
     return False

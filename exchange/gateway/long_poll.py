@@ -35,7 +35,9 @@ async def md_poll(
     if "poll" not in node.settings.transports:
         raise api_error(503, "TRANSPORT_DISABLED", "long polling is off on this server")
     if not 0 <= timeout <= node.settings.poll_max_timeout_s:
-        raise api_error(400, "BAD_REQUEST", f"timeout must be within 0..{node.settings.poll_max_timeout_s:g}")
+        raise api_error(
+            400, "BAD_REQUEST", f"timeout must be within 0..{node.settings.poll_max_timeout_s:g}"
+        )
     try:
         flt = parse_filter(node, symbols, channels)
     except ValueError as exc:
@@ -46,9 +48,17 @@ async def md_poll(
     finally:
         node.metrics.connections.labels("poll").dec()
     if cursor:
-        node.metrics.resumes.labels("poll", "reset" if any(e.event == "reset" for e in events) else "exact").inc()
+        node.metrics.resumes.labels(
+            "poll", "reset" if any(e.event == "reset" for e in events) else "exact"
+        ).inc()
     node.metrics.messages_out.labels("poll", "md").inc(len(events))
     body = b"".join(
-        [b'{"events":[', b",".join([ev.poll for ev in events]), b'],"cursor":', orjson.dumps(new_cursor), b"}"]
+        [
+            b'{"events":[',
+            b",".join([ev.poll for ev in events]),
+            b'],"cursor":',
+            orjson.dumps(new_cursor),
+            b"}",
+        ]
     )
     return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})

@@ -106,7 +106,9 @@ async def account(request: Request, acct: Account) -> dict[str, Any]:
 
 
 @router.get("/orders", summary="The account's open orders")
-async def open_orders(request: Request, acct: Account, symbol: str | None = None) -> list[dict[str, Any]]:
+async def open_orders(
+    request: Request, acct: Account, symbol: str | None = None
+) -> list[dict[str, Any]]:
     node = _node(request)
     return [node.render_order(v) for v in node.engine.open_orders(acct, symbol)]
 
@@ -120,7 +122,9 @@ async def get_order(client_order_id: str, request: Request, acct: Account) -> di
     return node.render_order(view)
 
 
-@router.post("/orders", summary="Place an order (Idempotency-Key = client_order_id)", status_code=201)
+@router.post(
+    "/orders", summary="Place an order (Idempotency-Key = client_order_id)", status_code=201
+)
 async def place_order(
     request: Request,
     acct: Account,
@@ -177,7 +181,6 @@ def _direct_reply(node: Node, events: list[t.Event], created: int) -> Response:
     first = events[0]
     msg = node.render_private(first)
     if isinstance(first, t.OrderRejected):
-        node.metrics.rejects.labels(first.code).inc()
         return JSONResponse(msg, _REJECT_STATUS.get(first.code, 422))
     duplicate = bool(getattr(first, "duplicate", False))
     return JSONResponse(msg, 200 if duplicate else created)

@@ -8,6 +8,7 @@ SSE streams, then uvicorn drains and the app's lifespan syncs the journal and sn
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from typing import Any
@@ -16,7 +17,27 @@ import uvicorn
 
 from exchange.config import Settings
 
-__all__ = ["TickwireServer", "build_server"]
+__all__ = ["ExposeTransport", "TickwireServer", "build_server"]
+
+
+class ExposeTransport:
+    """Outermost ASGI wrapper: puts the connection's transport in ``scope`` so a stream can
+    *abort* a connection whose reader has stalled (``close()`` would wait forever to flush).
+
+    uvicorn's ``send`` is a bound method of its request cycle, which holds the transport;
+    under any other server the key is simply absent and streams fall back to a clean end.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.state = app.state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            if transport is not None:
+                scope["tickwire.transport"] = transport
+        await self.app(scope, receive, send)
 
 
 class TickwireServer(uvicorn.Server):
@@ -27,12 +48,16 @@ class TickwireServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         node = self.node
         if node is not None:
-            node.shutting_down = True
-            if node.shutdown_event is not None:
-                node.shutdown_event.set()
+            node.begin_shutdown()
             for ws in list(node.websockets):
                 with contextlib.suppress(Exception):
-                    await ws.close(1001, "server shutting down")
+                    await asyncio.wait_for(ws.close(1001, "server shutting down"), 1.0)
+            await asyncio.sleep(0.2)  # let streams end cleanly and flush
+            for transport in list(node.stream_transports):
+                # a reader that stalled will never take the rest: drop the connection, or
+                # the loop would wait forever to flush it
+                if not transport.is_closing() or transport.get_write_buffer_size():
+                    transport.abort()
         await super().shutdown(sockets=sockets)
 
 
@@ -52,7 +77,7 @@ def build_server(app: Any, settings: Settings, **overrides: Any) -> TickwireServ
         timeout_graceful_shutdown=5,
     )
     options.update(overrides)
-    config = uvicorn.Config(app, **options)
+    config = uvicorn.Config(ExposeTransport(app), **options)
     server = TickwireServer(config)
     server.node = app.state.node
     return server

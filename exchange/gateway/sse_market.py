@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -28,6 +29,30 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 def _heartbeat() -> ServerSentEvent:
     return ServerSentEvent(comment=f"hb {time.time_ns()}")
+
+
+class _StoppableStream(EventSourceResponse):
+    """sse-starlette's response, ended by *this app's* stop signal.
+
+    sse-starlette ends streams on a process-wide exit flag that it sets from uvicorn's signal
+    handler; that neither covers a server stopped without a signal (tests, ``tickwire
+    cluster``) nor lets us abort one stream whose socket write is blocked. Here the stream
+    ends when ``stop`` is set: by the node at shutdown, or by the hub when it drops this
+    subscriber as a slow consumer. The task group then cancels a blocked send, so a stalled
+    reader cannot hold the connection (or the shutdown) open.
+    """
+
+    def __init__(self, *args: Any, stop: anyio.Event, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stop = stop
+
+    async def _listen_for_exit_signal_with_grace(self) -> None:
+        await self._stop.wait()
+        # the subscription is closed too, so the generator ends by itself: give it a moment
+        # to do so, which lets the response finish cleanly (the last chunk is sent)
+        with anyio.move_on_after(1.0):
+            while self.active:
+                await anyio.sleep(0.02)
 
 
 @router.get("/md/stream", summary="Market data over SSE", response_class=EventSourceResponse)
@@ -49,13 +74,26 @@ async def md_stream(
     resume_from = request.headers.get("last-event-id") or last_event_id
     sub = node.hub.subscribe(flt, last_id=resume_from, conflate_ns=conflate_ns, kind="sse")
     node.note_resume("sse", sub, resume_from)
-    return EventSourceResponse(
+    stop = node.stop_signal()
+    transport = request.scope.get("tickwire.transport")
+
+    def on_close(closed: Any) -> None:
+        if closed.closed_reason == "slow_consumer":
+            node.metrics.slow_consumers.labels("sse").inc()
+            if transport is not None:  # its socket may never drain: drop it now
+                transport.abort()
+        stop.set()
+
+    sub.add_close_callback(on_close)
+    if transport is not None:
+        node.stream_transports.add(transport)
+    return _StoppableStream(
         _frames(node, sub),
         headers=SSE_HEADERS,
         ping=node.settings.sse_heartbeat_s,
         ping_message_factory=_heartbeat,
         send_timeout=30,
-        shutdown_event=node.shutdown_event,
+        stop=stop,
     )
 
 
@@ -72,8 +110,7 @@ async def _frames(node: Node, sub: Any) -> AsyncIterator[bytes]:
             if batch:
                 out.inc(len(batch))
                 yield b"".join([ev.sse for ev in batch])
-    except SlowConsumer as exc:
-        metrics.slow_consumers.labels("sse").inc()
+    except SlowConsumer as exc:  # counted by the close callback
         yield f": disconnected: {exc}\n\n".encode()
     except SubscriptionClosed:
         pass

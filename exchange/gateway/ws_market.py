@@ -180,4 +180,6 @@ def _err(code: str, message: str, req_id: Any) -> dict[str, Any]:
 def _disabled() -> Any:
     from fastapi.responses import JSONResponse
 
-    return JSONResponse({"code": "TRANSPORT_DISABLED", "message": "WebSocket market data is off"}, 503)
+    return JSONResponse(
+        {"code": "TRANSPORT_DISABLED", "message": "WebSocket market data is off"}, 503
+    )

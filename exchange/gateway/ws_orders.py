@@ -96,7 +96,7 @@ class OrderSession:
             self.node.metrics.messages_in.labels("ws", "invalid").inc()
             self.error(exc.code, exc.message, exc.req_id)
             return
-        name: str = op.op  # type: ignore[attr-defined]
+        name: str = op.op
         req_id = getattr(op, "req_id", None)
         self.node.metrics.messages_in.labels("ws", name).inc()
         if not self.bucket.take() or (name in _ORDER_OPS and not self.account_bucket.take()):
@@ -106,7 +106,12 @@ class OrderSession:
                 self.abort(CLOSE_POLICY, "rate limit exceeded repeatedly")
                 return
             if name in _ORDER_OPS:
-                self.reject("RATE_LIMITED", "too many requests", req_id, getattr(op, "client_order_id", None))
+                self.reject(
+                    "RATE_LIMITED",
+                    "too many requests",
+                    req_id,
+                    getattr(op, "client_order_id", None),
+                )
             else:
                 self.error("RATE_LIMITED", "too many requests", req_id)
             return

@@ -22,15 +22,21 @@ def bearer(token: str) -> dict[str, str]:
 
 async def test_ws_handshake_refused_with_401_before_upgrade(live_server: Any) -> None:
     secret = live_server.node.meta.secret
-    expired = jwt.encode({"sub": "alice", "aud": "tickwire", "exp": int(time.time()) - 5}, secret, "HS256")
-    forged = jwt.encode({"sub": "alice", "aud": "tickwire", "exp": int(time.time()) + 60}, b"x" * 32, "HS256")
+    expired = jwt.encode(
+        {"sub": "alice", "aud": "tickwire", "exp": int(time.time()) - 5}, secret, "HS256"
+    )
+    forged = jwt.encode(
+        {"sub": "alice", "aud": "tickwire", "exp": int(time.time()) + 60}, b"x" * 32, "HS256"
+    )
     for query in ("", "?token=", f"?token={expired}", f"?token={forged}", "?token=not.a.jwt"):
         with pytest.raises(InvalidStatus) as info:
             await websockets.connect(f"{live_server.ws_url}/ws{query}")
         assert info.value.response.status_code == 401
     # the header works as well as the query parameter
     token = await login(live_server.url, "alice")
-    async with websockets.connect(f"{live_server.ws_url}/ws", additional_headers=bearer(token)) as ws:
+    async with websockets.connect(
+        f"{live_server.ws_url}/ws", additional_headers=bearer(token)
+    ) as ws:
         assert b'"session"' in (await ws.recv()).encode()
 
 
@@ -40,7 +46,9 @@ async def test_origin_checked_against_allowed_list(live_server_factory: Any) -> 
     with pytest.raises(InvalidStatus) as info:
         await websockets.connect(f"{srv.ws_url}/ws?token={token}", origin="https://evil.example")
     assert info.value.response.status_code == 403
-    async with websockets.connect(f"{srv.ws_url}/ws?token={token}", origin="https://good.example") as ws:
+    async with websockets.connect(
+        f"{srv.ws_url}/ws?token={token}", origin="https://good.example"
+    ) as ws:
         assert "session" in await ws.recv()
 
 
@@ -83,7 +91,9 @@ async def test_rest_idempotency_rules(live_server: Any) -> None:
         r2 = await http.post("/api/orders", json=body, headers={"Idempotency-Key": "k1"})
         assert (r1.status_code, r2.status_code) == (201, 200)
         assert r2.json()["duplicate"] is True and r2.json()["order_id"] == r1.json()["order_id"]
-        r3 = await http.post("/api/orders", json={**body, "qty": "2"}, headers={"Idempotency-Key": "k1"})
+        r3 = await http.post(
+            "/api/orders", json={**body, "qty": "2"}, headers={"Idempotency-Key": "k1"}
+        )
         assert r3.status_code == 409 and r3.json()["code"] == "DUPLICATE_CLIENT_ORDER_ID"
         r4 = await http.post("/api/orders", json=body, headers={"Idempotency-Key": "other"})
         assert r4.status_code == 400
@@ -110,7 +120,11 @@ async def test_rest_bad_bodies_change_nothing(live_server: Any, body: bytes) -> 
     token = await login(live_server.url, "alice")
     before = live_server.node.engine.state_hash()
     async with httpx.AsyncClient(base_url=live_server.url, headers=bearer(token)) as http:
-        r = await http.post("/api/orders", content=body, headers={"Idempotency-Key": "z1", "Content-Type": "application/json"})
+        r = await http.post(
+            "/api/orders",
+            content=body,
+            headers={"Idempotency-Key": "z1", "Content-Type": "application/json"},
+        )
     assert r.status_code == 400 and set(r.json()) == {"code", "message"}
     assert live_server.node.engine.state_hash() == before
 
@@ -126,7 +140,9 @@ async def test_sessions_validation_and_public_endpoints(live_server: Any) -> Non
         assert {s["symbol"] for s in syms} == {"BTC-USD", "ETH-USD", "SOL-USD"}
         assert (await http.get("/api/trades/BTC-USD", params={"limit": 5})).json() == []
         assert (await http.get("/api/candles/BTC-USD", params={"interval": "1s"})).json() == []
-        assert (await http.get("/api/candles/BTC-USD", params={"interval": "5m"})).status_code == 400
+        assert (
+            await http.get("/api/candles/BTC-USD", params={"interval": "5m"})
+        ).status_code == 400
         assert (await http.get("/api/trades/NOPE")).status_code == 404
         assert (await http.get("/healthz")).json()["status"] == "ok"
         metrics = (await http.get("/metrics")).text

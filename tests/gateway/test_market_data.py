@@ -10,9 +10,9 @@ import httpx
 import orjson
 import pytest
 import websockets
+from httpx_sse import aconnect_sse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from httpx_sse import aconnect_sse
 
 from shared.book import L2Book
 
@@ -128,7 +128,9 @@ async def test_snapshot_id_is_exact_resume_point(market: Any) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(cuts=st.lists(st.integers(min_value=1, max_value=25), min_size=1, max_size=4))
-async def test_resume_is_exact_at_random_disconnects(market: Any, transport: str, cuts: list[int]) -> None:
+async def test_resume_is_exact_at_random_disconnects(
+    market: Any, transport: str, cuts: list[int]
+) -> None:
     read = READERS[transport]
     got: list[Event] = []
     last: str | None = None
@@ -185,7 +187,9 @@ async def test_rest_book_matches_stream(market: Any) -> None:
         assert r.status_code == 200
         book = r.json()
         assert book["bids"] and book["asks"]
-        assert book["bids"][0][0] < book["asks"][0][0] or float(book["bids"][0][0]) < float(book["asks"][0][0])
+        assert book["bids"][0][0] < book["asks"][0][0] or float(book["bids"][0][0]) < float(
+            book["asks"][0][0]
+        )
         r = await http.get("/api/book/BTC-USD", params={"depth": 2})
         assert len(r.json()["bids"]) <= 2
         assert (await http.get("/api/book/NOPE")).status_code == 404
@@ -210,7 +214,9 @@ async def test_poll_holds_then_returns_same_cursor(live_server: Any) -> None:
         assert [e["event"] for e in first["events"]] == ["snapshot"] * 3
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        again = (await http.get("/md/poll", params={"cursor": first["cursor"], "timeout": "0.5"})).json()
+        again = (
+            await http.get("/md/poll", params={"cursor": first["cursor"], "timeout": "0.5"})
+        ).json()
         assert again == {"events": [], "cursor": first["cursor"]}
         assert loop.time() - t0 >= 0.45
 

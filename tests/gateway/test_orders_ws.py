@@ -46,7 +46,9 @@ async def test_new_order_ack_fields_and_req_id_echo(live_server: Any) -> None:
     assert ack["type"] == "order.ack"
     assert ack["client_order_id"] == "a1"
     assert ack["price"] == "100.50" and ack["qty"] == "0.5000"  # canonical decimals
-    assert ack["status"] == "open" and ack["leaves_qty"] == "0.5000" and ack["filled_qty"] == "0.0000"
+    assert (
+        ack["status"] == "open" and ack["leaves_qty"] == "0.5000" and ack["filled_qty"] == "0.0000"
+    )
     assert ack["tif"] == "gtc" and ack["post_only"] is False and ack["duplicate"] is False
     assert ack["exec_seq"] == 1
     st = await c.request("order.status", client_order_id="a1")
@@ -107,14 +109,20 @@ async def test_fill_cancel_replace_and_cancel_all(live_server: Any) -> None:
     assert ack["type"] == "order.ack"
     b_msgs = await b.drain()
     b_fill = next(m for m in b_msgs if m["type"] == "order.fill")
-    assert b_fill["liquidity"] == "taker" and b_fill["price"] == "101.00" and b_fill["qty"] == "0.4000"
+    assert (
+        b_fill["liquidity"] == "taker" and b_fill["price"] == "101.00" and b_fill["qty"] == "0.4000"
+    )
     a_msgs = await a.drain()
     a_fill = next(m for m in a_msgs if m["type"] == "order.fill")
     assert a_fill["liquidity"] == "maker" and a_fill["leaves_qty"] == "0.6000"
     assert a_fill["trade_id"] == b_fill["trade_id"]
     # replace the rest: price change re-queues and is acked under the new key
-    rep = await a.request("order.replace", client_order_id="s1b", orig_client_order_id="s1", price="102")
-    assert rep["type"] == "order.ack" and rep["client_order_id"] == "s1b" and rep["price"] == "102.00"
+    rep = await a.request(
+        "order.replace", client_order_id="s1b", orig_client_order_id="s1", price="102"
+    )
+    assert (
+        rep["type"] == "order.ack" and rep["client_order_id"] == "s1b" and rep["price"] == "102.00"
+    )
     # cancel, then cancel again: duplicate; cancel a filled order: ORDER_NOT_OPEN
     can = await a.request("order.cancel", client_order_id="s1b")
     assert can["type"] == "order.canceled" and can["exec_seq"] is not None
@@ -212,7 +220,9 @@ async def test_ping_pong(live_server: Any) -> None:
         ({"price": 100}, "BAD_REQUEST"),
     ],
 )
-async def test_reject_codes_change_nothing(live_server: Any, fields: dict[str, Any], code: str) -> None:
+async def test_reject_codes_change_nothing(
+    live_server: Any, fields: dict[str, Any], code: str
+) -> None:
     c = await connect(live_server, "alice")
     before = live_server.node.engine.state_hash()
     order = {**limit("bad1", BTC, "buy", "1", "100"), **fields}
@@ -226,9 +236,19 @@ async def test_reject_codes_change_nothing(live_server: Any, fields: dict[str, A
 async def test_business_rejects(live_server: Any) -> None:
     a = await connect(live_server, "alice")
     b = await connect(live_server, "bob")
-    rej = await a.request("order.new", client_order_id="m1", symbol=BTC, side="buy", order_type="market", qty="1")
+    rej = await a.request(
+        "order.new", client_order_id="m1", symbol=BTC, side="buy", order_type="market", qty="1"
+    )
     assert rej["code"] == "NO_LIQUIDITY"
-    rej = await a.request("order.new", client_order_id="m2", symbol=BTC, side="buy", order_type="market", qty="1", tif="gtc")
+    rej = await a.request(
+        "order.new",
+        client_order_id="m2",
+        symbol=BTC,
+        side="buy",
+        order_type="market",
+        qty="1",
+        tif="gtc",
+    )
     assert rej["code"] == "INVALID_TIF"
     await b.request("order.new", **limit("s1", BTC, "sell", "1", "100"))
     rej = await a.request("order.new", **limit("p1", BTC, "buy", "1", "100", post_only=True))
