@@ -9,14 +9,15 @@ half-valid command.
 
 Evolution: a field appended to a command (with a default) stays readable from old journals,
 because a shorter array takes the defaults of the missing trailing fields. Never reorder or
-remove fields, never reuse a tag. Integers must fit in 64 bits (orjson's limit); a larger one
-raises :class:`RecordTooLarge` at encode time.
+remove fields, never reuse a tag. Integers of any size round-trip: beyond 64 bits (orjson's
+limit) both directions fall back to the standard library's ``json``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
@@ -125,14 +126,21 @@ def encode_command(cmd: Command) -> bytes:
     """Serialize ``cmd`` to journal payload bytes (see the module docstring for the format).
 
     Raises ``TypeError`` for an object that is not a Command and :class:`RecordTooLarge` for a
-    value orjson cannot write (an int beyond 64 bits, a string with a lone surrogate).
+    value that cannot be written (a string with a lone surrogate).
     """
     spec = _SPECS.get(type(cmd))
     if spec is None:
         raise TypeError(f"not a journal command: {type(cmd).__name__}")
+    fields = (spec.tag, *spec.getter(cmd))
     try:
-        return orjson.dumps((spec.tag, *spec.getter(cmd)))
-    except orjson.JSONEncodeError as exc:
+        return orjson.dumps(fields)
+    except orjson.JSONEncodeError:
+        pass
+    # orjson stops at 64-bit ints; the standard library writes any int (rare, so slow is fine).
+    try:
+        text = json.dumps(fields, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return text.encode()
+    except (TypeError, ValueError) as exc:
         raise RecordTooLarge(f"cannot encode {type(cmd).__name__}: {exc}") from exc
 
 
@@ -146,6 +154,18 @@ def decode_command(data: bytes | bytearray | memoryview) -> Command:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise JournalCorrupt(f"command payload is not JSON: {exc}") from None
+    try:
+        return _build(obj)
+    except JournalCorrupt:
+        # orjson reads an int beyond 64 bits as a float; the standard library keeps it exact.
+        try:
+            exact = json.loads(bytes(data))
+        except ValueError:
+            raise JournalCorrupt("command payload is not JSON") from None
+        return _build(exact)
+
+
+def _build(obj: Any) -> Command:
     if type(obj) is not list or not obj:
         raise JournalCorrupt("command payload is not a non-empty array")
     tag = obj[0]

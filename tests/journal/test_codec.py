@@ -25,7 +25,7 @@ from exchange.journal.codec import COMMAND_TAGS
 text = st.text(max_size=20)
 opt_text = st.none() | text
 i64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
-ts = st.integers(min_value=0, max_value=2**63 - 1)
+ts = st.integers(min_value=0, max_value=2**63 - 1)  # nanosecond clock: 64 bits is ample
 
 commands: st.SearchStrategy[Command] = st.one_of(
     st.builds(
@@ -142,9 +142,26 @@ def test_random_bytes_never_escape_as_another_error(data: bytes) -> None:
     assert type(cmd) in COMMAND_TAGS
 
 
-def test_oversized_int_raises_record_too_large() -> None:
+@given(
+    cash=st.integers(min_value=-(10**60), max_value=10**60),
+    qty=st.integers(min_value=-(10**60), max_value=10**60),
+    ts=st.integers(min_value=0, max_value=2**80),
+)
+def test_ints_beyond_64_bits_round_trip_exactly(cash: int, qty: int, ts: int) -> None:
+    cmd = OpenAccount("a", cash, (("BTC-USD", qty),), ts=ts)
+    assert decode_command(encode_command(cmd)) == cmd
+    assert decode_command(encode_command(Tick(ts))) == Tick(ts)
+
+
+def test_big_int_payload_decodes_exactly_not_as_float() -> None:
+    assert decode_command(b'["T",100000000000000000000000]') == Tick(10**23)
+    with pytest.raises(JournalCorrupt):
+        decode_command(b'["T",1e23]')
+
+
+def test_unencodable_string_raises_record_too_large() -> None:
     with pytest.raises(RecordTooLarge):
-        encode_command(OpenAccount("a", cash=2**70))
+        encode_command(CancelAll("\ud800"))
 
 
 def test_non_command_is_a_type_error() -> None:
