@@ -104,11 +104,11 @@ def percentile(samples: Sequence[float], pct: float) -> float | None:
     return ordered[int(rank) - 1]
 
 
-def compact(value: Decimal | float, *, signed: bool = True) -> str:
+def compact(value: Decimal | float, *, signed: bool = True, decimals: int = 2) -> str:
     """A money or size figure in at most about 9 cells: ``+6.00M``, ``-12.5k``, ``+3.25``.
 
-    Below 10,000 it keeps 2 decimals (4 for magnitudes under 1); above, it switches to
-    ``k``/``M``/``B`` suffixes. ``signed`` adds ``+`` to positive values.
+    Below 10,000 it keeps ``decimals`` places; above, it switches to ``k``/``M``/``B``
+    suffixes. ``signed`` adds ``+`` to positive values.
     """
     v = float(value)
     a = abs(v)
@@ -118,12 +118,10 @@ def compact(value: Decimal | float, *, signed: bool = True) -> str:
         text = f"{a / 1e6:.2f}M"
     elif a >= 1e4:
         text = f"{a / 1e3:.1f}k"
-    elif 0 < a < 1:
-        text = f"{a:.4f}"
     else:
-        text = f"{a:.2f}"
+        text = f"{a:.{decimals}f}"
     if v < 0 and text.strip("0.kMB"):
         return "-" + text
-    if signed and v > 0:
+    if signed and v > 0 and text.strip("0."):
         return "+" + text
     return text

@@ -75,13 +75,14 @@ class LadderView(Static, can_focus=True):
         text.append(" / ", style=DIM)
         text.append(ask, style=f"bold {ASK}")
         text.append(f"  spr {spread}  mid {mid}", style="#8a8f98")
-        if state.row_step != info.tick:
-            text.append(f"  row {info.price(state.row_step)}", style=DIM)
         if state.frozen:
             text.append(" FROZEN", style="bold reverse #ffb000")
         text.append("\n")
+        # The row size shows where the ask bars go when rows bucket several ticks.
+        row_note = f"row {info.price(state.row_step)}" if state.row_step != info.tick else ""
         text.append(
-            f"{'own':>4}{'':>{bar_w}}{'BID':>{qw}}{'PRICE':^{pw}}{'ASK':<{qw}}{'':<{bar_w}}{'own':<4}\n",
+            f"{'own':>4}{'':>{bar_w}}{'BID':>{qw}}{'PRICE':^{pw}}{'ASK':<{qw}}"
+            f"{row_note:>{bar_w}}{'own':>4}\n",
             style="bold #8a8f98",
         )
         top = max(view.max_qty, 1)

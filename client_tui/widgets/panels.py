@@ -48,8 +48,12 @@ class PositionsPanel(Static):
             total += pos.realized_pnl + (unreal or 0)
             t.append(f" {sym:<8}", style="#e6e6e6")
             pos_c = "#26d07c" if pos.qty > 0 else ("#ff5c57" if pos.qty < 0 else "#8a8f98")
-            t.append(f"{compact(pos.qty, signed=False):>8}", style=pos_c)
-            t.append(f"{compact(pos.avg_price, signed=False):>9}", style="#e6e6e6")
+            t.append(f"{compact(pos.qty, signed=False, decimals=4):>8}", style=pos_c)
+            avg = f"{pos.avg_price:.2f}"
+            t.append(
+                f"{avg if len(avg) <= 9 else compact(pos.avg_price, signed=False):>9}",
+                style="#e6e6e6",
+            )
             # P&L columns in compact form: 9 cells hold up to about +9,999,999.
             t.append(f"{compact(pos.realized_pnl):>9}", style=_pnl(pos.realized_pnl))
             un = compact(unreal) if unreal is not None else "-"

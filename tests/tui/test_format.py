@@ -40,7 +40,9 @@ def test_signed_compact_and_change() -> None:
     assert compact(Decimal("6000825.98")) == "+6.00M"
     assert compact(Decimal("-12500")) == "-12.5k"
     assert compact(Decimal("0")) == "0.00"
-    assert compact(Decimal("0.25"), signed=False) == "0.2500"
+    assert compact(Decimal("0.25"), signed=False, decimals=4) == "0.2500"
+    assert compact(Decimal("0.2"), signed=True) == "+0.20"
+    assert compact(Decimal("0.001")) == "0.00"
     assert change_pct(110, 100) == 10.0
     assert change_pct(1, 0) is None
 
