@@ -41,10 +41,15 @@ _BID_NAMES = frozenset({"bids", "buy", "bid"})
 _ASK_NAMES = frozenset({"asks", "sell", "ask"})
 
 
-def _get(payload: WireModel | Mapping[str, Any], name: str) -> Any:
-    if isinstance(payload, Mapping):
-        return payload[name]
-    return getattr(payload, name)
+def _fields(payload: WireModel | Mapping[str, Any], *names: str) -> list[Any]:
+    """The named fields of a model or a wire dict (``None`` when a dict lacks one)."""
+    if type(payload) is dict or isinstance(payload, Mapping):  # dict first: isinstance is slow
+        return [payload.get(name) for name in names]
+    return [getattr(payload, name, None) for name in names]
+
+
+#: Price strings -> units memo entries kept per book before it is cleared (prices repeat a lot).
+_UNITS_CACHE_SIZE = 65536
 
 
 class _Side:
@@ -56,18 +61,12 @@ class _Side:
         self.levels: dict[int, tuple[str, str, str]] = {}
         self.keys: list[int] = []
 
-    def set(self, units: int, price: str, qty: str) -> None:
-        if not qty.strip("0."):  # "0", "0.000": remove the level
-            if self.levels.pop(units, None) is not None:
-                del self.keys[bisect_left(self.keys, units)]
-            return
-        if units not in self.levels:
-            insort(self.keys, units)
-        self.levels[units] = (price, qty, level_token(price, qty))
-
     def rescale(self, factor: int) -> None:
-        self.levels = {units * factor: level for units, level in self.levels.items()}
-        self.keys = [units * factor for units in self.keys]
+        """Multiply every key by ``factor``, in place (callers hold references)."""
+        scaled = {units * factor: level for units, level in self.levels.items()}
+        self.levels.clear()
+        self.levels.update(scaled)
+        self.keys[:] = [units * factor for units in self.keys]
 
 
 class L2Book:
@@ -76,6 +75,7 @@ class L2Book:
     __slots__ = (
         "_asks",
         "_bids",
+        "_units_cache",
         "last_trade_id",
         "max_depth",
         "price_decimals",
@@ -105,29 +105,33 @@ class L2Book:
         self.synced = False
         self._bids = _Side()
         self._asks = _Side()
+        self._units_cache: dict[str, int] = {}
 
     # ------------------------------------------------------------------ updates
 
     def apply_snapshot(self, payload: WireModel | Mapping[str, Any]) -> None:
         """Replace the book by ``payload`` (a ``snapshot``); verifies its checksum."""
+        symbol, seq, bids, asks, last_trade_id, checksum, ts = _fields(
+            payload, "symbol", "seq", "bids", "asks", "last_trade_id", "checksum", "ts"
+        )
         self._bids = _Side()
         self._asks = _Side()
         if not self.symbol:
-            self.symbol = _get(payload, "symbol")
-        self.apply_levels(_get(payload, "bids"), _get(payload, "asks"))
-        self.seq = _get(payload, "seq")
-        self.last_trade_id = _get(payload, "last_trade_id")
-        ts = payload.get("ts") if isinstance(payload, Mapping) else getattr(payload, "ts", None)
+            self.symbol = symbol
+        self.apply_levels(bids, asks)
+        self.seq = seq
+        self.last_trade_id = last_trade_id or 0
         self.ts = ts
         self.synced = True
         if self.verify:
-            self._verify(_get(payload, "checksum"))
+            self._verify(checksum)
 
     def apply_delta(self, payload: WireModel | Mapping[str, Any]) -> bool:
         """Apply a ``book`` delta; ``False`` if already reflected. Raises ``BookGap`` /
         ``ChecksumMismatch`` (then the book needs a new snapshot)."""
-        first_seq: int = _get(payload, "first_seq")
-        seq: int = _get(payload, "seq")
+        first_seq, seq, bids, asks, checksum, ts = _fields(
+            payload, "first_seq", "seq", "bids", "asks", "checksum", "ts"
+        )
         if self.seq is None or not self.synced:
             raise BookGap(self.symbol, None, first_seq)
         if seq <= self.seq:
@@ -135,19 +139,30 @@ class L2Book:
         if first_seq != self.seq + 1:
             self.synced = False
             raise BookGap(self.symbol, self.seq + 1, first_seq)
-        self.apply_levels(_get(payload, "bids"), _get(payload, "asks"))
+        self.apply_levels(bids, asks)
         self.seq = seq
-        self.ts = _get(payload, "ts")
+        self.ts = ts
         if self.verify:
-            self._verify(_get(payload, "checksum"))
+            self._verify(checksum)
         return True
 
     def apply_levels(self, bids: Iterable[Sequence[str]], asks: Iterable[Sequence[str]]) -> None:
         """Set each ``(price, qty)`` level (qty zero removes it), then trim to ``max_depth``.
         No seq or checksum check: the building block of the two methods above."""
-        for side, levels in ((self._bids, bids), (self._asks, asks)):
-            for price, qty in levels:
-                side.set(self._units(price), price, qty)
+        cache = self._units_cache
+        for side, changes in ((self._bids, bids), (self._asks, asks)):
+            levels, keys = side.levels, side.keys
+            for price, qty in changes:
+                units = cache.get(price)
+                if units is None:
+                    units = self._units(price)
+                if not qty.strip("0."):  # "0", "0.000": remove the level
+                    if levels.pop(units, None) is not None:
+                        del keys[bisect_left(keys, units)]
+                    continue
+                if units not in levels:
+                    insort(keys, units)
+                levels[units] = (price, qty, level_token(price, qty))
         if self.max_depth is not None:
             self._trim(self.max_depth)
 
@@ -163,8 +178,12 @@ class L2Book:
         if decimals is None:
             dot = price.find(".")
             self.price_decimals = decimals = 0 if dot < 0 else len(price) - dot - 1
+        cache = self._units_cache
+        if len(cache) >= _UNITS_CACHE_SIZE:
+            cache.clear()
         try:
-            return to_units(price, decimals)
+            units = cache[price] = to_units(price, decimals)
+            return units
         except InvalidDecimal:
             dot = price.find(".")
             wanted = len(price.rstrip("0")) - dot - 1 if dot >= 0 else 0
@@ -175,7 +194,9 @@ class L2Book:
             self._bids.rescale(factor)
             self._asks.rescale(factor)
             self.price_decimals = wanted
-            return to_units(price, wanted)
+            cache.clear()
+            units = cache[price] = to_units(price, wanted)
+            return units
 
     def _verify(self, expected: int) -> None:
         computed = self.checksum()

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from shared.errors import BAD_REQUEST, UNKNOWN_OP, ProtocolError
 from shared.models.base import INT64_MAX, INT64_MIN, WireModel
@@ -58,9 +59,12 @@ def _field_path(loc: tuple[int | str, ...], tagged: bool) -> str:
     return ".".join(str(p) for p in parts if not (isinstance(p, str) and "-" in p and p.islower()))
 
 
-def _describe(exc: ValidationError, tagged: bool) -> tuple[str | None, str]:
-    """The first offending field and a readable message naming every offending field."""
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+def _errors(exc: ValidationError) -> list[ErrorDetails]:
+    return exc.errors(include_url=False, include_input=False, include_context=False)
+
+
+def _describe(errors: list[ErrorDetails], tagged: bool) -> tuple[str | None, str]:
+    """The first offending field and a readable message naming the offending fields."""
     parts: list[str] = []
     first: str | None = None
     seen: set[str] = set()
@@ -74,7 +78,9 @@ def _describe(exc: ValidationError, tagged: bool) -> tuple[str | None, str]:
         msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
         msg = msg.removeprefix("Value error, ")
         parts.append(f"{path}: {msg}" if path else msg)
-    return first, "; ".join(parts[:5]) or "invalid message"
+        if len(parts) == 5:
+            break
+    return first, "; ".join(parts) or "invalid message"
 
 
 def _legal_req_id(value: object) -> int | str | None:
@@ -118,8 +124,9 @@ def _decode_tagged(
         failure = exc
     except (ValueError, TypeError, RecursionError) as exc:
         raise ProtocolError(BAD_REQUEST, f"not JSON: {exc}") from None
-    if failure.errors()[0]["type"] == "json_invalid":
-        raise ProtocolError(BAD_REQUEST, "not JSON: " + failure.errors()[0]["msg"])
+    errors = _errors(failure)
+    if errors[0]["type"] == "json_invalid":
+        raise ProtocolError(BAD_REQUEST, "not JSON: " + errors[0]["msg"])
     obj = _load_object(data)
     req_id = _legal_req_id(obj.get("req_id"))
     kind = obj.get(tag)
@@ -128,7 +135,7 @@ def _decode_tagged(
     if type(kind) is not str or kind not in names:
         shown = repr(kind)[:64]
         raise ProtocolError(UNKNOWN_OP, f"unknown {tag} {shown}", req_id, field=tag)
-    field, message = _describe(failure, tagged=True)
+    field, message = _describe(errors, tagged=True)
     return _raise(ProtocolError(BAD_REQUEST, message, req_id, field=field))
 
 
@@ -156,9 +163,10 @@ def decode_model(model: type[M], data: bytes | str, *, max_bytes: int = MAX_MESS
     try:
         return model.model_validate_json(data, strict=True)
     except ValidationError as exc:
-        if exc.errors()[0]["type"] == "json_invalid":
-            raise ProtocolError(BAD_REQUEST, "not JSON: " + exc.errors()[0]["msg"]) from None
-        field, message = _describe(exc, tagged=False)
+        errors = _errors(exc)
+        if errors[0]["type"] == "json_invalid":
+            raise ProtocolError(BAD_REQUEST, "not JSON: " + errors[0]["msg"]) from None
+        field, message = _describe(errors, tagged=False)
         raise ProtocolError(BAD_REQUEST, message, field=field) from None
     except (ValueError, TypeError, RecursionError) as exc:
         raise ProtocolError(BAD_REQUEST, f"not JSON: {exc}") from None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.book import L2Book
 from shared.checksum import book_checksum
@@ -176,3 +179,46 @@ def test_to_snapshot_round_trips() -> None:
     assert again.levels("bids") == BIDS
     assert again.checksum() == book.checksum()
     assert book.to_snapshot(depth=1)["bids"] == [list(BIDS[0])]
+
+
+def test_levels_keep_their_place_after_the_scale_widens() -> None:
+    book = L2Book("X", verify=False)
+    book.apply_levels([("9.5", "1"), ("10.0", "1")], [])
+    book.apply_levels([("9.75", "1")], [("11.125", "1")])  # 3 places: keys rescaled
+    book.apply_levels([("9.5", "0")], [])  # a price seen at the old scale still resolves
+    assert book.levels("bids") == [("10.0", "1"), ("9.75", "1")]
+    assert book.best_ask() == ("11.125", "1")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),
+            st.integers(1, 60),
+            st.sampled_from(["0", "0.00", "1.50", "2.00", "0.25"]),
+        ),
+        max_size=80,
+    )
+)
+def test_book_matches_a_naive_model(changes: list[tuple[bool, int, str]]) -> None:
+    """Apply random level changes one delta each; the book equals a plain dict kept sorted
+    by Decimal, and every delta's checksum (computed from the naive model) verifies."""
+    book = L2Book("X", 2)
+    book.apply_snapshot(snapshot(seq=0, bids=[], asks=[]))
+    naive: dict[bool, dict[Decimal, tuple[str, str]]] = {True: {}, False: {}}
+    for seq, (is_bid, tick, qty) in enumerate(changes, start=1):
+        price = f"{tick // 4}.{(tick % 4) * 25:02d}"
+        side = naive[is_bid]
+        if Decimal(qty) == 0:
+            side.pop(Decimal(price), None)
+        else:
+            side[Decimal(price)] = (price, qty)
+        bids = [side_level for _, side_level in sorted(naive[True].items(), reverse=True)]
+        asks = [side_level for _, side_level in sorted(naive[False].items())]
+        level = [(price, qty)]
+        assert book.apply_delta(
+            delta((bids, asks), seq, bids=level if is_bid else (), asks=() if is_bid else level)
+        )
+        assert book.levels("bids") == bids
+        assert book.levels("asks") == asks
