@@ -7,7 +7,8 @@
  * id) whatever transport carries it: WebSocket `/ws/md` (subscribe with `after`), SSE
  * `/md/stream` (EventSource; it resumes with Last-Event-ID by itself) or long polling
  * `/md/poll?cursor=`. Order WS -> SSE -> poll by feature detection and on failure (see
- * FallbackPolicy); force(mode) pins one; force(null) returns to automatic. The last event id
+ * FallbackPolicy); force(mode) pins one; force(null) returns to automatic. On a fallback, every
+ * upgradeAfterMs it tries again a better transport that worked before. The last event id
  * is shared, so a switch of transport resumes where the previous one stopped. Call
  * noteRender() once per painted frame to sample event-to-render latency.
  */
@@ -194,7 +195,16 @@ export class PollTransport {
 const TRANSPORT_CLASSES = { ws: WsTransport, sse: SseTransport, poll: PollTransport };
 
 export class MarketFeed {
-  constructor({ symbols = [], channels = CHANNELS, onEvent, onChange = () => {}, env = globalThis, forced = null }) {
+  constructor({
+    symbols = [],
+    channels = CHANNELS,
+    onEvent,
+    onChange = () => {},
+    env = globalThis,
+    forced = null,
+    upgradeAfterMs = 30000,
+    policyOptions = {},
+  }) {
     this.symbols = symbols;
     this.channels = [...channels];
     this.onEvent = onEvent;
@@ -212,11 +222,36 @@ export class MarketFeed {
     this.pendingResume = false;
     this.pendingTs = [];
     this.policy = null;
+    this.policyOptions = policyOptions;
+    this.upgradeAfterMs = upgradeAfterMs;
+    this.upgradeTimer = null;
+    this.upgrades = 0;
   }
 
   start() {
-    this.policy = new FallbackPolicy({ supported: this.supported, forced: this.forced });
+    this.policy = new FallbackPolicy({ ...this.policyOptions, supported: this.supported, forced: this.forced });
+    this.arm();
     this.open(this.policy.first());
+  }
+
+  // While on a fallback, periodically try to go back up to a transport that worked before
+  // (it dropped, e.g. a server restart, rather than being refused outright).
+  arm() {
+    clearInterval(this.upgradeTimer);
+    this.upgradeTimer = setInterval(() => this.maybeUpgrade(), this.upgradeAfterMs);
+  }
+
+  maybeUpgrade() {
+    if (this.forced || !this.current || !this.transport) return;
+    const order = this.policy.order;
+    const better = order.slice(0, order.indexOf(this.current)).find((mode) => this.everLive.has(mode));
+    if (!better) return;
+    this.transport.close();
+    this.stats[this.current].state = "closed";
+    this.transport = null;
+    this.current = null;
+    this.upgrades += 1;
+    this.open(better);
   }
 
   /** Pin a transport ("ws", "sse", "poll") or return to automatic fallback (null). */
@@ -231,11 +266,13 @@ export class MarketFeed {
     this.lastId = null;
     const mode = this.current ?? this.policy.first();
     this.stop();
+    this.arm();
     this.open(mode);
   }
 
   stop() {
     clearTimeout(this.timer);
+    clearInterval(this.upgradeTimer);
     if (this.transport) {
       this.transport.close();
       this.stats[this.transport.name].state = "closed";
@@ -340,6 +377,6 @@ export class MarketFeed {
   snapshot() {
     const stats = {};
     for (const name of this.tried) stats[name] = this.stats[name].toJSON();
-    return { current: this.current, forced: this.forced, supported: this.supported, lastId: this.lastId, stats };
+    return { current: this.current, forced: this.forced, supported: this.supported, lastId: this.lastId, upgrades: this.upgrades, stats };
   }
 }

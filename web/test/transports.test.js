@@ -130,3 +130,44 @@ test("a forced transport is used alone", async () => {
   assert.equal(env.polls.length, 1);
   feed.stop();
 });
+
+test("after a fallback the feed goes back up to a transport that worked before", async () => {
+  const env = makeEnv();
+  const feed = new MarketFeed({ env, onEvent: () => {}, upgradeAfterMs: 60, policyOptions: { maxRetries: 0 } });
+  feed.start();
+  const ws = env.sockets[0];
+  ws.onopen();
+  ws.onmessage({ data: JSON.stringify({ type: "subscribed", req_id: 1 }) });
+  ws.onmessage({ data: JSON.stringify({ type: "md.trade", id: "e-3", data: { symbol: "A", trade_id: 1, ts: 1 } }) });
+  ws.onclose({ code: 1012, reason: "restart" }); // with no retries allowed: straight to SSE
+  await tick();
+  const sse = env.sources[0];
+  sse.onopen();
+  sse.emit("trade", "e-4", { symbol: "A", trade_id: 2, ts: 2 });
+  assert.equal(feed.current, "sse");
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(sse.readyState, 2, "SSE closed for the upgrade");
+  const back = env.sockets[1];
+  assert.ok(back, "a new WebSocket was opened");
+  back.onopen();
+  assert.equal(back.sent[0].after, "e-4", "resumes after the last event SSE delivered");
+  back.onmessage({ data: JSON.stringify({ type: "subscribed", req_id: 1 }) });
+  assert.equal(feed.current, "ws");
+  assert.equal(feed.snapshot().upgrades, 1);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(env.sockets.length, 2, "no upgrade while on the best transport");
+  feed.stop();
+});
+
+test("a transport that was refused is not retried by the upgrade", async () => {
+  const env = makeEnv();
+  const feed = new MarketFeed({ env, onEvent: () => {}, upgradeAfterMs: 30 });
+  feed.start();
+  env.sockets[0].onclose({ code: 1006, reason: "" });
+  await tick();
+  env.sources[0].onopen();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(env.sockets.length, 1);
+  assert.equal(feed.current, "sse");
+  feed.stop();
+});
