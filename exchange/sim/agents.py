@@ -54,6 +54,10 @@ DEFAULT_MAKERS: tuple[MakerParams, ...] = (
 )
 
 
+#: After a MARKET_HALTED reject, the agents leave that symbol alone this long (sim time).
+HALT_BACKOFF_NS = 5 * 10**9
+
+
 @dataclass(frozen=True, slots=True)
 class SimConfig:
     """Knobs of the simulated market (per symbol unless said otherwise)."""
@@ -150,6 +154,8 @@ class Simulator:
             *(m.account for m in self.momentum),
         ]
         self._last_ns: int | None = None
+        self._issued: dict[str, str] = {}  # client_order_id -> symbol, this step's commands
+        self._halted_until: dict[str, int] = {}
         self.stats = SimStats()
 
     # ------------------------------------------------------------------ public API
@@ -185,8 +191,12 @@ class Simulator:
         self._last_ns = now_ns
         rng = self._rng
         out: list[Command] = []
+        self._issued.clear()
         for ctx in self._symbols:
             ctx.walk(rng, dt, cfg.vol_bps, cfg.jump_rate, cfg.jump_bps)
+            if now_ns < self._halted_until.get(ctx.symbol, 0):
+                continue  # the venue halted this symbol: sit still, try again later
+            first = len(out)
             for mm in self.makers:
                 out.extend(mm.step(ctx, dt, now_ns, view, rng))
             bid, ask = view.best_bid_ask(ctx.symbol)
@@ -198,12 +208,17 @@ class Simulator:
                 cmd = self._momentum_order(mom, ctx, bid, ask, dt, now_ns)
                 if cmd is not None:
                     out.append(cmd)
+            for issued in out[first:]:
+                key = getattr(issued, "client_order_id", None)
+                if key is not None:
+                    self._issued[key] = ctx.symbol
         self.stats.steps += 1
         self.stats.commands += len(out)
         return out
 
     def on_events(self, events: Iterable[Event]) -> None:
-        """Learn fills and order ids of the agents' orders; count their rejects."""
+        """Learn fills and order ids of the agents' orders; count their rejects. A
+        ``MARKET_HALTED`` reject makes the agents leave that symbol alone for a while."""
         for ev in events:
             if isinstance(ev, OrderFilled):
                 mm = self._makers_by_account.get(ev.account)
@@ -227,6 +242,9 @@ class Simulator:
                 or ev.account in self._momentum_by_account
             ):
                 self.stats.rejects[ev.code] = self.stats.rejects.get(ev.code, 0) + 1
+                symbol = self._issued.get(ev.client_order_id or "")
+                if ev.code == "MARKET_HALTED" and symbol is not None:
+                    self._halted_until[symbol] = (self._last_ns or 0) + HALT_BACKOFF_NS
 
     # ------------------------------------------------------------------ agents
 

@@ -97,16 +97,23 @@ class MarketMaker:
         by_cid = {o.client_order_id: o for o in opens}
         by_oid = {o.order_id: o for o in opens}
         live: dict[str, OrderView] = {}
-        for cid in list(ladder.quotes):
+        quotes: dict[str, _Quote] = {}
+        order_ids: dict[str, str] = {}
+        matched: set[str] = set()
+        for cid, q in ladder.quotes.items():
             o = by_cid.get(cid)
             if o is None and cid in ladder.order_ids:
                 o = by_oid.get(ladder.order_ids[cid])
-            if o is None:
-                del ladder.quotes[cid]
-                ladder.order_ids.pop(cid, None)
-            else:
-                live[cid] = o
-        matched = {o.order_id for o in live.values()}
+            if o is None or o.order_id in matched:
+                continue  # filled or canceled
+            # Track the order as the engine has it: a refused replace left the old key and price.
+            matched.add(o.order_id)
+            q.cid = o.client_order_id
+            q.price = q.price if o.price is None else o.price
+            quotes[q.cid] = q
+            order_ids[q.cid] = o.order_id
+            live[q.cid] = o
+        ladder.quotes, ladder.order_ids = quotes, order_ids
         for o in opens:  # left over from an earlier run, or lost track of: take it down
             if o.order_id not in matched:
                 out.append(CancelOrder(self.account, order_id=o.order_id, ts=now_ns))

@@ -7,7 +7,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from exchange.engine.engine import Engine
-from exchange.engine.types import Candle, Command, Event, OrderCanceled, OrderRejected, Trade
+from exchange.engine.types import (
+    Candle,
+    Command,
+    Event,
+    OrderCanceled,
+    OrderRejected,
+    SetSymbolState,
+    Trade,
+)
 from exchange.sim import DEFAULT_SYMBOLS, EngineMarketView, Simulator
 
 T0 = 1_700_000_000_000_000_000
@@ -39,6 +47,7 @@ def simulate(
     engine: Engine | None = None,
     sim: Simulator | None = None,
     start: int = T0,
+    setup: bool = True,
 ) -> Run:
     """Drive ``sim`` against ``engine`` the way the runner and sequencer do, with a fake clock."""
     engine = engine or Engine(DEFAULT_SYMBOLS, maker_fee_bps=1, taker_fee_bps=5)
@@ -52,7 +61,7 @@ def simulate(
         run.commands.append(cmd)
         run.events.extend(events)
 
-    for cmd in sim.setup_commands(start):
+    for cmd in sim.setup_commands(start) if setup else ():
         submit(cmd)
     for i in range(seconds * 10):
         now = start + (i + 1) * STEP_NS
@@ -130,3 +139,25 @@ def test_a_new_run_takes_over_from_an_old_one_on_the_same_engine() -> None:
         for o in first.engine.open_orders(a)
     ]
     assert open_keys and all("-b" in k for k in open_keys)
+
+
+def test_agents_back_off_while_a_symbol_is_halted() -> None:
+    engine = Engine(DEFAULT_SYMBOLS)
+    sim = Simulator(seed=4)
+    first = simulate(seed=4, seconds=5, engine=engine, sim=sim)
+    halt_at = T0 + 5 * 10**9
+    engine.handle(SetSymbolState("BTC-USD", "halted", ts=halt_at))
+    halted = simulate(seed=4, seconds=30, engine=engine, sim=sim, start=halt_at, setup=False)
+    refused = [
+        e for e in halted.events if isinstance(e, OrderRejected) and e.code == "MARKET_HALTED"
+    ]
+    # a few tries every 5 s, not 40 commands a second
+    assert 0 < len(refused) <= 6 * 15
+    btc = [e for e in halted.events if isinstance(e, Trade) and e.symbol == "BTC-USD"]
+    eth = [e for e in halted.events if isinstance(e, Trade) and e.symbol == "ETH-USD"]
+    assert not btc and len(eth) >= 20
+    reopen = halt_at + 30 * 10**9
+    engine.handle(SetSymbolState("BTC-USD", "open", ts=reopen))
+    after = simulate(seed=4, seconds=30, engine=engine, sim=sim, start=reopen, setup=False)
+    assert sum(1 for e in after.events if isinstance(e, Trade) and e.symbol == "BTC-USD") >= 20
+    assert first.commands
