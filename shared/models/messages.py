@@ -4,7 +4,8 @@ Exports: ``Session``, ``ExecutionsResumed``, ``OrderAck``, ``OrderReject``, ``Or
 ``OrderCanceled``, ``OrdersCanceledAll``, ``DeadmanSet``, ``Subscribed``, ``Unsubscribed``,
 ``OrderStatus``, ``Error``, ``Pong``, the market-data envelopes ``MdSnapshot``, ``MdBook``,
 ``MdTrade``, ``MdTicker``, ``MdCandle``, ``MdStatus``, ``MdReset``, the union
-``ServerMessage`` (tagged by ``type``), ``EXECUTION_TYPES`` and ``TYPE_NAMES``.
+``ServerMessage`` (tagged by ``type``), ``EXECUTION_TYPES``, ``TYPE_NAMES`` and the literal
+types ``Side``, ``OrderType``, ``Tif``, ``OrderState``.
 
 Contract: unlike client ops, enumerations are ``Literal`` here (the server writes only legal
 values). ``exec_seq`` is present exactly on the execution stream (first ack of an accepted
@@ -47,12 +48,16 @@ __all__ = [
     "OrderCanceled",
     "OrderFill",
     "OrderReject",
+    "OrderState",
     "OrderStatus",
+    "OrderType",
     "OrdersCanceledAll",
     "Pong",
     "ServerMessage",
     "Session",
+    "Side",
     "Subscribed",
+    "Tif",
     "Unsubscribed",
 ]
 
