@@ -5,7 +5,8 @@ Exports: ``History``.
 Events are appended in offset order with no gaps; the oldest are dropped when the ring holds
 more than ``max_events`` or when they are older than ``max_age_ns`` relative to the newest
 event's ``ts``. Lookup by offset is O(1) (a list plus a moving head index, compacted now and
-then, so trimming is amortised O(1) per event).
+then, so trimming is amortised O(1) per event). ``first_offset`` and ``last_offset`` are
+plain attributes because every subscriber reads them on every batch.
 """
 
 from __future__ import annotations
@@ -23,24 +24,29 @@ _COMPACT_MIN = 256
 class History:
     """Events ``first_offset .. last_offset`` (empty when ``first_offset > last_offset``)."""
 
-    __slots__ = ("_events", "_head", "last_offset", "max_age_ns", "max_events")
+    __slots__ = ("_events", "_head", "first_offset", "last_offset", "max_age_ns", "max_events")
 
     def __init__(self, last_offset: int, max_events: int, max_age_ns: int | None) -> None:
         if max_events < 1:
             raise ValueError("history must hold at least one event")
         self._events: list[MdEvent] = []
         self._head = 0
+        #: Offset of the newest event (or the offset the empty history starts after).
         self.last_offset = last_offset
+        #: Offset of the oldest retained event (``last_offset + 1`` when empty).
+        self.first_offset = last_offset + 1
         self.max_events = max_events
         self.max_age_ns = max_age_ns
 
     def __len__(self) -> int:
-        return len(self._events) - self._head
+        return self.last_offset - self.first_offset + 1
 
-    @property
-    def first_offset(self) -> int:
-        """Offset of the oldest retained event (``last_offset + 1`` when empty)."""
-        return self.last_offset - len(self) + 1
+    def reset(self, last_offset: int) -> None:
+        """Drop everything; the next event appended must be ``last_offset + 1``."""
+        self._events = []
+        self._head = 0
+        self.last_offset = last_offset
+        self.first_offset = last_offset + 1
 
     def append(self, ev: MdEvent) -> None:
         """Append the event at ``last_offset + 1``; ``ValueError`` on any other offset."""
@@ -66,6 +72,7 @@ class History:
             last = len(events) - 1
             while head < last and events[head].ts < oldest_kept:
                 head += 1
+        self.first_offset += head - self._head
         # Compacting when half a ring's worth is dead keeps the list under 1.5x the bound
         # and costs about two pointer moves per event.
         if head >= _COMPACT_MIN and head * 2 >= self.max_events:
@@ -74,9 +81,9 @@ class History:
         self._head = head
 
     def since(self, offset: int) -> list[MdEvent]:
-        """Events with offsets ``>= offset``; the caller checks ``offset >= first_offset``."""
-        start = self._head + max(0, offset - self.first_offset)
-        return self._events[start:]
+        """Events with offsets ``>= offset`` (from the oldest retained if ``offset`` is older)."""
+        first = self.first_offset
+        return self._events[self._head + offset - first if offset > first else self._head :]
 
     def at(self, offset: int) -> MdEvent:
         return self._events[self._head + offset - self.first_offset]

@@ -118,7 +118,8 @@ class MarketHub:
         """
         if len(self._history) and offset != self._history.last_offset:
             raise ValueError(f"seed at {offset} but history ends at {self._history.last_offset}")
-        self._history.last_offset = offset
+        if not len(self._history):
+            self._history.reset(offset)
         for payload in snapshots:
             self._apply("snapshot", payload["symbol"], payload)
         self._snapshot_cache.clear()

@@ -64,7 +64,7 @@ def load_state(cls: type[MarketHub], data: bytes, overrides: dict[str, Any]) -> 
         for offset, name, symbol, ts, text in state["events"]
     ]
     history = hub._history
-    history.last_offset = events[0].offset - 1 if events else state["last_offset"]
+    history.reset(events[0].offset - 1 if events else state["last_offset"])
     history.extend(events)
     if history.last_offset != state["last_offset"]:
         raise ValueError("hub state: history does not end at last_offset")

@@ -119,7 +119,14 @@ class Subscription:
         it was closed otherwise. With ``conflate_ns``, batches are at least that far apart
         and book deltas within one are merged.
         """
-        self._raise_if_closed()
+        if self.closed_reason is not None:
+            self._raise_if_closed()
+        history = self._hub._history
+        # Fast path (a reader that keeps up): something pending, no window, no deadline.
+        if not self.conflate_ns and (self.cursor <= history.last_offset or self._prefix):
+            batch = self._take()
+            if batch:
+                return batch
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         if self.conflate_ns and self._last_delivery:
@@ -129,11 +136,14 @@ class Subscription:
             if due > loop.time():
                 await asyncio.sleep(due - loop.time())
         while True:
-            self._raise_if_closed()
-            batch = self._take()
-            if batch:
-                self._last_delivery = loop.time()
-                return batch
+            if self.closed_reason is not None:
+                self._raise_if_closed()
+            if self.cursor <= history.last_offset or self._prefix:
+                batch = self._take()
+                if batch:
+                    if self.conflate_ns:
+                        self._last_delivery = loop.time()
+                    return batch
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 self._caught_up()
@@ -142,8 +152,11 @@ class Subscription:
             self._waiter = fut
             self._hub._wait(self)
             try:
-                async with asyncio.timeout(remaining):
+                if remaining is None:
                     await fut
+                else:
+                    async with asyncio.timeout(remaining):
+                        await fut
             except TimeoutError:
                 if not fut.done():  # nothing matched while we waited
                     self._hub._unwait(self)
@@ -208,7 +221,11 @@ class Subscription:
         raw = history.since(self.cursor)
         self.cursor = history.last_offset + 1
         flt = self.filter
-        events = raw if flt.is_all else [ev for ev in raw if flt.matches(ev)]
+        if flt.symbols is None and flt.channels is None:
+            events = raw
+        else:
+            matches = flt.matches
+            events = [ev for ev in raw if matches(ev)]
         if len(events) > hub.buffer_events:
             if hub.slow_policy == "disconnect" or len(events) > hub.max_pending:
                 hub._drop_slow(self)
