@@ -234,6 +234,7 @@ export class OrderClient {
     this.stopped = false;
     this.reconnects = 0;
     this.resent = 0;
+    this.connectedFresh = false;
   }
 
   connect() {
@@ -256,10 +257,14 @@ export class OrderClient {
   }
 
   onMessage(msg) {
+    // Only the resume that follows a (re)connect re-sends: a resume that fills a gap on a live
+    // socket must not, since the unanswered requests are still in flight on that socket.
+    if (msg.type === MESSAGE_TYPES.SESSION) this.connectedFresh = true;
     const action = this.tracker.handle(msg);
     if (action === "resume") {
       this.rawSend({ op: OPS.EXECUTIONS_RESUME, req_id: `resume-${this.tracker.lastExecSeq}`, after: this.tracker.lastExecSeq });
-    } else if (action === "resend") {
+    } else if (action === "resend" && this.connectedFresh) {
+      this.connectedFresh = false;
       this.ready = true;
       this.attempt = 0;
       this.onState("live");

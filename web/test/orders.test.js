@@ -143,3 +143,29 @@ test("after a drop the client resumes from the last exec_seq and re-sends with t
   client.close();
   assert.ok(sent.req_id < lost.req_id);
 });
+
+test("a gap on a live socket is filled by resume without re-sending what is in flight", () => {
+  FakeSocket.all = [];
+  const env = { WebSocket: FakeSocket, location: { protocol: "http:", host: "h" } };
+  const client = new OrderClient({ token: "t", env });
+  client.connect();
+  const socket = FakeSocket.all[0];
+  socket.serve({ type: "session", account: "a", server_time: 1, latest_exec_seq: 0, protocol: "tickwire/1" });
+  socket.serve({ type: "executions.resumed", req_id: "resume-0", latest_exec_seq: 0 });
+  client.submit(FIELDS);
+  const other = client.submit({ ...FIELDS, client_order_id: "k2" });
+  assert.equal(socket.sent.length, 3);
+  socket.serve(ack({ exec_seq: 1 }));
+  // exec_seq 2 was lost on the way: the client asks for it
+  socket.serve({ type: "order.fill", order_id: "o1", client_order_id: "k1", trade_id: 1, symbol: "TW", side: "buy", price: "100.00", qty: "1.000", leaves_qty: "1.000", liquidity: "maker", fee: "0", ts: 5, exec_seq: 3 });
+  assert.deepEqual(socket.sent[3], { op: "executions.resume", req_id: "resume-1", after: 1 });
+  socket.serve({ type: "order.canceled", order_id: "o9", client_order_id: "elsewhere", reason: "requested", filled_qty: "0", ts: 4, exec_seq: 2, duplicate: false });
+  socket.serve({ type: "order.fill", order_id: "o1", client_order_id: "k1", trade_id: 1, symbol: "TW", side: "buy", price: "100.00", qty: "1.000", leaves_qty: "1.000", liquidity: "maker", fee: "0", ts: 5, exec_seq: 3 });
+  socket.serve({ type: "executions.resumed", req_id: "resume-1", latest_exec_seq: 3 });
+  assert.equal(socket.sent.length, 4, "k2 is still in flight: not sent twice");
+  assert.equal(client.resent, 0);
+  assert.equal(client.tracker.lastExecSeq, 3);
+  assert.equal(client.tracker.fills.length, 1);
+  assert.deepEqual(client.tracker.unanswered(), [other]);
+  client.close();
+});
