@@ -4,12 +4,17 @@ Exports ``SimConfig`` and ``Simulator``.
 
 Contract:
 
-* ``Simulator(symbols, seed, rate)`` is pure logic over ``random.Random(seed)``: given the same
-  seed, the same sequence of ``step`` times and views answering the same (e.g. the same engine
-  fed the same commands), it returns the same commands. It does no I/O and reads no clock.
+* ``Simulator(symbols, seed, rate)`` is pure logic over ``random.Random(seed)``. Each ``step``
+  advances the market model by exactly ``1 / rate`` seconds, whatever the wall clock says,
+  so the command stream depends only on the seed, the rate and what the views answer (the
+  same engine fed the same commands answers the same): not on timing, load or ``now_ns``,
+  which only stamps the commands. It does no I/O and reads no clock.
+* ``rate`` is the runner's steps per wall-clock second: the granularity, not the activity.
+  At any rate the default market makes about 40 commands and 8 trades a second over the
+  three default symbols (``SimConfig`` sets the activity: ``taker_rate``, makers, ...).
 * Submit ``setup_commands()`` first (accounts with large balances, and a cancel-all that clears
-  orders left by an earlier run), then call ``step(now_ns, view)`` about ``rate`` times per
-  second and submit what it returns, in order. Feed every event those submissions return to
+  orders left by an earlier run), then call ``step(now_ns, view)`` ``rate`` times per second
+  and submit what it returns, in order. Feed every event those submissions return to
   ``on_events`` (events for other accounts are ignored; feed each event once).
 * Commands are the ones traders send (``OpenAccount``, ``NewOrder``, ``CancelOrder``,
   ``ReplaceOrder``, ``CancelAll``), always well-formed for the symbol (tick/lot grid, valid
@@ -54,7 +59,7 @@ DEFAULT_MAKERS: tuple[MakerParams, ...] = (
 )
 
 
-#: After a MARKET_HALTED reject, the agents leave that symbol alone this long (sim time).
+#: After a MARKET_HALTED reject, the agents leave that symbol alone this long (model time).
 HALT_BACKOFF_NS = 5 * 10**9
 
 
@@ -73,7 +78,6 @@ class SimConfig:
     makers: tuple[MakerParams, ...] = DEFAULT_MAKERS
     account_cash: int = 10**10  # starting cash per agent, whole units of the quote currency
     account_notional: int = 10**10  # starting inventory per agent and symbol, quote currency
-    max_dt: float = 2.0  # a longer gap between steps (a paused process) counts as this long
 
 
 @dataclass(slots=True)
@@ -113,9 +117,10 @@ class Simulator:
         run_id: str = "",
         account_prefix: str = "sim-",
     ) -> None:
-        """``rate``: steps per second the runner aims for (activity per simulated second
-        does not depend on it). ``fair_values``: starting fair value per symbol as a decimal
-        string (default ``DEFAULT_FAIR_VALUES``; a symbol missing there starts at 100)."""
+        """``rate``: steps per wall-clock second the runner aims for; each is ``1/rate`` s.
+        ``fair_values``: starting fair value per symbol as a decimal string (default
+        ``DEFAULT_FAIR_VALUES``; a symbol missing there starts at 100). ``run_id`` goes into
+        every ``client_order_id``: give each run on the same engine state its own."""
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
@@ -153,7 +158,7 @@ class Simulator:
             *self.takers,
             *(m.account for m in self.momentum),
         ]
-        self._last_ns: int | None = None
+        self._model_ns = 0  # market-model time: tick_seconds per step, never the wall clock
         self._issued: dict[str, str] = {}  # client_order_id -> symbol, this step's commands
         self._halted_until: dict[str, int] = {}
         self.stats = SimStats()
@@ -186,15 +191,15 @@ class Simulator:
     def step(self, now_ns: int, view: MarketView) -> list[Command]:
         """The agents' commands for this instant; submit them in order."""
         cfg = self.config
-        dt = 0.0 if self._last_ns is None else max(0.0, (now_ns - self._last_ns) / 1e9)
-        dt = min(dt, cfg.max_dt)
-        self._last_ns = now_ns
+        dt = 1.0 / self.rate
+        self._model_ns += round(dt * 1e9)
+        model_ns = self._model_ns
         rng = self._rng
         out: list[Command] = []
         self._issued.clear()
         for ctx in self._symbols:
             ctx.walk(rng, dt, cfg.vol_bps, cfg.jump_rate, cfg.jump_bps)
-            if now_ns < self._halted_until.get(ctx.symbol, 0):
+            if model_ns < self._halted_until.get(ctx.symbol, 0):
                 continue  # the venue halted this symbol: sit still, try again later
             first = len(out)
             for mm in self.makers:
@@ -205,7 +210,7 @@ class Simulator:
                 if cmd is not None:
                     out.append(cmd)
             for mom in self.momentum:
-                cmd = self._momentum_order(mom, ctx, bid, ask, dt, now_ns)
+                cmd = self._momentum_order(mom, ctx, bid, ask, dt, now_ns, model_ns)
                 if cmd is not None:
                     out.append(cmd)
             for issued in out[first:]:
@@ -244,7 +249,7 @@ class Simulator:
                 self.stats.rejects[ev.code] = self.stats.rejects.get(ev.code, 0) + 1
                 symbol = self._issued.get(ev.client_order_id or "")
                 if ev.code == "MARKET_HALTED" and symbol is not None:
-                    self._halted_until[symbol] = (self._last_ns or 0) + HALT_BACKOFF_NS
+                    self._halted_until[symbol] = self._model_ns + HALT_BACKOFF_NS
 
     # ------------------------------------------------------------------ agents
 
@@ -294,6 +299,7 @@ class Simulator:
         ask: int | None,
         dt: float,
         now_ns: int,
+        model_ns: int,
     ) -> NewOrder | None:
         """Chase the trend of the mid: buy when the fast average leads the slow one."""
         if bid is None or ask is None:
@@ -306,10 +312,10 @@ class Simulator:
         slow += (mid - slow) * (1.0 - math.exp(-dt / mom.slow_tau))
         mom.fast[sym], mom.slow[sym] = fast, slow
         signal = (fast - slow) / slow * 1e4
-        if now_ns < mom.ready_at.get(sym, 0) or abs(signal) < mom.threshold_bps:
+        if model_ns < mom.ready_at.get(sym, 0) or abs(signal) < mom.threshold_bps:
             return None
         rng = self._rng
-        mom.ready_at[sym] = now_ns + int(rng.expovariate(1 / 3.0) * 1e9) + 500_000_000
+        mom.ready_at[sym] = model_ns + int(rng.expovariate(1 / 3.0) * 1e9) + 500_000_000
         notional = self.config.momentum_notional * rng.uniform(0.5, 1.5)
         qty = ctx.qty_for_notional(notional)
         limit = ctx.qty_for_notional(10 * self.config.momentum_notional)

@@ -32,6 +32,8 @@ async def run_simulator(
 ) -> None:
     """Run ``sim`` until ``stop`` is set (or ``max_steps`` steps have run).
 
+    ``sim.rate`` steps per second of loop time, each advancing the market model ``1/rate`` s.
+
     Submits ``sim.setup_commands()`` once, then every ``1 / sim.rate`` seconds (loop time)
     calls ``sim.step(clock(), view)`` and submits each command in order, awaiting each one so
     the next step's view includes it; the events of each submission go to ``sim.on_events``.

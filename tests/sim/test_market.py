@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -161,3 +162,44 @@ def test_agents_back_off_while_a_symbol_is_halted() -> None:
     after = simulate(seed=4, seconds=30, engine=engine, sim=sim, start=reopen, setup=False)
     assert sum(1 for e in after.events if isinstance(e, Trade) and e.symbol == "BTC-USD") >= 20
     assert first.commands
+
+
+def test_the_stream_does_not_depend_on_step_timing() -> None:
+    """A loaded server steps late and unevenly: the market model must not notice."""
+
+    def run(times: list[int]) -> list[Command]:
+        engine = Engine(DEFAULT_SYMBOLS)
+        sim = Simulator(seed=12)
+        view = EngineMarketView(engine)
+        out: list[Command] = []
+        for cmd in sim.setup_commands(times[0]):
+            engine.handle(cmd)
+        for t in times:
+            for cmd in sim.step(t, view):
+                sim.on_events(engine.handle(cmd))
+                out.append(dataclasses.replace(cmd, ts=0))
+        return out
+
+    even = [T0 + i * STEP_NS for i in range(200)]
+    jittered = [T0 + i * STEP_NS + (i * 7919 % 13) * 37_000_000 for i in range(200)]
+    assert run(even) == run(jittered)
+
+
+def test_rate_sets_granularity_not_activity() -> None:
+    def trades_per_second(rate: int, seconds: int = 60) -> float:
+        engine = Engine(DEFAULT_SYMBOLS)
+        sim = Simulator(seed=8, rate=rate)
+        view = EngineMarketView(engine)
+        for cmd in sim.setup_commands(T0):
+            engine.handle(cmd)
+        trades = 0
+        step_ns = 10**9 // rate
+        for i in range(seconds * rate):
+            for cmd in sim.step(T0 + i * step_ns, view):
+                events = engine.handle(cmd)
+                sim.on_events(events)
+                trades += sum(isinstance(e, Trade) for e in events)
+        return trades / seconds
+
+    slow, fast = trades_per_second(5), trades_per_second(50)
+    assert slow > 3 and 0.6 < fast / slow < 1.6
