@@ -136,7 +136,9 @@ async function main() {
     // The panel is text-heavy and changes slowly: a timer marks it due 4 times a second.
     if (panelDue) {
       panelDue = false;
-      const orderInfo = orders ? `orders: ${orders.ready ? "live" : "reconnecting"} · exec_seq ${orders.tracker.lastExecSeq} · reconnects ${orders.reconnects} · re-sent ${orders.resent}` : "orders: not logged in";
+      const orderInfo = orders
+        ? `orders: ${orders.ready ? "live" : "reconnecting"} · exec_seq ${orders.tracker.lastExecSeq} · reconnects ${orders.reconnects} · re-sent ${orders.resent}${orders.notice ? ` · ${orders.notice}` : ""}`
+        : "orders: not logged in";
       connection.render(feed.snapshot(), orderInfo);
       $("chart-stats").textContent = `${chart.state.updates} updates`;
     }

@@ -4,7 +4,8 @@
  * Exports OrderTracker (pure state: orders by client_order_id, fills, the execution stream
  * position, unanswered requests), OrderClient (the socket: reconnect with capped backoff,
  * `executions.resume` from the last exec_seq, then re-send of every unanswered request with
- * the SAME client_order_id) and newClientOrderId().
+ * the SAME client_order_id; a lost `orders.cancel_all`, which has no key, is dropped with a
+ * notice instead) and newClientOrderId().
  *
  * Exactly once: an order is keyed by its client_order_id; execution-stream messages are
  * applied only when their exec_seq is the next one (older ones are duplicates, newer ones
@@ -235,6 +236,7 @@ export class OrderClient {
     this.reconnects = 0;
     this.resent = 0;
     this.connectedFresh = false;
+    this.notice = "";
   }
 
   connect() {
@@ -269,6 +271,12 @@ export class OrderClient {
       this.attempt = 0;
       this.onState("live");
       for (const request of this.tracker.unanswered()) {
+        // cancel_all has no key: if the lost one ran, a repeat would also cancel newer orders.
+        if (request.op === OPS.ORDERS_CANCEL_ALL) {
+          this.tracker.answered(request.req_id, null);
+          this.notice = "Cancel all was interrupted by a reconnect: check open orders and press again.";
+          continue;
+        }
         this.rawSend(request);
         this.resent += 1;
       }

@@ -169,3 +169,24 @@ test("a gap on a live socket is filled by resume without re-sending what is in f
   assert.deepEqual(client.tracker.unanswered(), [other]);
   client.close();
 });
+
+test("a cancel-all lost in a reconnect is not repeated blindly", async () => {
+  FakeSocket.all = [];
+  const env = { WebSocket: FakeSocket, location: { protocol: "http:", host: "h" } };
+  const client = new OrderClient({ token: "t", env });
+  client.connect();
+  const first = FakeSocket.all[0];
+  first.serve({ type: "session", account: "a", server_time: 1, latest_exec_seq: 0, protocol: "tickwire/1" });
+  first.serve({ type: "executions.resumed", req_id: "resume-0", latest_exec_seq: 0 });
+  client.cancelAll();
+  const cancel = client.cancel("k9");
+  first.close();
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const second = FakeSocket.all[1];
+  second.serve({ type: "session", account: "a", server_time: 2, latest_exec_seq: 0, protocol: "tickwire/1" });
+  second.serve({ type: "executions.resumed", req_id: "resume-0", latest_exec_seq: 0 });
+  assert.deepEqual(second.sent.slice(1), [cancel], "the keyed cancel is re-sent, cancel_all is not");
+  assert.match(client.notice, /Cancel all was interrupted/);
+  assert.deepEqual(client.tracker.unanswered(), [cancel]);
+  client.close();
+});
