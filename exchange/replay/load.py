@@ -1,20 +1,24 @@
-"""Open a recording by path, choosing the reader by ``format`` or by what the file looks like.
+"""Open recordings by path, choosing the reader by ``format`` or by what the file looks like.
 
-Exports ``FORMATS`` and ``load_replay``.
+Exports ``FORMATS``, ``detect_format``, ``load_replay``, ``load_replays`` and ``merge_sources``
+(several recordings as one replay).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
+from exchange.engine.types import Command, OpenAccount
 from exchange.replay.errors import ReplaySourceError
 from exchange.replay.kraken import read_kraken
 from exchange.replay.lobster import read_lobster
-from exchange.replay.source import Progress, ReplaySource
+from exchange.replay.source import Progress, ReplaySource, ReplayStep
 from exchange.replay.tardis import read_tardis
 from exchange.replay.tickwire import RECORDING_FORMAT, read_tickwire
 
-__all__ = ["FORMATS", "detect_format", "load_replay"]
+__all__ = ["FORMATS", "detect_format", "load_replay", "load_replays", "merge_sources"]
 
 FORMATS = ("lobster", "tardis", "kraken", "tickwire")
 
@@ -57,3 +61,73 @@ def load_replay(
     if fmt == "tickwire":
         return read_tickwire(path, progress=progress)
     raise ReplaySourceError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+
+
+def _rekey(cmd: Command, prefix: str) -> Command:
+    """``cmd`` with its idempotency keys prefixed (no two sources may share a key)."""
+    changes: dict[str, str] = {}
+    for name in ("client_order_id", "orig_client_order_id"):
+        value = getattr(cmd, name, None)
+        if isinstance(value, str):
+            changes[name] = prefix + value
+    return dataclasses.replace(cmd, **changes) if changes else cmd  # type: ignore[arg-type]
+
+
+def merge_sources(sources: Sequence[ReplaySource]) -> ReplaySource:
+    """One replay of several recordings, steps interleaved by time (ties keep source order).
+
+    Symbols must not repeat across sources. The keys of source ``i > 0`` get the prefix
+    ``"<i>."`` so the replay accounts never reuse one; one set of replay accounts is opened.
+    """
+    if len(sources) == 1:
+        return sources[0]
+    names = [s.symbol for src in sources for s in src.symbols]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ReplaySourceError(f"symbol in more than one recording: {', '.join(dupes)}")
+    setup: list[Command] = []
+    opened: set[str] = set()
+    tagged: list[tuple[int, int, int, ReplayStep]] = []
+    for i, src in enumerate(sources):
+        prefix = f"{i}." if i else ""
+        for cmd in src.setup:
+            if isinstance(cmd, OpenAccount):
+                if cmd.account in opened:
+                    continue
+                opened.add(cmd.account)
+            setup.append(_rekey(cmd, prefix))
+        for j, step in enumerate(src.steps):
+            if prefix:
+                step = dataclasses.replace(
+                    step, commands=tuple(_rekey(c, prefix) for c in step.commands)
+                )
+            tagged.append((step.ts, i, j, step))
+    tagged.sort(key=lambda t: (t[0], t[1], t[2]))
+    options: dict[str, int] = {}
+    for src in sources:
+        options.update(src.engine_options)
+    return ReplaySource(
+        "+".join(dict.fromkeys(s.format for s in sources)),
+        tuple(p for s in sources for p in s.paths),
+        [spec for s in sources for spec in s.symbols],
+        setup,
+        [t[3] for t in tagged],
+        engine_options=options,
+    )
+
+
+def load_replays(
+    paths: Sequence[str | Path], fmt: str | None = None, *, progress: Progress | None = None
+) -> ReplaySource:
+    """``load_replay`` for each path (LOBSTER pairs counted once), merged by time."""
+    seen: set[Path] = set()
+    sources: list[ReplaySource] = []
+    for path in paths:
+        src = load_replay(path, fmt, progress=progress)
+        if src.paths[0] in seen:
+            continue  # the other file of a LOBSTER pair already loaded
+        seen.update(src.paths)
+        sources.append(src)
+    if not sources:
+        raise ReplaySourceError("no recording given")
+    return merge_sources(sources)

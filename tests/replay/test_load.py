@@ -36,3 +36,31 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
         load_replay(tmp_path / "X_2012-06-21_1_2_message_1.csv")
     with pytest.raises(ReplayError, match="unknown format"):
         load_replay(tmp_path / "nope.csv", "csv")
+
+
+def test_two_recordings_merge_by_time_without_key_clashes(tmp_path: Path) -> None:
+    from exchange.replay import load_replays
+
+    from .conftest import drive
+    from .test_lobster import BOOKS, MESSAGES
+
+    paths = []
+    for ticker, shift in (("AAA", 0), ("BBB", 1)):
+        msg = tmp_path / f"{ticker}_2012-06-21_34200000_57600000_message_2.csv"
+        book = tmp_path / f"{ticker}_2012-06-21_34200000_57600000_orderbook_2.csv"
+        # the same order ids in both files; BBB's messages come a quarter second later
+        lines = [
+            f"{float(m.split(',')[0]) + 0.25 * shift:.9f},{m.split(',', 1)[1]}" for m in MESSAGES
+        ]
+        msg.write_text("\n".join(lines))
+        book.write_text("\n".join(BOOKS))
+        paths += [msg, book]
+    src = load_replays(paths)  # both files of each pair given: each pair loads once
+    assert [s.symbol for s in src.symbols] == ["AAA", "BBB"]
+    assert len(src) == 2 * len(MESSAGES)
+    assert [s.ts for s in src.steps] == sorted(s.ts for s in src.steps)
+    assert sum(1 for c in src.setup if type(c).__name__ == "OpenAccount") == 2
+    for engine, step, _ in drive(src):  # drive fails on any reject (a reused key would be one)
+        assert step.symbol is not None and step.book is not None
+        snap = engine.book_snapshot(step.symbol, 2)
+        assert (snap.bids, snap.asks) == step.book
