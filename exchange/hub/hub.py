@@ -280,7 +280,7 @@ class MarketHub:
         return None, offset
 
     def _plan(
-        self, flt: Filter, last_id: str | None, *, count: bool = True
+        self, flt: Filter, last_id: str | None, *, count_exact: bool = True
     ) -> tuple[list[MdEvent], int, str | None]:
         """(prefix events, cursor, reset reason or None)."""
         head = self._history.last_offset
@@ -291,11 +291,10 @@ class MarketHub:
             backlog = self._history.since(offset + 1)
             if sum(1 for ev in backlog if flt.matches(ev)) > self.max_pending:
                 reason = "too_old"  # the subscriber would be dropped at once: start afresh
-        if count:
-            if reason is None:
-                self.stats.resume_exact += 1
-            else:
-                self.stats.resume_reset[reason] += 1
+        if reason is not None:
+            self.stats.resume_reset[reason] += 1
+        elif count_exact:
+            self.stats.resume_exact += 1
         if reason is None:
             return [], offset + 1, None
         return [self.reset_event(reason), *self.snapshots(flt)], head + 1, reason
@@ -318,9 +317,24 @@ class MarketHub:
         kind: str = "sse",
     ) -> Subscription:
         """A subscription whose first batch is the resume backlog (or reset + snapshots, or
-        snapshots), then live events: no gap, no duplicate. ``kind`` labels the counters."""
-        prefix, cursor, _ = self._plan(flt, last_id)
+        snapshots), then live events: no gap, no duplicate. ``kind`` labels the counters.
+        ``sub.resume_outcome`` says what happened: ``None`` (no id), ``"exact"`` or the reset
+        reason."""
+        return self._subscribe(flt, last_id, conflate_ns, kind, count_exact=True)
+
+    def _subscribe(
+        self,
+        flt: Filter,
+        last_id: str | None,
+        conflate_ns: int | None,
+        kind: str,
+        *,
+        count_exact: bool,
+    ) -> Subscription:
+        prefix, cursor, reason = self._plan(flt, last_id, count_exact=count_exact)
         sub = Subscription(self, flt, kind, conflate_ns, cursor, prefix)
+        if last_id is not None:
+            sub.resume_outcome = reason or "exact"
         self._subs[sub] = None
         self._busy[sub] = None
         self.stats.subscribers[kind] += 1
@@ -331,8 +345,9 @@ class MarketHub:
     ) -> tuple[list[MdEvent], str]:
         """Long-poll helper: ``(events, next_cursor)``. Answers at once when anything matches
         after ``cursor`` (or with reset/snapshots), else waits up to ``timeout`` seconds and
-        returns ``([], cursor)``."""
-        sub = self.subscribe(flt, cursor, kind="poll")
+        returns ``([], cursor)``. Only resets count as resume outcomes here: every poll
+        resumes, so exact ones would drown the metric."""
+        sub = self._subscribe(flt, cursor, None, "poll", count_exact=False)
         try:
             events = await sub.next_batch(timeout)
         except SubscriptionClosed:

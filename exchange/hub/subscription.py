@@ -55,6 +55,7 @@ class Subscription:
         "cursor",
         "filter",
         "kind",
+        "resume_outcome",
     )
 
     def __init__(
@@ -75,6 +76,8 @@ class Subscription:
         self.cursor = cursor
         self._prefix = prefix
         self.closed_reason: str | None = None
+        #: None (subscribed without an id), "exact", or the reset reason ("too_old", ...).
+        self.resume_outcome: str | None = None
         self.conflated_batches = 0
         self._waiter: asyncio.Future[None] | None = None
         self._callbacks: list[Callable[[Subscription], None]] = []

@@ -112,6 +112,7 @@ async def test_reset_reasons(last_id: str, reason: str) -> None:
     assert all(ev.id == hub.last_id for ev in events)
     assert hub.stats.resume_reset == {reason: 1}
     sub = hub.subscribe(Filter.parse(None, "trades"), last_id)
+    assert sub.resume_outcome == reason
     batch = await sub.next_batch(0)
     assert [ev.event for ev in batch] == ["reset"]  # no snapshots without the book channel
 
@@ -190,6 +191,10 @@ async def test_poll_times_out_with_same_cursor() -> None:
     cursor = hub.last_id
     assert await hub.poll(Filter(), cursor, 0.01) == ([], cursor)
     assert hub.stats.subscribers["poll"] == 0
+    assert hub.stats.resume_exact == 0  # polls count resets only
+    assert hub.subscribe(Filter(), cursor).resume_outcome == "exact"
+    assert hub.subscribe(Filter()).resume_outcome is None
+    assert hub.stats.resume_exact == 1
 
 
 async def test_poll_answers_at_once_when_pending() -> None:
