@@ -15,7 +15,9 @@ Kraken's CRC32 ``checksum`` of that pair's book, for comparison with the engine'
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left, insort
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -134,7 +136,7 @@ class _PairBook:
         self.prices: dict[str, list[int]] = {"buy": [], "sell": []}
 
     def apply(
-        self, levels: list[tuple[str, str, str]], depth: int, ids: list[int], ts: int
+        self, levels: list[tuple[str, str, str]], depth: int, ids: Iterator[int], ts: int
     ) -> list[Command]:
         target: dict[tuple[str, int], int] = {}
         for side, p, v in levels:
@@ -163,9 +165,8 @@ class _PairBook:
                 cancels.append(CancelOrder(MAKER, client_order_id=self.cid.pop(key), ts=ts))
                 del self.qty[key]
                 continue
-            ids[0] += 1
-            cid = f"k{ids[0]}"
-            qty = format_qty(vol, self.qd)
+            cid = f"k{next(ids)}"
+            qty = _decimal_str(vol, self.qd)
             if old == 0:
                 rest.append(
                     NewOrder(
@@ -175,7 +176,7 @@ class _PairBook:
                         side,
                         "limit",
                         qty,
-                        price=format_qty(price, self.pd),
+                        price=_decimal_str(price, self.pd),
                         tif="gtc",
                         ts=ts,
                     )
@@ -189,7 +190,8 @@ class _PairBook:
         return cancels + downs + rest
 
 
-def format_qty(units: int, decimals: int) -> str:
+def _decimal_str(units: int, decimals: int) -> str:
+    """``units`` at ``decimals`` places, as Kraken writes it (``12345, 3 -> \"12.345\"``)."""
     if decimals == 0:
         return str(units)
     digits = str(units).rjust(decimals + 1, "0")
@@ -212,7 +214,7 @@ def read_kraken(path: str | Path, *, progress: Progress | None = None) -> Replay
         symbol = pair.replace("/", "-")
         books[pair] = _PairBook(symbol, pd, qd)
         specs.append(replay_spec(symbol, pd, qd))
-    ids = [0]
+    ids = itertools.count(1)  # one key sequence over all pairs
     steps: list[ReplayStep] = []
     seen: set[str] = set()
     for line, ts, pair, depth, snapshot, levels, checksum in records:
@@ -222,7 +224,7 @@ def read_kraken(path: str | Path, *, progress: Progress | None = None) -> Replay
         if snapshot:
             seen.add(pair)
             if book.qty:  # a fresh snapshot replaces the whole book
-                levels = [(s, format_qty(p, book.pd), "0") for (s, p) in book.qty] + levels
+                levels = [(s, _decimal_str(p, book.pd), "0") for (s, p) in book.qty] + levels
         cmds = book.apply(levels, depth, ids, ts)
         steps.append(ReplayStep(ts, tuple(cmds), line, symbol=book.symbol, checksum=checksum))
     first = steps[0].ts if steps else 0
