@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
@@ -33,10 +32,11 @@ from client_tui.messages import (
     SymbolsLoaded,
 )
 from client_tui.model.ladder import LadderState, choose_step
-from client_tui.model.market import MarketState, SymbolMarket
+from client_tui.model.market import MarketState
 from client_tui.model.orders import OrderTracker, Portfolio
-from client_tui.screens import ConfirmScreen, HelpScreen, ReplaceScreen
+from client_tui.screens import HelpScreen
 from client_tui.screens.help import binding_rows
+from client_tui.trading import ShuttingDown, TradingActions
 from client_tui.widgets import (
     CandleChart,
     FillsPanel,
@@ -50,18 +50,13 @@ from client_tui.widgets import (
     Watchlist,
 )
 from client_tui.widgets.panels import FeedHealth
-from shared.values import to_units
 
 __all__ = ["TickwireApp"]
 
 FRAME_S = 1 / 60
 
 
-class _ShuttingDown(Exception):
-    """The main screen is gone: the app is exiting."""
-
-
-class TickwireApp(App[None]):
+class TickwireApp(TradingActions):
     """The trading screen. ``start_network=False`` builds it offline (for layout tests)."""
 
     CSS_PATH = "app.tcss"
@@ -88,7 +83,6 @@ class TickwireApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    symbol: reactive[str] = reactive("")
     interval: reactive[str] = reactive("1s")
 
     def __init__(
@@ -165,13 +159,6 @@ class TickwireApp(App[None]):
             self.run_worker(self.conn.run_orders(), name="orders", group="net")
         self._dirty.update({"watch", "ladder", "tape", "chart", "orders", "fills", "positions"})
 
-    def _q(self, selector: Any, expect: Any = None) -> Any:
-        # Widgets live on the main screen; ``App.query_one`` would search a modal on top.
-        if not self.screen_stack:
-            raise _ShuttingDown
-        main = self.screen_stack[0]
-        return main.query_one(selector) if expect is None else main.query_one(selector, expect)
-
     # ------------------------------------------------------------------ messages
     def on_symbols_loaded(self, _: SymbolsLoaded) -> None:
         """Pick the first symbol and give every symbol a ladder."""
@@ -227,17 +214,13 @@ class TickwireApp(App[None]):
         self._dirty.add("chart")
 
     # ------------------------------------------------------------------ drawing
-    def active(self) -> SymbolMarket | None:
-        """The market state of the active symbol."""
-        return self.market.symbols.get(self.symbol)
-
     def flush(self) -> None:
         """Redraw the widgets marked dirty since the last frame (called at 60 Hz)."""
         if not self._dirty or self._stopping:
             return
         try:
             self._draw()
-        except (_ShuttingDown, NoMatches):
+        except (ShuttingDown, NoMatches):
             # During shutdown the main screen is emptied before timers stop.
             if not self._shutting_down():
                 raise
@@ -289,18 +272,6 @@ class TickwireApp(App[None]):
         self._dirty.update(("status", "positions"))
         self._q(StaleBanner).show(self.market, self.market.silent_for(), self.stale_after_s)
 
-    def marks(self) -> dict[str, Decimal | None]:
-        """Mark price per symbol: the mid when both sides exist, else the last trade."""
-        out: dict[str, Decimal | None] = {}
-        for name, m in self.market.symbols.items():
-            bid, ask = m.best_bid, m.best_ask
-            if bid is not None and ask is not None:
-                out[name] = Decimal(bid + ask) / 2 / (10**m.info.price_decimals)
-            else:
-                last = m.last_price()
-                out[name] = Decimal(str(last)) if last is not None else None
-        return out
-
     def health(self) -> FeedHealth:
         """Figures for the status bar."""
         return FeedHealth(
@@ -326,156 +297,6 @@ class TickwireApp(App[None]):
             return
         idx = names.index(self.symbol) if self.symbol in names else 0
         self.symbol = names[(idx + delta) % len(names)]
-
-    def action_cursor(self, ticks: int) -> None:
-        """Move the ladder cursor; the ticket's price follows it."""
-        state = self.ladders.get(self.symbol)
-        if state is not None:
-            state.move_cursor(ticks)
-            self._sync_ticket_price()
-            self._dirty.add("ladder")
-
-    def _sync_ticket_price(self) -> None:
-        state = self.ladders.get(self.symbol)
-        m = self.active()
-        if state is not None and state.cursor is not None and m is not None:
-            self._q(OrderTicket).price = m.info.price(state.cursor)
-
-    def action_side(self, side: str) -> None:
-        """Ticket: this side, at the ladder cursor's price."""
-        ticket = self._q(OrderTicket)
-        ticket.side = side
-        self._sync_ticket_price()
-
-    def action_size(self, steps: int) -> None:
-        """Ticket: quantity up/down by one whole unit (or one lot when lots are larger)."""
-        m = self.active()
-        if m is None:
-            return
-        info = m.info
-        ticket = self._q(OrderTicket)
-        step = max(info.lot, 10**info.qty_decimals)
-        qty = to_units(ticket.qty, info.qty_decimals) + steps * step
-        ticket.qty = info.qty(max(qty, info.min_qty, info.lot))
-
-    def action_order_type(self) -> None:
-        """Ticket: limit <-> market (a market order is IOC)."""
-        ticket = self._q(OrderTicket)
-        ticket.order_type = "market" if ticket.order_type == "limit" else "limit"
-        ticket.tif = "ioc" if ticket.order_type == "market" else "gtc"
-
-    def action_tif(self) -> None:
-        """Ticket: cycle the time in force."""
-        ticket = self._q(OrderTicket)
-        choices = ["ioc", "fok"] if ticket.order_type == "market" else ["gtc", "ioc", "fok"]
-        ticket.tif = (
-            choices[(choices.index(ticket.tif) + 1) % len(choices)]
-            if ticket.tif in choices
-            else choices[0]
-        )
-
-    def action_post_only(self) -> None:
-        """Ticket: toggle post-only."""
-        ticket = self._q(OrderTicket)
-        ticket.post_only = not ticket.post_only
-
-    def ticket_notional(self) -> Decimal:
-        """Price x quantity of the ticket (mark price for a market order)."""
-        ticket = self._q(OrderTicket)
-        price = Decimal(ticket.price) if ticket.order_type == "limit" and ticket.price else None
-        if price is None:
-            price = self.marks().get(self.symbol) or Decimal(0)
-        return price * Decimal(ticket.qty)
-
-    def action_send(self) -> None:
-        """Send the ticket (after a confirmation above the configured notional)."""
-        ticket = self._q(OrderTicket)
-        if not ticket.symbol or (ticket.order_type == "limit" and not ticket.price):
-            ticket.last_result = "no price: move the ladder cursor first"
-            return
-        notional = self.ticket_notional()
-        if self.confirm_notional is not None and notional > self.confirm_notional:
-            question = (
-                f"{ticket.side.upper()} {ticket.qty} {ticket.symbol} @ "
-                f"{ticket.price if ticket.order_type == 'limit' else 'MKT'}\n"
-                f"notional {notional:,.2f} is above {self.confirm_notional:,.2f}. Send?"
-            )
-            self.push_screen(ConfirmScreen(question), self._confirmed)
-            return
-        self._send_ticket()
-
-    def _confirmed(self, yes: bool | None) -> None:
-        if yes:
-            self._send_ticket()
-        else:
-            self._q(OrderTicket).last_result = "not sent"
-
-    def _send_ticket(self) -> None:
-        t = self._q(OrderTicket)
-        req = self.tracker.new_order(
-            t.symbol,
-            t.side,
-            t.order_type,
-            t.qty,
-            t.price if t.order_type == "limit" else None,
-            t.tif,
-            t.post_only,
-        )
-        t.last_result = f"sent {req['client_order_id']}"
-        t.next_client_order_id = self.tracker.next_client_order_id()
-        self.run_worker(self.conn.send(req), group="send")
-        self._dirty.update(("orders", "ladder"))
-
-    def action_cancel(self) -> None:
-        """Cancel the order selected in the orders panel."""
-        coid = self._q(OrdersPanel).selected
-        if coid is not None:
-            self.run_worker(self.conn.send(self.tracker.cancel(coid)), group="send")
-            self._dirty.add("orders")
-
-    def action_cancel_all(self) -> None:
-        """Cancel every open order of the account."""
-        self.run_worker(self.conn.send(self.tracker.cancel_all()), group="send")
-
-    def action_replace(self) -> None:
-        """Open the replace dialog for the selected order."""
-        coid = self._q(OrdersPanel).selected
-        order = self.tracker.orders.get(coid) if coid else None
-        if order is None:
-            return
-
-        def done(result: tuple[str, str] | None) -> None:
-            if result is None:
-                return
-            price, qty = result
-            req = self.tracker.replace(
-                order.client_order_id,
-                price=price if price and price != order.price else None,
-                qty=qty if qty and qty != order.qty else None,
-            )
-            self.run_worker(self.conn.send(req), group="send")
-            self._dirty.add("orders")
-
-        self.push_screen(ReplaceScreen(order.client_order_id, order.price or "", order.qty), done)
-
-    def action_recenter(self) -> None:
-        """Centre the ladder on the mid (or last) and put the cursor there."""
-        m, state = self.active(), self.ladders.get(self.symbol)
-        if m is None or state is None:
-            return
-        touch = [p for p in (m.best_bid, m.best_ask) if p is not None]
-        if touch:
-            state.step = choose_step(m.bids, m.asks, m.info.tick)
-            state.recenter(sum(touch) // len(touch))
-            self._sync_ticket_price()
-            self._dirty.add("ladder")
-
-    def action_freeze(self) -> None:
-        """Freeze/unfreeze the ladder's position (it keeps showing live sizes)."""
-        state = self.ladders.get(self.symbol)
-        if state is not None:
-            state.frozen = not state.frozen
-            self._dirty.add("ladder")
 
     def action_interval(self) -> None:
         """Chart: 1 s <-> 1 m candles."""

@@ -1,0 +1,216 @@
+"""Order-ticket, order and ladder actions of the trading terminal.
+
+Exports ``TradingActions``, the base class of ``client_tui.app.TickwireApp`` that holds the
+models and every action that builds or sends an order (so the app module stays about
+layout, messages and drawing). Contract: requests are built by the ``OrderTracker`` (key
+first) and handed to ``Connection.send`` in a worker; nothing here touches a socket.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from textual.app import App
+from textual.reactive import reactive
+
+from client_tui.connection import Connection
+from client_tui.model.ladder import LadderState, choose_step
+from client_tui.model.market import MarketState, SymbolMarket
+from client_tui.model.orders import OrderTracker, Portfolio
+from client_tui.screens import ConfirmScreen, ReplaceScreen
+from client_tui.widgets import OrdersPanel, OrderTicket
+from shared.values import to_units
+
+__all__ = ["TradingActions"]
+
+
+class ShuttingDown(Exception):
+    """The main screen is gone: the app is exiting."""
+
+
+class TradingActions(App[None]):
+    """Models plus the trading actions; subclassed once, by ``TickwireApp``."""
+
+    symbol: reactive[str] = reactive("")
+
+    market: MarketState
+    tracker: OrderTracker
+    portfolio: Portfolio
+    conn: Connection
+    ladders: dict[str, LadderState]
+    confirm_notional: Decimal | None
+    _dirty: set[str]
+
+    def _q(self, selector: Any, expect: Any = None) -> Any:
+        # Widgets live on the main screen; ``App.query_one`` would search a modal on top.
+        if not self.screen_stack:
+            raise ShuttingDown
+        main = self.screen_stack[0]
+        return main.query_one(selector) if expect is None else main.query_one(selector, expect)
+
+    def active(self) -> SymbolMarket | None:
+        """The market state of the active symbol."""
+        return self.market.symbols.get(self.symbol)
+
+    def marks(self) -> dict[str, Decimal | None]:
+        """Mark price per symbol: the mid when both sides exist, else the last trade."""
+        out: dict[str, Decimal | None] = {}
+        for name, m in self.market.symbols.items():
+            bid, ask = m.best_bid, m.best_ask
+            if bid is not None and ask is not None:
+                out[name] = Decimal(bid + ask) / 2 / (10**m.info.price_decimals)
+            else:
+                last = m.last_price()
+                out[name] = Decimal(str(last)) if last is not None else None
+        return out
+
+    def action_cursor(self, ticks: int) -> None:
+        """Move the ladder cursor; the ticket's price follows it."""
+        state = self.ladders.get(self.symbol)
+        if state is not None:
+            state.move_cursor(ticks)
+            self._sync_ticket_price()
+            self._dirty.add("ladder")
+
+    def _sync_ticket_price(self) -> None:
+        state = self.ladders.get(self.symbol)
+        m = self.active()
+        if state is not None and state.cursor is not None and m is not None:
+            self._q(OrderTicket).price = m.info.price(state.cursor)
+
+    def action_side(self, side: str) -> None:
+        """Ticket: this side, at the ladder cursor's price."""
+        ticket = self._q(OrderTicket)
+        ticket.side = side
+        self._sync_ticket_price()
+
+    def action_size(self, steps: int) -> None:
+        """Ticket: quantity up/down by one whole unit (or one lot when lots are larger)."""
+        m = self.active()
+        if m is None:
+            return
+        info = m.info
+        ticket = self._q(OrderTicket)
+        step = max(info.lot, 10**info.qty_decimals)
+        qty = to_units(ticket.qty, info.qty_decimals) + steps * step
+        ticket.qty = info.qty(max(qty, info.min_qty, info.lot))
+
+    def action_order_type(self) -> None:
+        """Ticket: limit <-> market (a market order is IOC)."""
+        ticket = self._q(OrderTicket)
+        ticket.order_type = "market" if ticket.order_type == "limit" else "limit"
+        ticket.tif = "ioc" if ticket.order_type == "market" else "gtc"
+
+    def action_tif(self) -> None:
+        """Ticket: cycle the time in force."""
+        ticket = self._q(OrderTicket)
+        choices = ["ioc", "fok"] if ticket.order_type == "market" else ["gtc", "ioc", "fok"]
+        ticket.tif = (
+            choices[(choices.index(ticket.tif) + 1) % len(choices)]
+            if ticket.tif in choices
+            else choices[0]
+        )
+
+    def action_post_only(self) -> None:
+        """Ticket: toggle post-only."""
+        ticket = self._q(OrderTicket)
+        ticket.post_only = not ticket.post_only
+
+    def ticket_notional(self) -> Decimal:
+        """Price x quantity of the ticket (mark price for a market order)."""
+        ticket = self._q(OrderTicket)
+        price = Decimal(ticket.price) if ticket.order_type == "limit" and ticket.price else None
+        if price is None:
+            price = self.marks().get(self.symbol) or Decimal(0)
+        return price * Decimal(ticket.qty)
+
+    def action_send(self) -> None:
+        """Send the ticket (after a confirmation above the configured notional)."""
+        ticket = self._q(OrderTicket)
+        if not ticket.symbol or (ticket.order_type == "limit" and not ticket.price):
+            ticket.last_result = "no price: move the ladder cursor first"
+            return
+        notional = self.ticket_notional()
+        if self.confirm_notional is not None and notional > self.confirm_notional:
+            question = (
+                f"{ticket.side.upper()} {ticket.qty} {ticket.symbol} @ "
+                f"{ticket.price if ticket.order_type == 'limit' else 'MKT'}\n"
+                f"notional {notional:,.2f} is above {self.confirm_notional:,.2f}. Send?"
+            )
+            self.push_screen(ConfirmScreen(question), self._confirmed)
+            return
+        self._send_ticket()
+
+    def _confirmed(self, yes: bool | None) -> None:
+        if yes:
+            self._send_ticket()
+        else:
+            self._q(OrderTicket).last_result = "not sent"
+
+    def _send_ticket(self) -> None:
+        t = self._q(OrderTicket)
+        req = self.tracker.new_order(
+            t.symbol,
+            t.side,
+            t.order_type,
+            t.qty,
+            t.price if t.order_type == "limit" else None,
+            t.tif,
+            t.post_only,
+        )
+        t.last_result = f"sent {req['client_order_id']}"
+        t.next_client_order_id = self.tracker.next_client_order_id()
+        self.run_worker(self.conn.send(req), group="send")
+        self._dirty.update(("orders", "ladder"))
+
+    def action_cancel(self) -> None:
+        """Cancel the order selected in the orders panel."""
+        coid = self._q(OrdersPanel).selected
+        if coid is not None:
+            self.run_worker(self.conn.send(self.tracker.cancel(coid)), group="send")
+            self._dirty.add("orders")
+
+    def action_cancel_all(self) -> None:
+        """Cancel every open order of the account."""
+        self.run_worker(self.conn.send(self.tracker.cancel_all()), group="send")
+
+    def action_replace(self) -> None:
+        """Open the replace dialog for the selected order."""
+        coid = self._q(OrdersPanel).selected
+        order = self.tracker.orders.get(coid) if coid else None
+        if order is None:
+            return
+
+        def done(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            price, qty = result
+            req = self.tracker.replace(
+                order.client_order_id,
+                price=price if price and price != order.price else None,
+                qty=qty if qty and qty != order.qty else None,
+            )
+            self.run_worker(self.conn.send(req), group="send")
+            self._dirty.add("orders")
+
+        self.push_screen(ReplaceScreen(order.client_order_id, order.price or "", order.qty), done)
+
+    def action_recenter(self) -> None:
+        """Centre the ladder on the mid (or last) and put the cursor there."""
+        m, state = self.active(), self.ladders.get(self.symbol)
+        if m is None or state is None:
+            return
+        touch = [p for p in (m.best_bid, m.best_ask) if p is not None]
+        if touch:
+            state.step = choose_step(m.bids, m.asks, m.info.tick)
+            state.recenter(sum(touch) // len(touch))
+            self._sync_ticket_price()
+            self._dirty.add("ladder")
+
+    def action_freeze(self) -> None:
+        """Freeze/unfreeze the ladder's position (it keeps showing live sizes)."""
+        state = self.ladders.get(self.symbol)
+        if state is not None:
+            state.frozen = not state.frozen
+            self._dirty.add("ladder")
