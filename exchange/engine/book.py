@@ -63,7 +63,16 @@ def book_checksum(asks: Iterable[tuple[int, int]], bids: Iterable[tuple[int, int
 class Book:
     """The resting orders of one symbol. The engine keeps it uncrossed at rest."""
 
-    __slots__ = ("ask_keys", "asks", "bid_prices", "bids", "changed_asks", "changed_bids", "symbol")
+    __slots__ = (
+        "_checksum",
+        "ask_keys",
+        "asks",
+        "bid_prices",
+        "bids",
+        "changed_asks",
+        "changed_bids",
+        "symbol",
+    )
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -73,6 +82,7 @@ class Book:
         self.ask_keys: list[int] = []
         self.changed_bids: dict[int, None] = {}
         self.changed_asks: dict[int, None] = {}
+        self._checksum: int | None = None  # of the book as of the last take_delta
 
     # ------------------------------------------------------------------ queries
     def best_bid(self) -> int | None:
@@ -199,7 +209,48 @@ class Book:
         ca = tuple((p, lv.qty if (lv := asks.get(p)) else 0) for p in self.changed_asks)
         self.changed_bids = {}
         self.changed_asks = {}
+        self._checksum = None
         return cb, ca
+
+    def take_delta(
+        self,
+    ) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...], int, bool]:
+        """(bids, asks, checksum, touch) for the changes since the last call, then forget them.
+
+        ``bids``/``asks`` are as in :meth:`take_changes`. The checksum is recomputed only
+        when a change reaches the 10 best levels of a side (a level removed from the top 10
+        was at or above the new 10th price, so the test also sees removals). ``touch`` is
+        True when a change reached the best price of a side (ticker bid/ask may differ).
+        """
+        bids, asks = self.bids, self.asks
+        prices, keys = self.bid_prices, self.ask_keys
+        bid_edge = prices[-10] if len(prices) >= 10 else None
+        ask_edge = -keys[-10] if len(keys) >= 10 else None
+        best_bid = prices[-1] if prices else None
+        best_ask = -keys[-1] if keys else None
+        top = touch = False
+        out_b = []
+        for p in self.changed_bids:
+            lv = bids.get(p)
+            out_b.append((p, lv.qty if lv is not None else 0))
+            if bid_edge is None or p >= bid_edge:
+                top = True
+                if best_bid is None or p >= best_bid:
+                    touch = True
+        out_a = []
+        for p in self.changed_asks:
+            lv = asks.get(p)
+            out_a.append((p, lv.qty if lv is not None else 0))
+            if ask_edge is None or p <= ask_edge:
+                top = True
+                if best_ask is None or p <= best_ask:
+                    touch = True
+        self.changed_bids = {}
+        self.changed_asks = {}
+        checksum = self._checksum
+        if top or checksum is None:
+            checksum = self._checksum = self.checksum()
+        return tuple(out_b), tuple(out_a), checksum, touch
 
     def has_changes(self) -> bool:
         return bool(self.changed_bids or self.changed_asks)

@@ -8,7 +8,8 @@ Contract (see ``types`` and docs/architecture.md):
   nothing (no order, no key used, no reservation); an exception out of ``handle`` is a bug.
 * Events of one command: the direct reply first (ack / reject / cancel), then fills and
   cancels in execution order, then market data: trades, one ``BookDelta`` per touched
-  symbol, a ``Ticker`` per touched symbol, candles (closed ones first).
+  symbol, a ``Ticker`` per symbol that traded or whose best level changed, candles
+  (closed ones first, then the ones a trade updated).
 * The engine clock is ``max`` of the command ``ts`` values seen; nothing reads a real clock.
 
 Choices left open by the protocol (documented in docs/architecture.md too):
@@ -112,34 +113,33 @@ class Engine(ReplaceMixin):
         return self._market_data(priv, closed)
 
     def _market_data(self, out: list[Event], closed: list[Event] | None) -> list[Event]:
-        out.extend(self._trades)
+        trades = self._trades
+        out.extend(trades)
         now = self.now
-        touched = self._touched
-        for symbol in touched:
+        tickers = []
+        for symbol in self._touched:
             book = self.books[symbol]
-            if book.has_changes():
-                market = self.markets[symbol]
-                bids, asks = book.take_changes()
+            market = self.markets[symbol]
+            touch = False
+            if book.changed_bids or book.changed_asks:
+                bids, asks, checksum, touch = book.take_delta()
                 market.seq += 1
-                out.append(
-                    BookDelta(symbol, market.seq, market.seq, bids, asks, book.checksum(), now)
+                out.append(BookDelta(symbol, market.seq, market.seq, bids, asks, checksum, now))
+            if touch or (trades and trades[0].symbol == symbol):
+                tickers.append(
+                    Ticker(
+                        symbol,
+                        book.best_bid(),
+                        book.best_ask(),
+                        market.last,
+                        market.open,
+                        market.high,
+                        market.low,
+                        market.volume,
+                        now,
+                    )
                 )
-        for symbol in touched:
-            book = self.books[symbol]
-            m = self.markets[symbol]
-            out.append(
-                Ticker(
-                    symbol,
-                    book.best_bid(),
-                    book.best_ask(),
-                    m.last,
-                    m.open,
-                    m.high,
-                    m.low,
-                    m.volume,
-                    now,
-                )
-            )
+        out.extend(tickers)
         if closed:
             out.extend(closed)
         if self._trades:

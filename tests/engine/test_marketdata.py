@@ -121,3 +121,24 @@ def test_candles_update_then_close(h: Harness) -> None:
         ("1s", 61 * SEC, 10000),
         ("1m", 60 * SEC, 10000),
     ]
+
+
+def test_delta_checksum_cache_follows_deep_and_top_changes(h: Harness) -> None:
+    import random
+
+    rng = random.Random(7)
+    live: list[str] = []
+    for i in range(400):
+        if live and rng.random() < 0.35:
+            coid = live.pop(rng.randrange(len(live)))
+            ev = h.cancel("alice" if coid[0] == "a" else "bob", coid)
+        else:
+            side = rng.choice(["buy", "sell"])
+            tick = rng.randint(1, 30)
+            price = f"{100 - tick if side == 'buy' else 100 + tick}.00"
+            coid = f"{'a' if side == 'sell' else 'b'}{i}"
+            ev = h.new("alice" if side == "sell" else "bob", coid, side, "1", price)
+            live.append(coid)
+        for delta in h.only(ev, BookDelta):
+            assert delta.checksum == h.engine.books["BTC-USD"].checksum()
+    assert len(h.engine.book_snapshot("BTC-USD").bids) > 10

@@ -19,6 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from exchange.engine import Engine
 from exchange.engine.accounts import fee_for
 from exchange.engine.types import (
+    BookDelta,
     CancelAll,
     CancelOrder,
     Command,
@@ -70,6 +71,9 @@ class EngineMachine(RuleBasedStateMachine):
         before = self.queues()
         events = self.engine.handle(cmd)
         assert self.shadow.handle(cmd) == events
+        for e in events:
+            if isinstance(e, BookDelta):  # the cached checksum equals a fresh one
+                assert e.checksum == self.engine.books["XYZ"].checksum()
         self.check_events(cmd, events, before)
         return events
 
