@@ -1,7 +1,7 @@
 """Readers that turn recorded market data into engine commands for replay.
 
-Exports ``load_replay``/``load_replays``/``merge_sources``/``detect_format``/``FORMATS``
-(load.py), the readers
+Exports ``load_replay``/``load_replays``/``merge_sources``/``with_key_prefix``/
+``detect_format``/``FORMATS`` (load.py), the readers
 ``read_lobster`` (LOBSTER message + orderbook files), ``read_tardis`` (Tardis trades CSV) and
 ``read_kraken`` (cryptofeed's Kraken L2 capture), ``read_tickwire`` and ``RecordingWriter``
 (tickwire's own recordings), what they return (``ReplaySource``: symbol
@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from exchange.replay.errors import ReplayError, ReplayFormatError, ReplaySourceError
 from exchange.replay.kraken import read_kraken
-from exchange.replay.load import FORMATS, detect_format, load_replay, load_replays, merge_sources
+from exchange.replay.load import (
+    FORMATS,
+    detect_format,
+    load_replay,
+    load_replays,
+    merge_sources,
+    with_key_prefix,
+)
 from exchange.replay.lobster import read_lobster
 from exchange.replay.player import ReplayClock, ReplayPlayer, ReplayStatus, parse_speed
 from exchange.replay.source import MAKER, TAKER, Progress, ReplaySource, ReplayStep
@@ -45,4 +52,5 @@ __all__ = [
     "read_lobster",
     "read_tardis",
     "read_tickwire",
+    "with_key_prefix",
 ]

@@ -1,7 +1,7 @@
 """Open recordings by path, choosing the reader by ``format`` or by what the file looks like.
 
-Exports ``FORMATS``, ``detect_format``, ``load_replay``, ``load_replays`` and ``merge_sources``
-(several recordings as one replay).
+Exports ``FORMATS``, ``detect_format``, ``load_replay``, ``load_replays``, ``merge_sources``
+(several recordings as one replay) and ``with_key_prefix``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from exchange.replay.source import Progress, ReplaySource, ReplayStep
 from exchange.replay.tardis import read_tardis
 from exchange.replay.tickwire import RECORDING_FORMAT, read_tickwire
 
-__all__ = ["FORMATS", "detect_format", "load_replay", "load_replays", "merge_sources"]
+__all__ = [
+    "FORMATS",
+    "detect_format",
+    "load_replay",
+    "load_replays",
+    "merge_sources",
+    "with_key_prefix",
+]
 
 FORMATS = ("lobster", "tardis", "kraken", "tickwire")
 
@@ -71,6 +78,19 @@ def _rekey(cmd: Command, prefix: str) -> Command:
         if isinstance(value, str):
             changes[name] = prefix + value
     return dataclasses.replace(cmd, **changes) if changes else cmd  # type: ignore[arg-type]
+
+
+def with_key_prefix(source: ReplaySource, prefix: str) -> ReplaySource:
+    """``source`` with every ``client_order_id`` prefixed: replaying again into an engine that
+    still holds the keys of an earlier replay (they live a day) must not reuse them."""
+    return dataclasses.replace(
+        source,
+        setup=[_rekey(c, prefix) for c in source.setup],
+        steps=[
+            dataclasses.replace(s, commands=tuple(_rekey(c, prefix) for c in s.commands))
+            for s in source.steps
+        ],
+    )
 
 
 def merge_sources(sources: Sequence[ReplaySource]) -> ReplaySource:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.replay import ReplayError, ReplaySourceError, detect_format, load_replay
+from exchange.replay import ReplayError, ReplaySource, ReplaySourceError, detect_format, load_replay
 
 from .conftest import sample
 
@@ -64,3 +64,27 @@ def test_two_recordings_merge_by_time_without_key_clashes(tmp_path: Path) -> Non
         assert step.symbol is not None and step.book is not None
         snap = engine.book_snapshot(step.symbol, 2)
         assert (snap.bids, snap.asks) == step.book
+
+
+def test_a_second_replay_into_the_same_engine_needs_fresh_keys(tmp_path: Path) -> None:
+    from exchange.engine.engine import Engine
+    from exchange.engine.types import OrderAccepted
+    from exchange.replay import read_lobster, with_key_prefix
+
+    from .test_lobster import BOOKS, MESSAGES, write_pair
+
+    src = read_lobster(write_pair(tmp_path, MESSAGES, BOOKS, header=False))
+    engine = Engine(src.symbols)
+
+    def play(source: ReplaySource) -> list[OrderAccepted]:
+        acks = []
+        for cmd in source.setup + [c for s in source.steps for c in s.commands]:
+            acks += [e for e in engine.handle(cmd) if isinstance(e, OrderAccepted)]
+        return acks
+
+    play(src)
+    again = play(src)
+    assert again and all(a.duplicate for a in again)  # the same keys create nothing
+    fresh = play(with_key_prefix(src, "r2."))
+    assert fresh and not any(a.duplicate for a in fresh)
+    assert all(a.order.client_order_id.startswith("r2.") for a in fresh)
