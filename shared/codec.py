@@ -182,8 +182,8 @@ def decode_market(event: str, data: bytes | str) -> WireModel:
 
 def encode(model: WireModel) -> bytes:
     """Compact JSON of ``model`` (see the module contract for ``None`` fields)."""
-    # pydantic-core's serializer writes JSON directly; measured faster than
-    # orjson.dumps(model.model_dump()) (which builds a dict first) for every message here.
+    # pydantic-core's serializer writes JSON directly, without the intermediate dict of
+    # orjson.dumps(model.model_dump()); interleaved runs measured it slightly faster.
     cls = type(model)
     if cls.OMIT_ALL_NONE:
         return model.__pydantic_serializer__.to_json(model, exclude_none=True)
