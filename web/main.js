@@ -140,6 +140,7 @@ async function main() {
         ? `orders: ${orders.ready ? "live" : "reconnecting"} · exec_seq ${orders.tracker.lastExecSeq} · reconnects ${orders.reconnects} · re-sent ${orders.resent}${orders.notice ? ` · ${orders.notice}` : ""}`
         : "orders: not logged in";
       connection.render(feed.snapshot(), orderInfo);
+      if (account) positions.render(account, store.tickers); // P&L follows the last prices
       $("chart-stats").textContent = `${chart.state.updates} updates`;
     }
     feed.noteRender();

@@ -152,7 +152,7 @@ async def test_ticket_order_cancel_fill_and_positions(
     await opened.until(
         "() => document.querySelector('#positions tr[data-symbol=\"BTC-USD\"] td:nth-child(2)').textContent === '99.7500'"
     )
-    realized = await page.text_content('#positions tr[data-symbol="BTC-USD"] td:nth-child(7)')
+    realized = await page.text_content('#positions tr[data-symbol="BTC-USD"] td:nth-child(6)')
     assert realized == btc["realized_pnl"]
     assert (await page.text_content("#pnl-total") or "").startswith("P&L")
     assert opened.errors == []
