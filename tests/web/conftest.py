@@ -57,11 +57,17 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 def open_page(browser: Browser) -> Callable[..., Awaitable[OpenedPage]]:
-    async def opener(url: str, viewport: ViewportSize | None = None) -> OpenedPage:
+    async def opener(
+        url: str,
+        viewport: ViewportSize | None = None,
+        setup: Callable[[Page], Awaitable[None]] | None = None,
+    ) -> OpenedPage:
         page = await browser.new_page(viewport=viewport or DESKTOP)
         opened = OpenedPage(page)
         page.on("console", lambda m: opened.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: opened.errors.append(f"pageerror: {e}"))
+        if setup is not None:
+            await setup(page)  # e.g. routes that must be in place before the page connects
         await page.goto(url)
         await opened.until("() => window.tickwire && window.tickwire.feed.current !== null")
         return opened

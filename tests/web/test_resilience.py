@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import WebSocketRoute
+from playwright.async_api import Page, WebSocketRoute
 
 from .conftest import OpenedPage, close_order_sockets, login, rest_get, rest_token
 
@@ -200,3 +200,46 @@ async def test_killed_sse_stream_resumes_with_no_gap(
     assert counters["tradeGaps"] == 0, "a trade id was skipped"
     assert counters["resyncs"] == 0 and counters["checksumBad"] == 0, "the book needed a resync"
     assert only_network_noise(opened.errors), opened.errors
+
+
+async def test_lost_book_delta_is_detected_and_resynced(
+    live_server_factory: Any, open_page: Opener
+) -> None:
+    srv = live_server_factory(sim_rate=20.0)
+    state: dict[str, Any] = {"books": 0, "dropped": None}
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            data = json.loads(message)
+            if data.get("type") == "md.book" and data["data"]["symbol"] == "BTC-USD":
+                state["books"] += 1
+                if state["books"] == 15 and state["dropped"] is None:
+                    state["dropped"] = data["data"]["seq"]
+                    return  # lost on the way: the next delta does not follow
+            ws.send(message)
+
+        server.on_message(from_server)
+
+    async def setup(page: Page) -> None:
+        await page.route_web_socket(re.compile(r"/ws/md$"), route)
+
+    opened = await open_page(srv.url + "/?symbol=BTC-USD&transport=ws", setup=setup)
+    await opened.until("() => window.tickwire.store.counters.resyncs >= 1")
+    assert state["dropped"] is not None
+    # The book was rebuilt from the REST snapshot and follows the stream again.
+    await opened.until(
+        "(s) => { const b = window.tickwire.store.books.get('BTC-USD'); return b.synced && b.seq > s; }",
+        state["dropped"],
+    )
+    await opened.until(
+        "() => { const b = window.tickwire.store.books.get('BTC-USD'); return b.checksum() === b.lastChecksum; }"
+    )
+    counters = await opened.js("() => window.tickwire.store.counters")
+    assert counters["resyncs"] == 1 and counters["checksumBad"] == 0
+    assert await opened.js("() => window.tickwire.feed.stats.ws.resyncs") == 1
+    await opened.until(
+        "() => document.querySelector('#conn-table tr[data-transport=\"ws\"] td:nth-child(11)').textContent === '1'"
+    )
+    assert opened.errors == []
