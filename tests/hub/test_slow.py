@@ -7,9 +7,12 @@ import tracemalloc
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exchange.hub import Filter, MarketHub, SlowConsumer, Subscription
 from exchange.hub.testing import MarketSim
+from shared.book import L2Book
 
 EPOCH = "e1"
 
@@ -197,3 +200,53 @@ async def test_resume_from_far_behind_resets_instead_of_dropping() -> None:
     sub = hub.subscribe(Filter(), old)
     batch = await sub.next_batch(0)
     assert batch[0].event == "reset" and batch[0].payload() == {"reason": "too_old"}
+
+
+async def conflating_reader(seed: int, bursts: list[int]) -> MarketHub:
+    """Publish ``bursts`` of steps, reading once after each; check the reader's books."""
+    sim = MarketSim(seed, symbols=("A", "B"))
+    hub = MarketHub(EPOCH, buffer_events=8, max_pending=10**6)
+    hub.seed(sim.snapshots(), 0)
+    sub = hub.subscribe(Filter.parse(None, "book,ticker"))
+    books: dict[str, L2Book] = {}
+    last_ticker: dict[str, bytes] = {}
+
+    def apply(batch: list[Any]) -> None:
+        for ev in batch:
+            if ev.event == "snapshot":
+                books[ev.symbol] = L2Book(ev.symbol)
+                books[ev.symbol].apply_snapshot(ev.payload())
+            elif ev.event == "book":
+                assert books[ev.symbol].apply_delta(ev.payload())  # gap/checksum raise
+            elif ev.event == "ticker":
+                last_ticker[ev.symbol] = ev.data
+
+    apply(await sub.next_batch(0))
+    for n in bursts:
+        for _ in range(n):
+            hub.publish(sim.step(), sim.ts)
+        apply(await sub.next_batch(0))
+    for symbol, book in books.items():
+        assert book.checksum() == sim.checksum(symbol)
+        assert book.seq == sim.books[symbol].seq
+        tickers = [e for e in hub.history() if e.event == "ticker" and e.symbol == symbol]
+        if tickers:
+            assert last_ticker[symbol] == tickers[-1].data
+    assert sub.closed_reason is None
+    return hub
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    bursts=st.lists(st.integers(1, 40), min_size=1, max_size=15),
+)
+def test_conflating_reader_keeps_exact_books(seed: int, bursts: list[int]) -> None:
+    """A reader that falls behind (and gets conflated batches) still applies every book
+    event without a gap and ends with the server's book and checksum."""
+    asyncio.run(conflating_reader(seed, bursts))
+
+
+async def test_conflating_reader_fixed_case_does_conflate() -> None:
+    hub = await conflating_reader(7, [40, 1, 30, 2])
+    assert hub.stats.conflated_batches >= 2
