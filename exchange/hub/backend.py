@@ -38,7 +38,8 @@ class HubBackend(Protocol):
         ...
 
     async def follow(self, hub: MarketHub) -> None:
-        """Catch ``hub`` up from its ``last_offset`` and keep ingesting new batches into it."""
+        """Catch ``hub`` up from its ``last_offset``; returns once caught up, and new batches
+        keep being ingested into it (from a background task, for Redis) until ``close``."""
         ...
 
     async def close(self) -> None:
