@@ -1,1 +1,6 @@
-"""Benchmarks (not tests): run each as ``python -m bench.<name>``; figures go to docs/benchmarks.md."""
+"""Benchmarks (not tests): run each as ``python -m bench.<name>``; figures go to docs/benchmarks.md.
+
+Exports nothing; each module is a command. For the engine: ``bench.engine`` (the command),
+``bench.engine_tapes`` (seeded tapes) and ``bench.engine_runners`` (tickwire, orderly-chaos
+and pyorderbook driven over the same tapes).
+"""

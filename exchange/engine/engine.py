@@ -284,7 +284,15 @@ class Engine(ReplaceMixin):
                 acct.position(symbol).reserved += reserve
         acct.open_orders[order.order_id] = order
         self._accepted(acct, order)
-        self._execute(acct, order)
+        if (
+            f.tif == "gtc"
+            and price is not None
+            and (opposite is None or (price < opposite if is_buy else price > opposite))
+        ):  # a passive limit: nothing to match, rest it at once (the common case)
+            book.add(order)
+            self._touched[symbol] = None
+        else:
+            self._execute(acct, order)
 
     def _on_cancel(self, cmd: CancelOrder) -> None:
         acct = self.accounts.get(cmd.account)
