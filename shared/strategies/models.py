@@ -1,81 +1,38 @@
-"""Hypothesis strategies for every protocol model, and mutators for fuzzing the codec.
+"""Hypothesis strategies of valid instances for every protocol model. Needs hypothesis.
 
-Importing this module requires ``hypothesis`` (a dev dependency, not a runtime one): use it
-from tests and fuzzers only.
-
-Exports: ``STRATEGIES`` (model class -> strategy of valid instances), ``strategy_for``,
-``client_ops``, ``server_messages``, ``market_payloads``, ``rest_bodies``, ``any_model``,
-the value strategies ``decimals``, ``identifiers``, ``req_ids``, ``levels``, and the
-mutators ``random_bytes``, ``json_values``, ``random_json``, ``op_like``, ``mutated_frames``.
+Exports: ``STRATEGIES`` (model class -> strategy), ``strategy_for``, ``client_ops``,
+``server_messages``, ``market_payloads``, ``rest_bodies``, ``any_model``.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import orjson
 from hypothesis import strategies as st
 
 from shared.errors import ALL_CODES
 from shared.models import market, messages, ops, rest
-from shared.models.base import INT64_MAX, INT64_MIN, WireModel
-from shared.values import format_units
-
-__all__ = [
-    "STRATEGIES",
-    "any_model",
-    "client_ops",
-    "decimals",
-    "identifiers",
-    "json_values",
-    "levels",
-    "market_payloads",
-    "mutated_frames",
-    "op_like",
-    "random_bytes",
-    "random_json",
-    "req_ids",
-    "rest_bodies",
-    "server_messages",
-    "strategy_for",
-]
-
-S = st.SearchStrategy
-
-# ------------------------------------------------------------------ values
-
-#: Canonical decimal strings ("0", "101.25", "0.00000001").
-decimals: S[str] = st.builds(format_units, st.integers(0, 10**15), st.integers(0, 8))
-#: Signed decimal strings (P&L).
-signed_decimals: S[str] = st.builds(format_units, st.integers(-(10**15), 10**15), st.integers(0, 8))
-#: Legal client_order_id / symbol-like identifiers.
-identifiers: S[str] = st.text(
-    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-",
-    min_size=1,
-    max_size=64,
+from shared.models.base import WireModel
+from shared.strategies.values import (
+    S,
+    channel_lists,
+    checksums,
+    decimals,
+    exec_seqs,
+    identifiers,
+    levels,
+    md_ids,
+    nanos,
+    raw_strings,
+    req_ids,
+    seqs,
+    sides,
+    signed_decimals,
+    symbol_lists,
+    symbols,
+    texts,
 )
-symbols: S[str] = st.sampled_from(["BTC-USD", "ETH-USD", "AAPL", "X"]) | identifiers
-#: Anything a client may put in a field the engine judges (valid or not).
-raw_strings: S[str] = decimals | st.text(max_size=24)
-req_ids: S[int | str | None] = st.none() | st.integers(INT64_MIN, INT64_MAX) | st.text(max_size=128)
-seqs: S[int] = st.integers(0, INT64_MAX)
-exec_seqs: S[int] = st.integers(1, INT64_MAX)
-nanos: S[int] = st.integers(0, INT64_MAX)
-checksums: S[int] = st.integers(0, 0xFFFFFFFF)
-md_ids: S[str] = st.builds(lambda e, o: f"{e}-{o}", st.text("abcdef0123456789", max_size=12), seqs)
-level: S[tuple[str, str]] = st.tuples(decimals, decimals)
-levels: S[tuple[tuple[str, str], ...]] = st.lists(level, max_size=6).map(tuple)
-sides = st.sampled_from(["buy", "sell"])
-channels = st.sampled_from(sorted(ops.CHANNELS))
-symbol_lists = st.none() | st.lists(symbols, max_size=4).map(tuple)
-channel_lists = st.none() | st.lists(channels, max_size=5).map(tuple)
-texts: S[str] = st.text(max_size=40)
-
-
-def _opt(strategy: S[Any]) -> S[Any]:
-    return st.none() | strategy
-
+from shared.strategies.values import opt as _opt
 
 # ------------------------------------------------------------------ client ops
 
@@ -412,86 +369,3 @@ def rest_bodies() -> S[Any]:
 
 def any_model() -> S[Any]:
     return st.one_of(list(STRATEGIES.values()))
-
-
-# ------------------------------------------------------------------ fuzzing
-
-
-def random_bytes(max_size: int = 512) -> S[bytes]:
-    """Arbitrary bytes (mostly not JSON)."""
-    return st.binary(max_size=max_size)
-
-
-def json_values(max_leaves: int = 12) -> S[Any]:
-    """Arbitrary JSON values (Python form), including huge and wrong-typed numbers."""
-    scalars = (
-        st.none()
-        | st.booleans()
-        | st.integers()
-        | st.floats(allow_nan=False, allow_infinity=False)
-        | st.text(max_size=16)
-    )
-    return st.recursive(
-        scalars,
-        lambda children: (
-            st.lists(children, max_size=5)
-            | st.dictionaries(st.text(max_size=12), children, max_size=5)
-        ),
-        max_leaves=max_leaves,
-    )
-
-
-def _dumps(value: Any) -> bytes:
-    # orjson refuses ints beyond 64 bits; write those frames by hand so they still occur.
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        return json.dumps(value).encode()
-
-
-def random_json() -> S[bytes]:
-    """Arbitrary JSON documents, encoded."""
-    return json_values().map(_dumps)
-
-
-_FIELD_NAMES = sorted(
-    {name for cls in STRATEGIES for name in cls.model_fields} | {"op", "type", "req_id"}
-)
-
-
-def op_like() -> S[bytes]:
-    """JSON objects with a real ``op`` (or ``type``) and real field names holding random
-    values: the frames most likely to reach deep into validation."""
-    tags = st.sampled_from(sorted(ops.OP_NAMES)).map(lambda t: ("op", t)) | st.sampled_from(
-        sorted(messages.TYPE_NAMES)
-    ).map(lambda t: ("type", t))
-    fields = st.dictionaries(st.sampled_from(_FIELD_NAMES), json_values(8), max_size=8)
-    return st.builds(lambda tag, body: _dumps({**body, tag[0]: tag[1]}), tags, fields)
-
-
-@st.composite
-def mutated_frames(draw: st.DrawFn, source: S[Any] | None = None) -> bytes:
-    """An encoded valid model (a client op unless ``source`` is given) with one mutation:
-    a key dropped, a value replaced by random JSON, a key added, or bytes cut or changed."""
-    from shared.codec import encode
-
-    model = draw(source if source is not None else client_ops())
-    frame = encode(model)
-    kind = draw(st.sampled_from(["drop", "replace", "add", "truncate", "flip", "insert"]))
-    if kind in ("drop", "replace", "add"):
-        obj: dict[str, Any] = orjson.loads(frame)
-        if kind == "add" or not obj:
-            obj[draw(st.sampled_from(_FIELD_NAMES) | st.text(max_size=8))] = draw(json_values(4))
-        else:
-            key = draw(st.sampled_from(sorted(obj)))
-            if kind == "drop":
-                del obj[key]
-            else:
-                obj[key] = draw(json_values(4))
-        return _dumps(obj)
-    position = draw(st.integers(0, max(len(frame) - 1, 0)))
-    if kind == "truncate":
-        return frame[:position]
-    if kind == "flip":
-        return frame[:position] + bytes([draw(st.integers(0, 255))]) + frame[position + 1 :]
-    return frame[:position] + draw(st.binary(min_size=1, max_size=4)) + frame[position:]
