@@ -10,6 +10,8 @@ per frame, so a burst of market data costs one redraw, not one per event.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -116,6 +118,8 @@ class TickwireApp(TradingActions):
         self._chart_due = True
         self._stopping = False
         self.frames = 0
+        #: Wall time of each frame's redraw (ms), for the benchmark and the curious.
+        self.draw_ms: deque[float] = deque(maxlen=100_000)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -175,11 +179,8 @@ class TickwireApp(TradingActions):
             if active:
                 self._dirty.add("ladder")
         elif msg.event == "trade":
-            self._dirty.add("watch")
             if active:
-                self._dirty.update(("tape", "positions"))
-        elif msg.event == "ticker":
-            self._dirty.add("watch")
+                self._dirty.add("tape")
         elif msg.event == "candle" and active and msg.data.get("interval") == self.interval:
             self._dirty.add("chart")
 
@@ -218,12 +219,14 @@ class TickwireApp(TradingActions):
         """Redraw the widgets marked dirty since the last frame (called at 60 Hz)."""
         if not self._dirty or self._stopping:
             return
+        t0 = time.perf_counter()
         try:
             self._draw()
         except (ShuttingDown, NoMatches):
             # During shutdown the main screen is emptied before timers stop.
             if not self._shutting_down():
                 raise
+        self.draw_ms.append((time.perf_counter() - t0) * 1000)
 
     def _shutting_down(self) -> bool:
         return self._stopping or self._exit or not self.is_running or not self.screen_stack
@@ -269,7 +272,8 @@ class TickwireApp(TradingActions):
         if self._shutting_down():
             return
         self._chart_due = True
-        self._dirty.update(("status", "positions"))
+        # Summaries (watchlist, status, positions) refresh at 4 Hz, not per event.
+        self._dirty.update(("status", "positions", "watch"))
         self._q(StaleBanner).show(self.market, self.market.silent_for(), self.stale_after_s)
 
     def health(self) -> FeedHealth:

@@ -108,7 +108,7 @@ class LadderView(Static, can_focus=True):
             bar = "█" * round(row.ask_qty / top * bar_w) if row.ask_qty else ""
             text.append(f"{bar:<{bar_w}}", style=f"#7a2b2b {base}")
             text.append(f"{_short(own_s):<4}\n", style=f"bold {OWN} {base}")
-        self.update(text)
+        self.update(text, layout=False)
 
 
 def _short(qty: str) -> str:

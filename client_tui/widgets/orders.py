@@ -71,7 +71,7 @@ class OrdersPanel(Static, can_focus=True):
             t.append(" no open orders\n", style="#5c6370")
         if tracker.rejects:
             t.append(f" last reject: {tracker.rejects[-1]}", style="#ff5c57")
-        self.update(t)
+        self.update(t, layout=False)
 
 
 class FillsPanel(Static):
@@ -91,4 +91,4 @@ class FillsPanel(Static):
             t.append(f"{f.price:>10}{f.qty:>9} {f.liquidity:<6}{f.fee:>8}\n", style="#e6e6e6")
         if not tracker.fills:
             t.append(" no fills yet", style="#5c6370")
-        self.update(t)
+        self.update(t, layout=False)

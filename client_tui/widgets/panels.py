@@ -32,7 +32,7 @@ class TimeAndSales(Static):
                     f"{tr['price']:>10}{tr['qty']:>10}  {'▲ buy' if buy else '▼ sell'}\n",
                     style=colour,
                 )
-        self.update(t)
+        self.update(t, layout=False)
 
 
 class PositionsPanel(Static):
@@ -67,7 +67,7 @@ class PositionsPanel(Static):
             t.append(f"{_money(cash_total)}", style="#e6e6e6")
             t.append(" avail ", style="#8a8f98")
             t.append(f"{_money(avail)}", style="#e6e6e6")
-        self.update(t)
+        self.update(t, layout=False)
 
 
 def _money(text: str) -> str:
@@ -132,7 +132,7 @@ class StatusBar(Static):
         t.append(f"  exec_seq {h.exec_seq}", style="#abb2bf")
         if h.in_flight:
             t.append(f"  in flight {h.in_flight}", style="bold #ffb000")
-        self.update(t)
+        self.update(t, layout=False)
 
 
 class StaleBanner(Static):

@@ -44,4 +44,4 @@ class Watchlist(Static, can_focus=True):
             if m.state != "open":
                 text.append(f" {m.state.upper()}", style="bold #ffb000")
             text.append("\n")
-        self.update(text)
+        self.update(text, layout=False)
