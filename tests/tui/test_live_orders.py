@@ -10,9 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from textual.widgets import Input
 
 from client_tui.app import TickwireApp
-from client_tui.screens import ConfirmScreen
+from client_tui.screens import ConfirmScreen, ReplaceScreen
 
 SYM = "BTC-USD"
 
@@ -205,3 +206,35 @@ async def test_other_market_data_transports_fill_the_book(
         m = app.market.symbols[SYM]
         assert (m.best_bid, m.best_ask) == (5_999_000, 6_001_000)
         assert f"MD  {transport}" in helpers.screen_text(app)
+
+
+async def test_replace_price_and_quantity(
+    live_server_factory: Callable[..., Any], helpers: Any
+) -> None:
+    srv = live_server_factory()
+    await seed_book(helpers, srv.url)
+    alice = await helpers.login(srv.url, "alice")
+    app = make_app(srv.url, confirm_notional=None)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app, helpers)
+        await pilot.press("down", "b", "enter")
+        await helpers.wait_for(pilot, lambda: app.tracker.orders["t-alice-1"].status == "open")
+        await pilot.press("3", "r")
+        await helpers.wait_for(pilot, lambda: isinstance(app.screen, ReplaceScreen))
+        assert "Replace t-alice-1" in helpers.screen_text(app)
+        app.screen.query_one("#replace-price", Input).value = "59995.00"
+        app.screen.query_one("#replace-qty", Input).value = "3.0000"
+        await pilot.press("enter")
+        await helpers.wait_for(
+            pilot,
+            lambda: (
+                "t-alice-2" in app.tracker.orders
+                and app.tracker.orders["t-alice-2"].status == "open"
+            ),
+        )
+        orders = await helpers.server_orders(srv.url, alice)
+        assert [(o["client_order_id"], o["price"], o["qty"]) for o in orders] == [
+            ("t-alice-2", "59995.00", "3.0000")
+        ]
+        assert [o.client_order_id for o in app.tracker.open_orders()] == ["t-alice-2"]
+        assert app.tracker.orders["t-alice-1"].status == "canceled"
