@@ -36,6 +36,8 @@ async function main() {
   let frameRequested = false;
   let ordersDirty = true;
   let panelDue = true;
+  let depthDirty = false;
+  let lastDepth = 0;
   const frameCost = new TransportStats("frame"); // our own work per frame, in ms
 
   const chart = createChart($("chart"), { fetchJson });
@@ -120,9 +122,18 @@ async function main() {
     ticker.render(store);
     store.dirty.ticker.clear();
     if (store.dirty.book.has(ui.symbol)) {
-      const book = store.books.get(ui.symbol);
-      bookView.render(book);
-      depth.render(book);
+      bookView.render(store.books.get(ui.symbol));
+      depthDirty = true;
+    }
+    // The depth chart is an aggregate picture drawn on a canvas: 10 redraws a second suffice.
+    if (depthDirty) {
+      if (started - lastDepth >= 100) {
+        depthDirty = false;
+        lastDepth = started;
+        depth.render(store.books.get(ui.symbol));
+      } else {
+        schedule();
+      }
     }
     store.dirty.book.clear();
     if (store.dirty.trades.has(ui.symbol)) tape.render(store.trades.get(ui.symbol));
