@@ -154,7 +154,10 @@ class MarketHub:
             listener(new)
         self._wake(new)
         self._since_sweep += len(new)
-        if self._since_sweep >= self.sweep_every:
+        # Sweep cost grows with the busy subscribers, so sweep less often when there are
+        # many (amortised ~4 checks per event), but always well before max_pending.
+        interval = min(max(self.sweep_every, len(self._busy) // 4), self.max_pending // 2)
+        if self._since_sweep >= interval:
             self._since_sweep = 0
             self.sweep()
 
