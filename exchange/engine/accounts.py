@@ -10,14 +10,16 @@ Rules (spot style, one cash currency per engine):
 * A fee is ``ceil(notional * bps / 10_000)`` cash units, charged in cash on top of a buy's
   cost and out of a sell's proceeds.
 * A resting (or matching) buy reserves ``notional(price, leaves) + fee at max(maker, taker)
-  bps``; a sell reserves ``leaves`` of the symbol. ``cash - reserved_cash`` is the available
+  bps`` (+ 2 cash units per lot when fees are on, for per-fill fee rounding; see
+  ``core``); a sell reserves ``leaves`` of the symbol. ``cash - reserved_cash`` is the available
   cash; ``qty - reserved`` the available inventory. Risk-exempt accounts reserve nothing and
   may go negative.
 * Average cost: the weighted average of the opening fills (fees excluded), kept exactly as
   the position's total ``cost`` in cash units. A reducing fill takes the proportional share
   ``cost * closed // |qty|`` out of ``cost`` (the whole of it when the position goes flat) and
   realizes ``proceeds - that share`` for a long (``share - cost of the buy`` for a short).
-  Realized P&L excludes fees (``fees_paid`` reports them).
+  Realized P&L excludes fees (``fees_paid`` reports them). Starting positions given to
+  ``OpenAccount`` enter at cost 0 (their avg price is 0 until traded away).
 """
 
 from __future__ import annotations
