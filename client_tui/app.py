@@ -52,6 +52,7 @@ from client_tui.widgets import (
     Watchlist,
 )
 from client_tui.widgets.panels import FeedHealth
+from shared.values import InvalidDecimal, to_units
 
 __all__ = ["TickwireApp"]
 
@@ -206,7 +207,15 @@ class TickwireApp(TradingActions):
 
     def watch_symbol(self, symbol: str) -> None:
         """A new active symbol redraws everything that depends on it."""
-        self._q("#ticket", OrderTicket).symbol = symbol
+        ticket = self._q("#ticket", OrderTicket)
+        ticket.symbol = symbol
+        m = self.market.symbols.get(symbol)
+        if m is not None:  # the ticket's size in this symbol's canonical form, at least min_qty
+            try:
+                units = to_units(ticket.qty, m.info.qty_decimals)
+            except InvalidDecimal:
+                units = 0
+            ticket.qty = m.info.qty(max(units - units % m.info.lot, m.info.min_qty))
         self._dirty.update(("watch", "ladder", "tape", "chart"))
         self._sync_ticket_price()
 

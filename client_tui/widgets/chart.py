@@ -1,11 +1,22 @@
-"""Candlestick chart (1 s or 1 m candles) of the active symbol, drawn with textual-plotext."""
+"""Candlestick chart (1 s or 1 m candles) of the active symbol, drawn with textual-plotext.
+
+Exports ``CandleChart``.
+
+Plotext builds the whole figure in pure Python (tens of milliseconds for 60 candles). Built
+on the event loop that would stall market data and ping for that long, so the figure is
+built in a thread worker (the GIL is released to the loop every few ms) and the widget only
+shows the finished text. Contract: call :meth:`CandleChart.show`; a newer call supersedes a
+build still running.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from textual_plotext import PlotextPlot
+from rich.text import Text
+from textual.widget import Widget
+from textual_plotext.plot import Plot
 
 from client_tui.model.format import fmt_clock
 
@@ -14,40 +25,70 @@ __all__ = ["CandleChart"]
 MAX_CANDLES = 60
 
 
-class CandleChart(PlotextPlot):
+class CandleChart(Widget):
     """Shows the last ``MAX_CANDLES`` candles handed to :meth:`show`."""
 
-    def on_mount(self) -> None:
-        """Fixed dark theme: the chart must read the same in every app theme."""
-        self.theme = "dark"
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._text = Text("waiting for candles…", style="#5c6370")
+        self._generation = 0
+        self._shown = 0
+        self.builds = 0
+
+    @property
+    def busy(self) -> bool:
+        """A build has been asked for and its figure is not on screen yet."""
+        return self._shown != self._generation
+
+    def render(self) -> Text:
+        """The last finished figure."""
+        return self._text
 
     def show(self, symbol: str, interval: str, candles: Sequence[dict[str, Any]]) -> None:
-        """Redraw with ``candles`` (oldest first, §4 ``candle`` payloads)."""
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.theme("dark")
-        tail = list(candles)[-MAX_CANDLES:]
-        plt.title(f"{symbol} · {interval} candles")
-        if not tail:
-            return
-        xs: list[Any] = list(range(len(tail)))  # plotext takes numbers here too
-        data = {
-            "Open": [float(c["o"]) for c in tail],
-            "Close": [float(c["c"]) for c in tail],
-            "High": [float(c["h"]) for c in tail],
-            "Low": [float(c["l"]) for c in tail],
-        }
-        plt.candlestick(xs, data)
-        step = max(1, len(tail) // 4)
-        ticks = xs[::step]
-        unit = 1_000_000_000 if interval == "1s" else 60_000_000_000
-        labels = [fmt_clock(_t_ns(tail[i]["t"], unit), millis=False) for i in ticks]
-        plt.xticks(ticks, labels)
+        """Rebuild the figure from ``candles`` (oldest first, §4 ``candle`` payloads)."""
+        self._generation += 1
+        generation = self._generation
+        width, height = self.size.width, self.size.height
+        tail = [dict(c) for c in list(candles)[-MAX_CANDLES:]]
+
+        def build() -> None:
+            ansi = _figure(symbol, interval, tail, width, height)
+            self.app.call_from_thread(self._finished, generation, ansi)
+
+        self.run_worker(build, thread=True, group="chart", exit_on_error=False)
+
+    def _finished(self, generation: int, ansi: str) -> None:
+        if generation != self._generation:
+            return  # a newer build is on its way
+        self._text = Text.from_ansi(ansi, no_wrap=True)
+        self._shown = generation
+        self.builds += 1
         self.refresh()
 
 
-def _t_ns(t: int, unit: int) -> int:
+def _figure(
+    symbol: str, interval: str, candles: list[dict[str, Any]], width: int, height: int
+) -> str:
+    plt = Plot()
+    plt.theme("dark")
+    plt.plotsize(max(width, 10), max(height, 5))
+    plt.title(f"{symbol} · {interval} candles")
+    if candles:
+        xs: list[Any] = list(range(len(candles)))  # plotext takes numbers here too
+        data = {
+            "Open": [float(c["o"]) for c in candles],
+            "Close": [float(c["c"]) for c in candles],
+            "High": [float(c["h"]) for c in candles],
+            "Low": [float(c["l"]) for c in candles],
+        }
+        plt.candlestick(xs, data)
+        step = max(1, len(candles) // 4)
+        ticks = xs[::step]
+        plt.xticks(ticks, [fmt_clock(_t_ns(candles[i]["t"]), millis=False) for i in ticks])
+    return str(plt.build())
+
+
+def _t_ns(t: int) -> int:
     # Candle ``t`` is the interval start; accept ns, ms or s epochs alike.
     t = int(t)
     if t > 10**17:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import Static
 
 from client_tui.model.ladder import LadderState, build_ladder
 from client_tui.model.market import SymbolMarket
 from client_tui.model.orders import OrderTracker
+from client_tui.widgets.lines import LineBuilder, LinesWidget
 from shared.values import format_units, to_units
 
 __all__ = ["LadderView"]
@@ -19,7 +18,7 @@ OWN = "#ffd75f"
 DIM = "#5c6370"
 
 
-class LadderView(Static, can_focus=True):
+class LadderView(LinesWidget, can_focus=True):
     """Draws a ``LadderState`` of one symbol; arrow keys move the cursor (via the app)."""
 
     BINDINGS = [
@@ -39,7 +38,7 @@ class LadderView(Static, can_focus=True):
     ) -> None:
         """Redraw the ladder of ``m`` as positioned by ``state``."""
         if m is None or state is None or state.center is None:
-            self.update(Text("waiting for the book…", style=DIM))
+            self.set_lines([[("waiting for the book…", DIM)]])
             return
         info = m.info
         own: dict[str, dict[int, int]] = {}
@@ -61,7 +60,7 @@ class LadderView(Static, can_focus=True):
         pw = max(len(info.price(r.price)) for r in view.rows) + 2
         qw = 9
         bar_w = max(3, (width - pw - 2 * qw - 2 * 4) // 2)
-        text = Text(no_wrap=True, overflow="crop")
+        text = LineBuilder()
         spread = info.price(view.spread) if view.spread is not None else "-"
         mid = (
             format_units(view.mid_x2 * 5, info.price_decimals + 1)
@@ -108,7 +107,7 @@ class LadderView(Static, can_focus=True):
             bar = "█" * round(row.ask_qty / top * bar_w) if row.ask_qty else ""
             text.append(f"{bar:<{bar_w}}", style=f"#7a2b2b {base}")
             text.append(f"{_short(own_s):<4}\n", style=f"bold {OWN} {base}")
-        self.update(text, layout=False)
+        self.set_lines(text.lines)
 
 
 def _short(qty: str) -> str:

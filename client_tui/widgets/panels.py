@@ -12,16 +12,17 @@ from textual.widgets import Static
 from client_tui.model.format import compact, fmt_clock, fmt_duration_ms, fmt_signed
 from client_tui.model.market import MarketState, SymbolMarket
 from client_tui.model.orders import Portfolio
+from client_tui.widgets.lines import LineBuilder, LinesWidget
 
 __all__ = ["FeedHealth", "PositionsPanel", "StaleBanner", "StatusBar", "TimeAndSales"]
 
 
-class TimeAndSales(Static):
+class TimeAndSales(LinesWidget):
     """Trades of the active symbol, newest first, coloured by the aggressor (taker) side."""
 
     def show(self, m: SymbolMarket | None) -> None:
         """Redraw from the symbol's tape."""
-        t = Text(no_wrap=True, overflow="crop")
+        t = LineBuilder()
         t.append(f" {'TIME':<13}{'PRICE':>10}{'QTY':>10}  SIDE\n", style="bold #8a8f98")
         if m is not None:
             for tr in list(m.trades)[: max(self.size.height - 1, 5)]:
@@ -32,7 +33,7 @@ class TimeAndSales(Static):
                     f"{tr['price']:>10}{tr['qty']:>10}  {'▲ buy' if buy else '▼ sell'}\n",
                     style=colour,
                 )
-        self.update(t, layout=False)
+        self.set_lines(t.lines)
 
 
 class PositionsPanel(Static):

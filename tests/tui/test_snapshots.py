@@ -19,6 +19,7 @@ import pytest
 from client_tui.app import TickwireApp
 from client_tui.messages import AccountUpdate, OrderUpdate, SymbolsLoaded
 from client_tui.model.orders import OrderTracker
+from client_tui.widgets import CandleChart
 from shared.checksum import book_checksum
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
@@ -208,6 +209,8 @@ async def test_main_and_help_screens(utc: Any, helpers: Any) -> None:
         seed(app)
         await pilot.pause(0.3)
         await pilot.press("down", "down", "b", "plus")
+        chart = app.query_one(CandleChart)
+        await helpers.wait_for(pilot, lambda: chart.builds >= 1 and not chart.busy, what="chart")
         await pilot.pause(0.3)
         await snap(app, "main", helpers)
         text = helpers.screen_text(app)
