@@ -60,6 +60,9 @@ class Settings:
     subscriber_buffer: int = 4096
     poll_max_timeout_s: float = 30.0
     stale_after_s: float = 5.0
+    #: Benchmarks only: synthetic market-data events per second published straight into the
+    #: hub (not through the engine or the journal); 0 (the default) switches it off.
+    md_synthetic_rate: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
 
     def replace(self, **changes: object) -> Settings:

@@ -111,6 +111,7 @@ class ExchangeNode:
         self.candles: dict[tuple[str, str], deque[dict[str, Any]]] = {}
         self._account_buckets: dict[str, TokenBucket] = {}
         self._sim_task: asyncio.Task[None] | None = None
+        self._md_task: asyncio.Task[None] | None = None
         self._sim_stop = asyncio.Event()
         self.shutdown_event: anyio.Event | None = None
         self.shutting_down = False
@@ -203,6 +204,8 @@ class ExchangeNode:
         await self.sequencer.start()
         if self.simulate:
             self._sim_task = asyncio.create_task(self._run_sim(), name="simulator")
+        if self.settings.md_synthetic_rate > 0:
+            self._md_task = asyncio.create_task(self._run_synthetic_md(), name="synthetic-md")
 
     async def _run_sim(self) -> None:
         from exchange.sim import EngineMarketView, Simulator, run_simulator
@@ -219,9 +222,43 @@ class ExchangeNode:
         except Exception:
             log.exception("simulator stopped")
 
+    async def _run_synthetic_md(self) -> None:
+        """Benchmarks only (``md_synthetic_rate`` > 0): publish ``MarketSim`` items (snapshots
+        first, then book deltas, trades, tickers, candles) straight into the hub at exactly
+        that many events per second, scheduled by time, each ``ts`` stamped at publish.
+        Bypasses the engine and the journal: use it only with a throwaway data directory."""
+        from exchange.hub.testing import MarketSim
+
+        rate = self.settings.md_synthetic_rate
+        sim = MarketSim(self.settings.seed, symbols=tuple(sp.symbol for sp in self.symbol_specs))
+        pending: deque[tuple[str, str | None, dict[str, Any]]] = deque(
+            ("snapshot", p["symbol"], p) for p in sim.snapshots()
+        )
+        loop = asyncio.get_running_loop()
+        start, sent = loop.time(), 0
+        while not self._sim_stop.is_set():
+            due = int((loop.time() - start) * rate) - sent
+            if due > 0:
+                items = []
+                for _ in range(due):
+                    if not pending:
+                        pending.extend(sim.step())
+                    items.append(pending.popleft())
+                ts = self.clock()
+                for _name, _symbol, payload in items:
+                    if "ts" in payload:
+                        payload["ts"] = ts
+                self.hub.publish(items, ts)
+                sent += due
+            await asyncio.sleep(max(0.0005, start + (sent + 1) / rate - loop.time()))
+
     async def stop(self) -> None:
         self.begin_shutdown()
         self._sim_stop.set()
+        if self._md_task is not None:
+            self._md_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._md_task
         if self._sim_task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._sim_task, 2.0)
