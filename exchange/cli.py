@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from exchange.config import TRANSPORTS, Settings, from_env
+from exchange.config import TRANSPORTS, ConfigError, Settings, from_env
 
 __all__ = ["build_parser", "main", "settings_from_args"]
 
@@ -103,8 +103,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "  Ctrl-C stops (journal flushed, sockets closed with 1001)",
         flush=True,
     )
+    _exit_quietly_after_shutdown()
     server.run()
     return 0
+
+
+def _exit_quietly_after_shutdown() -> None:
+    """uvicorn shuts down cleanly on SIGINT/SIGTERM, then re-raises the signal to the
+    handler that was installed before it; make that handler end the process with status 0
+    (the shutdown already happened) instead of a traceback or a kill."""
+    import signal
+
+    def done(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGINT, done)
+    signal.signal(signal.SIGTERM, done)
 
 
 def _answers(url: str) -> bool:
@@ -179,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
+    except ConfigError as exc:  # bad settings: a clear message, not a traceback
+        parser.error(str(exc))
 
 
 if __name__ == "__main__":

@@ -11,10 +11,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["TRANSPORTS", "Settings", "from_env"]
+__all__ = ["TRANSPORTS", "ConfigError", "Settings", "from_env"]
 
 #: Market-data transports a server can offer; ``Settings.transports`` switches them off one by one.
 TRANSPORTS = ("ws", "sse", "poll")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the server cannot run with; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,25 @@ class Settings:
     md_synthetic_rate: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        problems = []
+        if self.fsync not in ("always", "batch", "off"):
+            problems.append(f"fsync must be always, batch or off, not {self.fsync!r}")
+        bad = [t for t in self.transports if t not in TRANSPORTS]
+        if bad:
+            problems.append(f"unknown transports {bad}; choose from {TRANSPORTS}")
+        if not 0 <= self.port <= 65535:
+            problems.append(f"port {self.port} out of range")
+        if self.sim_rate < 0:
+            problems.append("sim_rate must be >= 0")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            problems.append("TLS needs both a certificate and a key")
+        for name in ("conn_rate", "conn_burst", "account_rate", "account_burst", "max_frame_bytes"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be positive")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
     def replace(self, **changes: object) -> Settings:
         """A copy with ``changes`` applied (unknown names raise ``TypeError``)."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -95,5 +118,8 @@ def from_env(base: Settings | None = None, environ: dict[str, str] | None = None
     for f in dataclasses.fields(Settings):
         raw = env.get(_ENV_PREFIX + f.name.upper())
         if raw is not None and f.name != "extra":
-            changes[f.name] = _coerce(raw, getattr(base, f.name))
+            try:
+                changes[f.name] = _coerce(raw, getattr(base, f.name))
+            except ValueError as exc:
+                raise ConfigError(f"{_ENV_PREFIX}{f.name.upper()}={raw!r}: {exc}") from exc
     return base.replace(**changes) if changes else base
