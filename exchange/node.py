@@ -18,7 +18,7 @@ import struct
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,11 @@ class ExchangeNode:
         self.candles: dict[tuple[str, str], deque[dict[str, Any]]] = {}
         self._account_buckets: dict[str, TokenBucket] = {}
         self._sim_task: asyncio.Task[None] | None = None
+        #: Order sources besides traders and the simulator (replay): each is called as
+        #: ``await source(node, stop)`` once the node has started, and must return when
+        #: ``stop`` is set; it submits through ``node.submit`` like any trader.
+        self.sources: list[Callable[[ExchangeNode, asyncio.Event], Coroutine[Any, Any, None]]] = []
+        self._source_tasks: list[asyncio.Task[None]] = []
         self._md_task: asyncio.Task[None] | None = None
         self._sim_stop = asyncio.Event()
         self.shutdown_event: anyio.Event | None = None
@@ -204,6 +209,12 @@ class ExchangeNode:
         await self.sequencer.start()
         if self.simulate:
             self._sim_task = asyncio.create_task(self._run_sim(), name="simulator")
+        for source in self.sources:
+            self._source_tasks.append(
+                asyncio.create_task(
+                    source(self, self._sim_stop), name=getattr(source, "__name__", "source")
+                )
+            )
         if self.settings.md_synthetic_rate > 0:
             self._md_task = asyncio.create_task(self._run_synthetic_md(), name="synthetic-md")
 
@@ -259,9 +270,10 @@ class ExchangeNode:
             self._md_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._md_task
-        if self._sim_task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._sim_task, 2.0)
+        for task in [self._sim_task, *self._source_tasks]:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, 2.0)
         if self.sequencer is not None:
             await self.sequencer.stop()
         if self.journal is not None:
