@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from exchange.engine import types as t
+from exchange.gateway.commands import new_order
 from exchange.gateway.deps import Node, api_error, require_account
 from shared.codec import decode_op
 from shared.errors import ProtocolError
@@ -153,20 +154,7 @@ async def place_order(
         raise api_error(400, exc.code, exc.message) from exc
     if not node.account_bucket(acct).take():
         raise api_error(429, "RATE_LIMITED", "too many requests")
-    events = await node.submit(
-        t.NewOrder(
-            account=acct,
-            client_order_id=op.client_order_id,
-            symbol=op.symbol,
-            side=op.side,
-            order_type=op.order_type,
-            qty=op.qty,
-            price=op.price,
-            tif=op.tif,
-            post_only=bool(op.post_only),
-        ),
-        None,
-    )
+    events = await node.submit(new_order(acct, op), None)
     return _direct_reply(node, events, created=201)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 
 from exchange.engine import types as t
+from exchange.gateway.commands import new_order
 from exchange.gateway.deps import Node, authenticate_ws, check_origin_ws, deny
 from exchange.gateway.ratelimit import TokenBucket
 from exchange.gateway.router import Outbox
@@ -122,18 +123,7 @@ class OrderSession:
         node, account = self.node, self.account
         origin = Origin(self.outbox, req_id)
         if name == "order.new":
-            cmd: t.Command = t.NewOrder(
-                account=account,
-                client_order_id=op.client_order_id,
-                symbol=op.symbol,
-                side=op.side,
-                order_type=op.order_type,
-                qty=op.qty,
-                price=op.price,
-                tif=op.tif,
-                post_only=bool(op.post_only),
-            )
-            await node.submit(cmd, origin)
+            await node.submit(new_order(account, op), origin)
         elif name == "order.cancel":
             if (op.client_order_id is None) == (op.order_id is None):
                 self.error("BAD_REQUEST", "give exactly one of client_order_id or order_id", req_id)
