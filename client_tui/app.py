@@ -118,6 +118,8 @@ class TickwireApp(TradingActions):
         self._dirty: set[str] = set()
         self._chart_due = True
         self._stopping = False
+        #: Benchmark switch: redraw ladder, tape and watchlist on every frame, dirty or not.
+        self.redraw_every_frame = False
         self.frames = 0
         #: Wall time of each frame's redraw (ms), for the benchmark and the curious.
         self.draw_ms: deque[float] = deque(maxlen=100_000)
@@ -226,6 +228,8 @@ class TickwireApp(TradingActions):
     # ------------------------------------------------------------------ drawing
     def flush(self) -> None:
         """Redraw the widgets marked dirty since the last frame (called at 60 Hz)."""
+        if self.redraw_every_frame:
+            self._dirty.update(("ladder", "tape", "watch"))
         if not self._dirty or self._stopping:
             return
         t0 = time.perf_counter()

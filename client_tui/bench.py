@@ -63,10 +63,15 @@ async def _stall_probe(samples: list[float], stop: asyncio.Event) -> None:
 
 
 async def run_bench(
-    url: str, seconds: float, md_transport: str, size: tuple[int, int]
+    url: str, seconds: float, md_transport: str, size: tuple[int, int], every_frame: bool = False
 ) -> dict[str, float]:
-    """Drive the app for ``seconds`` and return the figures (see module docstring)."""
+    """Drive the app for ``seconds`` and return the figures (see module docstring).
+
+    ``every_frame`` redraws the ladder, tape and watchlist on every 60 Hz frame (a stress
+    test of the render path) instead of only when their data changed.
+    """
     app = TickwireApp(url, "bench", md_transport, confirm_notional=None)
+    app.redraw_every_frame = every_frame
     lags: list[float] = []
     rtts: list[float] = []
     stalls: list[float] = []
@@ -121,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--md-transport", default="sse", choices=("sse", "ws", "poll"))
     parser.add_argument("--size", default="160x48", help="terminal size COLSxROWS")
+    parser.add_argument("--every-frame", action="store_true", help="redraw on every 60 Hz frame")
     args = parser.parse_args(argv)
     cols, rows = (int(x) for x in args.size.split("x"))
     proc = None
@@ -128,7 +134,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if url is None:
         proc, url = _start_server(args.sim_rate)
     try:
-        result = asyncio.run(run_bench(url, args.seconds, args.md_transport, (cols, rows)))
+        result = asyncio.run(
+            run_bench(url, args.seconds, args.md_transport, (cols, rows), args.every_frame)
+        )
     finally:
         if proc is not None:
             proc.terminate()

@@ -52,15 +52,15 @@ class CandleChart(Widget):
         tail = [dict(c) for c in list(candles)[-MAX_CANDLES:]]
 
         def build() -> None:
-            ansi = _figure(symbol, interval, tail, width, height)
-            self.app.call_from_thread(self._finished, generation, ansi)
+            text = Text.from_ansi(_figure(symbol, interval, tail, width, height), no_wrap=True)
+            self.app.call_from_thread(self._finished, generation, text)
 
         self.run_worker(build, thread=True, group="chart", exit_on_error=False)
 
-    def _finished(self, generation: int, ansi: str) -> None:
+    def _finished(self, generation: int, text: Text) -> None:
         if generation != self._generation:
             return  # a newer build is on its way
-        self._text = Text.from_ansi(ansi, no_wrap=True)
+        self._text = text
         self._shown = generation
         self.builds += 1
         self.refresh()

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -40,16 +41,39 @@ class LinesWidget(Widget):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._strips: list[Strip] = []
+        self._spans: list[list[Span]] = []
+        self._width = 0
+        #: Lines rebuilt and repainted so far (how much work the diffing saved).
+        self.lines_repainted = 0
 
     def set_lines(self, lines: list[list[Span]]) -> None:
-        """Replace the content; each line is a list of ``(text, style string)`` spans."""
+        """Replace the content; each line is a list of ``(text, style string)`` spans.
+
+        Only lines whose spans changed are rebuilt and repainted: a book delta touching two
+        levels repaints two rows of the ladder, not the whole panel.
+        """
         width = max(self.size.width, 1)
-        strips = []
-        for spans in lines:
+        old = self._spans if width == self._width and len(lines) == len(self._spans) else None
+        strips = list(self._strips) if old is not None else []
+        changed: list[int] = []
+        for y, spans in enumerate(lines):
+            if old is not None and old[y] == spans:
+                continue
             segments = [Segment(text, style(spec)) for text, spec in spans if text]
-            strips.append(Strip(segments).crop_extend(0, width, BACKGROUND))
+            strip = Strip(segments).crop_extend(0, width, BACKGROUND)
+            if old is not None:
+                strips[y] = strip
+                changed.append(y)
+            else:
+                strips.append(strip)
         self._strips = strips
-        self.refresh()
+        self._spans = lines
+        self._width = width
+        if old is None:
+            self.refresh()
+        elif changed:
+            self.refresh(*(Region(0, y, width, 1) for y in changed))
+        self.lines_repainted += len(lines) if old is None else len(changed)
 
     def plain_lines(self) -> list[str]:
         """The current content as plain text (for tests and debugging)."""

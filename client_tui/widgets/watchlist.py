@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import Static
 
 from client_tui.model.format import change_pct, sparkline
 from client_tui.model.market import MarketState
+from client_tui.widgets.lines import LineBuilder, LinesWidget
 
 __all__ = ["Watchlist"]
 
 
-class Watchlist(Static, can_focus=True):
+class Watchlist(LinesWidget, can_focus=True):
     """Symbols, one per line; up/down choose the active symbol (``app.action_symbol``)."""
 
     BINDINGS = [
@@ -24,7 +23,7 @@ class Watchlist(Static, can_focus=True):
         """Redraw from the market state with ``active`` highlighted."""
         width = max(self.size.width - 2, 30)
         spark_w = max(4, width - 30)
-        text = Text(no_wrap=True, overflow="crop")
+        text = LineBuilder()
         text.append(f" {'SYMBOL':<9}{'LAST':>10}{'CHG%':>8}  TREND\n", style="bold #8a8f98")
         for name, m in market.symbols.items():
             last = m.last_price()
@@ -44,4 +43,4 @@ class Watchlist(Static, can_focus=True):
             if m.state != "open":
                 text.append(f" {m.state.upper()}", style="bold #ffb000")
             text.append("\n")
-        self.update(text, layout=False)
+        self.set_lines(text.lines)
