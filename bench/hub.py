@@ -217,14 +217,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subs", default="100,1000,10000")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument(
+        "--gc-gen0",
+        type=int,
+        default=None,
+        help="gc.set_threshold(N, 10, 10) before running (default: Python's 700)",
+    )
     args = parser.parse_args(argv)
+    if args.gc_gen0:
+        gc.set_threshold(args.gc_gen0, 10, 10)
     global LOOP_FACTORY
     if args.loop == "uvloop":
         import uvloop
 
         LOOP_FACTORY = uvloop.new_event_loop
     counts = [int(x) for x in args.subs.split(",")]
-    print(f"python {sys.version.split()[0]}, orjson {orjson.__version__}, loop {args.loop}\n")
+    print(
+        f"python {sys.version.split()[0]}, orjson {orjson.__version__}, loop {args.loop}, "
+        f"gc thresholds {gc.get_threshold()}\n"
+    )
 
     costs = encode_costs(args.repeat)
     print("| part | value |\n|---|---|")

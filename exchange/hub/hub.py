@@ -33,6 +33,8 @@ __all__ = ["RESET_REASONS", "HubStats", "MarketHub"]
 log = logging.getLogger("tickwire.hub")
 
 RESET_REASONS = ("unknown_epoch", "too_old", "ahead", "bad_id")
+# Distinct filters interned for grouping; beyond this, subscribers simply get their own group.
+_MAX_INTERNED_FILTERS = 1024
 _HOUR_NS = 3600 * 10**9
 
 
@@ -79,7 +81,10 @@ class MarketHub:
         #: Bumped on every change to a symbol's book or last trade id (snapshot cache key).
         self._book_version: dict[str, int] = {}
         self._subs: dict[Subscription, None] = {}
-        self._waiting: dict[Filter, dict[Subscription, None]] = {}
+        #: Waiting subscriptions grouped by (interned) filter, keyed by ``id(filter)``: an int
+        #: hashes and compares much faster than the dataclass, and this is per wake-up.
+        self._waiting: dict[int, tuple[Filter, dict[Subscription, None]]] = {}
+        self._filters: dict[Filter, Filter] = {}
         #: Subscriptions not waiting in next_batch (writing, or stalled): the sweep's work.
         self._busy: dict[Subscription, None] = {}
         self._since_sweep = 0
@@ -215,10 +220,12 @@ class MarketHub:
         if not self._waiting:
             return
         first = new[0].offset
-        for flt in list(self._waiting):
+        busy = self._busy
+        for key, (flt, group) in list(self._waiting.items()):
             if flt.is_all or any(flt.matches(ev) for ev in new):
-                for sub in self._waiting.pop(flt):
-                    self._busy[sub] = None
+                del self._waiting[key]
+                for sub in group:
+                    busy[sub] = None
                     sub._wake(first)
 
     def sweep(self) -> None:
@@ -335,6 +342,11 @@ class MarketHub:
         count_exact: bool,
     ) -> Subscription:
         prefix, cursor, reason = self._plan(flt, last_id, count_exact=count_exact)
+        interned = self._filters.get(flt)
+        if interned is not None:
+            flt = interned  # share one waiting group with same-filter subscribers
+        elif len(self._filters) < _MAX_INTERNED_FILTERS:
+            self._filters[flt] = flt
         sub = Subscription(self, flt, kind, conflate_ns, cursor, prefix)
         if last_id is not None:
             sub.resume_outcome = reason or "exact"
@@ -370,17 +382,22 @@ class MarketHub:
     # ------------------------------------------------------------------ subscription support
 
     def _wait(self, sub: Subscription) -> None:
-        self._waiting.setdefault(sub.filter, {})[sub] = None
+        flt = sub.filter
+        entry = self._waiting.get(id(flt))
+        if entry is None:
+            entry = self._waiting[id(flt)] = (flt, {})
+        entry[1][sub] = None
         self._busy.pop(sub, None)
 
     def _unwait(self, sub: Subscription) -> None:
         if sub.closed_reason is None:
             self._busy[sub] = None
-        group = self._waiting.get(sub.filter)
-        if group is not None:
+        entry = self._waiting.get(id(sub.filter))
+        if entry is not None:
+            group = entry[1]
             group.pop(sub, None)
             if not group:
-                del self._waiting[sub.filter]
+                del self._waiting[id(sub.filter)]
 
     def _detach(self, sub: Subscription) -> None:
         self._busy.pop(sub, None)
