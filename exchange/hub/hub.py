@@ -22,11 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from exchange.hub.books import BookMirror
 from exchange.hub.errors import SubscriptionClosed
 from exchange.hub.events import CHANNEL_OF, Filter, MdEvent, make_event
 from exchange.hub.history import History
 from exchange.hub.subscription import SLOW_CONSUMER, SlowPolicy, Subscription
-from shared.book import L2Book
 
 __all__ = ["RESET_REASONS", "HubStats", "MarketHub"]
 
@@ -77,9 +77,7 @@ class MarketHub:
         self.last_ts = 0
         self.stats = HubStats()
         self._history = History(0, history_size, history_age_ns)
-        self._books: dict[str, L2Book] = {}
-        #: Bumped on every change to a symbol's book or last trade id (snapshot cache key).
-        self._book_version: dict[str, int] = {}
+        self._books = BookMirror()
         self._subs: dict[Subscription, None] = {}
         #: Waiting subscriptions grouped by (interned) filter, keyed by ``id(filter)``: an int
         #: hashes and compares much faster than the dataclass, and this is per wake-up.
@@ -108,7 +106,7 @@ class MarketHub:
 
     @property
     def symbols(self) -> list[str]:
-        return sorted(self._books)
+        return self._books.symbols
 
     def history(self) -> list[MdEvent]:
         """The retained events, oldest first (a copy of the list)."""
@@ -126,7 +124,7 @@ class MarketHub:
         if not len(self._history):
             self._history.reset(offset)
         for payload in snapshots:
-            self._apply("snapshot", payload["symbol"], payload)
+            self._books.apply("snapshot", payload["symbol"], payload)
         self._snapshot_cache.clear()
 
     def publish(self, items: Sequence[tuple[str, str | None, dict[str, Any]]], ts: int) -> None:
@@ -147,7 +145,7 @@ class MarketHub:
             offset += 1
             ev = make_event(self.epoch, offset, name, symbol, ts, payload)
             if symbol is not None and name in ("book", "trade", "snapshot"):
-                self._apply(name, symbol, payload)
+                self._books.apply(name, symbol, payload)
             history.append(ev)
             new.append(ev)
         if not new:
@@ -178,43 +176,13 @@ class MarketHub:
         """
         for ev in events:
             if ev.symbol is not None and ev.event in ("book", "trade", "snapshot"):
-                self._apply(ev.event, ev.symbol, ev.payload())
+                self._books.apply(ev.event, ev.symbol, ev.payload())
             self._history.append(ev)
             self.last_ts = ev.ts
         if events:
             self._history.trim()
             self.stats.events_published += len(events)
             self._wake(list(events))
-
-    def _apply(self, name: str, symbol: str, payload: dict[str, Any]) -> None:
-        """Keep the hub's book of ``symbol`` in step with a book/snapshot/trade payload."""
-        book = self._books.get(symbol)
-        if book is None:
-            # Unseeded symbol: start from an empty book at seq 0. verify=False because the
-            # engine already checked its own checksums; the hub only mirrors.
-            book = self._books[symbol] = L2Book(symbol, verify=False)
-            book.apply_snapshot(
-                {
-                    "symbol": symbol,
-                    "seq": 0,
-                    "bids": [],
-                    "asks": [],
-                    "last_trade_id": 0,
-                    "checksum": 0,
-                }
-            )
-        self._book_version[symbol] = self._book_version.get(symbol, 0) + 1
-        if name == "book":
-            # apply_levels, not apply_delta: the engine already checked seq and checksum,
-            # and this path is per published delta (apply_delta's checks cost ~2x).
-            if payload["first_seq"] != (book.seq or 0) + 1:
-                log.error("book delta for %s does not follow the hub's book", symbol)
-            book.apply_levels(payload["bids"], payload["asks"])
-            book.seq = payload["seq"]
-        elif name == "trade":
-            book.last_trade_id = int(payload["trade_id"])
-        else:
-            book.apply_snapshot(payload)
 
     def _wake(self, new: list[MdEvent]) -> None:
         if not self._waiting:
@@ -246,9 +214,10 @@ class MarketHub:
 
         Raises ``KeyError`` for a symbol the hub has never seen.
         """
-        book = self._books[symbol]
+        if symbol not in self._books:
+            raise KeyError(symbol)
         head = self._history.last_offset
-        version = self._book_version.get(symbol, 0)
+        version = self._books.version(symbol)
         cached = self._snapshot_cache.get(symbol)
         if cached is not None:
             ev, cached_version = cached
@@ -261,7 +230,9 @@ class MarketHub:
                 )
                 self._snapshot_cache[symbol] = (ev, version)
                 return ev
-        ev = make_event(self.epoch, head, "snapshot", symbol, self.last_ts, book.to_snapshot())
+        ev = make_event(
+            self.epoch, head, "snapshot", symbol, self.last_ts, self._books.snapshot(symbol)
+        )
         self._snapshot_cache[symbol] = (ev, version)
         return ev
 
@@ -269,7 +240,7 @@ class MarketHub:
         """One snapshot per known symbol the filter wants (none without the book channel)."""
         if not flt.wants_channel("book"):
             return []
-        return [self.snapshot_event(s) for s in sorted(self._books) if flt.wants_symbol(s)]
+        return [self.snapshot_event(s) for s in self._books.symbols if flt.wants_symbol(s)]
 
     def reset_event(self, reason: str) -> MdEvent:
         head = self._history.last_offset

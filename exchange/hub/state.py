@@ -42,7 +42,7 @@ def dump_state(hub: MarketHub) -> bytes:
             "events": [
                 [ev.offset, ev.event, ev.symbol, ev.ts, ev.data.decode()] for ev in history.all()
             ],
-            "books": [hub._books[s].to_snapshot() for s in sorted(hub._books)],
+            "books": [hub._books.snapshot(s) for s in hub._books.symbols],
         }
     )
 
@@ -70,6 +70,6 @@ def load_state(cls: type[MarketHub], data: bytes, overrides: dict[str, Any]) -> 
         raise ValueError("hub state: history does not end at last_offset")
     history.trim()
     for payload in state["books"]:
-        hub._apply("snapshot", payload["symbol"], payload)
+        hub._books.apply("snapshot", payload["symbol"], payload)
     hub.last_ts = state["last_ts"]
     return hub
