@@ -5,6 +5,7 @@ Every order is placed with the keyboard and checked on the server with ``GET /ap
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -238,3 +239,21 @@ async def test_replace_price_and_quantity(
         ]
         assert [o.client_order_id for o in app.tracker.open_orders()] == ["t-alice-2"]
         assert app.tracker.orders["t-alice-1"].status == "canceled"
+
+
+async def test_quit_closes_both_connections(
+    live_server_factory: Callable[..., Any], helpers: Any
+) -> None:
+    srv = live_server_factory()
+    await seed_book(helpers, srv.url)
+    app = make_app(srv.url)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app, helpers)
+        assert len(srv.node.websockets) == 1  # the order socket
+        await pilot.press("q")
+        await helpers.wait_for(pilot, lambda: app.conn.http.is_closed, what="HTTP client closed")
+    assert app.conn.http.is_closed and app.conn._ws is None
+    deadline = asyncio.get_running_loop().time() + 10
+    while srv.node.websockets and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert not srv.node.websockets  # the server saw the order socket close

@@ -236,3 +236,21 @@ async def test_main_and_help_screens(utc: Any, helpers: Any) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert "keyboard" not in helpers.screen_text(app)
+
+
+async def test_stale_banner_when_market_data_goes_silent(helpers: Any) -> None:
+    app = TickwireApp(start_network=False, stale_after_s=0.5)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await helpers.wait_for(
+            pilot, lambda: "STALE: no market data yet" in helpers.screen_text(app), what="banner"
+        )
+        seed(app)
+
+        def fresh() -> bool:  # the feed keeps talking while we look
+            app.market.apply("status", {"symbol": "BTC-USD", "state": "open"})
+            return "STALE" not in helpers.screen_text(app)
+
+        await helpers.wait_for(pilot, fresh, what="fresh")
+        await helpers.wait_for(
+            pilot, lambda: "market data silent for" in helpers.screen_text(app), what="stale"
+        )
