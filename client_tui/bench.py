@@ -3,7 +3,7 @@
 Exports ``main(argv)``; run ``python -m client_tui.bench --help``.
 
 It runs the real ``TickwireApp`` with Textual's headless driver for ``--seconds``, and
-reports: market events per second, frames drawn per second, draw time per frame, market-data
+reports: market events per second, client CPU use, frames drawn per second, draw time per frame, market-data
 lag (now - event ``ts``) p50/p99/max over the whole run, ping round trip, event-loop stall
 p99 (how late a 10 ms sleep wakes up), resyncs and checksum failures. With
 ``--start-server`` it starts ``tickwire serve`` in a separate process (so the server does not
@@ -88,6 +88,7 @@ async def run_bench(
         stop = asyncio.Event()
         probe = asyncio.create_task(_stall_probe(stalls, stop))
         t0 = time.monotonic()
+        cpu0 = time.process_time()
         while time.monotonic() - t0 < seconds:
             await pilot.pause(1.0)
             lags.extend(v for _, v in app.market.lag)
@@ -95,12 +96,14 @@ async def run_bench(
             if app.conn.rtt_ms is not None:
                 rtts.append(app.conn.rtt_ms)
         elapsed = time.monotonic() - t0
+        cpu = time.process_time() - cpu0
         stop.set()
         await probe
         draws = list(app.draw_ms)
         result = {
             "seconds": elapsed,
             "events_per_s": (app.market.events - events0) / elapsed,
+            "cpu_pct": cpu / elapsed * 100,  # of one core, client process only
             "frames_per_s": (app.frames - frames0) / elapsed,
             "draw_ms_p50": percentile(draws, 50) or 0.0,
             "draw_ms_p99": percentile(draws, 99) or 0.0,
