@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from bench.orders_load import (
 from bench.procs import (
     CLIENT_CORE,
     ServerProc,
+    boost,
     cpu_seconds,
     fmt_range,
     free_port,
@@ -249,15 +249,14 @@ async def run_closed(plan: _Plan, echo: ServerProc, n_conns: int, window: int) -
 async def main(quick: bool, only: str, nice: int) -> None:
     pin(0, CLIENT_CORE)
     raise_nofile()
-    if nice:
-        os.setpriority(os.PRIO_PROCESS, 0, nice)  # servers inherit it
+    sched = boost(nice) if nice else "default priority"
     plan = QUICK if quick else FULL
     started = time.monotonic()
     print(f"## bench.orders{' --quick' if quick else ''}\n")
     print(f"- versions: {versions()}")
     print(f"- servers pinned to core 0, this load generator to core {CLIENT_CORE}")
     print(f"- tickwire env: {' '.join(f'{k}={v}' for k, v in RATE_ENV.items())}")
-    print(f"- nice {nice} (servers and generator); load average before: {loadavg()}")
+    print(f"- scheduling: {sched} (servers and generator); load average before: {loadavg()}")
     probe = start_tickwire(RATE_ENV)
     try:
         ack_bytes = await _ack_size(probe)
