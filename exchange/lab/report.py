@@ -1,0 +1,109 @@
+"""The lab's terminal table and the description of the machine it ran on.
+
+Exports: ``render_table``, ``environment``, ``rows``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+from importlib import metadata
+from typing import Any
+
+__all__ = ["environment", "render_table", "rows"]
+
+
+def environment() -> dict[str, object]:
+    import os
+
+    versions = {}
+    for name in ("uvicorn", "websockets", "sse-starlette", "starlette", "uvloop", "httptools"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return {
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "versions": versions,
+    }
+
+
+def _g(d: Any, *path: str, default: Any = None) -> Any:
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return default
+        d = d[key]
+    return d
+
+
+def rows(cond: dict[str, Any]) -> list[list[str]]:
+    """One row per transport of one condition, in the table's column order."""
+    out = []
+    for t in ("ws", "ws-deflate", "sse", "poll"):
+        race = _g(cond, "race", t) or {}
+        solo = _g(cond, "solo", t) or {}
+        lat = race.get("latency") or solo.get("latency") or {}
+        base = t.split("-")[0]
+        rec = _g(cond, "reconnect", base, "resume") if t == base else None
+        fresh = _g(cond, "reconnect", base, "fresh") if t == base else None
+        ttfe = _g(cond, "connect", base, "first_event_ms") if t == base else None
+        out.append(
+            [
+                t + ("" if race else " (solo)"),
+                f"{lat.get('p50_ms', 0):.2f}",
+                f"{lat.get('p99_ms', 0):.2f}",
+                f"{lat.get('p999_ms', 0):.2f}",
+                f"{(race or solo).get('down_per_event', 0):.0f}",
+                f"{(race or solo).get('up_per_event', 0):.1f}",
+                f"{solo.get('cpu_cores_per_1000_clients', 0):.2f}",
+                f"{solo.get('rss_bytes_per_connection', 0) / 1024:.0f}",
+                "-" if ttfe is None else f"{ttfe:.1f}",
+                "-" if rec is None else f"{rec['first_event_ms']:.1f} / {rec['lost_events']}",
+                "-" if fresh is None else f"{fresh['first_event_ms']:.1f} / {fresh['lost_events']}",
+            ]
+        )
+    return out
+
+
+COLUMNS = (
+    "transport",
+    "p50 ms",
+    "p99 ms",
+    "p99.9 ms",
+    "B/ev down",
+    "B/ev up",
+    "cores/1k cl",
+    "RSS KiB/conn",
+    "1st event ms",
+    "resume ms/lost",
+    "fresh ms/lost",
+)
+
+
+def render_table(report: dict[str, Any], console: Any) -> None:
+    """Print one table per condition, then the conflation and compression notes."""
+    from rich.table import Table
+
+    for name, cond in (report.get("conditions") or {}).items():
+        table = Table(title=f"{name}: {cond.get('condition')}", title_justify="left")
+        for col in COLUMNS:
+            table.add_column(col, justify="left" if col == "transport" else "right")
+        for row in rows(cond):
+            table.add_row(*row)
+        console.print(table)
+        gz = _g(cond, "solo", "sse", "gzip_estimate") or {}
+        if gz:
+            console.print(
+                f"  SSE gzip (estimate): {gz['payload_per_event']:.0f} -> "
+                f"{gz['gzip_payload_per_event']:.0f} B/event, {gz['gzip_cpu_us_per_event']:.1f} µs/event"
+            )
+        for label, row in (cond.get("conflation") or {}).items():
+            lat = row["latency"]
+            console.print(
+                f"  slow SSE reader, {label}: {row['events_per_s']:.0f} events/s, "
+                f"{row['bytes_down_per_s'] / 1024:.1f} KiB/s, p50 {lat['p50_ms']:.1f} ms, "
+                f"p99 {lat['p99_ms']:.1f} ms, disconnected={row['disconnected']}"
+            )
+    for note in report.get("notes") or []:
+        console.print(f"note: {note}")

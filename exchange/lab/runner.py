@@ -1,0 +1,276 @@
+"""``tickwire lab``: start a server per network condition, run the probe, write the results.
+
+Exports: ``LabOptions``, ``add_arguments``, ``run``, ``run_lab``, ``start_server``,
+``CONDITIONS``.
+
+For each condition the lab starts a fresh ``tickwire serve`` (synthetic feed at ``--rate``
+events/s, simulator off, throwaway data directory) pinned to one core, then runs
+``python -m exchange.lab.probe`` pinned to another. On loopback both run here; under an
+emulated link the server runs in the lab's server namespace and the probe in its client
+namespace (``exchange.lab.netns``). Results go to ``<out>/lab.json`` and PNG plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+
+__all__ = ["CONDITIONS", "LabOptions", "add_arguments", "run", "run_lab", "start_server"]
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: name -> (delay ms, jitter ms, loss %) of the emulated link; ``clean`` is plain loopback.
+CONDITIONS: dict[str, tuple[float, float, float]] = {
+    "clean": (0.0, 0.0, 0.0),
+    "delay": (20.0, 5.0, 0.0),
+    "loss1": (0.0, 0.0, 1.0),
+    "loss5": (0.0, 0.0, 5.0),
+}
+_NET_CHOICES = {
+    "clean": ("clean",),
+    "delay": ("delay",),
+    "loss": ("loss1", "loss5"),
+    "all": ("clean", "delay", "loss1", "loss5"),
+}
+
+
+@dataclass
+class LabOptions:
+    clients: int = 10
+    rate: float = 200.0
+    duration: float = 5.0
+    net: str = "clean"
+    out: Path = Path("lab-out")
+    url: str | None = None
+    server_pid: int = 0
+    outage: float = 0.25
+    plots: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``tickwire lab`` options (the CLI registers the sub-command with this)."""
+    p.add_argument("--clients", type=int, default=10, help="clients per transport (default 10)")
+    p.add_argument("--rate", type=float, default=200.0, help="feed events per second (200)")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per measurement (5)")
+    p.add_argument("--net", choices=sorted(_NET_CHOICES), default="clean",
+                   help="network conditions: clean loopback, delay, loss (1%% and 5%%) or all")  # fmt: skip
+    p.add_argument("--out", type=Path, default=Path("lab-out"), help="output directory")
+    p.add_argument("--url", help="measure this running server instead of starting one")
+    p.add_argument("--server-pid", type=int, default=0,
+                   help="with --url: the server's pid, for CPU and memory figures")  # fmt: skip
+    p.add_argument("--outage", type=float, default=0.25,
+                   help="seconds a dropped client stays away before it reconnects")  # fmt: skip
+    p.add_argument("--no-plots", dest="plots", action="store_false")
+    p.set_defaults(func=run)
+
+
+def _pin(core: int) -> Callable[[], None]:
+    def pre() -> None:
+        ncpu = os.cpu_count() or 1
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {core % ncpu})
+
+    return pre
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.contextmanager
+def start_server(
+    host: str, port: int, rate: float, prefix: Sequence[str] = (), ready_url: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A ``tickwire serve`` child with the synthetic feed at ``rate``; stopped on exit.
+    ``prefix`` runs it elsewhere (``ip netns exec NS``); ``ready_url`` is polled for health
+    (from here, so it must be reachable from this namespace; None polls ``host:port``)."""
+    data = tempfile.mkdtemp(prefix="tickwire-lab-")
+    env = dict(os.environ, TICKWIRE_MD_SYNTHETIC_RATE=str(rate), PYTHONPATH=str(REPO))
+    cmd = [*prefix, sys.executable, "-m", "exchange.cli", "serve", "--host", host,
+           "--port", str(port), "--data-dir", data, "--sim-rate", "0", "--fsync", "off",
+           "--log-level", "warning"]  # fmt: skip
+    log = open(Path(data) / "server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=log, preexec_fn=_pin(0))
+    url = ready_url or f"http://{host}:{port}"
+    try:
+        deadline = time.monotonic() + 90  # a loaded machine imports slowly
+        while not _answers(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = (Path(data) / "server.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the lab server did not start:\n{tail}")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        log.close()
+        with contextlib.suppress(OSError):
+            import shutil
+
+            shutil.rmtree(data)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _probe(
+    opts: LabOptions, url: str, pid: int, prefix: Sequence[str], say: Callable[[str], None]
+) -> dict[str, object]:
+    cmd = [*prefix, sys.executable, "-m", "exchange.lab.probe", "--url", url,
+           "--server-pid", str(pid), "--clients", str(opts.clients), "--rate", str(opts.rate),
+           "--duration", str(opts.duration), "--outage", str(opts.outage)]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, preexec_fn=_pin(1))
+    result: dict[str, object] | None = None
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            msg = orjson.loads(line)
+            if "progress" in msg:
+                say(msg["progress"])
+            elif "result" in msg:
+                result = msg["result"]
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    if result is None:
+        raise RuntimeError(f"the lab probe failed (exit {proc.returncode})")
+    return result
+
+
+def _run_condition(opts: LabOptions, name: str, say: Callable[[str], None]) -> dict[str, object]:
+    delay, jitter, loss = CONDITIONS[name]
+    if opts.url:
+        return _probe(opts, opts.url, opts.server_pid, (), say)
+    if name == "clean":
+        port = _free_port()
+        with start_server("127.0.0.1", port, opts.rate) as proc:
+            return _probe(opts, f"http://127.0.0.1:{port}", proc.pid, (), say)
+    from exchange.lab.netns import emulated_link
+
+    with emulated_link(delay_ms=delay, jitter_ms=jitter, loss_pct=loss) as link:
+        port = 8000
+        url = f"http://{link.server_addr}:{port}"
+        with start_server(
+            link.server_addr, port, opts.rate, link.server_prefix, ready_url=None
+        ) as proc:
+            result = _probe(opts, url, proc.pid, link.client_prefix, say)
+        result["link"] = link.describe()
+        return result
+
+
+def conditions_for(opts: LabOptions) -> tuple[list[str], list[str]]:
+    """(conditions to run, notes on those skipped and why)."""
+    wanted = list(_NET_CHOICES[opts.net])
+    notes: list[str] = []
+    if opts.url:
+        if wanted != ["clean"]:
+            notes.append("--url: the lab measures that server as it is; conditions need its own")
+        return ["clean"], notes
+    if any(c != "clean" for c in wanted) and os.geteuid() != 0:
+        notes.append("not root: emulated links need network namespaces; ran the clean case only")
+        wanted = ["clean"]
+    return wanted, notes
+
+
+def run_lab(opts: LabOptions, say: Callable[[str, str], None] | None = None) -> dict[str, object]:
+    """Run every condition and return the figures (also written to ``<out>/lab.json``)."""
+    from exchange.lab.report import environment
+
+    names, notes = conditions_for(opts)
+    report: dict[str, object] = {
+        "command": "tickwire lab " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["lab"] else "",
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
+        "environment": environment(),
+        "notes": notes,
+        "conditions": {},
+    }
+    conds: dict[str, dict[str, object]] = {}
+    for name in names:
+
+        def phase_done(phase: str, cond: str = name) -> None:
+            if say is not None:
+                say(cond, phase)
+
+        result = _run_condition(opts, name, phase_done)
+        delay, jitter, loss = CONDITIONS[name]
+        result["condition"] = {"delay_ms": delay, "jitter_ms": jitter, "loss_pct": loss}
+        conds[name] = result
+    report["conditions"] = conds
+    opts.out.mkdir(parents=True, exist_ok=True)
+    (opts.out / "lab.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    if opts.plots:
+        from exchange.lab.plots import write_plots
+
+        report["plots"] = [str(p) for p in write_plots(report, opts.out)]
+        (opts.out / "lab.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``tickwire lab`` command: progress bar while it runs, then the table."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from exchange.lab.probe import PHASES
+    from exchange.lab.report import render_table
+
+    opts = LabOptions(
+        clients=args.clients, rate=args.rate, duration=args.duration, net=args.net,
+        out=args.out, url=args.url, server_pid=args.server_pid, outage=args.outage,
+        plots=args.plots,
+    )  # fmt: skip
+    console = Console(width=max(150, Console().width))
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # unwinds every context manager: server, namespaces
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    names, _notes = conditions_for(opts)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task("starting", total=len(names) * PHASES)
+
+        def say(cond: str, phase: str) -> None:
+            bar.update(task, advance=1, description=f"{cond}: {phase}")
+
+        report = run_lab(opts, say)
+        bar.update(task, completed=len(names) * PHASES, description="done")
+    render_table(report, console)
+    console.print(f"figures: {opts.out / 'lab.json'}")
+    for p in report.get("plots", []):  # type: ignore[attr-defined]
+        console.print(f"plot: {p}")
+    return 0

@@ -1,0 +1,64 @@
+"""A short real lab run (clean loopback): the JSON has every figure, sane, and the PNGs open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from PIL import Image
+
+from exchange.lab.runner import LabOptions, run_lab
+
+TRANSPORTS = ("ws", "sse", "poll")
+
+
+def _sane_latency(lat: dict[str, Any]) -> None:
+    assert lat["n"] > 0
+    assert 0 <= lat["p50_ms"] <= lat["p99_ms"] <= lat["p999_ms"] <= lat["max_ms"]
+    qs = [q for q, _ in lat["cdf_ms"]]
+    vs = [v for _, v in lat["cdf_ms"]]
+    assert qs == sorted(qs) and vs == sorted(vs)
+
+
+def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
+    phases: list[str] = []
+    opts = LabOptions(clients=2, rate=100.0, duration=1.0, net="clean", out=tmp_path)
+    run_lab(opts, lambda cond, phase: phases.append(f"{cond}:{phase}"))
+    assert phases[0] == "clean:idle" and "clean:conflation" in phases
+    report = orjson.loads((tmp_path / "lab.json").read_bytes())
+    cond = report["conditions"]["clean"]
+    assert cond["idle_server_cpu_cores"] >= 0
+    for t in TRANSPORTS:
+        race = cond["race"][t]
+        assert race["events"] > 0
+        assert race["down_per_event"] > 0 and race["up_per_event"] >= 0
+        _sane_latency(race["latency"])
+        assert cond["connect"][t]["samples"] > 0
+        assert cond["connect"][t]["first_event_ms"] > 0
+        resume, fresh = cond["reconnect"][t]["resume"], cond["reconnect"][t]["fresh"]
+        assert resume["first_event_ms"] > 0 and fresh["first_event_ms"] > 0
+        assert resume["lost_events"] == 0  # resume is exact on every transport
+        assert resume["events_in_outage"] > 0
+        assert fresh["lost_events"] > 0  # a fresh connection misses the outage
+    # long polling pays an HTTP request per answer; streams send nothing up
+    assert cond["race"]["poll"]["up_per_event"] > cond["race"]["ws"]["up_per_event"]
+    for t in ("ws", "ws-deflate", "sse", "poll"):
+        solo = cond["solo"][t]
+        assert solo["cpu_cores_per_1000_clients"] >= 0
+        assert solo["rss_bytes_per_connection"] >= 0
+        assert solo["events"] > 0
+        _sane_latency(solo["latency"])
+    assert cond["solo"]["ws-deflate"]["deflate_agreed"] is True
+    assert cond["solo"]["ws"]["deflate_agreed"] is False
+    assert cond["solo"]["ws-deflate"]["down_per_event"] < cond["solo"]["ws"]["down_per_event"]
+    gz = cond["solo"]["sse"]["gzip_estimate"]
+    assert 0 < gz["gzip_payload_per_event"] < gz["payload_per_event"]
+    for label in ("plain", "conflate_100ms"):
+        assert cond["conflation"][label]["events"] > 0
+    assert len(report["plots"]) == 4
+    for name in ("latency.png", "bytes.png", "cpu.png", "tail.png"):
+        with Image.open(tmp_path / name) as img:
+            img.verify()
+        with Image.open(tmp_path / name) as img:
+            assert img.format == "PNG" and img.size[0] > 100
