@@ -183,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("--server-log", default="tickwire-server.log",
                      help="where --start-server writes the server's log")  # fmt: skip
     tui.set_defaults(func=cmd_tui)
+    from exchange.lab import add_arguments as add_lab_arguments
+
+    add_lab_arguments(sub.add_parser("lab", help="measure the market-data transports side by side"))
     return parser
 
 
