@@ -8,7 +8,9 @@ Use ``player.clock.now`` as the sequencer's clock during a replay so the engine'
 candles) follow the recording. ``pause``/``resume``/``set_speed``/``seek`` may be called at
 any time from the same event loop; they take effect at once (a wait in progress is cut short).
 A seek to ``T`` leaves the engine as a replay from the start up to and including every step
-with ``ts <= T``: forward by submitting the steps in between, backward through ``reset``.
+with ``ts <= T``: forward by submitting the steps in between, backward through ``reset``
+(and forward through ``reset`` too when more than ``jump_after`` steps lie in between).
+``seek`` returns a future that is done once the seek has been carried out.
 """
 
 from __future__ import annotations
@@ -134,6 +136,7 @@ class ReplayPlayer:
         on_step: Callable[[int, ReplayStep], None] | None = None,
         wall: Callable[[], float] = time.monotonic,
         yield_every: int = 256,
+        jump_after: int | None = None,
     ) -> None:
         self.source = source
         self._submit = submit
@@ -144,6 +147,8 @@ class ReplayPlayer:
         self.position = 0  # index of the next step
         self._setup_done = False
         self._seek_to: int | None = None
+        self._seek_waiters: list[asyncio.Future[None]] = []
+        self._jump_after = jump_after
         self._wake = asyncio.Event()
         self._yield_every = max(1, yield_every)
 
@@ -172,10 +177,14 @@ class ReplayPlayer:
         self.clock.set_speed(speed)
         self._wake.set()
 
-    def seek(self, ts: int) -> None:
-        """Go to recorded time ``ts`` (done by the ``run`` loop, before its next step)."""
+    def seek(self, ts: int) -> asyncio.Future[None]:
+        """Go to recorded time ``ts`` (done by the ``run`` loop, before its next step); the
+        future is done when it has been (with the exception if the seek failed)."""
         self._seek_to = ts
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seek_waiters.append(fut)
         self._wake.set()
+        return fut
 
     # ------------------------------------------------------------------ the loop
 
@@ -227,11 +236,29 @@ class ReplayPlayer:
             self._on_step(index, step)
 
     async def _do_seek(self) -> None:
+        waiters, self._seek_waiters = self._seek_waiters, []
+        try:
+            await self._seek()
+        except Exception as exc:
+            for w in waiters:
+                if not w.done():
+                    w.set_exception(exc)
+            raise
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
+
+    async def _seek(self) -> None:
         target_ts = self._seek_to
         assert target_ts is not None
         self._seek_to = None
         target = bisect.bisect_right(self._times, target_ts)  # steps with ts <= T are played
-        if target < self.position:
+        jump = (
+            self._reset is not None
+            and self._jump_after is not None
+            and target - self.position > self._jump_after
+        )
+        if target < self.position or jump:
             if self._reset is None:
                 raise RuntimeError("seeking backwards needs a reset callback")
             self.position = await self._reset(target)

@@ -66,7 +66,11 @@ class RecordingWriter:
         self.count = 0
 
     def write(self, cmd: Command) -> None:
-        self._fh.write(encode_command(cmd) + b"\n")
+        self.write_encoded(encode_command(cmd))
+
+    def write_encoded(self, line: bytes) -> None:
+        """A command already encoded by ``exchange.journal.codec.encode_command``."""
+        self._fh.write(line + b"\n")
         self.count += 1
 
     def flush(self) -> None:

@@ -1,0 +1,54 @@
+"""Replay controls over REST: ``GET /api/replay`` (status) and ``POST /api/replay`` (actions).
+
+Exports: ``router``.
+
+Both answer 404 ``NOT_REPLAYING`` when the server is not replaying a recording. ``POST`` takes
+``{"action": "pause"|"resume"|"speed"|"seek", "speed": "10"|"max"|2.5, "to": TIME}`` and
+answers the new status; bad input is a 400 ``BAD_REQUEST`` whose message says what is wrong.
+A seek answers once it is done. See docs/replay.md for the fields and the time forms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict
+
+from exchange.gateway.deps import api_error
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api")
+
+
+class ReplayAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: str
+    speed: str | float | None = None
+    to: str | int | None = None
+
+
+def _driver(request: Request) -> Any:
+    driver = getattr(request.app.state.node, "replay", None)
+    if driver is None:
+        raise api_error(404, "NOT_REPLAYING", "this server is not replaying a recording")
+    return driver
+
+
+@router.get("/replay", summary="Replay status: clock, speed, paused, position, start and end")
+async def replay_status(request: Request) -> dict[str, Any]:
+    status: dict[str, Any] = _driver(request).status()
+    return status
+
+
+@router.post("/replay", summary="Replay control: pause, resume, speed or seek")
+async def replay_control(body: ReplayAction, request: Request) -> dict[str, Any]:
+    from exchange.replay.driver import ReplayControlError
+
+    driver = _driver(request)
+    try:
+        status: dict[str, Any] = await driver.control(body.action, speed=body.speed, to=body.to)
+    except ReplayControlError as exc:
+        raise api_error(400, "BAD_REQUEST", str(exc)) from None
+    return status
