@@ -90,7 +90,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     _configure_logging(settings.log_level)
-    app = create_app(settings)
+    node = None
+    if getattr(args, "record", None) is not None:
+        from exchange.replay.record import RecordingNode
+
+        node = RecordingNode(settings, record=args.record)
+    app = create_app(settings, node)
     server = build_server(app, settings)
     scheme = "https" if settings.tls_cert else "http"
     base = f"{scheme}://{settings.host}:{settings.port}"
@@ -172,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Run the exchange (engine, journal, simulator, gateway) in one process.")  # fmt: skip
     add_server_options(serve)
     serve.set_defaults(func=cmd_serve)
+
+    from exchange.replay.command import register as register_replay
+
+    register_replay(sub)  # `replay`, and `serve --record FILE`
 
     tui = sub.add_parser("tui", help="the terminal trading client",
                          description="Trade from the terminal against a tickwire server.")  # fmt: skip

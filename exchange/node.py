@@ -116,6 +116,8 @@ class ExchangeNode:
         #: ``stop`` is set; it submits through ``node.submit`` like any trader.
         self.sources: list[Callable[[ExchangeNode, asyncio.Event], Coroutine[Any, Any, None]]] = []
         self._source_tasks: list[asyncio.Task[None]] = []
+        #: The ``exchange.replay.driver.ReplayDriver`` when this node replays a recording.
+        self.replay: Any = None
         self._md_task: asyncio.Task[None] | None = None
         self._sim_stop = asyncio.Event()
         self.shutdown_event: anyio.Event | None = None

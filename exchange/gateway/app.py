@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exchange.config import Settings
-from exchange.gateway import long_poll, rest, sse_market, ws_market, ws_orders
+from exchange.gateway import long_poll, replay_api, rest, sse_market, ws_market, ws_orders
 
 __all__ = ["WEB_DIR", "create_app"]
 
@@ -83,6 +83,7 @@ def create_app(settings: Settings, node: Any | None = None) -> FastAPI:
     app.include_router(ws_market.router)
     app.include_router(sse_market.router)
     app.include_router(long_poll.router)
+    app.include_router(replay_api.router)
     vendor = WEB_DIR / "node_modules" / "lightweight-charts" / "dist"
     if vendor.is_dir():
         app.mount("/vendor/lightweight-charts", StaticFiles(directory=vendor), name="vendor")
