@@ -408,8 +408,7 @@ class ExchangeNode:
 
     def note_resume(self, transport: str, sub: Any, resume_from: str | None) -> None:
         if resume_from:
-            prefix = getattr(sub, "_prefix", None) or ()
-            outcome = "reset" if prefix and prefix[0].event == "reset" else "exact"
+            outcome = "exact" if sub.resume_outcome == "exact" else "reset"
             self.metrics.resumes.labels(transport, outcome).inc()
 
 

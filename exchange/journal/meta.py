@@ -3,7 +3,7 @@
 Exports: ``Meta``, ``load_or_create``, ``save``, ``new_epoch``, ``META_NAME``.
 
 It holds what must survive a restart but is not engine state: the market-data ``epoch``
-(the ``<epoch>`` of event ids ``<epoch>-<offset>``; 12 hex digits, never a ``-``) and the
+(the ``<epoch>`` of event ids ``<epoch>-<offset>``; 6 hex digits, never a ``-``) and the
 token-signing ``secret`` (32 random bytes, stored as hex), plus free string ``values`` other
 components may keep there. Writes are atomic (temporary file, fsync, rename, directory fsync),
 so a crash leaves the old or the new document, never a mix. A damaged file raises
@@ -43,7 +43,9 @@ class Meta:
 
 
 def _random_epoch() -> str:
-    return secrets.token_hex(6)
+    # 24 random bits tell epochs apart (an epoch changes only when history is lost) and keep
+    # every SSE id short: the id is framing paid on each event
+    return secrets.token_hex(3)
 
 
 def load_or_create(directory: str | os.PathLike[str]) -> Meta:

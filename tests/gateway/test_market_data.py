@@ -183,9 +183,14 @@ async def test_book_checksum_holds_after_every_delta(market: Any) -> None:
 
 async def test_rest_book_matches_stream(market: Any) -> None:
     async with httpx.AsyncClient(base_url=market.url) as http:
-        r = await http.get("/api/book/BTC-USD")
-        assert r.status_code == 200
-        book = r.json()
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:  # the simulator needs a moment to quote both sides
+            r = await http.get("/api/book/BTC-USD")
+            assert r.status_code == 200
+            book = r.json()
+            if (book["bids"] and book["asks"]) or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
         assert book["bids"] and book["asks"]
         assert book["bids"][0][0] < book["asks"][0][0] or float(book["bids"][0][0]) < float(
             book["asks"][0][0]
