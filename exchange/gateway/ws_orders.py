@@ -52,7 +52,7 @@ class OrderSession:
         self.account_bucket = node.account_bucket(account)
         self.limited_in_a_row = 0
         self.deadman_ms = 0
-        self.deadman_task: asyncio.Task[None] | None = None
+        self.deadman_timer: asyncio.TimerHandle | None = None
         self.market: MarketPump | None = None
         self.close_code: int | None = None
         self.close_reason = ""
@@ -212,16 +212,27 @@ class OrderSession:
         self.outbox.send({"type": "deadman.set", "req_id": req_id, "timeout_ms": timeout_ms})
 
     def arm_deadman(self) -> None:
-        if self.deadman_task is not None:
-            self.deadman_task.cancel()
-            self.deadman_task = None
+        """Restart the dead-man timer (called for every received frame: a timer handle is
+        rescheduled, no task is made until it fires)."""
+        if self.deadman_timer is not None:
+            self.deadman_timer.cancel()
+            self.deadman_timer = None
         if self.deadman_ms > 0:
-            self.deadman_task = asyncio.create_task(self._deadman(self.deadman_ms / 1000))
+            loop = asyncio.get_running_loop()
+            self.deadman_timer = loop.call_later(self.deadman_ms / 1000, self._fire_deadman)
 
-    async def _deadman(self, delay: float) -> None:
-        await asyncio.sleep(delay)
+    def _fire_deadman(self) -> None:
+        self.deadman_timer = None
         log.info("dead-man's switch fired for %s", self.account)
-        await self.node.submit(t.CancelAll(self.account, reason="deadman"), None)
+        task = asyncio.get_running_loop().create_task(self._cancel_all_for_deadman())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def _cancel_all_for_deadman(self) -> None:
+        try:
+            await self.node.submit(t.CancelAll(self.account, reason="deadman"), None)
+        except Exception:  # the server is stopping: its open orders stay in the journal
+            log.warning("dead-man's switch for %s could not run", self.account, exc_info=True)
 
     # ------------------------------------------------------------------ market data
 
@@ -243,6 +254,9 @@ class OrderSession:
             self.market.close()
         self.outbox.closed = True
 
+
+#: Dead-man tasks in flight (a reference keeps them from being garbage-collected mid-run).
+_background: set[asyncio.Task[None]] = set()
 
 _ORDER_OPS = frozenset({"order.new", "order.cancel", "order.replace", "orders.cancel_all"})
 
