@@ -106,7 +106,9 @@ async def _frames(node: Node, sub: Any) -> AsyncIterator[bytes]:
     try:
         yield f"retry: {node.settings.sse_retry_ms}\n\n".encode()
         while not node.shutting_down:
-            batch = await sub.next_batch(1.0)
+            # no timeout: the hub's close (shutdown) or the slow-consumer drop ends the wait,
+            # and a deadline costs a timeout context per wake (the hub's fast path has none)
+            batch = await sub.next_batch()
             if batch:
                 out.inc(len(batch))
                 yield b"".join([ev.sse for ev in batch])
