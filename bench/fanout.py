@@ -222,13 +222,13 @@ def sweep(kind: str, rate: float, subs: tuple[int, ...], plan: Plan) -> list[Row
     return rows
 
 
-def framing(server: ServerProc, seconds: float = 2.0) -> tuple[int, float, int]:
+def framing(base_url: str, seconds: float = 2.0) -> tuple[int, float, int]:
     """(events, mean and max bytes per event beyond the JSON) of a captured stream: each
     frame's bytes, blank-line terminator included, minus its ``data`` JSON."""
     import re
 
     buf = b""
-    with httpx.stream("GET", server.base + "/md/stream", timeout=10.0) as r:
+    with httpx.stream("GET", base_url + "/md/stream", timeout=10.0) as r:
         end = time.monotonic() + seconds
         for chunk in r.iter_bytes():
             buf += chunk
@@ -316,7 +316,7 @@ def main(quick: bool, nice: int) -> None:
     for kind in ("tickwire", "naive"):
         server = start_server(kind, 20)
         try:
-            frames[kind] = framing(server)
+            frames[kind] = framing(server.base)
         finally:
             server.stop()
         n, mean, top = frames[kind]
