@@ -34,6 +34,7 @@ from bench.orders_load import (  # noqa: E402
 from bench.sse_client import SseReader, Stats, Worker  # noqa: E402
 from shared.book import L2Book  # noqa: E402
 from shared.codec import decode_op  # noqa: E402
+from shared.models import OrderNew  # noqa: E402
 
 FAST = {"conn_rate": 1e6, "conn_burst": 1e6, "account_rate": 1e6, "account_burst": 1e6}
 
@@ -44,6 +45,7 @@ def _target(port: int) -> Target:
 
 def test_order_messages_are_valid_resting_orders_on_both_sides() -> None:
     buy, sell = decode_op(order_msg("t1", 1)), decode_op(order_msg("t1", 2))
+    assert isinstance(buy, OrderNew) and isinstance(sell, OrderNew)
     assert (buy.op, buy.side, str(buy.price)) == ("order.new", "buy", "1.00")
     assert (sell.side, sell.client_order_id, sell.req_id) == ("sell", "t1-2", 2)
 
@@ -102,23 +104,25 @@ async def test_synthetic_feed_is_a_valid_book_stream(
     srv = live_server_factory(md_synthetic_rate=300.0)
     books: dict[str, L2Book] = {}
     deltas = 0
-    async with httpx.AsyncClient(base_url=srv.url, timeout=10.0) as http:
-        async with http.stream("GET", "/md/stream?channels=book") as r:
-            event = None
-            async for line in r.aiter_lines():
-                if line.startswith("event:"):
-                    event = line[6:]
-                elif line.startswith("data:"):
-                    data = orjson.loads(line[5:])
-                    book = books.setdefault(data["symbol"], L2Book(data["symbol"]))
-                    if event == "snapshot":
-                        book.apply_snapshot(data)
-                    else:  # raises on a gap or a wrong checksum
-                        assert book.apply_delta(data)
-                        assert data["ts"] > 1_700_000_000_000_000_000
-                        deltas += 1
-                        if deltas == 40:
-                            break
+    async with (
+        httpx.AsyncClient(base_url=srv.url, timeout=10.0) as http,
+        http.stream("GET", "/md/stream?channels=book") as r,
+    ):
+        event = None
+        async for line in r.aiter_lines():
+            if line.startswith("event:"):
+                event = line[6:]
+            elif line.startswith("data:"):
+                data = orjson.loads(line[5:])
+                book = books.setdefault(data["symbol"], L2Book(data["symbol"]))
+                if event == "snapshot":
+                    book.apply_snapshot(data)
+                else:  # raises on a gap or a wrong checksum
+                    assert book.apply_delta(data)
+                    assert data["ts"] > 1_700_000_000_000_000_000
+                    deltas += 1
+                    if deltas == 40:
+                        break
     assert deltas == 40 and len(books) == 3
 
 
