@@ -35,7 +35,7 @@ from exchange.engine.types import Command, Event
 from exchange.node import ExchangeNode
 from exchange.replay.index import ReplayIndex, apply_steps
 from exchange.replay.player import ReplayPlayer, ReplayStatus, parse_speed
-from exchange.replay.source import MAKER, TAKER, ReplaySource
+from exchange.replay.source import MAKER, TAKER, ReplaySource, ReplayStep
 from exchange.replay.times import format_time, parse_time
 
 __all__ = ["REPLAY_ENGINE", "REPLAY_SETTINGS", "ReplayControlError", "ReplayDriver", "ReplayNode"]
@@ -84,6 +84,7 @@ class ReplayDriver:
         start_ns: int | None = None,
         checkpoint_every: int = 2000,
         status_interval: float = 1.0,
+        on_step: Callable[[int, ReplayStep], None] | None = None,
     ) -> None:
         self.source = source
         self.start_ns = start_ns
@@ -95,6 +96,7 @@ class ReplayDriver:
             reset=self._reset,
             jump_after=checkpoint_every,
             yield_every=64,
+            on_step=on_step,
         )
         self.index: ReplayIndex | None = None
         self.checkpoint_every = checkpoint_every

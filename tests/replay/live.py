@@ -1,0 +1,127 @@
+"""Helpers of the live replay tests: a replay server on a free port, and its SSE feed.
+
+``start_replay(paths, tmp_path, ...)`` builds the node the way ``tickwire replay`` does
+(``prepare``) and serves it with real uvicorn; ``driver.step_offsets[i]`` is the hub's last
+offset once step ``i`` was played (what a client must have applied to see that step).
+``read_sse(url, until)`` reads the real SSE stream until an event at offset ``until``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from httpx_sse import connect_sse
+
+from exchange.cli import build_parser
+from exchange.replay.command import prepare
+from exchange.replay.source import ReplayStep
+from shared.book import L2Book
+
+from ..conftest import LiveServer, start_server
+
+#: The hub keeps (and a subscriber may lag by) a whole replay: no conflation, exact resume.
+BIG_BUFFERS = {"subscriber_buffer": 2_000_000, "history_size": 2_000_000}
+
+
+@contextmanager
+def start_replay(
+    paths: Sequence[Path], tmp_path: Path, *options: str, data: str = "data"
+) -> Iterator[tuple[LiveServer, Any]]:
+    """A running replay server (``tickwire replay PATHS OPTIONS``) and its driver."""
+    args = build_parser().parse_args(
+        ["replay", *map(str, paths), "--data-dir", str(tmp_path / data), "--log-level",
+         "warning", *options]
+    )  # fmt: skip
+    prep = prepare(args, show_progress=False)
+    driver = prep.driver
+    offsets: list[int] = []
+    driver.step_offsets = offsets
+
+    def on_step(index: int, step: ReplayStep) -> None:
+        offsets.append(driver.node.hub.last_offset)
+
+    driver.player._on_step = on_step
+    settings = prep.settings.replace(**BIG_BUFFERS)
+    prep.node.settings = settings
+    srv = start_server(settings, 0, prep.node)
+    try:
+        yield srv, driver
+    finally:
+        srv.stop()
+
+
+def wait_finished(url: str, timeout: float = 240.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        st: dict[str, Any] = httpx.get(f"{url}/api/replay").json()
+        if st["finished"]:
+            return st
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"replay not finished: {st}")
+        time.sleep(0.05)
+
+
+def read_sse(url: str, query: str, until: int, timeout: float = 240.0) -> list[dict[str, Any]]:
+    """Events (``offset``, ``event``, ``data``) of ``/md/stream?query`` up to offset ``until``,
+    from the very start of the hub's history (resumed after offset 0: the empty books)."""
+    epoch = httpx.get(f"{url}/healthz").json()["epoch"]
+    out: list[dict[str, Any]] = []
+    with (
+        httpx.Client(timeout=httpx.Timeout(timeout)) as http,
+        connect_sse(
+            http, "GET", f"{url}/md/stream?{query}", headers={"Last-Event-ID": f"{epoch}-0"}
+        ) as es,
+    ):
+        for sse in es.iter_sse():
+            if not sse.id or not sse.data:
+                continue  # the opening ``retry:`` (httpx-sse keeps the last id on it)
+            offset = int(sse.id.rpartition("-")[2])
+            out.append({"offset": offset, "event": sse.event, "data": orjson.loads(sse.data)})
+            if offset >= until:
+                break
+    return out
+
+
+def empty_book(symbol: str) -> L2Book:
+    """What a client holds at offset 0: the exchange starts with empty books at seq 0."""
+    book = L2Book(symbol)
+    book.apply_snapshot(
+        {
+            "symbol": symbol,
+            "seq": 0,
+            "bids": [],
+            "asks": [],
+            "last_trade_id": 0,
+            "checksum": 0,
+            "ts": 0,
+        }
+    )
+    return book
+
+
+def units(text: str) -> int:
+    """A canonical decimal string as integer units (``"223.8200"`` -> ``2238200``)."""
+    return int(text.replace(".", ""))
+
+
+def apply(books: dict[str, L2Book], ev: dict[str, Any]) -> None:
+    """Apply one market-data event to the client's books (checksums verified)."""
+    name, data = ev["event"], ev["data"]
+    if name == "snapshot":
+        books[data["symbol"]].apply_snapshot(data)
+    elif name == "book":
+        assert books[data["symbol"]].apply_delta(data), ev
+
+
+def levels(book: L2Book, depth: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """``(bids, asks)`` best first as integer units."""
+    return (
+        [(units(p), units(q)) for p, q in book.levels("bids", depth)],
+        [(units(p), units(q)) for p, q in book.levels("asks", depth)],
+    )
