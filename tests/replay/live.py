@@ -26,7 +26,11 @@ from shared.book import L2Book
 from ..conftest import LiveServer, start_server
 
 #: The hub keeps (and a subscriber may lag by) a whole replay: no conflation, exact resume.
-BIG_BUFFERS = {"subscriber_buffer": 2_000_000, "history_size": 2_000_000}
+BIG_BUFFERS = {
+    "subscriber_buffer": 2_000_000,
+    "history_size": 2_000_000,
+    "history_age_s": 30 * 86400.0,
+}
 
 
 @contextmanager
@@ -125,3 +129,16 @@ def levels(book: L2Book, depth: int) -> tuple[list[tuple[int, int]], list[tuple[
         [(units(p), units(q)) for p, q in book.levels("bids", depth)],
         [(units(p), units(q)) for p, q in book.levels("asks", depth)],
     )
+
+
+def after_each_step(
+    events: Sequence[dict[str, Any]], offsets: Sequence[int], books: dict[str, L2Book]
+) -> Iterator[tuple[int, dict[str, L2Book]]]:
+    """Apply ``events`` to ``books``; yield ``(i, books)`` once every event up to step ``i``'s
+    offset is applied (a step that published nothing sees the previous step's books)."""
+    k = 0
+    for i, offset in enumerate(offsets):
+        while k < len(events) and events[k]["offset"] <= offset:
+            apply(books, events[k])
+            k += 1
+        yield i, books

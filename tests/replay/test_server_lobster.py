@@ -17,7 +17,7 @@ from exchange.engine import Engine
 from exchange.replay.index import apply_commands, apply_steps
 
 from .conftest import sample
-from .live import apply, empty_book, levels, read_sse, start_replay, units, wait_finished
+from .live import after_each_step, empty_book, levels, read_sse, start_replay, units, wait_finished
 
 AMZN = ("lobster-amzn-2012-06-21-level1", "AMZN_2012-06-21_34200000_57600000_message_1.csv")
 AAPL = (
@@ -47,14 +47,11 @@ def check_every_message(url: str, driver: object, path: Path, symbol: str, depth
     assert len(offsets) == len(rows)
     events = read_sse(url, "", offsets[-1])
     books = {symbol: empty_book(symbol)}
-    step = 0
-    for ev in events:
-        apply(books, ev)
-        while step < len(offsets) and offsets[step] <= ev["offset"]:
-            if offsets[step] == ev["offset"]:
-                assert levels(books[symbol], depth) == rows[step], f"message {step + 1}"
-            step += 1
-    assert step == len(rows)
+    checked = 0
+    for i, book in after_each_step(events, offsets, books):
+        assert levels(book[symbol], depth) == rows[i], f"message {i + 1}"
+        checked += 1
+    assert checked == len(rows)
     rest = httpx.get(f"{url}/api/book/{symbol}", params={"depth": depth}).json()
     bids = [(units(p), units(q)) for p, q in rest["bids"]]
     asks = [(units(p), units(q)) for p, q in rest["asks"]]
