@@ -42,6 +42,8 @@ class Settings:
     demo: bool = True
     token_ttl_s: int = 12 * 3600
     transports: tuple[str, ...] = TRANSPORTS
+    #: Execution-stream messages kept per account for ``executions.resume``.
+    exec_history: int = 100_000
     maker_fee_bps: int = 1
     taker_fee_bps: int = 5
     #: Starting balances of a demo account (cash in the quote currency, and each symbol).

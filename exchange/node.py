@@ -134,7 +134,10 @@ class ExchangeNode:
     def _new_engine(self) -> Any:
         s = self.settings
         return Engine(
-            self.symbol_specs, maker_fee_bps=s.maker_fee_bps, taker_fee_bps=s.taker_fee_bps
+            self.symbol_specs,
+            maker_fee_bps=s.maker_fee_bps,
+            taker_fee_bps=s.taker_fee_bps,
+            exec_history=s.exec_history,
         )
 
     def _new_hub(self) -> Any:

@@ -1,6 +1,6 @@
 """Decimal strings on the wire <-> integer units inside (PROTOCOL.md section 1).
 
-Exports: ``DECIMAL_RE``, ``ValueError_`` (``InvalidDecimal``), ``to_units``, ``format_units``.
+Exports: ``DECIMAL_RE``, ``MAX_DIGITS``, ``InvalidDecimal``, ``to_units``, ``format_units``.
 
 A value with ``decimals`` places is held as the integer ``round(value * 10**decimals)``; the
 conversion is exact or it fails. No floats are involved anywhere.
@@ -12,6 +12,8 @@ import re
 
 __all__ = ["DECIMAL_RE", "MAX_DIGITS", "InvalidDecimal", "format_units", "to_units"]
 
+#: The accepted syntax (the same pattern string as the browser's). Always use ``fullmatch``:
+#: with ``match``, Python's ``$`` would let one final newline through.
 DECIMAL_RE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 #: Longest accepted decimal string; anything longer is refused before any arithmetic.
 MAX_DIGITS = 40
@@ -28,7 +30,7 @@ def to_units(text: object, decimals: int) -> int:
     longer than ``MAX_DIGITS`` characters, or has non-zero digits beyond ``decimals`` places
     (trailing zeros are fine: ``"101.250"`` at 2 decimals is ``10125``).
     """
-    if type(text) is not str or len(text) > MAX_DIGITS or not DECIMAL_RE.match(text):
+    if type(text) is not str or len(text) > MAX_DIGITS or not DECIMAL_RE.fullmatch(text):
         raise InvalidDecimal(f"not a decimal string: {text!r}")
     whole, _, frac = text.partition(".")
     if len(frac) > decimals:

@@ -192,6 +192,16 @@ class OrderSession:
             return
         node = self.node
         released = node.released_exec_seq(self.account)
+        earliest = node.engine.earliest_exec_seq(self.account)
+        if after + 1 < earliest <= released:
+            # the oldest executions are no longer kept: replaying from here would hide a gap
+            self.error(
+                "BAD_REQUEST",
+                f"executions before exec_seq {earliest} are no longer kept; "
+                "read current state with order.status or GET /api/orders",
+                req_id,
+            )
+            return
         for ev in node.engine.executions_after(self.account, after):
             seq = getattr(ev, "exec_seq", None)
             if seq is None or seq > released:

@@ -177,6 +177,23 @@ async def test_executions_resume_replays_the_stream(live_server: Any) -> None:
     await c.close()
 
 
+async def test_resume_from_before_the_kept_history_is_refused(live_server_factory: Any) -> None:
+    srv = live_server_factory(exec_history=3)
+    a = await connect(srv, "alice")
+    for i in range(6):
+        await a.request("order.new", **limit(f"h{i}", BTC, "buy", "0.1", f"7{i}"))
+    err = await a.request("executions.resume", after=0)
+    assert (
+        err["type"] == "error"
+        and err["code"] == "BAD_REQUEST"
+        and "no longer kept" in err["message"]
+    )
+    done = await a.request("executions.resume", after=3)
+    assert done["type"] == "executions.resumed" and done["latest_exec_seq"] == 6
+    assert [m["exec_seq"] for m in a.inbox if m.get("exec_seq")][-3:] == [4, 5, 6]
+    await a.close()
+
+
 async def test_deadman_cancels_when_the_socket_goes_quiet(live_server: Any) -> None:
     a = await connect(live_server, "alice")
     await a.request("order.new", **limit("d1", BTC, "buy", "1", "50"))
