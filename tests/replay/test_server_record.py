@@ -1,0 +1,166 @@
+"""Live: ``serve --record`` then ``replay`` reproduces the session; controls over REST; the
+CLI's clear errors (exit status 2, no traceback)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from exchange.config import Settings
+from exchange.replay.record import RecordingNode
+
+from ..conftest import LiveServer, start_server
+from .conftest import sample
+from .live import start_replay, wait_finished
+
+MARKET = ("book", "trade", "ticker", "candle")
+AAPL = (
+    "lobster-aapl-2012-06-21-level10-subset",
+    "AAPL_2012-06-21_34200000_57600000_message_10.csv",
+)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _trade(url: str, account: str, orders: list[dict[str, Any]]) -> None:
+    token = httpx.post(f"{url}/api/sessions", json={"account": account}).json()["token"]
+    for body in orders:
+        r = httpx.post(
+            f"{url}/api/orders",
+            json=body,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Idempotency-Key": body["client_order_id"],
+            },
+        )
+        assert r.status_code in (200, 201), r.text
+
+
+def test_record_then_replay_reproduces_events_and_state_hash(tmp_path: Path) -> None:
+    record = tmp_path / "session.twr"
+    settings = Settings().replace(
+        data_dir=tmp_path / "rec",
+        sim_rate=40.0,
+        log_level="warning",
+        symbols=("BTC-USD", "ETH-USD"),
+    )
+    node = RecordingNode(settings, record=record)
+    srv = start_server(settings, 0, node)
+    try:
+        time.sleep(1.0)  # the simulator trades
+        symbol = node.symbol_specs[0].symbol
+        book = httpx.get(f"{srv.url}/api/book/{symbol}", params={"depth": 1}).json()
+        bid, ask = book["bids"][0][0], book["asks"][0][0]
+        _trade(
+            srv.url,
+            "alice",
+            [
+                {"client_order_id": "a1", "symbol": symbol, "side": "buy", "order_type": "limit",
+                 "qty": "1", "price": ask},
+                {"client_order_id": "a2", "symbol": symbol, "side": "sell", "order_type": "limit",
+                 "qty": "1", "price": bid},
+            ],
+        )  # fmt: skip
+        time.sleep(0.5)
+    finally:
+        srv.stop()
+    original = [(ev.event, ev.data) for ev in node.hub.history() if ev.event in MARKET]
+    original_hash = node.engine.state_hash()
+    assert len(original) > 100
+    assert node.recorder is not None and node.recorder.count > 10
+    with start_replay([record], tmp_path, "--speed", "max", data="replay") as (rep, _):
+        st = wait_finished(rep.url)
+        assert st["format"] == "tickwire"
+        replayed = [(ev.event, ev.data) for ev in rep.node.hub.history() if ev.event in MARKET]
+        assert rep.node.engine.state_hash() == original_hash
+    assert replayed == original
+
+
+@pytest.mark.data
+def test_controls_over_rest(tmp_path: Path) -> None:
+    path = sample(*AAPL)
+    with start_replay([path], tmp_path, "--speed", "1", "--paused") as (srv, driver):
+        url = f"{srv.url}/api/replay"
+        st = httpx.get(url).json()
+        assert st["paused"] and st["speed"] == "1" and st["position"] == 0
+        assert (st["start"], st["end"]) == (driver.source.start_ns, driver.source.end_ns)
+        before = srv.node.hub.last_offset
+        st = httpx.post(url, json={"action": "speed", "speed": "max"}).json()
+        assert st["speed"] == "max" and st["paused"]
+        st = httpx.post(url, json={"action": "seek", "to": "+10"}).json()
+        assert st["clock"] == driver.source.start_ns + 10 * 10**9 and st["position"] > 0
+        st = httpx.post(url, json={"action": "resume"}).json()
+        assert not st["paused"]
+        st = wait_finished(srv.url)
+        assert st["position"] == st["total"] == len(driver.source.steps)
+        # each change published a status event per symbol, with the replay state
+        statuses = [ev.payload() for ev in srv.node.hub.history() if ev.event == "status"]
+        later = [ev for ev in srv.node.hub.history() if ev.offset > before]
+        assert any(ev.event == "status" for ev in later)
+        assert {s["replay"]["speed"] for s in statuses} >= {"1", "max"}
+        assert all(s["state"] == "replay" and s["symbol"] == "AAPL" for s in statuses)
+        for body, needle in [
+            ({"action": "jump"}, "action must be one of"),
+            ({"action": "speed"}, "needs 'speed'"),
+            ({"action": "speed", "speed": "0"}, "positive"),
+            ({"action": "seek", "to": "noon-ish"}, "bad time"),
+            ({"action": "seek"}, "needs 'to'"),
+        ]:
+            r = httpx.post(url, json=body)
+            assert r.status_code == 400, body
+            assert r.json()["code"] == "BAD_REQUEST" and needle in r.json()["message"]
+        assert httpx.post(url, json={"action": "pause", "extra": 1}).status_code == 422
+
+
+def test_controls_answer_404_when_not_replaying(
+    live_server_factory: Callable[..., LiveServer],
+) -> None:
+    srv = live_server_factory()
+    for r in (
+        httpx.get(f"{srv.url}/api/replay"),
+        httpx.post(f"{srv.url}/api/replay", json={"action": "pause"}),
+    ):
+        assert r.status_code == 404
+        assert r.json()["code"] == "NOT_REPLAYING"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exchange.cli", "replay", *args, "--port", "1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_cli_bad_files_and_options_exit_2_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "trades.csv"
+    bad.write_text(
+        "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+        "binance-futures,BTCUSDT,1582329600000000,1582329600001000,1,buy,9700.5,0.1\n"
+        "binance-futures,BTCUSDT,1582329600000001,1582329600001000,2,buy,oops,0.1\n"
+    )
+    good = tmp_path / "good.csv"
+    good.write_text("\n".join(bad.read_text().splitlines()[:2]) + "\n")
+    cases = [
+        ((str(bad),), "trades.csv:3: "),
+        ((str(tmp_path / "missing.csv"), "--format", "tardis"), "missing.csv"),
+        ((str(tmp_path / "x.bin"),), "x.bin"),
+        ((str(good), "--speed", "fast"), "--speed"),
+        ((str(good), "--start", "whenever"), "bad time"),
+        ((str(good), "--symbol", "NOPE"), "NOPE"),
+    ]
+    (tmp_path / "x.bin").write_bytes(b"\x00\x01")
+    for args, needle in cases:
+        out = _cli(*args)
+        assert out.returncode == 2, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+        assert needle in out.stderr, (args, out.stderr)
+        assert out.stderr.startswith("tickwire replay: error: ")
