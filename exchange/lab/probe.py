@@ -316,6 +316,22 @@ async def run_probe(cfg: ProbeConfig, progress: Progress | None = None) -> dict[
     return result
 
 
+def _wait_ready(url: str, timeout: float) -> None:
+    """Poll ``/healthz`` until the server answers (it may be starting in another namespace)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no server answers at {url}")
+        time.sleep(0.1)
+
+
 PHASES = 1 + 1 + len(SOLO) + 1 + len(RACE) + 1
 
 
@@ -329,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--outage", type=float, default=0.25)
     a = p.parse_args(argv)
     cfg = ProbeConfig(a.url, a.server_pid, a.clients, a.rate, a.duration, a.outage)
+
+    _wait_ready(cfg.url, 90.0)
 
     def say(phase: str) -> None:
         sys.stdout.write(orjson.dumps({"progress": phase}).decode() + "\n")

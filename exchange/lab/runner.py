@@ -34,15 +34,17 @@ REPO = Path(__file__).resolve().parents[2]
 #: name -> (delay ms, jitter ms, loss %) of the emulated link; ``clean`` is plain loopback.
 CONDITIONS: dict[str, tuple[float, float, float]] = {
     "clean": (0.0, 0.0, 0.0),
+    "link": (0.0, 0.0, 0.0),  # the emulated link with no impairment: its own cost
     "delay": (20.0, 5.0, 0.0),
     "loss1": (0.0, 0.0, 1.0),
     "loss5": (0.0, 0.0, 5.0),
 }
 _NET_CHOICES = {
     "clean": ("clean",),
+    "link": ("link",),
     "delay": ("delay",),
     "loss": ("loss1", "loss5"),
-    "all": ("clean", "delay", "loss1", "loss5"),
+    "all": ("clean", "link", "delay", "loss1", "loss5"),
 }
 
 
@@ -98,8 +100,9 @@ def start_server(
     host: str, port: int, rate: float, prefix: Sequence[str] = (), ready_url: str | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A ``tickwire serve`` child with the synthetic feed at ``rate``; stopped on exit.
-    ``prefix`` runs it elsewhere (``ip netns exec NS``); ``ready_url`` is polled for health
-    (from here, so it must be reachable from this namespace; None polls ``host:port``)."""
+    ``prefix`` runs it elsewhere (``ip netns exec NS``); then it is not polled for health
+    from here (the probe waits for it from its own namespace); otherwise ``ready_url`` (None:
+    ``host:port``) is polled until it answers."""
     data = tempfile.mkdtemp(prefix="tickwire-lab-")
     env = dict(os.environ, TICKWIRE_MD_SYNTHETIC_RATE=str(rate), PYTHONPATH=str(REPO))
     cmd = [*prefix, sys.executable, "-m", "exchange.cli", "serve", "--host", host,
@@ -110,7 +113,7 @@ def start_server(
     url = ready_url or f"http://{host}:{port}"
     try:
         deadline = time.monotonic() + 90  # a loaded machine imports slowly
-        while not _answers(url):
+        while not prefix and not _answers(url):
             if proc.poll() is not None or time.monotonic() > deadline:
                 tail = (Path(data) / "server.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"the lab server did not start:\n{tail}")
@@ -182,9 +185,7 @@ def _run_condition(opts: LabOptions, name: str, say: Callable[[str], None]) -> d
     with emulated_link(delay_ms=delay, jitter_ms=jitter, loss_pct=loss) as link:
         port = 8000
         url = f"http://{link.server_addr}:{port}"
-        with start_server(
-            link.server_addr, port, opts.rate, link.server_prefix, ready_url=None
-        ) as proc:
+        with start_server(link.server_addr, port, opts.rate, link.server_prefix) as proc:
             result = _probe(opts, url, proc.pid, link.client_prefix, say)
         result["link"] = link.describe()
         return result
