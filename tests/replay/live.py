@@ -23,7 +23,7 @@ from exchange.replay.command import prepare
 from exchange.replay.source import ReplayStep
 from shared.book import L2Book
 
-from ..conftest import LiveServer, start_server
+from ..conftest import LiveServer, start_server  # type: ignore[misc]  # the root conftest
 
 #: The hub keeps (and a subscriber may lag by) a whole replay: no conflation, exact resume.
 BIG_BUFFERS = {

@@ -16,7 +16,7 @@ import pytest
 from exchange.config import Settings
 from exchange.replay.record import RecordingNode
 
-from ..conftest import LiveServer, start_server
+from ..conftest import LiveServer, start_server  # type: ignore[misc]  # the root conftest
 from .conftest import sample
 from .live import start_replay, wait_finished
 
