@@ -181,6 +181,28 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``tickwire bench NAME`` -> the module under bench/ that measures it.
+BENCHMARKS = {
+    "engine": "matching engine vs pyorderbook and orderly-chaos",
+    "journal": "journal append, sync and recovery",
+    "hub": "market-data hub publish cost and memory per subscriber",
+    "orders": "order round trip vs a websockets echo server",
+    "fanout": "SSE fan-out vs a naive sse-starlette server",
+}
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run ``python -m bench.NAME`` from the source tree (benchmarks are not installed)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / f"{args.name}.py").is_file():
+        print(f"bench/{args.name}.py not found: run from a source checkout", file=sys.stderr)
+        return 2
+    cmd = [sys.executable, "-m", f"bench.{args.name}", *args.bench_args]
+    return subprocess.call(cmd, cwd=root)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tickwire",
@@ -207,9 +229,21 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("--server-log", default="tickwire-server.log",
                      help="where --start-server writes the server's log")  # fmt: skip
     tui.set_defaults(func=cmd_tui)
+
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark (figures are recorded in docs/benchmarks.md)",
+        description="Benchmarks: " + "; ".join(f"{k}: {v}" for k, v in BENCHMARKS.items()),
+    )
+    bench.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed on (e.g. --quick)")
+    bench.set_defaults(func=cmd_bench)
     from exchange.lab import add_arguments as add_lab_arguments
 
     add_lab_arguments(sub.add_parser("lab", help="measure the market-data transports side by side"))
+    from exchange.cluster import register as register_cluster
+
+    register_cluster(sub)  # `engine`, `gateway`, `cluster` (scale-out on Redis)
     return parser
 
 

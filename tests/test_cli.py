@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -122,3 +123,48 @@ def test_serve_prints_urls_and_stops_cleanly(tmp_path: Path, sig: signal.Signals
     assert "Traceback" not in err
     # the journal was flushed: a restart recovers without complaint
     assert any((data / "journal").iterdir())
+
+
+def test_bench_command_lists_and_runs_benchmarks() -> None:
+    out = tickwire("bench", "--help").stdout
+    for name in ("engine", "journal", "hub", "orders", "fanout"):
+        assert name in out
+    result = tickwire("bench", "journal", "--help")
+    assert result.returncode == 0 and "--records" in result.stdout
+
+
+def test_serve_over_tls(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    trusted = ssl.create_default_context(cafile=str(cert))
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port),
+         "--data-dir", str(tmp_path / "data"), "--sim-rate", "0", "--log-level", "warning",
+         "--tls-cert", str(cert), "--tls-key", str(key)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"https://127.0.0.1:{port}/healthz", verify=trusted, timeout=1)
+                if r.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        with pytest.raises(httpx.HTTPError):  # plain HTTP is not served on a TLS port
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert f"https://127.0.0.1:{port}/" in out
