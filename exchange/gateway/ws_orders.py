@@ -91,33 +91,37 @@ class OrderSession:
             self.node.metrics.errors.labels("BAD_REQUEST").inc()
             self.abort(CLOSE_TOO_BIG, f"frame of {size} bytes over the limit")
             return
+        # every frame costs a token, garbage included, so a flood of it is limited too
+        allowed = self.bucket.take()
         try:
             op = decode_op(data)
         except ProtocolError as exc:
             self.node.metrics.messages_in.labels("ws", "invalid").inc()
-            self.error(exc.code, exc.message, exc.req_id)
+            if allowed:
+                self.error(exc.code, exc.message, exc.req_id)
+            else:
+                self.limited(None, exc.req_id)
             return
         name: str = op.op
         req_id = getattr(op, "req_id", None)
         self.node.metrics.messages_in.labels("ws", name).inc()
-        if not self.bucket.take() or (name in _ORDER_OPS and not self.account_bucket.take()):
-            self.limited_in_a_row += 1
-            self.node.metrics.rate_limited.labels("connection").inc()
-            if self.limited_in_a_row > self.node.settings.abuse_limit:
-                self.abort(CLOSE_POLICY, "rate limit exceeded repeatedly")
-                return
-            if name in _ORDER_OPS:
-                self.reject(
-                    "RATE_LIMITED",
-                    "too many requests",
-                    req_id,
-                    getattr(op, "client_order_id", None),
-                )
-            else:
-                self.error("RATE_LIMITED", "too many requests", req_id)
+        if not allowed or (name in _ORDER_OPS and not self.account_bucket.take()):
+            self.limited(op, req_id)
             return
         self.limited_in_a_row = 0
         await self.dispatch(name, op, req_id)
+
+    def limited(self, op: Any, req_id: Any) -> None:
+        """Refuse a message over a rate limit; close the socket after sustained abuse."""
+        self.limited_in_a_row += 1
+        self.node.metrics.rate_limited.labels("connection").inc()
+        if self.limited_in_a_row > self.node.settings.abuse_limit:
+            self.abort(CLOSE_POLICY, "rate limit exceeded repeatedly")
+        elif op is not None and op.op in _ORDER_OPS:
+            coid = getattr(op, "client_order_id", None)
+            self.reject("RATE_LIMITED", "too many requests", req_id, coid)
+        else:
+            self.error("RATE_LIMITED", "too many requests", req_id)
 
     async def dispatch(self, name: str, op: Any, req_id: Any) -> None:
         node, account = self.node, self.account

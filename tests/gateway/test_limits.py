@@ -41,6 +41,19 @@ async def test_rate_limit_answers_then_abuse_closes(live_server_factory: Any) ->
     assert "rate" in info.value.rcvd.reason
 
 
+async def test_a_flood_of_garbage_is_rate_limited_too(live_server_factory: Any) -> None:
+    srv = live_server_factory(conn_rate=5.0, conn_burst=5.0, abuse_limit=20)
+    c = await OrderClient.connect(srv.ws_url, await login(srv.url, "alice"))
+    with pytest.raises(ConnectionClosed) as info:
+        for _ in range(200):
+            await c.send(b"\x00not json")
+        while True:
+            await c.recv()
+    codes = {m.get("code") for m in c.seen[1:]}
+    assert codes == {"BAD_REQUEST", "RATE_LIMITED"}
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1008
+
+
 async def test_per_account_limit_spans_connections(live_server_factory: Any) -> None:
     srv = live_server_factory(account_rate=1.0, account_burst=4.0)
     token = await login(srv.url, "alice")
