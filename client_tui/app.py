@@ -36,9 +36,10 @@ from client_tui.messages import (
 from client_tui.model.ladder import LadderState, choose_step
 from client_tui.model.market import MarketState
 from client_tui.model.orders import OrderTracker, Portfolio
+from client_tui.replay import ReplayActions
 from client_tui.screens import HelpScreen
 from client_tui.screens.help import binding_rows
-from client_tui.trading import ShuttingDown, TradingActions
+from client_tui.trading import ShuttingDown
 from client_tui.widgets import (
     CandleChart,
     FillsPanel,
@@ -59,7 +60,7 @@ __all__ = ["TickwireApp"]
 FRAME_S = 1 / 60
 
 
-class TickwireApp(TradingActions):
+class TickwireApp(ReplayActions):
     """The trading screen. ``start_network=False`` builds it offline (for layout tests)."""
 
     CSS_PATH = "app.tcss"
@@ -164,6 +165,7 @@ class TickwireApp(TradingActions):
         if self.start_network:
             self.run_worker(self.conn.run_market(), name="market-data", group="net")
             self.run_worker(self.conn.run_orders(), name="orders", group="net")
+            self.run_worker(self.replay_probe(), name="replay-probe", group="net")
         self._dirty.update({"watch", "ladder", "tape", "chart", "orders", "fills", "positions"})
 
     # ------------------------------------------------------------------ messages
@@ -331,6 +333,7 @@ class TickwireApp(TradingActions):
             ("ladder", LadderView.BINDINGS),  # type: ignore[list-item]
             ("orders", OrdersPanel.BINDINGS),  # type: ignore[list-item]
         ]
+        groups.extend(self.replay_help_groups())
         rows = binding_rows(groups)
         rows.append(("app", "ctrl+p", "Command palette"))
         rows.append(("app", "tab", "Next panel"))
