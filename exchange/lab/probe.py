@@ -290,7 +290,7 @@ async def run_probe(cfg: ProbeConfig, progress: Progress | None = None) -> dict[
     """Run every phase; ``progress(phase)`` is called as each starts. Takes about
     ``duration * 3.5 + 6 * outage + 8`` seconds."""
     say = progress or (lambda _phase: None)
-    solo_s = max(0.8, cfg.duration / 2)
+    solo_s = max(0.5, cfg.duration / 2)
     say("idle")
     idle = await _idle(cfg, solo_s)
     say("race")
@@ -343,8 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=200.0)
     p.add_argument("--duration", type=float, default=5.0)
     p.add_argument("--outage", type=float, default=0.25)
+    p.add_argument("--connects", type=int, default=5)
     a = p.parse_args(argv)
-    cfg = ProbeConfig(a.url, a.server_pid, a.clients, a.rate, a.duration, a.outage)
+    cfg = ProbeConfig(a.url, a.server_pid, a.clients, a.rate, a.duration, a.outage, a.connects)
 
     _wait_ready(cfg.url, 90.0)
 

@@ -1,6 +1,6 @@
 """The lab's terminal table and the description of the machine it ran on.
 
-Exports: ``render_table``, ``environment``, ``rows``.
+Exports: ``render_table``, ``markdown``, ``environment``, ``rows``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import platform
 from importlib import metadata
 from typing import Any
 
-__all__ = ["environment", "render_table", "rows"]
+__all__ = ["environment", "markdown", "render_table", "rows"]
 
 
 def environment() -> dict[str, object]:
@@ -107,3 +107,21 @@ def render_table(report: dict[str, Any], console: Any) -> None:
             )
     for note in report.get("notes") or []:
         console.print(f"note: {note}")
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report's tables as Markdown (what ``docs/protocols.md`` carries)."""
+    lines: list[str] = []
+    for name, cond in (report.get("conditions") or {}).items():
+        c = cond.get("condition") or {}
+        lines.append(
+            f"**{name}** (delay {c.get('delay_ms', 0):g} ms ± {c.get('jitter_ms', 0):g} ms, "
+            f"loss {c.get('loss_pct', 0):g} %; idle server CPU "
+            f"{cond.get('idle_server_cpu_cores', 0):.3f} cores)\n"
+        )
+        lines.append("| " + " | ".join(COLUMNS) + " |")
+        lines.append("|" + "---|" * len(COLUMNS))
+        for row in rows(cond):
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    return "\n".join(lines)

@@ -58,6 +58,7 @@ class LabOptions:
     url: str | None = None
     server_pid: int = 0
     outage: float = 0.25
+    connects: int = 5
     plots: bool = True
     notes: list[str] = field(default_factory=list)
 
@@ -148,7 +149,8 @@ def _probe(
 ) -> dict[str, object]:
     cmd = [*prefix, sys.executable, "-m", "exchange.lab.probe", "--url", url,
            "--server-pid", str(pid), "--clients", str(opts.clients), "--rate", str(opts.rate),
-           "--duration", str(opts.duration), "--outage", str(opts.outage)]  # fmt: skip
+           "--duration", str(opts.duration), "--outage", str(opts.outage),
+           "--connects", str(opts.connects)]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, preexec_fn=_pin(1))
     result: dict[str, object] | None = None

@@ -23,7 +23,9 @@ def _sane_latency(lat: dict[str, Any]) -> None:
 
 def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
     phases: list[str] = []
-    opts = LabOptions(clients=2, rate=100.0, duration=1.0, net="clean", out=tmp_path)
+    opts = LabOptions(
+        clients=2, rate=100.0, duration=0.5, net="clean", out=tmp_path, outage=0.15, connects=2
+    )
     run_lab(opts, lambda cond, phase: phases.append(f"{cond}:{phase}"))
     assert phases[0] == "clean:idle" and "clean:conflation" in phases
     report = orjson.loads((tmp_path / "lab.json").read_bytes())
