@@ -53,6 +53,7 @@ KEEP_UP = 0.9  # delivered / offered at or above this: the server keeps up
 @dataclass
 class Plan:
     subs: tuple[int, ...]
+    naive_subs: tuple[int, ...]  # the naive server saturates early; it connects slowly then
     sat_subs: tuple[int, ...]  # the subscriber sweep at 100 events/s
     workers: int
     warm_s: float
@@ -60,8 +61,8 @@ class Plan:
     idle_subs: int
 
 
-FULL = Plan((100, 1000, 10000), (100, 1000, 3000, 10000), 4, 2.0, 4.0, 10000)
-QUICK = Plan((100, 1000), (100, 1000), 2, 1.5, 3.0, 1000)
+FULL = Plan((100, 1000, 10000), (100, 1000), (100, 1000, 3000, 10000), 4, 2.0, 4.0, 10000)
+QUICK = Plan((100, 1000), (100, 1000), (100, 1000), 2, 1.5, 3.0, 1000)
 
 
 class Clients:
@@ -313,6 +314,8 @@ def main(quick: bool, nice: int) -> None:
     for rate in RATES:
         for kind in ("naive", "tickwire"):
             subs = plan.sat_subs if rate == 100 else plan.subs
+            if kind == "naive":
+                subs = plan.naive_subs
             rows[(kind, rate)] = sweep(kind, rate, subs, plan)
     print(f"\nload average: {loadavg()}\n")
     for kind in ("tickwire", "naive"):
