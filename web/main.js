@@ -8,6 +8,7 @@ import { MarketStore } from "./js/market.js";
 import { OrderClient } from "./js/orders.js";
 import { createOrdersView } from "./js/orders_view.js";
 import { createPositions } from "./js/positions.js";
+import { createReplayBar } from "./js/replay.js";
 import { createTape } from "./js/tape.js";
 import { createTicker } from "./js/ticker.js";
 import { createTicket } from "./js/ticket.js";
@@ -71,6 +72,8 @@ async function main() {
     { table: $("conn-table"), current: $("conn-current"), badge: $("conn-badge"), switchForm: $("force"), orderState: $("order-state") },
     { onForce: (mode) => feed.force(mode) },
   );
+
+  const replay = createReplayBar($("replay"), { fetchJson });
 
   let accountTimer = null;
   function refreshAccount() {
@@ -218,6 +221,7 @@ async function main() {
     frameCost: () => frameCost.latency(),
     checksum: (symbol = ui.symbol) => store.books.get(symbol)?.checksum() ?? null,
     selectSymbol,
+    replay,
   };
 
   setInterval(() => {

@@ -1,0 +1,77 @@
+"""Live, browser: the replay bar appears only on a replaying server and drives it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from ..conftest import LiveServer  # type: ignore[misc]  # the root conftest
+from .conftest import sample
+from .live import start_replay
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+AAPL = (
+    "lobster-aapl-2012-06-21-level10-subset",
+    "AAPL_2012-06-21_34200000_57600000_message_10.csv",
+)
+WAIT_MS = 20_000
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.mark.browser
+@pytest.mark.data
+async def test_replay_bar_buttons_and_scrubber(browser: Browser, tmp_path: Path) -> None:
+    path = sample(*AAPL)
+    with start_replay([path], tmp_path, "--speed", "1", "--paused") as (srv, driver):
+        clock = driver.player.clock
+        page = await browser.new_page(viewport={"width": 1440, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(srv.url + "/")
+        bar = page.locator("#replay")
+        await bar.wait_for(state="visible", timeout=WAIT_MS)
+        assert await page.locator(".replay-toggle").inner_text() == "Resume"
+        assert "13:30:00" in await page.locator(".replay-clock").inner_text()
+        await page.locator(".replay-toggle").click()
+        await page.wait_for_function("!window.tickwire.replay.state.status.paused", timeout=WAIT_MS)
+        assert not clock.paused
+        await page.locator(".replay-faster").click()
+        await page.wait_for_function(
+            "window.tickwire.replay.state.status.speed === '2'", timeout=WAIT_MS
+        )
+        assert clock.speed == 2.0
+        await page.locator(".replay-toggle").click()
+        await page.wait_for_function("window.tickwire.replay.state.status.paused", timeout=WAIT_MS)
+        # the scrubber: set 30 s into the recording and release
+        await page.locator(".replay-scrub").fill("30000")
+        target = driver.source.start_ns + 30 * 10**9
+        await page.wait_for_function(
+            "window.tickwire.replay.state.status.clock_iso.includes('13:30:30')", timeout=WAIT_MS
+        )
+        assert clock.now() == target
+        assert "13:30:30" in await page.locator(".replay-clock").inner_text()
+        assert errors == []
+
+
+@pytest.mark.browser
+async def test_no_replay_bar_on_a_live_market(
+    browser: Browser, live_server_factory: Callable[..., LiveServer]
+) -> None:
+    srv = live_server_factory()
+    page = await browser.new_page()
+    await page.goto(srv.url + "/")
+    await page.wait_for_function("window.tickwire?.replay.state.probes >= 1", timeout=WAIT_MS)
+    assert await page.locator("#replay").is_hidden()
