@@ -1,0 +1,13 @@
+"""Scale-out on Redis: one sequencer process, many gateway processes, HAProxy in front.
+
+Exports: ``register`` (adds the ``engine``, ``gateway`` and ``cluster`` subcommands to the
+``tickwire`` command line). The pieces live in ``bus`` (stream names and entry codecs),
+``sequencer_proc`` (``EngineNode``), ``gateway_proc`` (``GatewayNode``) and ``cluster``
+(the local launcher).
+"""
+
+from __future__ import annotations
+
+from exchange.cluster.commands import register
+
+__all__ = ["register"]

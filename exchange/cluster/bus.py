@@ -1,0 +1,211 @@
+"""What travels between gateways and the sequencer over Redis, and how it is encoded.
+
+Exports: ``CMD_STREAM``, ``SEQ_STREAM``, ``SNAP_KEY``, ``META_KEY``, ``CmdEntry``,
+``SeqEntry``, ``Snapshot``, ``StreamWriter``, ``stream_id_key``, ``check_redis``.
+
+* ``tw:cmd`` (gateways -> sequencer): fields ``g`` (gateway id), ``c`` (correlation id),
+  ``p`` (the command in the journal codec, ``ts`` not yet stamped).
+* ``tw:seq`` (sequencer -> gateways): entry id ``<journal seq>-0``; fields ``p`` (the
+  sequenced command with its stamped ``ts``), ``g`` and ``c`` (empty for the simulator's
+  commands) and ``x`` (the ``tw:cmd`` entry id it came from, empty for none). An entry is
+  written only after its journal record was released (durable as the fsync policy asks), so
+  a replica never applies a command the sequencer could lose.
+* ``tw:snap`` (hash): ``seq`` (the journal seq the engine state is at), ``engine`` (engine
+  snapshot bytes) and ``hub`` (the market-data hub's state); a replica starts from it.
+* ``tw:meta`` (hash): ``epoch`` and ``secret`` (hex), so tokens and event ids are the same
+  on every gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from exchange.engine import types as t
+from exchange.journal import decode_command, encode_command
+
+__all__ = [
+    "CMD_STREAM",
+    "META_KEY",
+    "SEQ_STREAM",
+    "SNAP_KEY",
+    "CmdEntry",
+    "SeqEntry",
+    "Snapshot",
+    "StreamWriter",
+    "check_redis",
+    "stream_id_key",
+]
+
+log = logging.getLogger("tickwire.cluster.bus")
+
+CMD_STREAM = "tw:cmd"
+SEQ_STREAM = "tw:seq"
+SNAP_KEY = "tw:snap"
+META_KEY = "tw:meta"
+_BATCH = 1000
+
+
+def stream_id_key(entry_id: str) -> tuple[int, int]:
+    """A Redis stream id ``"<ms>-<n>"`` as a sortable pair."""
+    ms, _, n = entry_id.partition("-")
+    return int(ms), int(n or 0)
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass(frozen=True, slots=True)
+class CmdEntry:
+    """A command a gateway asks the sequencer to run."""
+
+    gateway: str
+    corr: str
+    cmd: t.Command
+
+    def fields(self) -> dict[str, Any]:
+        return {"g": self.gateway, "c": self.corr, "p": encode_command(self.cmd)}
+
+    @classmethod
+    def parse(cls, fields: dict[bytes, bytes]) -> CmdEntry:
+        """Raises ``JournalCorrupt`` (from the codec) or ``KeyError`` on a bad entry."""
+        return cls(_s(fields[b"g"]), _s(fields[b"c"]), decode_command(fields[b"p"]))
+
+
+@dataclass(frozen=True, slots=True)
+class SeqEntry:
+    """A sequenced command: journal ``seq``, the command as journaled, and who asked."""
+
+    seq: int
+    cmd_payload: bytes
+    gateway: str = ""
+    corr: str = ""
+    cmd_id: str = ""
+
+    @property
+    def entry_id(self) -> str:
+        return f"{self.seq}-0"
+
+    def fields(self) -> dict[str, Any]:
+        return {"p": self.cmd_payload, "g": self.gateway, "c": self.corr, "x": self.cmd_id}
+
+    @classmethod
+    def parse(cls, entry_id: bytes | str, fields: dict[bytes, bytes]) -> SeqEntry:
+        seq = stream_id_key(_s(entry_id))[0]
+        return cls(
+            seq, fields[b"p"], _s(fields.get(b"g", b"")), _s(fields.get(b"c", b"")),
+            _s(fields.get(b"x", b"")),
+        )  # fmt: skip
+
+    def command(self) -> t.Command:
+        return decode_command(self.cmd_payload)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The sequencer's state at journal ``seq`` as kept in ``tw:snap``."""
+
+    seq: int
+    engine: bytes
+    hub: bytes
+
+    async def store(self, r: Any) -> None:
+        await r.hset(SNAP_KEY, mapping={"seq": self.seq, "engine": self.engine, "hub": self.hub})
+
+    @classmethod
+    async def load(cls, r: Any) -> Snapshot | None:
+        raw = await r.hgetall(SNAP_KEY)
+        if not raw or b"seq" not in raw:
+            return None
+        return cls(int(raw[b"seq"]), raw[b"engine"], raw[b"hub"])
+
+
+async def check_redis(url: str) -> str | None:
+    """None when Redis at ``url`` answers PING, else a one-line reason."""
+    r = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        await r.ping()
+        return None
+    except (RedisError, OSError) as exc:
+        return f"cannot reach Redis at {url}: {exc}"
+    finally:
+        with contextlib.suppress(Exception):
+            await r.aclose()
+
+
+class StreamWriter:
+    """Queues ``(entry id, fields)`` and XADDs them in order from its own task, one pipelined
+    round trip per batch; keeps the queue through a Redis outage (one log line per outage)."""
+
+    def __init__(self, r: Any, stream: str, *, maxlen: int = 1_000_000) -> None:
+        self.redis = r
+        self.stream = stream
+        self.maxlen = maxlen
+        self._queue: deque[tuple[str, dict[str, Any]]] = deque()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.written = 0
+        self.failures = 0
+
+    def put(self, entry_id: str, fields: dict[str, Any]) -> None:
+        self._queue.append((entry_id, fields))
+        self._wakeup.set()
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name=f"xadd-{self.stream}")
+
+    async def flush(self) -> None:
+        while self._queue:
+            batch = [self._queue.popleft() for _ in range(min(_BATCH, len(self._queue)))]
+            pipe = self.redis.pipeline(transaction=False)
+            for entry_id, fields in batch:
+                pipe.xadd(self.stream, fields, id=entry_id, maxlen=self.maxlen, approximate=True)
+            try:
+                results = await pipe.execute(raise_on_error=False)
+            except (RedisError, OSError):
+                self._queue.extendleft(reversed(batch))
+                raise
+            for (entry_id, _), res in zip(batch, results, strict=True):
+                if isinstance(res, Exception):  # an id at or below the top: already there
+                    log.warning("%s: entry %s not written: %s", self.stream, entry_id, res)
+            self.written += len(batch)
+
+    async def _loop(self) -> None:
+        delay = 0.05
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            try:
+                await self.flush()
+                if self.failures:
+                    log.warning("Redis is back: %s flowing again", self.stream)
+                self.failures, delay = 0, 0.05
+            except (RedisError, OSError) as exc:
+                if self.failures == 0:
+                    log.error("Redis unreachable, %d %s entries queued: %s",
+                              len(self._queue), self.stream, exc)  # fmt: skip
+                self.failures += 1
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                self._wakeup.set()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            with contextlib.suppress(RedisError, OSError, asyncio.TimeoutError):
+                await asyncio.wait_for(self.flush(), 2.0)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
