@@ -172,9 +172,18 @@ class Cluster:
             proc.wait(10)
         self.gateway_procs[i] = None
 
-    def restart_engine(self, *, kill: bool = False) -> None:
+    def engine_starts(self) -> int:
+        """How many times the engine has said it is running (its log's ready line)."""
+        path = self.logs / "engine.log"
+        return path.read_bytes().count(b"tickwire engine on") if path.exists() else 0
+
+    def restart_engine(self, *, kill: bool = False, timeout: float = 60) -> None:
+        """Stop the engine (SIGTERM, or SIGKILL with ``kill``), start it, wait until it runs."""
+        before = self.engine_starts()
         _stop(self.engine_proc, kill=kill)
         self.start_engine()
+        assert self.engine_proc is not None
+        self._wait(lambda: self.engine_starts() > before, "engine", self.engine_proc, timeout)
 
     def restart_redis(self) -> None:
         _stop(self.redis_proc)

@@ -141,6 +141,7 @@ class EngineNode(ExchangeNode):
         await self._reset_if_foreign()
         await self._publish_meta()
         await self.md_backend.set_epoch(self.meta.epoch)
+        await self._republish_md_tail()
         self.hub.add_listener(self.md_backend.publish)
         self.md_backend.start_publisher()
         self.seq_writer.start()
@@ -160,6 +161,16 @@ class EngineNode(ExchangeNode):
                         raw.decode(), self.meta.epoch)  # fmt: skip
             await self.redis.delete(SEQ_STREAM, SNAP_KEY, self.md_backend.stream,
                                     self.md_backend.meta_key)  # fmt: skip
+
+    async def _republish_md_tail(self) -> None:
+        """Events the hub released before a crash but the publisher never wrote: write them
+        now, or followers would see a hole in ``tw:md``."""
+        top = await self.redis.xrevrange(self.md_backend.stream, count=1)
+        top_offset = stream_id_key(top[0][0].decode())[0] if top else 0
+        missing = [ev for ev in self.hub.history() if ev.offset > top_offset]
+        if top and missing:
+            log.warning("writing %d market-data events missing from Redis", len(missing))
+            self.md_backend.publish(missing)
 
     async def _publish_meta(self) -> None:
         await self.redis.hset(
