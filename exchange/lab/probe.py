@@ -63,6 +63,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wait_seconds(pid: int) -> float:
+    """Seconds ``pid``'s threads spent runnable but waiting for a CPU (``schedstat``)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -114,11 +125,13 @@ async def _race(cfg: ProbeConfig) -> dict[str, object]:
             m.reset()
             m.counting = True
         c0, t0, p0 = cpu_seconds(cfg.server_pid), time.monotonic(), time.process_time()
+        w0 = wait_seconds(cfg.server_pid)
         await asyncio.sleep(cfg.duration)
         for m in meters.values():
             m.counting = False
         wall = time.monotonic() - t0
         cpu = (cpu_seconds(cfg.server_pid) - c0) / wall
+        wait = (wait_seconds(cfg.server_pid) - w0) / wall
         probe_cpu = (time.process_time() - p0) / wall
     finally:
         _close(everyone)
@@ -127,6 +140,8 @@ async def _race(cfg: ProbeConfig) -> dict[str, object]:
         "wall_s": round(wall, 3),
         # near 1.0 the clients themselves queue events: latency is then the client's, not the wire's
         "probe_cpu_cores": round(probe_cpu, 4),
+        # time the server was runnable but had no CPU (other work on the machine)
+        "server_cpu_wait_frac": round(wait, 4),
     }
     for t in RACE:
         row = _per_event(meters[t])
@@ -167,11 +182,13 @@ async def _solo(cfg: ProbeConfig, transport: str, idle_cpu: float, seconds: floa
         meter.reset()
         meter.counting = True
         c0, t0, p0 = cpu_seconds(cfg.server_pid), time.monotonic(), time.process_time()
+        w0 = wait_seconds(cfg.server_pid)
         await asyncio.sleep(seconds)
         meter.counting = False
         wall = time.monotonic() - t0
         probe_cpu = (time.process_time() - p0) / wall
         cpu = (cpu_seconds(cfg.server_pid) - c0) / wall
+        wait = (wait_seconds(cfg.server_pid) - w0) / wall
         rss1 = rss_bytes(cfg.server_pid)
         deflate = [getattr(c, "deflate_agreed", False) for c in clients]
     finally:
@@ -179,6 +196,7 @@ async def _solo(cfg: ProbeConfig, transport: str, idle_cpu: float, seconds: floa
     row = _per_event(meter)
     row["server_cpu_cores"] = round(cpu, 4)
     row["probe_cpu_cores"] = round(probe_cpu, 4)
+    row["server_cpu_wait_frac"] = round(wait, 4)
     row["cpu_cores_per_1000_clients"] = round(max(0.0, cpu - idle_cpu) / cfg.clients * 1000, 4)
     row["cpu_us_per_event_delivered"] = round(
         max(0.0, cpu - idle_cpu) * wall / max(1, meter.events) * 1e6, 3

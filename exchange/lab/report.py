@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import platform
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 __all__ = ["environment", "markdown", "render_table", "rows"]
@@ -26,6 +27,8 @@ def environment() -> dict[str, object]:
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
         "versions": versions,
+        # a shared machine: other programs' load explains noisy latency
+        "loadavg_at_start": Path("/proc/loadavg").read_text().strip(),
     }
 
 

@@ -4,8 +4,9 @@ Exports: ``LabOptions``, ``add_arguments``, ``run``, ``run_lab``, ``start_server
 ``CONDITIONS``.
 
 For each condition the lab starts a fresh ``tickwire serve`` (synthetic feed at ``--rate``
-events/s, simulator off, throwaway data directory) pinned to one core, then runs
-``python -m exchange.lab.probe`` pinned to another. On loopback both run here; under an
+events/s, simulator off, throwaway data directory), then runs
+``python -m exchange.lab.probe`` (neither is pinned: on a shared machine a pinned core may be
+another program's; the probe reports the server's CPU wait instead). On loopback both run here; under an
 emulated link the server runs in the lab's server namespace and the probe in its client
 namespace (``exchange.lab.netns``). Results go to ``<out>/lab.json`` and PNG plots.
 """
@@ -80,15 +81,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-def _pin(core: int) -> Callable[[], None]:
-    def pre() -> None:
-        ncpu = os.cpu_count() or 1
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(0, {core % ncpu})
-
-    return pre
-
-
 def _answers(url: str) -> bool:
     try:
         return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
@@ -110,7 +102,7 @@ def start_server(
            "--port", str(port), "--data-dir", data, "--sim-rate", "0", "--fsync", "off",
            "--log-level", "warning"]  # fmt: skip
     log = open(Path(data) / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=log, preexec_fn=_pin(0))
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=log)
     url = ready_url or f"http://{host}:{port}"
     try:
         deadline = time.monotonic() + 90  # a loaded machine imports slowly
@@ -152,7 +144,7 @@ def _probe(
            "--duration", str(opts.duration), "--outage", str(opts.outage),
            "--connects", str(opts.connects)]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, preexec_fn=_pin(1))
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE)
     result: dict[str, object] | None = None
     try:
         assert proc.stdout is not None
@@ -231,6 +223,7 @@ def run_lab(opts: LabOptions, say: Callable[[str, str], None] | None = None) -> 
         result["condition"] = {"delay_ms": delay, "jitter_ms": jitter, "loss_pct": loss}
         conds[name] = result
     report["conditions"] = conds
+    report["loadavg_at_end"] = Path("/proc/loadavg").read_text().strip()
     opts.out.mkdir(parents=True, exist_ok=True)
     (opts.out / "lab.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     if opts.plots:

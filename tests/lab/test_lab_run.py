@@ -31,6 +31,7 @@ def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
     report = orjson.loads((tmp_path / "lab.json").read_bytes())
     cond = report["conditions"]["clean"]
     assert cond["idle_server_cpu_cores"] >= 0
+    assert cond["race"]["server_cpu_wait_frac"] >= 0 and cond["race"]["probe_cpu_cores"] >= 0
     for t in TRANSPORTS:
         race = cond["race"][t]
         assert race["events"] > 0
