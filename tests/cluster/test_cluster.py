@@ -101,3 +101,49 @@ async def test_sse_resumes_on_another_gateway_through_haproxy(cluster: Cluster) 
         assert reference == resumed
     finally:
         await asyncio.to_thread(cluster.start_gateway, 0)
+
+
+async def test_kill_9_of_a_gateway_under_load_loses_nothing_acknowledged(cluster: Cluster) -> None:
+    token = await login(cluster.gateway_url(0), "load")
+    keys = [f"load-{i}" for i in range(40)]
+    acked: dict[str, str] = {}
+    client = await OrderClient.connect(ws(cluster.gateway_url(0)), token)
+
+    async def send_all(c: OrderClient) -> None:
+        for i, key in enumerate(keys):
+            if key in acked:
+                continue
+            price = f"{1 + i % 5}.00"
+            reply = await c.request(
+                "order.new", timeout=20, **limit(key, "SOL-USD", "buy", "1", price)
+            )
+            assert reply["type"] == "order.ack", reply
+            acked[key] = reply["order_id"]
+
+    task = asyncio.create_task(send_all(client))
+    while len(acked) < 10:
+        await asyncio.sleep(0.01)
+    cluster.kill_gateway(0)  # mid-stream: some orders sent but not acknowledged
+    with pytest.raises(Exception):  # noqa: B017 - the socket dies however it dies
+        await task
+    before = dict(acked)
+    try:
+        # the client reconnects through HAProxy (only gateway 1 is up) and resends from the
+        # first key it has no ack for; the writer deduplicates whatever gateway 0 had sent
+        again = await OrderClient.connect(ws(cluster.url), token)
+        retried = keys[len(before)]
+        reply = await again.request("order.new", timeout=20, **limit(retried, "SOL-USD", "buy", "1", f"{1 + len(before) % 5}.00"))  # fmt: skip
+        acked[retried] = reply["order_id"]
+        await send_all(again)
+        await again.close()
+        assert {k: acked[k] for k in before} == before  # nothing acknowledged changed
+        async with httpx.AsyncClient(timeout=10) as http:
+            r = await http.get(
+                f"{cluster.gateway_url(1)}/api/orders", headers={"Authorization": f"Bearer {token}"}
+            )
+        r.raise_for_status()
+        orders = r.json()
+        assert sorted(o["client_order_id"] for o in orders) == sorted(keys)  # one order per key
+        assert {o["client_order_id"]: o["order_id"] for o in orders} == acked
+    finally:
+        await asyncio.to_thread(cluster.start_gateway, 0)

@@ -76,3 +76,26 @@ async def test_sequencer_restart_keeps_what_was_acknowledged(cluster: Cluster, k
     views = [await account(cluster.gateway_url(i), token) for i in (0, 1)]
     assert views[0] == views[1]
     assert views[0]["latest_exec_seq"] == fresh["exec_seq"]
+
+
+async def test_redis_restart_with_persistence_everyone_reconnects(cluster: Cluster) -> None:
+    token = await login(cluster.gateway_url(0), "redis-restart")
+    a = await OrderClient.connect(ws(cluster.gateway_url(0)), token)
+    first = await a.request("order.new", timeout=15, **limit("rr-1", "BTC-USD", "buy", "1", "5.00"))
+    await a.close()
+    assert first["type"] == "order.ack"
+
+    cluster.restart_redis()  # AOF on: the streams come back
+
+    # gateways and the engine reconnect by themselves; both replicas keep following
+    b = await OrderClient.connect(ws(cluster.gateway_url(1)), token)
+    try:
+        again = await b.request("order.new", timeout=20, **limit("rr-1", "BTC-USD", "buy", "1", "5.00"))  # fmt: skip
+        assert again["duplicate"] and again["order_id"] == first["order_id"], again
+        fresh = await b.request("order.new", timeout=20, **limit("rr-2", "BTC-USD", "buy", "1", "6.00"))  # fmt: skip
+        assert fresh["type"] == "order.ack" and fresh["exec_seq"] == first["exec_seq"] + 1
+    finally:
+        await b.close()
+    views = [await account(cluster.gateway_url(i), token) for i in (0, 1)]
+    assert views[0] == views[1]
+    assert views[0]["latest_exec_seq"] == fresh["exec_seq"]
