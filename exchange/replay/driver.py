@@ -49,7 +49,7 @@ REPLAY_SETTINGS: dict[str, Any] = {"sim_rate": 0.0, "fsync": "off"}
 #: Engine options of a replay of venue data (not of a tickwire recording, whose state hash must
 #: match the recorded session's): the idempotency keys and execution history of the replay
 #: accounts would otherwise grow all day, and checkpoints (seek latency) with them.
-REPLAY_ENGINE: dict[str, int] = {"idempotency_ttl_ns": 3600 * 10**9, "exec_history": 10_000}
+REPLAY_ENGINE: dict[str, int] = {"idempotency_ttl_ns": 300 * 10**9, "exec_history": 1000}
 
 ACTIONS = ("pause", "resume", "speed", "seek")
 

@@ -63,7 +63,10 @@ def start_replay(
 def wait_finished(url: str, timeout: float = 240.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        st: dict[str, Any] = httpx.get(f"{url}/api/replay").json()
+        try:  # a max-speed replay on a loaded machine may answer slowly
+            st: dict[str, Any] = httpx.get(f"{url}/api/replay", timeout=60).json()
+        except httpx.TimeoutException:
+            st = {"finished": False}
         if st["finished"]:
             return st
         if time.monotonic() > deadline:
