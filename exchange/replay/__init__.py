@@ -9,6 +9,11 @@ specs, setup commands and ``ReplayStep``s, iterable as ``(ts_ns, [Command])``), 
 account names ``MAKER``/``TAKER``, the pacing ``ReplayClock``/``ReplayPlayer``/``ReplayStatus``/
 ``parse_speed`` (player.py: speed, pause, seek), and the exceptions ``ReplayError``, ``ReplayFormatError``
 (file name + line number) and ``ReplaySourceError`` (errors.py).
+
+The server side is imported from its modules (they need the exchange node, which these readers
+do not): ``driver`` (``ReplayDriver``: a replay as a node's order source, controls, seek,
+status events), ``index`` (checkpoints, ``select``), ``times`` (``parse_time``), ``command``
+(``tickwire replay``) and ``record`` (``RecordingNode`` for ``serve --record``).
 """
 
 from __future__ import annotations

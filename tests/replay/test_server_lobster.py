@@ -68,10 +68,11 @@ def test_aapl_every_message_and_rest(tmp_path: Path) -> None:
 
 @pytest.mark.data
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a whole day through the server; slow on a loaded 2-core machine
 def test_amzn_day_every_message_and_rest(tmp_path: Path) -> None:
     path = sample(*AMZN)
     with start_replay([path], tmp_path, "--speed", "max") as (srv, driver):
-        wait_finished(srv.url, timeout=600)
+        wait_finished(srv.url, timeout=1500)
         check_every_message(srv.url, driver, path, "AMZN", 1)
 
 
