@@ -261,6 +261,8 @@ class ReplayDriver:
         ``ReplayControlError``. A seek returns once it is done."""
         if action not in ACTIONS:
             raise ReplayControlError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
+        if self.error is not None:
+            raise ReplayControlError(f"the replay stopped: {self.error}")
         if action == "pause":
             self.player.pause()
         elif action == "resume":
