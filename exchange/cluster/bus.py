@@ -41,6 +41,7 @@ __all__ = [
     "Snapshot",
     "StreamWriter",
     "check_redis",
+    "connect",
     "stream_id_key",
 ]
 
@@ -126,6 +127,23 @@ class Snapshot:
         if not raw or b"seq" not in raw:
             return None
         return cls(int(raw[b"seq"]), raw[b"engine"], raw[b"hub"])
+
+
+def connect(url: str) -> Any:
+    """An asyncio Redis client that retries a command on a dropped connection (a restarted
+    redis-server): a stale pooled connection must not fail the caller's first command."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return aioredis.from_url(
+        url,
+        socket_timeout=5,
+        socket_connect_timeout=2,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 5),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
 
 
 async def check_redis(url: str) -> str | None:

@@ -134,7 +134,7 @@ class Cluster:
             str(self.gateway_ports[i]), "--log-level", self.log_level,
         )  # fmt: skip
         self.gateway_procs[i] = proc
-        self._wait(lambda: _healthy(self.gateway_url(i)), f"gateway {i}", proc, timeout=60)
+        self._wait(lambda: _healthy(self.gateway_url(i)), f"gateway {i}", proc, timeout=240)
 
     def start_haproxy(self) -> None:
         cfg = self.root / "haproxy.cfg"
@@ -177,7 +177,7 @@ class Cluster:
         path = self.logs / "engine.log"
         return path.read_bytes().count(b"tickwire engine on") if path.exists() else 0
 
-    def restart_engine(self, *, kill: bool = False, timeout: float = 60) -> None:
+    def restart_engine(self, *, kill: bool = False, timeout: float = 240) -> None:
         """Stop the engine (SIGTERM, or SIGKILL with ``kill``), start it, wait until it runs."""
         before = self.engine_starts()
         _stop(self.engine_proc, kill=kill)

@@ -31,10 +31,17 @@ import time
 from collections import deque
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from exchange.cluster.bus import CMD_STREAM, META_KEY, SEQ_STREAM, CmdEntry, SeqEntry, Snapshot
+from exchange.cluster.bus import (
+    CMD_STREAM,
+    META_KEY,
+    SEQ_STREAM,
+    CmdEntry,
+    SeqEntry,
+    Snapshot,
+    connect,
+)
 from exchange.config import Settings
 from exchange.engine import Engine, render
 from exchange.engine import types as t
@@ -73,7 +80,7 @@ class GatewayNode(ExchangeNode):
         self.redis_url = redis_url
         self.gateway_id = f"{os.getpid()}-{secrets.token_hex(3)}"
         self.submit_timeout_s = submit_timeout_s
-        self.redis: Any = aioredis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self.redis: Any = connect(redis_url)
         self.md_backend = RedisBackend(redis_url, history_size=settings.history_size)
         self.applied_seq = 0
         self._corr = itertools.count(1)
@@ -99,7 +106,7 @@ class GatewayNode(ExchangeNode):
         log.info("gateway %s: replica at seq %d, market data at offset %d",
                  self.gateway_id, self.applied_seq, self.hub.last_offset)  # fmt: skip
 
-    async def _wait_for(self, fetch: Any, what: str, timeout: float = 60.0) -> Any:
+    async def _wait_for(self, fetch: Any, what: str, timeout: float = 240.0) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             value = await fetch()

@@ -27,7 +27,6 @@ import time
 from collections import deque
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from exchange.cluster.bus import (
@@ -39,6 +38,7 @@ from exchange.cluster.bus import (
     SeqEntry,
     Snapshot,
     StreamWriter,
+    connect,
     stream_id_key,
 )
 from exchange.config import Settings
@@ -123,7 +123,7 @@ class EngineNode(ExchangeNode):
     def __init__(self, settings: Settings, redis_url: str, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         self.redis_url = redis_url
-        self.redis: Any = aioredis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self.redis: Any = connect(redis_url)
         self.md_backend = RedisBackend(redis_url, history_size=settings.history_size)
         self.seq_writer = StreamWriter(self.redis, SEQ_STREAM)
         self._tasks: list[asyncio.Task[None]] = []
