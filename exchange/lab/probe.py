@@ -56,7 +56,9 @@ Progress = Callable[[str], None]
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` (``/proc/<pid>/stat``)."""
+    """User + system CPU seconds of ``pid`` (``/proc/<pid>/stat``); 0 when unknown (pid 0)."""
+    if pid <= 0:
+        return 0.0
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     import os
 
@@ -65,6 +67,8 @@ def cpu_seconds(pid: int) -> float:
 
 def wait_seconds(pid: int) -> float:
     """Seconds ``pid``'s threads spent runnable but waiting for a CPU (``schedstat``)."""
+    if pid <= 0:
+        return 0.0
     total = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
@@ -75,6 +79,8 @@ def wait_seconds(pid: int) -> float:
 
 
 def rss_bytes(pid: int) -> int:
+    if pid <= 0:
+        return 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024

@@ -77,6 +77,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --url: the server's pid, for CPU and memory figures")  # fmt: skip
     p.add_argument("--outage", type=float, default=0.25,
                    help="seconds a dropped client stays away before it reconnects")  # fmt: skip
+    p.add_argument("--connects", type=int, default=5,
+                   help="connections timed for time-to-first-event (default 5)")  # fmt: skip
     p.add_argument("--no-plots", dest="plots", action="store_false")
     p.set_defaults(func=run)
 
@@ -245,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
     opts = LabOptions(
         clients=args.clients, rate=args.rate, duration=args.duration, net=args.net,
         out=args.out, url=args.url, server_pid=args.server_pid, outage=args.outage,
-        plots=args.plots,
+        connects=args.connects, plots=args.plots,
     )  # fmt: skip
     console = Console(width=max(150, Console().width))
 
