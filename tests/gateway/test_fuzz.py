@@ -8,6 +8,7 @@ import itertools
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,6 +61,13 @@ class Fuzzer:
 
 
 _fuzzers: dict[int, Fuzzer] = {}
+
+
+@pytest.fixture
+def live_server(live_server_factory: Any) -> Any:
+    """A server whose rate limits stay out of the way: these tests fuzz the parser, and
+    hypothesis sends frames faster than any limit meant for traders (limits: test_limits)."""
+    return live_server_factory(conn_rate=1e6, conn_burst=1e6, account_rate=1e6, account_burst=1e6)
 
 
 def fuzzer(srv: Any) -> Fuzzer:
