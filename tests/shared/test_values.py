@@ -19,7 +19,24 @@ def test_exact_values(text: str, decimals: int, units: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["1e3", "+1", "-1", ".5", "5.", "NaN", "inf", "", " 1", "1 ", "1\n", "1\r\n", "1,5", "0x10", "1.001", "٣"],
+    [
+        "1e3",
+        "+1",
+        "-1",
+        ".5",
+        "5.",
+        "NaN",
+        "inf",
+        "",
+        " 1",
+        "1 ",
+        "1\n",
+        "1\r\n",
+        "1,5",
+        "0x10",
+        "1.001",
+        "٣",
+    ],
 )
 def test_refused(text: str) -> None:
     with pytest.raises(InvalidDecimal):
