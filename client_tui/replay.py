@@ -70,12 +70,12 @@ class ReplayActions(TradingActions):
     replay_status: dict[str, Any] | None = None
 
     async def replay_probe(self) -> None:
-        """Bind the replay keys if the server replays (a 404 means it does not)."""
+        """Bind the replay keys if the server replays (``GET /api/replay`` says so)."""
         try:
             resp = await self.conn.http.get("/api/replay")
         except httpx.HTTPError:
             return
-        if resp.status_code != 200:
+        if resp.status_code != 200 or not resp.json().get("replaying"):
             return
         self.replay_status = resp.json()
         for b in REPLAY_BINDINGS:

@@ -2,7 +2,9 @@
 
 Exports: ``router``.
 
-Both answer 404 ``NOT_REPLAYING`` when the server is not replaying a recording. ``POST`` takes
+``GET`` answers ``{"replaying": false}`` on a server that is not replaying (so a page can probe
+it without an error in its console) and the status with ``"replaying": true`` on one that is;
+``POST`` answers 404 ``NOT_REPLAYING`` when there is nothing to control. ``POST`` takes
 ``{"action": "pause"|"resume"|"speed"|"seek", "speed": "10"|"max"|2.5, "to": TIME}`` and
 answers the new status; bad input is a 400 ``BAD_REQUEST`` whose message says what is wrong.
 A seek answers once it is done. See docs/replay.md for the fields and the time forms.
@@ -38,8 +40,11 @@ def _driver(request: Request) -> Any:
 
 @router.get("/replay", summary="Replay status: clock, speed, paused, position, start and end")
 async def replay_status(request: Request) -> dict[str, Any]:
-    status: dict[str, Any] = _driver(request).status()
-    return status
+    driver = getattr(request.app.state.node, "replay", None)
+    if driver is None:
+        return {"replaying": False}
+    status: dict[str, Any] = driver.status()
+    return {"replaying": True, **status}
 
 
 @router.post("/replay", summary="Replay control: pause, resume, speed or seek")

@@ -122,12 +122,11 @@ def test_controls_answer_404_when_not_replaying(
     live_server_factory: Callable[..., LiveServer],
 ) -> None:
     srv = live_server_factory()
-    for r in (
-        httpx.get(f"{srv.url}/api/replay"),
-        httpx.post(f"{srv.url}/api/replay", json={"action": "pause"}),
-    ):
-        assert r.status_code == 404
-        assert r.json()["code"] == "NOT_REPLAYING"
+    status = httpx.get(f"{srv.url}/api/replay")
+    assert status.status_code == 200 and status.json() == {"replaying": False}
+    r = httpx.post(f"{srv.url}/api/replay", json={"action": "pause"})
+    assert r.status_code == 404
+    assert r.json()["code"] == "NOT_REPLAYING"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -2,8 +2,8 @@
  * Replay controls: pause/resume, slower/faster, and a scrubber showing the replay clock.
  * Exports createReplayBar(root, { fetchJson, fetchImpl }) -> { refresh(), state }.
  *
- * The bar stays hidden unless GET /api/replay answers (a 404 means the server is not
- * replaying). It polls the status once a second and after every action; the scrubber's range
+ * The bar stays hidden unless GET /api/replay says `replaying: true` (a server that is not
+ * replaying answers `{"replaying": false}`). It polls the status once a second and after every action; the scrubber's range
  * is the recording (milliseconds after its start) and a release seeks there (`to: "+s"`).
  */
 import { el, setText } from "./dom.js";
@@ -55,9 +55,10 @@ export function createReplayBar(root, { fetchJson, fetchImpl = fetch, pollMs = 1
 
   async function refresh() {
     try {
-      state.status = await fetchJson("/api/replay");
+      const status = await fetchJson("/api/replay");
+      state.status = status.replaying ? status : null;
     } catch {
-      state.status = null; // not replaying (404) or the server is gone
+      state.status = null; // the server is gone
     }
     state.probes += 1;
     render();
