@@ -238,8 +238,7 @@ async def _connect(cfg: ProbeConfig, transport: str) -> dict[str, object]:
 
 
 async def _reconnect(cfg: ProbeConfig, transport: str, resume: bool) -> dict[str, object]:
-    ref = await open_client(cfg.url, "sse", Meter(counting=False))
-    ref.record_ids = True
+    ref = await open_client(cfg.url, "sse", Meter(counting=False), record_ids=True)
     client = await open_client(cfg.url, transport, Meter(counting=False))
     again: MeteredClient | None = None
     try:
@@ -251,9 +250,12 @@ async def _reconnect(cfg: ProbeConfig, transport: str, resume: bool) -> dict[str
         t0 = time.time_ns()
         at_reconnect = event_offset(ref.last_id or "")
         again = await open_client(
-            cfg.url, transport, Meter(counting=False), resume=last if resume else None
+            cfg.url,
+            transport,
+            Meter(counting=False),
+            resume=last if resume else None,
+            record_ids=True,
         )
-        again.record_ids = True
         await _wait_first([again], 5.0)
         await asyncio.sleep(0.3)
         got = set(again.received_ids)

@@ -359,9 +359,13 @@ async def open_client(
     query: dict[str, str] | None = None,
     resume: str | None = None,
     deflate: bool = False,
+    record_ids: bool = False,
 ) -> MeteredClient:
     """Connect one client of ``transport`` (``ws``, ``ws-deflate``, ``sse``, ``poll``) to
-    ``url`` (``http://host:port``) and return it once the TCP connection is up."""
+    ``url`` (``http://host:port``) and return it once the TCP connection is up.
+
+    ``record_ids`` is set before connecting: a long poll's first answer (a resume backlog) can
+    arrive before this coroutine's caller runs again, and must be recorded too."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     loop = asyncio.get_running_loop()
@@ -375,6 +379,7 @@ async def open_client(
         client = PollClient(host, port, meter, q, resume)
     else:
         raise ValueError(f"unknown transport {transport!r}")
+    client.record_ids = record_ids
     started = time.time_ns()
     await loop.create_connection(lambda: client, host, port)
     client.started_ns = started
