@@ -55,27 +55,10 @@ from shared.errors import (
     POST_ONLY_WOULD_TAKE,
     UNKNOWN_ORDER,
 )
+from shared.errors import REJECT_CODES as SHARED_REJECT_CODES
 
-#: Every code the engine itself can put into an ``OrderRejected``.
-REJECT_CODES = frozenset(
-    {
-        INVALID_SYMBOL,
-        INVALID_PRICE,
-        INVALID_QTY,
-        INVALID_SIDE,
-        INVALID_TYPE,
-        INVALID_TIF,
-        INSUFFICIENT_FUNDS,
-        POST_ONLY_WOULD_TAKE,
-        FOK_NOT_FILLABLE,
-        NO_LIQUIDITY,
-        DUPLICATE_CLIENT_ORDER_ID,
-        UNKNOWN_ORDER,
-        ORDER_NOT_OPEN,
-        MARKET_HALTED,
-        BAD_REQUEST,
-    }
-)
+#: Every code the engine itself can put into an ``OrderRejected``: the protocol's reject codes.
+REJECT_CODES = SHARED_REJECT_CODES
 
 
 class EngineError(Exception):
