@@ -19,7 +19,7 @@ Rules (spot style, one cash currency per engine):
   ``cost * closed // |qty|`` out of ``cost`` (the whole of it when the position goes flat) and
   realizes ``proceeds - that share`` for a long (``share - cost of the buy`` for a short).
   Realized P&L excludes fees (``fees_paid`` reports them). Starting positions given to
-  ``OpenAccount`` enter at cost 0 (their avg price is 0 until traded away).
+  ``OpenAccount`` enter at the cost basis its ``costs`` give (cost 0 where absent).
 """
 
 from __future__ import annotations

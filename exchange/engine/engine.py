@@ -191,6 +191,12 @@ class Engine(ReplaceMixin):
         for symbol, qty in cmd.positions:
             if symbol in self.specs:
                 acct.position(symbol).qty += qty
+        for symbol, cost in cmd.costs:
+            # A cost basis only for a position the command opened; a negative one is ignored
+            # (PositionState keeps cost >= 0 as the basis of |qty|).
+            pos = acct.positions.get(symbol)
+            if pos is not None and pos.qty != 0 and cost >= 0:
+                pos.cost = cost
         self.accounts[cmd.account] = acct
 
     def _on_symbol_state(self, cmd: SetSymbolState) -> None:

@@ -130,6 +130,10 @@ class OpenAccount:
     positions: tuple[tuple[str, int], ...] = ()  # (symbol, qty units)
     risk_exempt: bool = False  # replay/system accounts: no reservations, may go negative
     ts: int = 0
+    # (symbol, cost basis in cash units) of starting positions; absent: cost 0. The caller
+    # prices the inventory (the demo accounts at the market when they open), so the engine
+    # stays deterministic and the P&L of a starting position is real from the first fill.
+    costs: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,7 +109,7 @@ class _Spec:
             for arity in range(self.min_len - 1, self.max_len)
             for sig in itertools.product(*self.kinds[:arity])
         )
-        self.positions_at = next((i for i, k in enumerate(kinds) if k is _POSITIONS), None)
+        self.positions_at = tuple(i for i, k in enumerate(kinds) if k is _POSITIONS)
         getter = attrgetter(*self.names)
         if len(self.names) == 1:
             single: Callable[[Any], Any] = getter
@@ -175,8 +175,9 @@ def _build(obj: Any) -> Command:
     values = obj[1:]
     if tuple(map(type, values)) not in spec.signatures:
         raise JournalCorrupt(_mismatch(spec, values))
-    if spec.positions_at is not None:
-        values[spec.positions_at] = _positions(values[spec.positions_at])
+    for i in spec.positions_at:
+        if i < len(values):
+            values[i] = _positions(values[i])
     return spec.cls(*values)
 
 

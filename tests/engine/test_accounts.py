@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exchange.engine.types import OrderFilled
+from exchange.engine.types import OpenAccount, OrderFilled
 
 Harness = Any
 # BTC-USD: price 2 decimals, qty 4 decimals -> cash_decimals 6; 1 USD = 10**6 cash units.
@@ -107,3 +107,24 @@ def test_risk_exempt_account_skips_reservations(h: Harness) -> None:
     assert view.positions[0].qty == 50000 and view.cash == 500 * USD - 1000 * USD
     # the short of 5 at 100 was closed at 100 (maker price): no P&L
     assert view.positions[0].realized_pnl == 0 and view.positions[0].avg_price == 10000
+
+
+def test_starting_inventory_takes_the_cost_basis_given(h: Harness) -> None:
+    # 2 BTC booked at 100.00: avg price 100.00; selling one at 101.00 realizes 1.00.
+    positions = (("BTC-USD", 20000), ("ETH-USD", 5))
+    h.do(
+        OpenAccount("sam", 0, positions, costs=(("BTC-USD", 200 * USD), ("ETH-USD", -1), ("X", 9)))
+    )
+    view = h.engine.account_view("sam")
+    pos = {p.symbol: p for p in view.positions}
+    assert pos["BTC-USD"].avg_price == 10000
+    assert pos["ETH-USD"].avg_price == 0  # a negative basis is ignored: cost 0 as before
+    h.new("sam", "s1", "sell", "1", "101.00")
+    h.new("bob", "b1", "buy", "1", "101.00")
+    pos = {p.symbol: p for p in h.engine.account_view("sam").positions}
+    assert pos["BTC-USD"].realized_pnl == 1 * USD and pos["BTC-USD"].avg_price == 10000
+
+
+def test_a_cost_without_a_starting_position_is_ignored(h: Harness) -> None:
+    h.do(OpenAccount("tom", 0, (), costs=(("BTC-USD", 5 * USD),)))
+    assert h.engine.account_view("tom").positions == ()

@@ -59,6 +59,7 @@ commands: st.SearchStrategy[Command] = st.one_of(
         positions=st.lists(st.tuples(text, i64), max_size=4).map(tuple),
         risk_exempt=st.booleans(),
         ts=ts,
+        costs=st.lists(st.tuples(text, i64), max_size=4).map(tuple),
     ),
     st.builds(SetSymbolState, symbol=text, state=st.sampled_from(["open", "halted"]), ts=ts),
     st.builds(Tick, ts=ts),
@@ -102,6 +103,9 @@ def test_missing_trailing_defaulted_fields_take_defaults() -> None:
     assert decode_command(b'["N","a","c","X","buy","limit","1"]') == NewOrder(
         "a", "c", "X", "buy", "limit", "1"
     )
+    # OpenAccount before ``costs`` was appended: starting positions at cost 0.
+    assert decode_command(b'["O","a",5,[["X",1]],false,0]') == OpenAccount("a", 5, (("X", 1),))
+    assert decode_command(b'["O","a",5,[["X",1]],false,0,[["X",7]]]').costs == (("X", 7),)
 
 
 @pytest.mark.parametrize(
@@ -125,6 +129,8 @@ def test_missing_trailing_defaulted_fields_take_defaults() -> None:
         b'["O","a",5,[["X"]],false,0]',
         b'["O","a",5,[["X","1"]],false,0]',
         b'["O","a",5,{"X":1},false,0]',
+        b'["O","a",5,[["X",1]],false,0,[["X","7"]]]',  # a cost must be an int
+        b'["O","a",5,[["X",1]],false,0,{"X":7}]',
         b'["C","a",null,null,0',  # truncated JSON
     ],
 )
