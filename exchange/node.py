@@ -325,9 +325,34 @@ class ExchangeNode:
             (sp.symbol, to_units(self.settings.demo_position, sp.qty_decimals))
             for sp in self.symbol_specs
         )
-        await self.submit(
-            t.OpenAccount(account, cash=to_units(self.settings.demo_cash, cd), positions=positions)
+        costs = tuple(
+            (symbol, price * qty * self.engine.scale[symbol])
+            for symbol, qty in positions
+            if (price := self.reference_price(symbol)) is not None
         )
+        await self.submit(
+            t.OpenAccount(
+                account,
+                cash=to_units(self.settings.demo_cash, cd),
+                positions=positions,
+                costs=costs,
+            )
+        )
+
+    def reference_price(self, symbol: str) -> int | None:
+        """The price (units) a demo account's starting inventory is booked at: the last trade,
+        else the mid of the book (rounded down to a tick), else None (booked at cost 0)."""
+        market = self.engine.markets.get(symbol)
+        if market is not None and market.last is not None:
+            return market.last
+        book = self.engine.books.get(symbol)
+        if book is None:
+            return None
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is None or ask is None:
+            return bid if ask is None else ask
+        tick = self.engine.specs[symbol].tick_size
+        return (bid + ask) // 2 // tick * tick
 
     def check_account_secret(self, account: str, secret: str | None) -> bool:
         import hmac
