@@ -32,6 +32,7 @@ from pathlib import Path
 
 import orjson
 
+from exchange.lab.staleness import TickerLog, staleness_report
 from exchange.lab.stats import latency_summary, median
 from exchange.lab.wire import Meter, MeteredClient, event_offset, open_client
 
@@ -39,6 +40,7 @@ __all__ = ["ProbeConfig", "main", "run_probe"]
 
 RACE = ("ws", "sse", "poll")
 SOLO = ("ws", "ws-deflate", "sse", "poll")
+TICKER_TAIL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,11 @@ async def _race(cfg: ProbeConfig) -> dict[str, object]:
     meters = {t: Meter(counting=False) for t in RACE}
     clients = {t: await _open_many(cfg, t, cfg.clients, meters[t]) for t in RACE}
     everyone = [c for cs in clients.values() for c in cs]
+    logs: dict[str, list[TickerLog]] = {t: [] for t in RACE}
+    for t, cs in clients.items():
+        for c in cs:
+            c.ticker_log = TickerLog()
+            logs[t].append(c.ticker_log)
     try:
         await _wait_first(everyone)
         await asyncio.sleep(0.3)  # past the snapshots and the replayed backlog
@@ -131,14 +138,18 @@ async def _race(cfg: ProbeConfig) -> dict[str, object]:
             m.reset()
             m.counting = True
         c0, t0, p0 = cpu_seconds(cfg.server_pid), time.monotonic(), time.process_time()
-        w0 = wait_seconds(cfg.server_pid)
+        w0, t0_ns = wait_seconds(cfg.server_pid), time.time_ns()
         await asyncio.sleep(cfg.duration)
         for m in meters.values():
             m.counting = False
+        t1_ns = time.time_ns()
         wall = time.monotonic() - t0
         cpu = (cpu_seconds(cfg.server_pid) - c0) / wall
         wait = (wait_seconds(cfg.server_pid) - w0) / wall
         probe_cpu = (time.process_time() - p0) / wall
+        # tickers stamped late in the window may still be in flight (a retransmission): let
+        # them land before counting what was delivered
+        await asyncio.sleep(TICKER_TAIL_S)
     finally:
         _close(everyone)
     out: dict[str, object] = {
@@ -149,10 +160,14 @@ async def _race(cfg: ProbeConfig) -> dict[str, object]:
         # time the server was runnable but had no CPU (other work on the machine)
         "server_cpu_wait_frac": round(wait, 4),
     }
+    tickers = staleness_report(logs, t0_ns, t1_ns)
     for t in RACE:
         row = _per_event(meters[t])
         row["events_per_client_s"] = round(meters[t].events / cfg.clients / wall, 2)
+        row["ticker"] = tickers[t]
         out[t] = row
+    out["ticker_floor"] = tickers["floor"]
+    out["tickers_published"] = tickers["published"]
     return out
 
 

@@ -43,7 +43,9 @@ def _g(d: Any, *path: str, default: Any = None) -> Any:
 def rows(cond: dict[str, Any]) -> list[list[str]]:
     """One row per transport of one condition, in the table's column order."""
     out = []
-    for t in ("ws", "ws-deflate", "sse", "poll"):
+    for t in TRANSPORTS:
+        if t == "rtc" and not (_g(cond, "race", t) or _g(cond, "solo", t)):
+            continue  # not measured in this run
         race = _g(cond, "race", t) or {}
         solo = _g(cond, "solo", t) or {}
         lat = race.get("latency") or solo.get("latency") or {}
@@ -51,6 +53,7 @@ def rows(cond: dict[str, Any]) -> list[list[str]]:
         rec = _g(cond, "reconnect", base, "resume") if t == base else None
         fresh = _g(cond, "reconnect", base, "fresh") if t == base else None
         ttfe = _g(cond, "connect", base, "first_event_ms") if t == base else None
+        tick = race.get("ticker") or {}
         out.append(
             [
                 t + ("" if race else " (solo)"),
@@ -64,6 +67,9 @@ def rows(cond: dict[str, Any]) -> list[list[str]]:
                 "-" if ttfe is None else f"{ttfe:.1f}",
                 "-" if rec is None else f"{rec['first_event_ms']:.1f} / {rec['lost_events']}",
                 "-" if fresh is None else f"{fresh['first_event_ms']:.1f} / {fresh['lost_events']}",
+                f"{_g(tick, 'staleness', 'p99_ms', default=0):.1f}" if tick else "-",
+                f"{_g(tick, 'excess', 'p99_ms', default=0):.1f}" if tick else "-",
+                f"{100 * tick.get('delivered_fraction', 0):.1f}" if tick else "-",
             ]
         )
     return out
@@ -81,7 +87,13 @@ COLUMNS = (
     "1st event ms",
     "resume ms/lost",
     "fresh ms/lost",
+    "tick stale p99",
+    "tick excess p99",
+    "tick deliv %",
 )
+
+#: Row order; ``rtc`` appears only when the run measured it.
+TRANSPORTS = ("ws", "ws-deflate", "sse", "poll", "rtc")
 
 
 def render_table(report: dict[str, Any], console: Any) -> None:
@@ -95,6 +107,15 @@ def render_table(report: dict[str, Any], console: Any) -> None:
         for row in rows(cond):
             table.add_row(*row)
         console.print(table)
+        floor = _g(cond, "race", "ticker_floor") or {}
+        if floor:
+            console.print(
+                f"  ticker staleness floor (the feed's own spacing): p50 {floor['p50_ms']:.1f} ms,"
+                f" p99 {floor['p99_ms']:.1f} ms; {_g(cond, 'race', 'tickers_published')} tickers"
+            )
+        rtc = cond.get("rtc_status")
+        if rtc and not rtc.get("connected"):
+            console.print(f"  rtc: not measured: {rtc.get('reason')}")
         gz = _g(cond, "solo", "sse", "gzip_estimate") or {}
         if gz:
             console.print(

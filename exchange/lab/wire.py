@@ -28,6 +28,8 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
 
+from exchange.lab.staleness import TickerLog
+
 __all__ = [
     "ChunkedDecoder",
     "Meter",
@@ -59,9 +61,12 @@ class Meter:
     latencies_ns: list[int] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     keep_ids: bool = False
+    datagrams_up: int = 0  # UDP transports (rtc) only: datagrams sent and received
+    datagrams_down: int = 0
 
     def reset(self) -> None:
         self.up = self.down = self.events = 0
+        self.datagrams_up = self.datagrams_down = 0
         self.latencies_ns = []
         self.ids = []
 
@@ -123,6 +128,7 @@ class MeteredClient(asyncio.Protocol):
         self.last_id: str | None = None
         self.received_ids: list[str] = []
         self.record_ids = False
+        self.ticker_log: TickerLog | None = None  # set to record every ticker (staleness)
         self.on_event: Callable[[str, str, int], None] | None = None
         loop = asyncio.get_running_loop()
         self.connected: asyncio.Future[None] = loop.create_future()
@@ -165,6 +171,8 @@ class MeteredClient(asyncio.Protocol):
             self.last_id = event_id
             if self.record_ids:
                 self.received_ids.append(event_id)
+        if name == "ticker" and self.ticker_log is not None:
+            self.ticker_log.add(now, data, event_id)
         ts = _ts(data)
         if ts and not self.first_live_ns:
             self.first_live_ns = now

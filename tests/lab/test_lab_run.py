@@ -21,6 +21,26 @@ def _sane_latency(lat: dict[str, Any]) -> None:
     assert qs == sorted(qs) and vs == sorted(vs)
 
 
+def _sane_tickers(race: dict[str, Any], transports: tuple[str, ...]) -> None:
+    """Ticker staleness figures: present, ordered, never below the feed's own floor."""
+    floor = race["ticker_floor"]
+    _sane_latency(floor)
+    assert race["tickers_published"] > 0
+    for t in transports:
+        tick = race[t]["ticker"]
+        _sane_latency(tick["staleness"])
+        assert tick["excess"]["n"] == tick["staleness"]["n"]
+        assert 0 <= tick["excess"]["p50_ms"] <= tick["excess"]["max_ms"]
+        # a warm client holds a ticker of every symbol at every sample, and then each of its
+        # samples is at least the floor's at the same instant
+        if tick["unheld_samples"] == 0:
+            assert tick["staleness"]["p50_ms"] >= floor["p50_ms"]
+            assert tick["staleness"]["max_ms"] >= floor["max_ms"]
+        assert 0 < tick["delivered_fraction"] <= 1.0
+        if t != "rtc":  # TCP delivers every ticker (the run waits a second for stragglers)
+            assert tick["delivered_fraction"] > 0.9
+
+
 def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
     phases: list[str] = []
     opts = LabOptions(
@@ -44,6 +64,7 @@ def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
         assert resume["lost_events"] == 0  # resume is exact on every transport
         assert resume["events_in_outage"] > 0
         assert fresh["lost_events"] > 0  # a fresh connection misses the outage
+    _sane_tickers(cond["race"], TRANSPORTS)
     # long polling pays an HTTP request per answer; streams send nothing up
     assert cond["race"]["poll"]["up_per_event"] > cond["race"]["ws"]["up_per_event"]
     for t in ("ws", "ws-deflate", "sse", "poll"):
