@@ -7,6 +7,12 @@ by the dataclass fields in declaration order, e.g. ``["N","alice","c1","BTC-USD"
 of every field and raises :class:`JournalCorrupt` on anything else; it never returns a
 half-valid command.
 
+A record may carry where the command came from: ``encode_sourced(payload, source)`` wraps
+an encoded command as ``["X","<source>",<command array>]``. ``decode_command`` reads through
+the wrapper (the command is the same), ``command_source`` returns the source (or None). The
+Redis sequencer journals each ``tw:cmd`` entry id this way, so a command read again after a
+crash is recognised exactly.
+
 Evolution: a field appended to a command (with a default) stays readable from old journals,
 because a shorter array takes the defaults of the missing trailing fields. Never reorder or
 remove fields, never reuse a tag. Integers of any size round-trip: beyond 64 bits (orjson's
@@ -36,7 +42,14 @@ from exchange.engine.types import (
 )
 from exchange.journal.errors import JournalCorrupt, RecordTooLarge
 
-__all__ = ["COMMAND_TAGS", "decode_command", "encode_command"]
+__all__ = [
+    "COMMAND_TAGS",
+    "SOURCE_TAG",
+    "command_source",
+    "decode_command",
+    "encode_command",
+    "encode_sourced",
+]
 
 #: The stable type tag of each command class. Never change or reuse one.
 COMMAND_TAGS: dict[type, str] = {
@@ -48,6 +61,9 @@ COMMAND_TAGS: dict[type, str] = {
     SetSymbolState: "S",
     Tick: "T",
 }
+#: The tag of a sourced record's wrapper (never a command's tag).
+SOURCE_TAG = "X"
+_SOURCE_PREFIX = b'["X",'
 
 _STR = (str,)
 _OPT_STR = (str, type(None))
@@ -155,14 +171,14 @@ def decode_command(data: bytes | bytearray | memoryview) -> Command:
     except orjson.JSONDecodeError as exc:
         raise JournalCorrupt(f"command payload is not JSON: {exc}") from None
     try:
-        return _build(obj)
+        return _build(_inner(obj))
     except JournalCorrupt:
         # orjson reads an int beyond 64 bits as a float; the standard library keeps it exact.
         try:
             exact = json.loads(bytes(data))
         except ValueError:
             raise JournalCorrupt("command payload is not JSON") from None
-        return _build(exact)
+        return _build(_inner(exact))
 
 
 def _build(obj: Any) -> Command:
@@ -204,3 +220,42 @@ def _positions(value: list[Any]) -> tuple[tuple[str, int], ...]:
             raise JournalCorrupt(f"bad position entry {item!r}")
         out.append((item[0], item[1]))
     return tuple(out)
+
+
+def encode_sourced(payload: bytes, source: str) -> bytes:
+    """Wrap an ``encode_command`` payload with ``source`` (any string; see the module
+    docstring). Raises :class:`RecordTooLarge` for a string that cannot be written."""
+    try:
+        return b"".join((_SOURCE_PREFIX, orjson.dumps(source), b",", payload, b"]"))
+    except orjson.JSONEncodeError as exc:
+        raise RecordTooLarge(f"cannot encode source: {exc}") from exc
+
+
+def command_source(data: bytes | bytearray | memoryview) -> str | None:
+    """The source of a record written by ``encode_sourced``; None for a plain command.
+    Raises :class:`JournalCorrupt` for a wrapper that is not well formed."""
+    if bytes(data[: len(_SOURCE_PREFIX)]) != _SOURCE_PREFIX:
+        return None
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:
+            obj = json.loads(bytes(data))
+        except ValueError:
+            raise JournalCorrupt("sourced record is not JSON") from None
+    _unwrap(obj)
+    source: str = obj[1]
+    return source
+
+
+def _inner(obj: Any) -> Any:
+    """The command array of a record (inside a sourced record's wrapper)."""
+    if type(obj) is list and obj and obj[0] == SOURCE_TAG:
+        return _unwrap(obj)
+    return obj
+
+
+def _unwrap(obj: list[Any]) -> Any:
+    if len(obj) != 3 or type(obj[1]) is not str or type(obj[2]) is not list:
+        raise JournalCorrupt('a sourced record is ["X", source, command]')
+    return obj[2]
