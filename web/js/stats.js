@@ -1,12 +1,31 @@
 /**
  * Per-transport counters and latency windows for the connection panel. Pure (no DOM).
  *
- * Exports TransportStats, LatencyWindow, percentile(sortedValues, p).
+ * Exports TransportStats, LatencyWindow, percentile(sortedValues, p), and the byte counts of
+ * received frames: wsFrameBytes(payloadLength), sseFrameBytes(id, event, dataLength),
+ * httpResponseBytes(status, statusText, headers, bodyLength).
  * Two latencies are sampled when the frame that shows an event is painted: `latency` is
  * event time (`ts`, ns, the server's clock) to render, in ms; `renderDelay` is arrival in
  * the page to render (the page's own share). Each keeps its last SAMPLES values.
  */
 const SAMPLES = 2048;
+
+/** Bytes of a server-to-client WebSocket frame: payload plus the 2/4/10-byte unmasked header. */
+export function wsFrameBytes(payloadLength) {
+  return payloadLength + (payloadLength < 126 ? 2 : payloadLength < 65536 ? 4 : 10);
+}
+
+/** Bytes of the server's SSE frame `id:<id>\nevent:<event>\ndata:<data>\n\n`. */
+export function sseFrameBytes(id, event, dataLength) {
+  return 3 + id.length + 7 + event.length + 6 + dataLength + 2;
+}
+
+/** Bytes of an HTTP/1.1 response: status line, `name: value` header lines, blank line, body. */
+export function httpResponseBytes(status, statusText, headers, bodyLength) {
+  let total = `HTTP/1.1 ${status} ${statusText}\r\n`.length + 2 + bodyLength;
+  for (const [name, value] of headers) total += name.length + 2 + String(value).length + 2;
+  return total;
+}
 
 /** Nearest-rank percentile of an ascending array (p in 0..100); null when empty. */
 export function percentile(sorted, p) {

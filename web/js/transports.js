@@ -1,7 +1,8 @@
 /**
  * Market-data transports (PROTOCOL §4-5) and the feed that picks between them.
  *
- * Exports MarketFeed, WsTransport, SseTransport, PollTransport.
+ * Exports MarketFeed, WsTransport, SseTransport, PollTransport, TRANSPORT_CLASSES (name -> class;
+ * a class takes (feedLike, afterId), see js/race_lanes.js for what a feed-like object offers).
  *
  * MarketFeed delivers every market-data event once, in stream order, to onEvent(event, data,
  * id) whatever transport carries it: WebSocket `/ws/md` (subscribe with `after`), SSE
@@ -14,7 +15,7 @@
  */
 import { FallbackPolicy, detectSupport } from "./fallback.js";
 import { CHANNELS, MD_EVENTS, MD_PREFIX, OPS, TRANSPORTS } from "./protocol.js";
-import { TransportStats } from "./stats.js";
+import { TransportStats, httpResponseBytes, sseFrameBytes, wsFrameBytes } from "./stats.js";
 
 const MD_EVENT_NAMES = Object.values(MD_EVENTS);
 const POLL_TIMEOUT_S = 25;
@@ -52,7 +53,7 @@ export class WsTransport {
 
   onMessage(text) {
     if (this.closed) return;
-    this.feed.stats.ws.bytes += text.length;
+    this.feed.stats.ws.bytes += wsFrameBytes(text.length);
     const msg = JSON.parse(text);
     if (msg.type.startsWith(MD_PREFIX)) {
       if (!this.live) this.markLive();
@@ -131,8 +132,8 @@ export class SseTransport {
     for (const name of MD_EVENT_NAMES) {
       this.source.addEventListener(name, (ev) => {
         if (this.closed) return;
-        // Payload plus the id/event lines: an estimate of the bytes on the wire.
-        this.feed.stats.sse.bytes += ev.data.length + ev.lastEventId.length + name.length + 16;
+        // The server's frame rebuilt: id, event and data lines (heartbeats are not counted).
+        this.feed.stats.sse.bytes += sseFrameBytes(ev.lastEventId, name, ev.data.length);
         this.feed.deliver(this, ev.lastEventId, name, JSON.parse(ev.data));
       });
     }
@@ -169,7 +170,8 @@ export class PollTransport {
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         const text = await response.text();
         if (this.closed) return;
-        feed.stats.poll.bytes += text.length;
+        // Status line, headers and body of the answer (the request going up is not counted).
+        feed.stats.poll.bytes += httpResponseBytes(response.status, response.statusText ?? "", response.headers ?? [], text.length);
         const body = JSON.parse(text);
         if (!this.live) {
           this.live = true;
@@ -192,7 +194,7 @@ export class PollTransport {
   }
 }
 
-const TRANSPORT_CLASSES = { ws: WsTransport, sse: SseTransport, poll: PollTransport };
+export const TRANSPORT_CLASSES = { ws: WsTransport, sse: SseTransport, poll: PollTransport };
 
 export class MarketFeed {
   constructor({
