@@ -13,7 +13,9 @@ import { createTape } from "./js/tape.js";
 import { createTicker } from "./js/ticker.js";
 import { createTicket } from "./js/ticket.js";
 import { TransportStats } from "./js/stats.js";
-import { MarketFeed } from "./js/transports.js";
+import { MarketFeed, TRANSPORT_CLASSES } from "./js/transports.js";
+import { Race } from "./js/race_lanes.js";
+import { createRaceView } from "./js/raceview.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -71,6 +73,24 @@ async function main() {
   const connection = createConnectionPanel(
     { table: $("conn-table"), current: $("conn-current"), badge: $("conn-badge"), switchForm: $("force"), orderState: $("order-state") },
     { onForce: (mode) => feed.force(mode) },
+  );
+
+  // Race mode: extra streams beside the live feed, one per transport; the feed is not touched.
+  let race = null;
+  const raceView = createRaceView(
+    { toggle: $("race-toggle"), section: $("race"), table: $("race-table"), note: $("race-note") },
+    {
+      onToggle: (wanted) => {
+        // A stopped race keeps its table on screen until the next one starts.
+        if (race?.running) race.stop();
+        if (wanted) {
+          race = new Race({ symbols: feed.symbols, channels: feed.channels, classes: TRANSPORT_CLASSES, onChange: schedule });
+          race.start();
+        }
+        panelDue = true;
+        schedule();
+      },
+    },
   );
 
   const replay = createReplayBar($("replay"), { fetchJson });
@@ -154,6 +174,7 @@ async function main() {
         ? `orders: ${orders.ready ? "live" : "reconnecting"} · exec_seq ${orders.tracker.lastExecSeq} · reconnects ${orders.reconnects} · re-sent ${orders.resent}${orders.notice ? ` · ${orders.notice}` : ""}`
         : "orders: not logged in";
       connection.render(feed.snapshot(), orderInfo);
+      raceView.render(race ? race.snapshot() : null);
       if (account) positions.render(account, store.tickers); // P&L follows the last prices
       $("chart-stats").textContent = `${chart.state.updates} updates`;
     }
@@ -222,6 +243,9 @@ async function main() {
     checksum: (symbol = ui.symbol) => store.books.get(symbol)?.checksum() ?? null,
     selectSymbol,
     replay,
+    get race() {
+      return race;
+    },
   };
 
   setInterval(() => {
