@@ -17,6 +17,9 @@ __all__ = ["TRANSPORTS", "ConfigError", "Settings", "from_env"]
 TRANSPORTS = ("ws", "sse", "poll")
 
 
+_ICE_SCHEMES = ("stun", "turn", "turns")
+
+
 class ConfigError(ValueError):
     """A setting has a value the server cannot run with; the message says which and why."""
 
@@ -69,6 +72,12 @@ class Settings:
     #: Benchmarks only: synthetic market-data events per second published straight into the
     #: hub (not through the engine or the journal); 0 (the default) switches it off.
     md_synthetic_rate: float = 0.0
+    # WebRTC market data (exchange.rtc)
+    #: Open peer connections allowed at once (``POST /rtc/offer`` answers 503 beyond); 0: off.
+    rtc_max_peers: int = 200
+    #: STUN/TURN servers for real networks: ``stun:HOST:PORT``,
+    #: ``turn:USER:PASS@HOST:PORT[?transport=tcp]``; none needed on loopback or a LAN.
+    rtc_ice_servers: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -87,6 +96,11 @@ class Settings:
         for name in ("conn_rate", "conn_burst", "account_rate", "account_burst", "max_frame_bytes"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive")
+        if self.rtc_max_peers < 0:
+            problems.append("rtc_max_peers must be >= 0")
+        bad_ice = [u for u in self.rtc_ice_servers if u.split(":", 1)[0] not in _ICE_SCHEMES]
+        if bad_ice:
+            problems.append(f"rtc_ice_servers must be stun:, turn: or turns: URLs, not {bad_ice}")
         if problems:
             raise ConfigError("; ".join(problems))
 
