@@ -1,0 +1,18 @@
+"""WebRTC data channels for market data (issue 9): the server side and a Python client.
+
+Exports: ``install`` (adds ``POST /rtc/offer`` to an app and closes its peers when it stops),
+``RtcMarketClient`` (the aiortc client, see ``exchange.rtc.client``), ``RtcConnectError``,
+``RtcPeers`` (the per-app registry of open peers), ``TOO_MANY_PEERS``.
+
+Channels the client opens: ``ticker`` (unordered, no retransmits, latest value per symbol)
+and ``book`` (ordered, reliable: the /ws/md subscribe conversation). See
+``exchange.rtc.channels`` and docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from exchange.rtc.client import RtcConnectError, RtcMarketClient
+from exchange.rtc.peer import RtcPeers
+from exchange.rtc.signalling import TOO_MANY_PEERS, install
+
+__all__ = ["TOO_MANY_PEERS", "RtcConnectError", "RtcMarketClient", "RtcPeers", "install"]

@@ -1,0 +1,142 @@
+"""Signalling over HTTP: ``POST /rtc/offer`` answers a client's SDP offer.
+
+Exports: ``router``, ``install``, ``TOO_MANY_PEERS``, ``MAX_BODY_BYTES``.
+
+Contract of ``POST /rtc/offer[?symbols=A,B]`` with ``{"sdp": "...", "type": "offer"}``:
+
+* 200 ``{"sdp": "...", "type": "answer"}``: a peer connection now waits for the client's
+  ICE checks; the channels the client opened (``ticker``, ``book``) are served when they open.
+  ``symbols`` (default: all) is what the ``ticker`` channel starts with.
+* 400 ``BAD_REQUEST``: the body is not JSON, not an object, not an offer, the SDP does not
+  parse or aiortc refuses it, it has no data-channel m-line (or has media), or ``symbols``
+  names an unknown symbol. Nothing stays allocated.
+* 401 ``UNAUTHORIZED``: a token was given (``?token=`` or ``Authorization: Bearer``) and is
+  not valid. A token is never required: market data is public.
+* 503 ``TOO_MANY_PEERS`` at ``rtc_max_peers`` open peers; ``TRANSPORT_DISABLED`` when
+  ``rtc_max_peers`` is 0 or the server is stopping.
+
+Candidates: when the request comes from this machine's loopback (and names no proxy), the
+answer offers only loopback host candidates (see ``exchange.rtc.ice``); otherwise every
+interface aioice finds, plus server-reflexive/relay ones from ``rtc_ice_servers``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from fastapi import APIRouter, FastAPI, Request
+
+from exchange.gateway.auth import AuthError, bearer_from_header
+from exchange.gateway.deps import Node, api_error, parse_filter
+from exchange.rtc.ice import (
+    OfferError,
+    check_offer,
+    gather_addresses,
+    ice_configuration,
+    is_loopback_host,
+    strip_mdns_candidates,
+)
+from exchange.rtc.peer import RtcPeer, RtcPeers
+
+__all__ = ["LOOPBACK_ADDRESSES", "MAX_BODY_BYTES", "TOO_MANY_PEERS", "install", "router"]
+
+router = APIRouter()
+
+TOO_MANY_PEERS = "TOO_MANY_PEERS"
+MAX_BODY_BYTES = 64 * 1024
+#: Host candidates offered to a client on this machine's loopback.
+LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
+_PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
+def _peers(request: Request) -> RtcPeers:
+    peers: RtcPeers = request.app.state.rtc_peers
+    return peers
+
+
+def _check_token(request: Request, node: Node) -> None:
+    token = bearer_from_header(request.headers.get("authorization")) or request.query_params.get(
+        "token"
+    )
+    if token:
+        try:
+            node.issuer.verify(token)
+        except AuthError as exc:
+            raise api_error(401, "UNAUTHORIZED", str(exc)) from exc
+
+
+def _local_client(request: Request) -> bool:
+    client = request.client
+    if client is None or not is_loopback_host(client.host):
+        return False
+    return not any(h in request.headers for h in _PROXY_HEADERS)
+
+
+@router.post("/rtc/offer", summary="WebRTC signalling: an SDP offer in, the SDP answer out")
+async def rtc_offer(request: Request, symbols: str | None = None) -> dict[str, str]:
+    node: Node = request.app.state.node
+    peers = _peers(request)
+    offers = peers.metrics.offers
+    if node.settings.rtc_max_peers <= 0 or node.shutting_down:
+        raise api_error(503, "TRANSPORT_DISABLED", "WebRTC market data is off on this server")
+    _check_token(request, node)
+    raw = await request.body()
+    try:
+        if len(raw) > MAX_BODY_BYTES:
+            raise OfferError(f"body over {MAX_BODY_BYTES} bytes")
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise OfferError("the body is not JSON") from exc
+        sdp = check_offer(body)
+        parse_filter(node, symbols, "ticker")
+    except ValueError as exc:  # OfferError is one
+        offers.labels("bad").inc()
+        raise api_error(400, "BAD_REQUEST", str(exc)) from exc
+    if peers.full:
+        offers.labels("full").inc()
+        raise api_error(503, TOO_MANY_PEERS, f"{len(peers)} WebRTC peers open: try later")
+    pc = RTCPeerConnection(ice_configuration(node.settings.rtc_ice_servers))
+    peer = RtcPeer(peers, pc, symbols)
+    peers.add(peer)  # no await since the cap check: the cap is exact
+    try:
+        with gather_addresses(LOOPBACK_ADDRESSES if _local_client(request) else None):
+            await pc.setRemoteDescription(
+                RTCSessionDescription(strip_mdns_candidates(sdp), "offer")
+            )
+            await pc.setLocalDescription(await pc.createAnswer())
+    except BaseException as exc:
+        await peer.close_soon()
+        if not isinstance(exc, Exception):
+            raise
+        offers.labels("bad").inc()
+        raise api_error(400, "BAD_REQUEST", f"offer refused: {exc}") from exc
+    local = pc.localDescription
+    if local is None:  # closed meanwhile (shutdown)
+        await peer.close_soon()
+        raise api_error(503, "TRANSPORT_DISABLED", "the server is stopping")
+    offers.labels("answered").inc()
+    peer.start_watch()
+    return {"sdp": local.sdp, "type": local.type}
+
+
+def install(app: FastAPI) -> None:
+    """Serve ``/rtc/offer`` on ``app`` (whose ``state.node`` is set), and close every peer
+    when the app's lifespan ends (before the node stops)."""
+    peers = app.state.rtc_peers = RtcPeers(app.state.node)
+    app.include_router(router)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            try:
+                yield state
+            finally:
+                await peers.aclose()
+
+    app.router.lifespan_context = lifespan
