@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from exchange import rtc
 from exchange.config import Settings
 from exchange.gateway import long_poll, replay_api, rest, sse_market, ws_market, ws_orders
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings, node: Any | None = None) -> FastAPI:
     app.include_router(sse_market.router)
     app.include_router(long_poll.router)
     app.include_router(replay_api.router)
+    rtc.install(app)  # POST /rtc/offer; closes the WebRTC peers when the app stops
     vendor = WEB_DIR / "node_modules" / "lightweight-charts" / "dist"
     if vendor.is_dir():
         app.mount("/vendor/lightweight-charts", StaticFiles(directory=vendor), name="vendor")
