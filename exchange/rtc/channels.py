@@ -93,27 +93,28 @@ class _Channel:
         self.send_raw(orjson.dumps(message))
 
     def _on_message(self, data: str | bytes) -> None:
-        if len(data) > self.node.settings.max_frame_bytes:
-            self.send(error_message(BAD_REQUEST, "frame over the size limit"))
-            return
+        """Answer one client frame; every failure becomes an ``error`` on this channel."""
         try:
-            op: Any = decode_op(data)
+            if len(data) > self.node.settings.max_frame_bytes:
+                raise ProtocolError(BAD_REQUEST, "frame over the size limit")
+            reply = self._dispatch(decode_op(data))
         except ProtocolError as exc:
-            self.send(error_message(exc.code, exc.message, exc.req_id))
-            return
-        req_id = getattr(op, "req_id", None)
+            reply = exc.to_error()
+        if reply is not None:
+            self.send(reply)
+
+    def _dispatch(self, op: Any) -> dict[str, Any] | None:
         if op.op == "ping":
-            self.send({"type": "pong", "req_id": req_id, "server_time": time.time_ns()})
-            return
+            return {"type": "pong", "req_id": op.req_id, "server_time": time.time_ns()}
         handler: Callable[[Any], None] | None = getattr(self, "op_" + op.op, None)
         if handler is None:
             text = f"{self.label} channel: only subscribe, unsubscribe and ping"
-            self.send(error_message(UNKNOWN_OP, text, req_id))
-            return
+            raise ProtocolError(UNKNOWN_OP, text, op.req_id)
         try:
             handler(op)
         except ValueError as exc:
-            self.send(error_message(BAD_REQUEST, str(exc), req_id))
+            raise ProtocolError(BAD_REQUEST, str(exc), op.req_id) from exc
+        return None
 
     def close(self) -> None:
         for task in self.tasks:

@@ -16,7 +16,8 @@ Contracts:
   shipped. Server and client use it to stay on 127.0.0.1 when the other side is on this
   machine's loopback, so loopback tests never touch another interface.
 * ``check_offer(body)`` returns the offer's SDP or raises ``OfferError`` (the message says
-  why); it parses the SDP and insists on exactly one data-channel m-line and no media.
+  why); it parses the SDP and insists on exactly one DTLS/SCTP data-channel m-line, no
+  media and a DTLS fingerprint (aiortc checks the rest, e.g. ICE credentials, when applied).
 * ``strip_mdns_candidates(sdp)`` drops ``<uuid>.local`` host candidates (Chromium's default
   hides host IPs behind mDNS names): resolving them would multicast on the LAN. The browser's
   connectivity checks still reach the server, which learns their source as a peer-reflexive
@@ -134,10 +135,10 @@ def check_offer(body: Any) -> str:
     if kinds.count("application") != 1 or len(kinds) != 1:
         raise OfferError(f"offer exactly one data channel m-line and no media (got {kinds})")
     media = parsed.media[0]
+    if "DTLS/SCTP" not in media.profile:
+        raise OfferError(f"the data channel m-line must use DTLS/SCTP, not {media.profile}")
     if media.sctpCapabilities is None and media.sctpmap == {} and media.sctp_port is None:
         raise OfferError("the data channel m-line carries no SCTP parameters")
-    if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
-        raise OfferError("the offer has no ICE credentials")
     if media.dtls is None or not media.dtls.fingerprints:
         raise OfferError("the offer has no DTLS fingerprint")
     return sdp
