@@ -60,7 +60,7 @@ class RtcMetrics:
             registry=registry,
         )  # fmt: skip
         self.offers = Counter(
-            "tickwire_rtc_offers", "Offers by outcome (answered, bad, full, failed)",
+            "tickwire_rtc_offers", "Offers by outcome (answered, bad, full)",
             ["outcome"], registry=registry,
         )  # fmt: skip
         self.superseded = Counter(

@@ -1,0 +1,121 @@
+"""Rough server CPU cost of a market-data message over a WebRTC data channel vs /ws/md.
+
+Run from the repository root: ``python -m exchange.rtc.cost [--rate R] [--clients N]
+[--seconds S]``. Prints one Markdown table row per transport. A measurement, not a test.
+
+A ``tickwire serve`` subprocess (simulator off, ``TICKWIRE_MD_SYNTHETIC_RATE=R`` synthetic
+events/s, pinned to core 0 by ``bench.procs``) serves N clients in this process (pinned to
+core 1): ``rtc`` clients open only the reliable ``book`` channel subscribed to every hub
+channel (so they receive the same messages as a /ws/md client), ``rtc-ticker`` clients only
+the ``ticker`` channel, ``ws`` clients /ws/md, ``none`` no client (the publishing baseline).
+Over the window: messages received, server CPU (``/proc``), and the server CPU microseconds
+per delivered message above the ``none`` baseline. aiortc does SCTP, DTLS
+(AES-GCM via OpenSSL) and the ICE/UDP sends in Python on the event loop, so expect several
+times the WebSocket cost per message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import time
+from typing import Any
+
+import orjson
+import websockets
+
+from exchange.rtc.client import RtcMarketClient
+
+__all__ = ["main", "measure"]
+
+ALL = ("book", "trades", "ticker", "candles", "status")
+
+
+async def _ws_reader(url: str, counter: list[int], stop: asyncio.Event) -> None:
+    ws_url = "ws" + url.removeprefix("http")
+    async with websockets.connect(f"{ws_url}/ws/md", max_size=2**24) as ws:
+        await ws.send(orjson.dumps({"op": "subscribe", "req_id": 1}).decode())
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ws.recv(), 0.5)
+                counter[0] += 1
+
+
+async def _rtc_reader(
+    url: str, counter: list[int], stop: asyncio.Event, channels: tuple[str, ...]
+) -> None:
+    async with RtcMarketClient(url, channels=channels, book_channels=ALL) as c:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await c.next(0.5)
+                counter[0] += 1
+
+
+async def measure(
+    url: str, pid: int, transport: str, clients: int, seconds: float
+) -> dict[str, Any]:
+    """Attach ``clients`` readers of ``transport``; count what arrives in ``seconds``."""
+    from bench.procs import cpu_seconds
+
+    counter, stop = [0], asyncio.Event()
+    if transport == "none":
+        readers = []
+    elif transport == "ws":
+        readers = [_ws_reader(url, counter, stop) for _ in range(clients)]
+    else:
+        chans = ("ticker",) if transport == "rtc-ticker" else ("book",)
+        readers = [_rtc_reader(url, counter, stop, chans) for _ in range(clients)]
+    tasks = [asyncio.create_task(r) for r in readers]
+    await asyncio.sleep(3.0)  # connect, snapshots
+    n0, cpu0, own0, t0 = counter[0], cpu_seconds(pid), time.process_time(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    n1, cpu1, own1, t1 = counter[0], cpu_seconds(pid), time.process_time(), time.perf_counter()
+    stop.set()
+    for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise RuntimeError(f"a {transport} reader failed") from outcome
+    msgs = n1 - n0
+    return {
+        "transport": transport,
+        "clients": clients,
+        "msgs_per_s": msgs / (t1 - t0),
+        "server_cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0),
+        "client_cpu_pct": 100 * (own1 - own0) / (t1 - t0),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    from bench.procs import CLIENT_CORE, pin, start_tickwire
+
+    ap = argparse.ArgumentParser(prog="python -m exchange.rtc.cost", description=__doc__)
+    ap.add_argument("--rate", type=float, default=200.0, help="synthetic events/s")
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--transports", default="none,ws,rtc,rtc-ticker")
+    args = ap.parse_args(argv)
+    pin(os.getpid(), CLIENT_CORE)
+    print("| transport | clients | msg/s delivered | server CPU % | server µs/msg over idle "
+          "| client CPU % |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    idle = 0.0
+    for transport in args.transports.split(","):
+        server = start_tickwire({"TICKWIRE_MD_SYNTHETIC_RATE": str(args.rate)})
+        try:
+            row = asyncio.run(
+                measure(server.base, server.pid, transport, args.clients, args.seconds)
+            )
+        finally:
+            server.stop()
+        if transport == "none":
+            idle = row["server_cpu_pct"]
+        extra = (row["server_cpu_pct"] - idle) / 100 * 1e6 / max(1.0, row["msgs_per_s"])
+        print(
+            f"| {row['transport']} | {row['clients']} | {row['msgs_per_s']:.0f} | "
+            f"{row['server_cpu_pct']:.1f} | {extra:.0f} | {row['client_cpu_pct']:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
