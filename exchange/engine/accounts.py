@@ -80,6 +80,7 @@ class Account:
         "exec_history",
         "exec_seq",
         "fees_paid",
+        "key_ttl",
         "keys",
         "name",
         "open_orders",
@@ -100,6 +101,8 @@ class Account:
         self.open_orders: dict[str, Any] = {}
         #: client_order_id -> (fingerprint, order_id, ts of first use).
         self.keys: dict[str, tuple[tuple[Any, ...], str, int]] = {}
+        #: ns its keys are kept; 0 means the engine's idempotency TTL
+        self.key_ttl = 0
         self.exec_history: deque[Event] = deque(maxlen=exec_history)
 
     def position(self, symbol: str) -> PositionState:

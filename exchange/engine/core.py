@@ -30,9 +30,13 @@ from exchange.engine.types import (
     Trade,
 )
 
-__all__ = ["DAY_NS", "EngineCore"]
+__all__ = ["DAY_NS", "EngineCore", "KeyQueue"]
 
 DAY_NS = 24 * 3600 * 1_000_000_000
+
+
+#: (ts of first use, account, client_order_id) in first-use order, for purging old keys
+KeyQueue = deque[tuple[int, str, str]]
 
 
 class EngineCore:
@@ -67,7 +71,9 @@ class EngineCore:
         self.now = 0
         self.fees_collected = 0
         #: (ts, account, client_order_id) in first-use order, for purging old keys
-        self.key_queue: deque[tuple[int, str, str]] = deque()
+        self.key_queue: KeyQueue = deque()
+        #: the same for accounts with their own key TTL, by TTL (ns)
+        self.key_queues: dict[int, KeyQueue] = {}
         self.next_candle_close: int | None = None
         self._fee_slack = 2 if max(maker_fee_bps, taker_fee_bps) > 0 else 0
         # per-command scratch, reset by Engine.handle
@@ -76,6 +82,15 @@ class EngineCore:
         self._touched: dict[str, None] = {}
 
     # ------------------------------------------------------------------ events
+    def key_queue_of(self, acct: Account) -> KeyQueue:
+        """The purge queue ``acct``'s keys go to (its own TTL's, or the engine's)."""
+        if not acct.key_ttl:
+            return self.key_queue
+        queue = self.key_queues.get(acct.key_ttl)
+        if queue is None:
+            queue = self.key_queues[acct.key_ttl] = deque()
+        return queue
+
     def _exec(self, acct: Account, event: Event) -> None:
         """Append an execution-stream event (its exec_seq already taken) to reply + history."""
         acct.exec_history.append(event)

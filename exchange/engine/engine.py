@@ -33,7 +33,7 @@ from typing import Any
 
 from exchange.engine import errors as E
 from exchange.engine.accounts import Account
-from exchange.engine.core import DAY_NS
+from exchange.engine.core import DAY_NS, KeyQueue
 from exchange.engine.errors import Rejection
 from exchange.engine.orders import CANCEL, CANCELED, FILLED, Order
 from exchange.engine.replace import ReplaceMixin
@@ -103,7 +103,11 @@ class Engine(ReplaceMixin):
             else None
         )
         if self.key_queue and self.key_queue[0][0] + self.idempotency_ttl_ns <= self.now:
-            self._purge_keys()
+            self._purge_keys(self.key_queue, self.idempotency_ttl_ns)
+        if self.key_queues:
+            for ttl, queue in self.key_queues.items():
+                if queue and queue[0][0] + ttl <= self.now:
+                    self._purge_keys(queue, ttl)
         handler = self._handlers.get(type(cmd))
         if handler is None:
             raise TypeError(f"not an engine command: {cmd!r}")
@@ -164,9 +168,8 @@ class Engine(ReplaceMixin):
         self.next_candle_close = nxt
         return closed
 
-    def _purge_keys(self) -> None:
-        horizon = self.now - self.idempotency_ttl_ns
-        queue = self.key_queue
+    def _purge_keys(self, queue: KeyQueue, ttl: int) -> None:
+        horizon = self.now - ttl
         while queue and queue[0][0] <= horizon:
             ts, name, coid = queue.popleft()
             acct = self.accounts[name]
@@ -188,6 +191,8 @@ class Engine(ReplaceMixin):
         if cmd.account in self.accounts:
             return
         acct = Account(cmd.account, cmd.cash, cmd.risk_exempt, self.exec_history)
+        if cmd.key_ttl_ns > 0:
+            acct.key_ttl = cmd.key_ttl_ns
         for symbol, qty in cmd.positions:
             if symbol in self.specs:
                 acct.position(symbol).qty += qty
@@ -281,7 +286,7 @@ class Engine(ReplaceMixin):
         )
         self.orders[order.order_id] = order
         acct.keys[coid] = (fingerprint, order.order_id, self.now)
-        self.key_queue.append((self.now, acct.name, coid))
+        self.key_queue_of(acct).append((self.now, acct.name, coid))
         if reserve:
             order.reserved = reserve
             if is_buy:

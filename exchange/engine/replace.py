@@ -134,7 +134,7 @@ class ReplaceMixin(QueryMixin):
         self._touched[order.symbol] = None
         order.client_order_id = coid
         acct.keys[coid] = (fingerprint, order.order_id, self.now)
-        self.key_queue.append((self.now, acct.name, coid))
+        self.key_queue_of(acct).append((self.now, acct.name, coid))
         if not acct.risk_exempt:
             new = self.buy_reservation(order.symbol, price, leaves) if order.is_buy else leaves
             if order.is_buy:

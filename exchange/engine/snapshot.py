@@ -80,6 +80,8 @@ def encode(engine: QueryMixin, *, with_clock: bool = True) -> bytes:
             list(a.open_orders),
             [[k, list(fp), oid, ts] for k, (fp, oid, ts) in a.keys.items()],
             [_event_record(e) for e in a.exec_history],
+            # appended only when set, so older snapshots (and their hashes) stay the same
+            *((a.key_ttl,) if a.key_ttl else ()),
         ]
         for a in engine.accounts.values()
     ]
@@ -104,6 +106,8 @@ def encode(engine: QueryMixin, *, with_clock: bool = True) -> bytes:
         "accounts": accounts,
         "key_queue": list(engine.key_queue),
     }
+    if any(engine.key_queues.values()):
+        doc["key_queues"] = {str(ttl): list(q) for ttl, q in engine.key_queues.items() if q}
     # stdlib json, not orjson: cash in small units can exceed 64 bits, which orjson refuses
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
@@ -140,8 +144,10 @@ def _restore(cls: type[E], doc: dict[str, Any]) -> E:
                 book.add(orders[oid])
         book.take_changes()
     for rec in doc["accounts"]:
-        name, cash, reserved, exempt, fees, exec_seq, positions, open_ids, keys, hist = rec
+        name, cash, reserved, exempt, fees, exec_seq, positions, open_ids, keys, hist = rec[:10]
         acct = Account(name, cash, exempt, history)
+        if len(rec) > 10:
+            acct.key_ttl = int(rec[10])
         acct.reserved_cash = reserved
         acct.fees_paid = fees
         acct.exec_seq = exec_seq
@@ -154,4 +160,6 @@ def _restore(cls: type[E], doc: dict[str, Any]) -> E:
         acct.exec_history = deque((_event_from(e) for e in hist), maxlen=history)
         engine.accounts[name] = acct
     engine.key_queue = deque(tuple(e) for e in doc["key_queue"])
+    for ttl, entries in doc.get("key_queues", {}).items():
+        engine.key_queues[int(ttl)] = deque(tuple(e) for e in entries)
     return engine

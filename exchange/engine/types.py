@@ -134,6 +134,9 @@ class OpenAccount:
     # prices the inventory (the demo accounts at the market when they open), so the engine
     # stays deterministic and the P&L of a starting position is real from the first fill.
     costs: tuple[tuple[str, int], ...] = ()
+    # How long this account's idempotency keys (and closed orders) are kept; 0: the engine's
+    # ``idempotency_ttl_ns``. The simulator's busy accounts use minutes, not a day.
+    key_ttl_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from exchange.engine.types import NewOrder, OrderAccepted, Tick
+import orjson
+
+from exchange.engine.types import NewOrder, OpenAccount, OrderAccepted, Tick
 
 Harness = Any
 
@@ -100,3 +102,35 @@ def test_keys_kept_for_ttl_then_purged(make_harness: Any) -> None:
 def test_unknown_account_new_order(h: Harness) -> None:
     ev = h.do(NewOrder("ghost", "g1", "BTC-USD", "buy", "limit", "1", "1.00", ts=h.ts))
     assert ev[0].code == "INSUFFICIENT_FUNDS" and ev[0].message == "unknown account"
+
+
+def test_an_account_with_its_own_key_ttl_purges_sooner_and_survives_a_snapshot(
+    make_harness: Any,
+) -> None:
+    day, short = 10_000, 1_000
+    h = make_harness(idempotency_ttl_ns=day)
+    h.open("alice")
+    h.do(OpenAccount("sim", 10**18, (("BTC-USD", 10**12),), key_ttl_ns=short))
+    for acct in ("alice", "sim"):
+        h.new(acct, "k1", "buy", "1", tif="ioc", price="100.00")  # closed at once
+        h.new(acct, "k2", "buy", "1", "99.00")  # stays open
+    # A restart in between: the TTL and both purge queues come back from the snapshot.
+    h.engine = type(h.engine).from_snapshot(h.engine.to_snapshot())
+    h.ts += short + 10
+    h.do(Tick(h.ts))
+    assert h.engine.find_order("sim", "k1") is None  # purged after its own TTL
+    assert h.engine.find_order("alice", "k1") is not None  # the engine's TTL: still kept
+    assert h.new("sim", "k2", "buy", "1", "99.00")[0].duplicate  # open orders keep their key
+    assert h.new("alice", "k1", "buy", "1", "100.00", tif="ioc")[0].duplicate
+    ev = h.new("sim", "k1", "buy", "1", "98.00")
+    assert isinstance(ev[0], OrderAccepted) and not ev[0].duplicate
+    h.ts += day
+    h.do(Tick(h.ts))
+    assert h.engine.find_order("alice", "k1") is None
+
+
+def test_snapshot_of_default_accounts_has_no_key_ttl_fields(h: Harness) -> None:
+    # Older snapshots (and state hashes) are unchanged for accounts without their own TTL.
+    h.new("alice", "k1", "buy", "1", "99.00")
+    doc = orjson.loads(h.engine.to_snapshot())
+    assert "key_queues" not in doc and all(len(rec) == 10 for rec in doc["accounts"])
