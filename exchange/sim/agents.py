@@ -78,6 +78,10 @@ class SimConfig:
     makers: tuple[MakerParams, ...] = DEFAULT_MAKERS
     account_cash: int = 10**10  # starting cash per agent, whole units of the quote currency
     account_notional: int = 10**10  # starting inventory per agent and symbol, quote currency
+    # The agents' idempotency keys (and closed orders) are kept this long, not the engine's
+    # day: tens of orders a second would otherwise hold millions of keys in memory and in
+    # every snapshot. Their ids never repeat within a run (``IdSource``), so nothing is lost.
+    key_ttl_s: float = 120.0
 
 
 @dataclass(slots=True)
@@ -178,12 +182,14 @@ class Simulator:
         The same whenever called (sized at the starting fair values)."""
         cfg = self.config
         cash = cfg.account_cash * 10**self._cash_decimals
+        key_ttl = round(cfg.key_ttl_s * 1e9)
         positions = tuple(
             (ctx.symbol, ctx.qty_for_notional(float(cfg.account_notional), ctx.start_fair))
             for ctx in self._symbols
         )
         out: list[Command] = [
-            OpenAccount(a, cash=cash, positions=positions, ts=now_ns) for a in self.accounts
+            OpenAccount(a, cash=cash, positions=positions, ts=now_ns, key_ttl_ns=key_ttl)
+            for a in self.accounts
         ]
         out.extend(CancelAll(a, ts=now_ns) for a in self.accounts)
         return out
