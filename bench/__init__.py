@@ -5,5 +5,7 @@ Exports nothing; each module is a command. For the engine: ``bench.engine`` (the
 and pyorderbook driven over the same tapes). For the server: ``bench.orders`` and
 ``bench.fanout`` (the commands), with ``bench.orders_load``, ``bench.echo_ws``,
 ``bench.sse_client``, ``bench.naive_sse`` and ``bench.procs`` (process pinning, /proc CPU
-and memory, scheduling priority) as their parts.
+and memory, scheduling priority) as their parts. For the Redis cluster: ``bench.cluster``
+(the command), with ``bench.cluster_procs``, ``bench.cluster_publish`` and
+``bench.cluster_sse`` as its parts.
 """
