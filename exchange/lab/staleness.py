@@ -149,6 +149,13 @@ def excess_samples(
     return out
 
 
+def _offset(event_id: str) -> int:
+    try:
+        return int(event_id.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return -1
+
+
 def delivered(arrivals: Sequence[TickerArrival], published_ids: set[str]) -> int:
     """How many of ``published_ids`` this client received (each counted once)."""
     return len({a.event_id for a in arrivals} & published_ids)
@@ -163,18 +170,27 @@ def staleness_report(
     tickers published in the window are taken as every distinct ticker id that any client of
     any transport received with ``ts`` in the window (a reliable transport receives them all,
     so include one). ``delivered_fraction`` = tickers of that set received, summed over the
-    transport's clients / (set size x clients). Returns ``{"published": n, "floor": summary,
+    transport's clients / (set size x clients); ``delivered_latest_fraction`` the same over
+    only the last ticker of each (symbol, ts) (those published together with a newer one of
+    the same symbol are superseded at once by a latest-value sender). Returns ``{"published": n, "floor": summary,
     "<transport>": {"staleness": summary, "excess": summary, "delivered_fraction", "unheld_samples",
     "clients"}}``, summaries in the shape of ``latency_summary``."""
     times = sample_times(start_ns, end_ns, step_ns)
     published_ids: set[str] = set()
     stamps: dict[str, dict[str, int]] = {}
+    # (symbol, ts) -> the last id published with that stamp: tickers published together (one
+    # batch, one ts) supersede each other at once, and a latest-value sender may send only it
+    newest: dict[tuple[str, int], str] = {}
     for client_logs in logs.values():
         for log in client_logs:
             for a in log.arrivals:
                 stamps.setdefault(a.symbol, {})[a.event_id] = a.ts
                 if start_ns <= a.ts < end_ns:
                     published_ids.add(a.event_id)
+                    key = (a.symbol, a.ts)
+                    if _offset(a.event_id) > _offset(newest.get(key, "")):
+                        newest[key] = a.event_id
+    latest_ids = set(newest.values())
     symbols = sorted(stamps)
     published = {s: list(v.values()) for s, v in stamps.items()}
     out: dict[str, object] = {
@@ -185,18 +201,21 @@ def staleness_report(
     for transport, client_logs in logs.items():
         samples: list[int] = []
         excess: list[int] = []
-        unheld = got = 0
+        unheld = got = got_latest = 0
         for log in client_logs:
             values, missing = staleness_samples(log.arrivals, times, symbols)
             samples += values
             excess += excess_samples(log.arrivals, times, published)
             unheld += missing
             got += delivered(log.arrivals, published_ids)
+            got_latest += delivered(log.arrivals, latest_ids)
         want = len(published_ids) * len(client_logs)
+        want_latest = len(latest_ids) * len(client_logs)
         out[transport] = {
             "staleness": latency_summary(samples),
             "excess": latency_summary(excess),
             "delivered_fraction": round(got / want, 5) if want else 0.0,
+            "delivered_latest_fraction": round(got_latest / want_latest, 5) if want_latest else 0.0,
             "unheld_samples": unheld,
             "clients": len(client_logs),
         }

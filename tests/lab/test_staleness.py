@@ -147,3 +147,24 @@ async def test_a_client_logs_every_ticker_it_receives() -> None:
     assert [a.symbol for a in log.arrivals] == ["A", "B", "A", "B", "A", "B"]
     assert [a.ts for a in log.arrivals] == [now - (100 - i) * MS for i in range(1, 12, 2)]
     assert all(a.recv_ns >= now for a in log.arrivals)
+
+
+def test_tickers_published_together_count_once_for_the_latest_fraction() -> None:
+    """Two tickers of A stamped alike (one batch): a latest-value sender may send only the
+    second; that counts as delivered in ``delivered_latest_fraction``, not in the other."""
+    both = [
+        TickerArrival(15 * MS, "A", 10 * MS, "0-1"),
+        TickerArrival(15 * MS, "A", 10 * MS, "0-2"),
+        TickerArrival(35 * MS, "A", 30 * MS, "0-3"),
+    ]
+    newest_only = [both[1], both[2]]
+    report = staleness_report(
+        {"ws": [TickerLog(both)], "rtc": [TickerLog(newest_only)]}, 0, 50 * MS
+    )
+    rtc = report["rtc"]
+    assert isinstance(rtc, dict)
+    assert rtc["delivered_fraction"] == round(2 / 3, 5)
+    assert rtc["delivered_latest_fraction"] == 1.0
+    # and the same staleness: the superseded ticker never was the newest
+    ws = report["ws"]
+    assert isinstance(ws, dict) and ws["staleness"] == rtc["staleness"]
