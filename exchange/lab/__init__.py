@@ -1,9 +1,12 @@
-"""The protocol lab (``tickwire lab``): the same live market feed over WebSocket, SSE and long
-polling, measured side by side on clean loopback and on emulated links.
+"""The protocol lab (``tickwire lab``): the same live market feed over WebSocket, SSE, long
+polling and WebRTC data channels, measured side by side on clean loopback and on emulated
+links.
 
 Exports: ``add_arguments`` and ``run`` (the CLI hook), ``LabOptions``.
-Submodules: ``wire`` (metered clients), ``probe`` (one condition's measurements), ``netns``
-(namespaces and the emulated link), ``report`` (table and plots), ``runner`` (orchestration).
+Submodules: ``wire`` (metered TCP clients), ``rtcwire`` (the metered WebRTC client),
+``staleness`` (ticker staleness), ``probe`` and ``lifecycle`` (one condition's measurements),
+``procstat`` (/proc figures), ``netns`` and ``linkemu`` (namespaces and the emulated link),
+``report`` and ``plots`` (table and PNGs), ``runner`` (orchestration).
 """
 
 from __future__ import annotations

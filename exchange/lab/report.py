@@ -67,8 +67,8 @@ def rows(cond: dict[str, Any]) -> list[list[str]]:
                 "-" if ttfe is None else f"{ttfe:.1f}",
                 "-" if rec is None else f"{rec['first_event_ms']:.1f} / {rec['lost_events']}",
                 "-" if fresh is None else f"{fresh['first_event_ms']:.1f} / {fresh['lost_events']}",
+                f"{_g(tick, 'staleness', 'p50_ms', default=0):.1f}" if tick else "-",
                 f"{_g(tick, 'staleness', 'p99_ms', default=0):.1f}" if tick else "-",
-                f"{_g(tick, 'excess', 'p99_ms', default=0):.1f}" if tick else "-",
                 f"{100 * tick.get('delivered_fraction', 0):.1f}" if tick else "-",
             ]
         )
@@ -87,8 +87,8 @@ COLUMNS = (
     "1st event ms",
     "resume ms/lost",
     "fresh ms/lost",
+    "tick stale p50",
     "tick stale p99",
-    "tick excess p99",
     "tick deliv %",
 )
 

@@ -1,7 +1,7 @@
 """``tickwire lab``: start a server per network condition, run the probe, write the results.
 
 Exports: ``LabOptions``, ``add_arguments``, ``run``, ``run_lab``, ``start_server``,
-``CONDITIONS``.
+``transports_for``, ``CONDITIONS``.
 
 For each condition the lab starts a fresh ``tickwire serve`` (synthetic feed at ``--rate``
 events/s, simulator off, throwaway data directory), then runs
@@ -28,7 +28,15 @@ from pathlib import Path
 import httpx
 import orjson
 
-__all__ = ["CONDITIONS", "LabOptions", "add_arguments", "run", "run_lab", "start_server"]
+__all__ = [
+    "CONDITIONS",
+    "LabOptions",
+    "add_arguments",
+    "run",
+    "run_lab",
+    "start_server",
+    "transports_for",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,6 +70,21 @@ class LabOptions:
     connects: int = 5
     plots: bool = True
     notes: list[str] = field(default_factory=list)
+    #: comma-separated race transports; "" = ws,sse,poll, plus rtc when aiortc is importable
+    transports: str = ""
+
+
+def transports_for(opts: LabOptions) -> tuple[str, ...]:
+    """The race transports of a run (``--transports``, or the default)."""
+    if opts.transports:
+        chosen = tuple(t.strip() for t in opts.transports.split(",") if t.strip())
+        unknown = [t for t in chosen if t not in ("ws", "sse", "poll", "rtc")]
+        if unknown or not chosen:
+            raise ValueError(f"--transports takes ws, sse, poll, rtc; not {unknown}")
+        return chosen
+    from exchange.lab.rtcwire import rtc_importable
+
+    return ("ws", "sse", "poll", "rtc") if rtc_importable() else ("ws", "sse", "poll")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,6 +102,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seconds a dropped client stays away before it reconnects")  # fmt: skip
     p.add_argument("--connects", type=int, default=5,
                    help="connections timed for time-to-first-event (default 5)")  # fmt: skip
+    p.add_argument("--transports", default="",
+                   help="race transports, comma-separated, from ws,sse,poll,rtc "
+                        "(default: all four when aiortc is installed)")  # fmt: skip
     p.add_argument("--no-plots", dest="plots", action="store_false")
     p.set_defaults(func=run)
 
@@ -144,7 +170,8 @@ def _probe(
     cmd = [*prefix, sys.executable, "-m", "exchange.lab.probe", "--url", url,
            "--server-pid", str(pid), "--clients", str(opts.clients), "--rate", str(opts.rate),
            "--duration", str(opts.duration), "--outage", str(opts.outage),
-           "--connects", str(opts.connects)]  # fmt: skip
+           "--connects", str(opts.connects),
+           "--transports", ",".join(transports_for(opts))]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE)
     result: dict[str, object] | None = None
@@ -241,13 +268,13 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from exchange.lab.probe import PHASES
+    from exchange.lab.probe import phase_count
     from exchange.lab.report import render_table
 
     opts = LabOptions(
         clients=args.clients, rate=args.rate, duration=args.duration, net=args.net,
         out=args.out, url=args.url, server_pid=args.server_pid, outage=args.outage,
-        connects=args.connects, plots=args.plots,
+        connects=args.connects, plots=args.plots, transports=args.transports,
     )  # fmt: skip
     console = Console(width=max(150, Console().width))
 
@@ -257,16 +284,17 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, stop)
     names, _notes = conditions_for(opts)
+    phases = phase_count(transports_for(opts))
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
     ) as bar:
-        task = bar.add_task("starting", total=len(names) * PHASES)
+        task = bar.add_task("starting", total=len(names) * phases)
 
         def say(cond: str, phase: str) -> None:
             bar.update(task, advance=1, description=f"{cond}: {phase}")
 
         report = run_lab(opts, say)
-        bar.update(task, completed=len(names) * PHASES, description="done")
+        bar.update(task, completed=len(names) * phases, description="done")
     render_table(report, console)
     console.print(f"figures: {opts.out / 'lab.json'}")
     for p in report.get("plots", []):  # type: ignore[attr-defined]

@@ -369,11 +369,16 @@ async def open_client(
     deflate: bool = False,
     record_ids: bool = False,
 ) -> MeteredClient:
-    """Connect one client of ``transport`` (``ws``, ``ws-deflate``, ``sse``, ``poll``) to
-    ``url`` (``http://host:port``) and return it once the TCP connection is up.
+    """Connect one client of ``transport`` (``ws``, ``ws-deflate``, ``sse``, ``poll``, ``rtc``)
+    to ``url`` (``http://host:port``) and return it once the TCP connection is up (``rtc``:
+    once its data channels are open; ``exchange.rtc.RtcConnectError`` if they do not).
 
     ``record_ids`` is set before connecting: a long poll's first answer (a resume backlog) can
     arrive before this coroutine's caller runs again, and must be recorded too."""
+    if transport == "rtc":
+        from exchange.lab.rtcwire import open_rtc
+
+        return await open_rtc(url, meter, resume=resume, record_ids=record_ids)
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     loop = asyncio.get_running_loop()

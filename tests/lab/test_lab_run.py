@@ -1,4 +1,5 @@
-"""A short real lab run (clean loopback): the JSON has every figure, sane, and the PNGs open."""
+"""A short real lab run (clean loopback, WebRTC included): the JSON has every figure, sane,
+and the PNGs open."""
 
 from __future__ import annotations
 
@@ -41,6 +42,26 @@ def _sane_tickers(race: dict[str, Any], transports: tuple[str, ...]) -> None:
             assert tick["delivered_fraction"] > 0.9
 
 
+def _sane_rtc(cond: dict[str, Any]) -> None:
+    """WebRTC measured like the others: ICE on loopback host candidates, datagrams counted."""
+    status = cond["rtc_status"]
+    assert status["connected"] is True, status
+    assert status["ice_pair"]["protocol"] == "udp"
+    assert status["ice_pair"]["local"].startswith("127.0.0.1:")
+    for row in (cond["race"]["rtc"], cond["solo"]["rtc"]):
+        assert row["events"] > 0
+        _sane_latency(row["latency"])
+        # every event came in a datagram; SCTP acknowledges, so datagrams also go up
+        assert row["datagrams_down"] > 0 and row["datagrams_up"] > 0
+        assert row["down_per_event"] > 0 and row["up_per_event"] > 0
+        assert "client" in row["bytes_counted"]
+    tick = cond["race"]["rtc"]["ticker"]
+    # on loopback nothing is lost on the wire: what the server sent as the latest arrived
+    assert tick["delivered_latest_fraction"] > 0.9
+    assert cond["connect"]["rtc"]["samples"] > 0 and cond["connect"]["rtc"]["failures"] == 0
+    assert cond["connect"]["rtc"]["first_event_ms"] > 0
+
+
 def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
     phases: list[str] = []
     opts = LabOptions(
@@ -64,7 +85,8 @@ def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
         assert resume["lost_events"] == 0  # resume is exact on every transport
         assert resume["events_in_outage"] > 0
         assert fresh["lost_events"] > 0  # a fresh connection misses the outage
-    _sane_tickers(cond["race"], TRANSPORTS)
+    _sane_tickers(cond["race"], (*TRANSPORTS, "rtc"))
+    _sane_rtc(cond)
     # long polling pays an HTTP request per answer; streams send nothing up
     assert cond["race"]["poll"]["up_per_event"] > cond["race"]["ws"]["up_per_event"]
     for t in ("ws", "ws-deflate", "sse", "poll"):
@@ -80,8 +102,8 @@ def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
     assert 0 < gz["gzip_payload_per_event"] < gz["payload_per_event"]
     for label in ("plain", "conflate_100ms"):
         assert cond["conflation"][label]["events"] > 0
-    assert len(report["plots"]) == 4
-    for name in ("latency.png", "bytes.png", "cpu.png", "tail.png"):
+    assert len(report["plots"]) == 5
+    for name in ("latency.png", "staleness.png", "bytes.png", "cpu.png", "tail.png"):
         with Image.open(tmp_path / name) as img:
             img.verify()
         with Image.open(tmp_path / name) as img:
