@@ -1,7 +1,8 @@
 """PNG plots of a lab report (matplotlib, Agg backend: no display needed).
 
 Exports: ``write_plots`` -> the paths written: ``latency.png`` (CDF per transport, one panel
-per condition), ``bytes.png`` (bytes per event down/up per transport), ``cpu.png`` (server
+per condition), ``staleness.png`` (ticker staleness CDF per transport and the feed's floor,
+one panel per condition), ``bytes.png`` (bytes per event down/up per transport), ``cpu.png`` (server
 CPU per 1,000 clients per transport and condition), ``tail.png`` (p99 per condition).
 """
 
@@ -12,7 +13,14 @@ from typing import Any
 
 __all__ = ["write_plots"]
 
-COLORS = {"ws": "#1f77b4", "ws-deflate": "#17becf", "sse": "#2ca02c", "poll": "#d62728"}
+COLORS = {
+    "ws": "#1f77b4",
+    "ws-deflate": "#17becf",
+    "sse": "#2ca02c",
+    "poll": "#d62728",
+    "rtc": "#9467bd",
+}
+RACE = ("ws", "sse", "poll", "rtc")
 
 
 def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
@@ -31,7 +39,7 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
     fig, axes = plt.subplots(1, max(1, len(names)), figsize=(4.2 * max(1, len(names)), 3.4),
                              squeeze=False, dpi=80)  # fmt: skip
     for ax, name in zip(axes[0], names, strict=False):
-        for t in ("ws", "sse", "poll"):
+        for t in RACE:
             cdf = ((conds[name].get("race") or {}).get(t) or {}).get("latency", {}).get("cdf_ms")
             if cdf:
                 ax.plot([max(v, 1e-3) for _, v in cdf], [q for q, _ in cdf], label=t,
@@ -46,11 +54,15 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
     fig.tight_layout()
     paths.append(_save(fig, out / "latency.png"))
 
+    paths.append(_staleness(conds, names, sub, out))
+
     # bytes per event (first condition: bytes do not depend on the link)
     first = conds[names[0]] if names else {}
     labels, down, up = [], [], []
-    for t in ("ws", "ws-deflate", "sse", "poll"):
+    for t in ("ws", "ws-deflate", "sse", "poll", "rtc"):
         row = (first.get("solo") or {}).get(t) or {}
+        if t == "rtc" and not row:
+            continue
         labels.append(t)
         down.append(row.get("down_per_event", 0))
         up.append(row.get("up_per_event", 0))
@@ -79,7 +91,9 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
         ("tail.png", "p99_ms", "p99 latency (ms)", "race"),
     ):
         fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=80)
-        ts = ("ws", "ws-deflate", "sse", "poll") if section == "solo" else ("ws", "sse", "poll")
+        every = ("ws", "ws-deflate", "sse", "poll", "rtc") if section == "solo" else RACE
+        ts: tuple[str, ...] = tuple(t for t in every if t != "rtc" or any(
+            (conds[n].get(section) or {}).get("rtc") for n in names))  # fmt: skip
         width = 0.8 / max(1, len(names))
         for i, name in enumerate(names):
             vals = []
@@ -99,6 +113,37 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
         fig.tight_layout()
         paths.append(_save(fig, out / fname))
     return paths
+
+
+def _staleness(conds: dict[str, Any], names: list[str], sub: str, out: Path) -> Path:
+    """``staleness.png``: ticker staleness CDF per transport, one panel per condition, with
+    the feed's own floor (an ideal client) dashed; the legend gives the delivered fraction."""
+    import matplotlib.pyplot as plt
+
+    n = max(1, len(names))
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False, dpi=80)
+    for ax, name in zip(axes[0], names, strict=False):
+        race = conds[name].get("race") or {}
+        for t in RACE:
+            tick = (race.get(t) or {}).get("ticker") or {}
+            cdf = (tick.get("staleness") or {}).get("cdf_ms")
+            if cdf:
+                frac = 100 * tick.get("delivered_fraction", 0)
+                ax.plot([max(v, 1e-3) for _, v in cdf], [q for q, _ in cdf], color=COLORS[t],
+                        label=f"{t} ({frac:.0f} % delivered)")  # fmt: skip
+        floor = (race.get("ticker_floor") or {}).get("cdf_ms")
+        if floor:
+            ax.plot([max(v, 1e-3) for _, v in floor], [q for q, _ in floor], color="grey",
+                    linestyle="--", label="floor (ideal client)")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_title(name)
+        ax.set_xlabel("ticker staleness: now - ts of newest held (ms)")
+        ax.set_ylabel("percentile")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"ticker staleness, sampled every 10 ms ({sub})")
+    fig.tight_layout()
+    return _save(fig, out / "staleness.png")
 
 
 def _save(fig: Any, path: Path) -> Path:
