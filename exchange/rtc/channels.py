@@ -55,7 +55,10 @@ class ChannelStats:
 
     messages: int = 0
     bytes: int = 0
+    #: tickers replaced by a newer one of their symbol before they were sent
     superseded: int = 0
+    #: times the ticker writer found the send buffer above ``TICKER_BUFFER_BYTES`` and held
+    backed_up: int = 0
 
 
 def error_message(code: str, message: str, req_id: Any = None) -> dict[str, Any]:
@@ -127,10 +130,16 @@ class TickerChannel(_Channel):
     label = "ticker"
 
     def __init__(
-        self, node: Node, channel: Any, counters: tuple[Any, Any], symbols: str | None
+        self,
+        node: Node,
+        channel: Any,
+        counters: tuple[Any, Any],
+        symbols: str | None,
+        superseded: Any,
     ) -> None:
         super().__init__(node, channel, counters)
         self.sub: Any = None
+        self._superseded = superseded
         self._start(symbols)
 
     def _start(self, symbols: str | None) -> None:
@@ -170,11 +179,14 @@ class TickerChannel(_Channel):
                         continue  # a reset passes every filter; it means nothing here
                     if latest.pop(ev.symbol, None) is not None:
                         self.stats.superseded += 1
+                        self._superseded.inc()
                     latest[ev.symbol] = ev
                 while latest and channel.bufferedAmount <= TICKER_BUFFER_BYTES:
                     symbol = next(iter(latest))
                     if not self.send_raw(latest.pop(symbol).ws):
                         return
+                if latest:
+                    self.stats.backed_up += 1
         except (SubscriptionClosed, asyncio.CancelledError):
             pass
         finally:

@@ -106,7 +106,7 @@ class RtcPeer:
         try:
             if label == "ticker":
                 ch: TickerChannel | BookChannel = TickerChannel(
-                    node, channel, metrics.counters(label), self.symbols
+                    node, channel, metrics.counters(label), self.symbols, metrics.superseded
                 )
             elif label == "book":
                 ch = BookChannel(node, channel, metrics.counters(label))

@@ -4,6 +4,8 @@ a real aiortc client (``RtcMarketClient``) on loopback."""
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from typing import Any
 
 import httpx
@@ -120,3 +122,27 @@ async def test_unknown_resume_id_resets_then_snapshots(market: Any) -> None:
                     break
     assert kinds == ["subscribed", "md.reset", "md.snapshot", "md.snapshot", "md.snapshot"]
     assert c.stats.resets == 1
+
+
+async def test_a_stalled_reader_gets_the_latest_tickers_not_a_stale_queue(
+    live_server_factory: Any,
+) -> None:
+    srv = live_server_factory(md_synthetic_rate=3000.0)
+    async with RtcMarketClient(srv.url, channels=["ticker"]) as c:
+        _, first = await c.next(30)
+        assert first["type"] == "md.ticker"
+        (peer,) = srv.app.state.rtc_peers.peers
+        (ticker,) = peer.channels
+        time.sleep(3.0)  # a reader whose loop stalls: no SACKs, the server's buffer fills
+        # it drains, then goes on with fresh tickers
+        latest: dict[str, int] = {}
+        async with asyncio.timeout(60):
+            while len(latest) < 3 or c.stats.messages["ticker"] < 200:
+                _, msg = await c.next()
+                assert msg["type"] == "md.ticker"
+                sym = msg["data"]["symbol"]
+                latest[sym] = max(latest.get(sym, 0), offset(msg["id"]))
+        assert ticker.stats.backed_up > 0, "the server never saw its send buffer fill"
+    text = httpx.get(f"{srv.url}/metrics").text
+    superseded = re.search(r"^tickwire_rtc_tickers_superseded_total (\S+)$", text, re.M)
+    assert superseded and float(superseded.group(1)) > 0, "no ticker was ever superseded"
