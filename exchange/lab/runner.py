@@ -53,6 +53,8 @@ _NET_CHOICES = {
     "link": ("link",),
     "delay": ("delay",),
     "loss": ("loss1", "loss5"),
+    "loss1": ("loss1",),
+    "loss5": ("loss5",),
     "all": ("clean", "link", "delay", "loss1", "loss5"),
 }
 
@@ -93,7 +95,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, default=200.0, help="feed events per second (200)")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per measurement (5)")
     p.add_argument("--net", choices=sorted(_NET_CHOICES), default="clean",
-                   help="network conditions: clean loopback, delay, loss (1%% and 5%%) or all")  # fmt: skip
+                   help="network conditions: clean loopback, link, delay, loss (1%% and 5%%), "
+                        "loss1, loss5 or all")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("lab-out"), help="output directory")
     p.add_argument("--url", help="measure this running server instead of starting one")
     p.add_argument("--server-pid", type=int, default=0,

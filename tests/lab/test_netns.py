@@ -128,3 +128,35 @@ def test_killed_run_leaves_stale_namespaces_that_the_next_run_removes() -> None:
     removed = cleanup_stale()
     assert {names[0], names[1]} <= set(removed)  # ...until the next run
     assert not {names[0], names[1]} & _mine()
+
+
+def test_lab_run_with_rtc_under_5pct_loss(tmp_path: Path) -> None:
+    """WebRTC's ICE connects across the emulated link (host candidates on the namespaces'
+    own addresses, UDP through the user-space netem) and is measured beside WebSocket."""
+    import orjson
+
+    from exchange.lab.runner import LabOptions, run_lab
+
+    before = _mine()
+    opts = LabOptions(
+        clients=2, rate=100.0, duration=0.5, net="loss5", out=tmp_path, outage=0.15,
+        connects=1, plots=False, transports="ws,rtc",
+    )  # fmt: skip
+    run_lab(opts)
+    cond = orjson.loads((tmp_path / "lab.json").read_bytes())["conditions"]["loss5"]
+    assert cond["link"]["loss_pct"] == 5.0
+    status = cond["rtc_status"]
+    assert status["connected"] is True, status
+    assert status["ice_pair"]["local"].startswith("10.213.0.2:")  # the client namespace
+    assert status["ice_pair"]["remote"].startswith("10.213.0.1:")  # the server namespace
+    race = cond["race"]
+    assert set(race) >= {"ws", "rtc"} and "sse" not in race
+    for t in ("ws", "rtc"):
+        assert race[t]["events"] > 0
+        tick = race[t]["ticker"]
+        assert tick["staleness"]["n"] > 0
+        assert tick["staleness"]["p50_ms"] <= tick["staleness"]["p99_ms"]
+    assert race["ws"]["ticker"]["delivered_fraction"] > 0.9  # TCP retransmits
+    assert 0 < race["rtc"]["ticker"]["delivered_fraction"] <= 1.0
+    assert race["rtc"]["datagrams_down"] > 0
+    assert _mine() == before
