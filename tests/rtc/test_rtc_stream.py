@@ -39,6 +39,10 @@ async def test_ticker_and_book_arrive_on_their_channels(market: Any) -> None:
                 (tickers if channel == "ticker" else book).append(msg)
                 if len(tickers) >= 5 and len(book) >= 10:
                     break
+        wire = c.wire_stats()
+        # DTLS records carry the messages plus SCTP and DTLS framing
+        assert wire["bytes_received"] > sum(c.stats.bytes.values())
+        assert wire["packets_received"] > 0 and wire["bytes_sent"] > 0
     assert book[0] == {
         "type": "subscribed",
         "req_id": 1,
