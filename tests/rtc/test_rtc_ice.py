@@ -52,8 +52,8 @@ def test_settings_validate_and_read_the_environment() -> None:
 def test_loopback_hosts() -> None:
     for host in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST"):
         assert is_loopback_host(host), host
-    for host in ("192.0.2.2", "fd00::2", "example.net", "", None, "10.0.0.1"):
-        assert not is_loopback_host(host), host
+    for other in ("192.0.2.2", "fd00::2", "example.net", "", None, "10.0.0.1"):
+        assert not is_loopback_host(other), other
 
 
 async def test_gather_addresses_is_scoped_to_the_block_and_its_tasks() -> None:
