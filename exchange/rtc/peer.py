@@ -91,13 +91,14 @@ class RtcPeer:
         pc.on("iceconnectionstatechange", self._on_state)
 
     def start_watch(self) -> None:
-        """Give up on the peer if no channel opens within ``NEGOTIATION_TIMEOUT_S``."""
+        """Give up on the peer if no channel opens within ``negotiation_timeout_s``."""
         self._watch = asyncio.create_task(self._negotiation_deadline(), name="rtc-negotiation")
 
     async def _negotiation_deadline(self) -> None:
-        await asyncio.sleep(NEGOTIATION_TIMEOUT_S)
+        timeout = self.peers.negotiation_timeout_s
+        await asyncio.sleep(timeout)
         if not self.channels:
-            log.info("rtc peer %d: no data channel after %.0fs", self.id, NEGOTIATION_TIMEOUT_S)
+            log.info("rtc peer %d: no data channel after %.1fs", self.id, timeout)
             self.close_soon()
 
     def _on_datachannel(self, channel: Any) -> None:
@@ -137,7 +138,7 @@ class RtcPeer:
             self._grace = asyncio.create_task(self._grace_then_close(), name="rtc-grace")
 
     async def _grace_then_close(self) -> None:
-        await asyncio.sleep(CHANNEL_GRACE_S)
+        await asyncio.sleep(self.peers.grace_s)
         open_channels = any(ch.channel.readyState == "open" for ch in self.channels)
         if open_channels and self.pc.iceConnectionState != "disconnected":
             self._grace = None  # recovered
@@ -179,6 +180,9 @@ class RtcPeers:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.metrics = RtcMetrics(node.metrics.registry)
+        #: see ``NEGOTIATION_TIMEOUT_S`` and ``CHANNEL_GRACE_S`` (per registry, for tests)
+        self.negotiation_timeout_s = NEGOTIATION_TIMEOUT_S
+        self.grace_s = CHANNEL_GRACE_S
         self.peers: set[RtcPeer] = set()
         self._stop_task: asyncio.Task[None] | None = None
 

@@ -57,7 +57,7 @@ def _drop(sdp: str, prefix: str) -> str:
 # ---------------------------------------------------------------- malformed offers
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
     ),
@@ -149,6 +149,18 @@ async def test_unknown_symbol_and_bad_token(live_server: Any, offer_sdp: str) ->
     async with RtcMarketClient(live_server.url, channels=["book"], token=token) as c:
         _, msg = await c.next(30)
         assert msg["type"] == "subscribed"
+
+
+async def test_an_answered_offer_that_never_connects_is_freed(
+    live_server: Any, offer_sdp: str
+) -> None:
+    live_server.app.state.rtc_peers.negotiation_timeout_s = 1.0
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        r = await http.post("/rtc/offer", json={"sdp": offer_sdp, "type": "offer"})
+    assert r.status_code == 200
+    assert open_peers(live_server) == 1  # the offerer never applies the answer
+    await wait_for(lambda: open_peers(live_server) == 0)
+    assert gauge(live_server) == 0
 
 
 # ---------------------------------------------------------------- the cap
