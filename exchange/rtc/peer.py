@@ -1,7 +1,7 @@
 """One client's peer connection and the registry of all of them.
 
 Exports: ``RtcPeer``, ``RtcPeers``, ``RtcMetrics``, ``NEGOTIATION_TIMEOUT_S``,
-``CHANNEL_GRACE_S``.
+``CHANNEL_GRACE_S``, ``MAX_CHANNELS`` (open data channels per peer; more are refused).
 
 Lifecycle contract: a peer is registered (and counted against ``rtc_max_peers`` and in the
 ``tickwire_rtc_peer_connections`` gauge) from the moment its offer is accepted until its
@@ -32,7 +32,14 @@ from exchange.gateway.deps import Node
 from exchange.rtc.channels import BookChannel, TickerChannel, error_message
 from shared.errors import BAD_REQUEST
 
-__all__ = ["CHANNEL_GRACE_S", "NEGOTIATION_TIMEOUT_S", "RtcMetrics", "RtcPeer", "RtcPeers"]
+__all__ = [
+    "CHANNEL_GRACE_S",
+    "MAX_CHANNELS",
+    "NEGOTIATION_TIMEOUT_S",
+    "RtcMetrics",
+    "RtcPeer",
+    "RtcPeers",
+]
 
 log = logging.getLogger("tickwire.rtc")
 
@@ -40,6 +47,9 @@ log = logging.getLogger("tickwire.rtc")
 NEGOTIATION_TIMEOUT_S = 20.0
 #: How long a peer with no open channel (or ICE ``disconnected``) is kept before closing.
 CHANNEL_GRACE_S = 2.0
+
+#: Data channels one peer may have open at once (each holds a hub subscription).
+MAX_CHANNELS = 4
 
 _ids = itertools.count(1)
 
@@ -104,7 +114,13 @@ class RtcPeer:
     def _on_datachannel(self, channel: Any) -> None:
         node, metrics = self.peers.node, self.peers.metrics
         label = channel.label
+        if self.closed:
+            channel.close()
+            return
+        self.channels = [ch for ch in self.channels if ch.channel.readyState != "closed"]
         try:
+            if len(self.channels) >= MAX_CHANNELS:
+                raise ValueError(f"at most {MAX_CHANNELS} data channels per peer connection")
             if label == "ticker":
                 ch: TickerChannel | BookChannel = TickerChannel(
                     node, channel, metrics.counters(label), self.symbols, metrics.superseded
@@ -114,7 +130,7 @@ class RtcPeer:
             else:
                 _refuse(channel, f"unknown channel {label!r}: open 'ticker' or 'book'")
                 return
-        except ValueError as exc:  # e.g. unknown symbols in the offer's query
+        except ValueError as exc:  # too many channels, or unknown symbols in the offer
             _refuse(channel, str(exc))
             return
         self.channels.append(ch)

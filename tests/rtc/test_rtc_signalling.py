@@ -253,6 +253,23 @@ async def test_an_unknown_channel_label_is_refused_and_closed(live_server: Any) 
                 break
 
 
+async def test_a_peer_may_not_open_more_than_four_channels(live_server: Any) -> None:
+    async with RtcMarketClient(live_server.url) as c:
+        assert c.pc is not None
+        extra = [c.pc.createDataChannel("book") for _ in range(3)]
+        got: asyncio.Queue[str] = asyncio.Queue()
+        for ch in extra:
+            ch.on("message", got.put_nowait)
+        refused = None
+        async with asyncio.timeout(30):
+            while refused is None:
+                msg = orjson.loads(await got.get())
+                if msg["type"] == "error":
+                    refused = msg
+        assert "at most 4" in refused["message"]
+        await wait_for(lambda: sum(ch.readyState == "open" for ch in extra) == 2)
+
+
 # ---------------------------------------------------------------- freeing peers
 
 
