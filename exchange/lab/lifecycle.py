@@ -42,11 +42,14 @@ class RtcUnavailable(Exception):
     """A WebRTC client could not connect (the probe then goes on without rtc)."""
 
 
-async def open_many(url: str, transport: str, n: int, meter: Meter) -> list[MeteredClient]:
+async def open_many(
+    url: str, transport: str, n: int, meter: Meter, query: dict[str, str] | None = None
+) -> list[MeteredClient]:
     """``n`` clients at once; if any fails, the others are closed and the error raised
     (``RtcUnavailable`` for rtc)."""
     got = await asyncio.gather(
-        *(open_client(url, transport, meter) for _ in range(n)), return_exceptions=True
+        *(open_client(url, transport, meter, query=query) for _ in range(n)),
+        return_exceptions=True,
     )
     ok = [c for c in got if isinstance(c, MeteredClient)]
     failed = [e for e in got if isinstance(e, BaseException)]

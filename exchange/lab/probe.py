@@ -12,6 +12,8 @@ clients get tickers on their unordered ``ticker`` data channel and the rest on `
 * ``idle``: server CPU with no client (the feed's own cost, subtracted below);
 * ``race``: N clients per transport at once; latency, bytes up/down per event, and ticker
   staleness and delivered fraction (``exchange.lab.staleness``);
+* ``tickers``: N clients per transport on the ``ticker`` channel only (rtc: its unordered
+  channel only), staleness and delivered fraction of the ticker stream alone;
 * ``solo``: N clients of one transport alone (ws, ws-deflate, sse, poll, rtc): server CPU per
   1,000 clients, RSS per connection, bytes per event; SSE's stream also gzip-estimated;
 * ``connect``: time from TCP connect to the first event and to the first live event;
@@ -138,6 +140,47 @@ async def _race(cfg: ProbeConfig, race: tuple[str, ...]) -> dict[str, object]:
     return out
 
 
+async def _tickers(cfg: ProbeConfig, race: tuple[str, ...]) -> dict[str, object]:
+    """N clients per transport subscribed to the ``ticker`` channel only (rtc: only its
+    unordered ``ticker`` data channel), all at once: staleness and delivered fraction of the
+    ticker stream alone, at a small fraction of the race's load."""
+    meters = {t: Meter(counting=False) for t in race}
+    clients: dict[str, list[MeteredClient]] = {}
+    logs: dict[str, list[TickerLog]] = {t: [] for t in race}
+    query = {"channels": "ticker"}
+    try:
+        for t in race:
+            clients[t] = await open_many(cfg.url, t, cfg.clients, meters[t], query)
+            for c in clients[t]:
+                c.ticker_log = TickerLog()
+                logs[t].append(c.ticker_log)
+        everyone = [c for cs in clients.values() for c in cs]
+        await wait_first(everyone)
+        await asyncio.sleep(0.3)
+        for m in meters.values():
+            m.reset()
+            m.counting = True
+        t0_ns = time.time_ns()
+        await asyncio.sleep(cfg.duration)
+        t1_ns = time.time_ns()
+        for m in meters.values():
+            m.counting = False
+        await asyncio.sleep(TICKER_TAIL_S)
+    finally:
+        opened = [c for cs in clients.values() for c in cs]
+        close_all(opened)
+        await settle(opened)
+    report = staleness_report(logs, t0_ns, t1_ns)
+    out: dict[str, object] = {"floor": report["floor"], "published": report["published"]}
+    for t in race:
+        row = per_event(meters[t], udp=t == "rtc")
+        tick = report[t]
+        assert isinstance(tick, dict)
+        row.update(tick)
+        out[t] = row
+    return out
+
+
 def _gzip_estimate(chunks: list[bytes], events: int) -> dict[str, object]:
     """What ``Content-Encoding: gzip`` with a flush per write would put on the wire."""
     comp = zlib.compressobj(6, zlib.DEFLATED, 31)
@@ -228,6 +271,13 @@ async def run_probe(cfg: ProbeConfig, progress: Progress | None = None) -> dict[
         result["rtc_status"] = {"connected": False, "reason": f"in the race phase: {exc}"}
         race = tuple(t for t in race if t != "rtc")
         result["race"] = await _race(cfg, race)
+    say("tickers")
+    try:
+        result["tickers"] = await _tickers(cfg, race)
+    except RtcUnavailable as exc:
+        result["rtc_status"] = {"connected": False, "reason": f"in the tickers phase: {exc}"}
+        race = tuple(t for t in race if t != "rtc")
+        result["tickers"] = await _tickers(cfg, race)
     solo: dict[str, object] = {}
     for t in SOLO + (("rtc",) if "rtc" in race else ()):
         say(f"solo {t}")
@@ -267,7 +317,7 @@ def _wait_ready(url: str, timeout: float) -> None:
         time.sleep(0.1)
 
 
-PHASES = 1 + 1 + len(SOLO) + 1 + len(RECONNECT) + 1
+PHASES = 1 + 1 + 1 + len(SOLO) + 1 + len(RECONNECT) + 1
 
 
 def phase_count(transports: tuple[str, ...]) -> int:

@@ -132,11 +132,22 @@ class RtcLabClient(MeteredClient):
 
     ``closed`` resolves when the peer connection ends; ``abort()`` closes it (in a task)."""
 
-    def __init__(self, url: str, meter: Meter, resume: str | None, connect_timeout: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        meter: Meter,
+        resume: str | None,
+        connect_timeout: float,
+        tickers_only: bool = False,
+    ) -> None:
         super().__init__("", 0, meter)
         cls = _client_class()
         self.rtc = cls(
-            url, book_channels=BOOK_CHANNELS, after=resume, connect_timeout=connect_timeout
+            url,
+            channels=("ticker",) if tickers_only else ("ticker", "book"),
+            book_channels=BOOK_CHANNELS,
+            after=resume,
+            connect_timeout=connect_timeout,
         )
         self.rtc.sink = self._message
         self.connection_key = 0
@@ -199,13 +210,15 @@ async def open_rtc(
     resume: str | None = None,
     record_ids: bool = False,
     connect_timeout: float = 15.0,
+    tickers_only: bool = False,
 ) -> RtcLabClient:
     """Connect one WebRTC client to ``url`` and return it once both channels are open.
 
-    Raises ``exchange.rtc.RtcConnectError`` when signalling is refused or no channel opens
+    ``tickers_only`` opens only the ``ticker`` channel. Raises
+    ``exchange.rtc.RtcConnectError`` when signalling is refused or no channel opens
     within ``connect_timeout`` (the peer connection is closed first)."""
     _install_counters()
-    client = RtcLabClient(url, meter, resume, connect_timeout)
+    client = RtcLabClient(url, meter, resume, connect_timeout, tickers_only)
     client.record_ids = record_ids
     client.started_ns = time.time_ns()
     try:

@@ -320,8 +320,8 @@ class WsClient(MeteredClient):
         self.proto = ClientProtocol(parse_uri(f"ws://{host}:{port}/ws/md"), extensions=ext)
         sub: dict[str, object] = {"op": "subscribe", "req_id": 1}
         for key in ("symbols", "channels", "conflate"):
-            if key in query:
-                sub[key] = query[key]
+            if key in query:  # the SSE query's comma lists are JSON lists here
+                sub[key] = query[key] if key == "conflate" else query[key].split(",")
         if resume:
             sub["after"] = resume
         self.subscribe = orjson.dumps(sub)
@@ -378,7 +378,10 @@ async def open_client(
     if transport == "rtc":
         from exchange.lab.rtcwire import open_rtc
 
-        return await open_rtc(url, meter, resume=resume, record_ids=record_ids)
+        tickers_only = (query or {}).get("channels") == "ticker"
+        return await open_rtc(
+            url, meter, resume=resume, record_ids=record_ids, tickers_only=tickers_only
+        )
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     loop = asyncio.get_running_loop()

@@ -22,24 +22,32 @@ def _sane_latency(lat: dict[str, Any]) -> None:
     assert qs == sorted(qs) and vs == sorted(vs)
 
 
-def _sane_tickers(race: dict[str, Any], transports: tuple[str, ...]) -> None:
+def _sane_ticker_row(tick: dict[str, Any], floor: dict[str, Any], transport: str) -> None:
     """Ticker staleness figures: present, ordered, never below the feed's own floor."""
-    floor = race["ticker_floor"]
-    _sane_latency(floor)
-    assert race["tickers_published"] > 0
+    _sane_latency(tick["staleness"])
+    assert tick["excess"]["n"] == tick["staleness"]["n"]
+    assert 0 <= tick["excess"]["p50_ms"] <= tick["excess"]["max_ms"]
+    # a warm client holds a ticker of every symbol at every sample, and then each of its
+    # samples is at least the floor's at the same instant
+    if tick["unheld_samples"] == 0:
+        assert tick["staleness"]["p50_ms"] >= floor["p50_ms"]
+        assert tick["staleness"]["max_ms"] >= floor["max_ms"]
+    assert 0 < tick["delivered_fraction"] <= 1.0
+    assert 0 < tick["delivered_latest_fraction"] <= 1.0
+    if transport != "rtc":  # TCP delivers every ticker (the run waits a second for stragglers)
+        assert tick["delivered_fraction"] > 0.9
+
+
+def _sane_tickers(cond: dict[str, Any], transports: tuple[str, ...]) -> None:
+    race, alone = cond["race"], cond["tickers"]
+    _sane_latency(race["ticker_floor"])
+    _sane_latency(alone["floor"])
+    assert race["tickers_published"] > 0 and alone["published"] > 0
     for t in transports:
-        tick = race[t]["ticker"]
-        _sane_latency(tick["staleness"])
-        assert tick["excess"]["n"] == tick["staleness"]["n"]
-        assert 0 <= tick["excess"]["p50_ms"] <= tick["excess"]["max_ms"]
-        # a warm client holds a ticker of every symbol at every sample, and then each of its
-        # samples is at least the floor's at the same instant
-        if tick["unheld_samples"] == 0:
-            assert tick["staleness"]["p50_ms"] >= floor["p50_ms"]
-            assert tick["staleness"]["max_ms"] >= floor["max_ms"]
-        assert 0 < tick["delivered_fraction"] <= 1.0
-        if t != "rtc":  # TCP delivers every ticker (the run waits a second for stragglers)
-            assert tick["delivered_fraction"] > 0.9
+        _sane_ticker_row(race[t]["ticker"], race["ticker_floor"], t)
+        _sane_ticker_row(alone[t], alone["floor"], t)
+        # the tickers phase: only tickers arrive, each carrying a ts
+        assert alone[t]["events"] > 0 and alone[t]["latency"]["n"] == alone[t]["events"]
 
 
 def _sane_rtc(cond: dict[str, Any]) -> None:
@@ -69,6 +77,7 @@ def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
     )
     run_lab(opts, lambda cond, phase: phases.append(f"{cond}:{phase}"))
     assert phases[0] == "clean:idle" and "clean:conflation" in phases
+    assert "clean:tickers" in phases and "clean:solo rtc" in phases
     report = orjson.loads((tmp_path / "lab.json").read_bytes())
     cond = report["conditions"]["clean"]
     assert cond["idle_server_cpu_cores"] >= 0
@@ -85,7 +94,7 @@ def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
         assert resume["lost_events"] == 0  # resume is exact on every transport
         assert resume["events_in_outage"] > 0
         assert fresh["lost_events"] > 0  # a fresh connection misses the outage
-    _sane_tickers(cond["race"], (*TRANSPORTS, "rtc"))
+    _sane_tickers(cond, (*TRANSPORTS, "rtc"))
     _sane_rtc(cond)
     # long polling pays an HTTP request per answer; streams send nothing up
     assert cond["race"]["poll"]["up_per_event"] > cond["race"]["ws"]["up_per_event"]
