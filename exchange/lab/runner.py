@@ -89,14 +89,22 @@ def transports_for(opts: LabOptions) -> tuple[str, ...]:
     return ("ws", "sse", "poll", "rtc") if rtc_importable() else ("ws", "sse", "poll")
 
 
+def _net(value: str) -> str:
+    """``--net``: one or more of the choices, comma-separated."""
+    bad = [n for n in value.split(",") if n not in _NET_CHOICES]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown --net {bad}; choose from {sorted(_NET_CHOICES)}")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``tickwire lab`` options (the CLI registers the sub-command with this)."""
     p.add_argument("--clients", type=int, default=10, help="clients per transport (default 10)")
     p.add_argument("--rate", type=float, default=200.0, help="feed events per second (200)")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per measurement (5)")
-    p.add_argument("--net", choices=sorted(_NET_CHOICES), default="clean",
+    p.add_argument("--net", type=_net, default="clean",
                    help="network conditions: clean loopback, link, delay, loss (1%% and 5%%), "
-                        "loss1, loss5 or all")  # fmt: skip
+                        "loss1, loss5 or all; several comma-separated")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("lab-out"), help="output directory")
     p.add_argument("--url", help="measure this running server instead of starting one")
     p.add_argument("--server-pid", type=int, default=0,
@@ -219,7 +227,7 @@ def _run_condition(opts: LabOptions, name: str, say: Callable[[str], None]) -> d
 
 def conditions_for(opts: LabOptions) -> tuple[list[str], list[str]]:
     """(conditions to run, notes on those skipped and why)."""
-    wanted = list(_NET_CHOICES[opts.net])
+    wanted = list(dict.fromkeys(c for n in opts.net.split(",") for c in _NET_CHOICES[n]))
     notes: list[str] = []
     if opts.url:
         if wanted != ["clean"]:
