@@ -23,6 +23,7 @@ nothing asserts speed. Each scenario measures its baseline in the same run:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 from dataclasses import dataclass
@@ -97,11 +98,16 @@ def _diff_line(res: Series, key: str, goal_us: float | None) -> float:
 # ---------------------------------------------------------------------- 1. order round trip
 
 
+#: ``bench.cluster_uvloop`` with ``--engine-uvloop``: the engine's event loop on uvloop.
+ENGINE_MODULE = {"module": "exchange.cli"}
+
+
 def _stack(env: dict[str, str], layout: str, fsync: str = "off") -> Stack:
     """A 1-gateway cluster: every part on the server core (``shared``: the single process's
     CPU budget), or the gateway there and redis + engine on the client core (``spread``)."""
     other = SERVER_CORE if layout == "shared" else CLIENT_CORE
-    return Stack(env, (SERVER_CORE,), redis_core=other, engine_core=other, fsync=fsync)
+    return Stack(env, (SERVER_CORE,), redis_core=other, engine_core=other, fsync=fsync,
+                 engine_module=ENGINE_MODULE["module"])  # fmt: skip
 
 
 async def order_hop(plan: Plan, fsync: str, layout: str = "shared") -> Series:
@@ -126,7 +132,8 @@ async def order_hop(plan: Plan, fsync: str, layout: str = "shared") -> Series:
             for target, pids in targets:
                 cpu0 = sum(cpu_seconds(p) for p in pids)
                 lat, errors = await sequential(target, plan.seq_n, plan.seq_warm)
-                cpu = (sum(cpu_seconds(p) for p in pids) - cpu0) / len(lat)
+                # CPU covers the warm-up orders too
+                cpu = (sum(cpu_seconds(p) for p in pids) - cpu0) / (len(lat) + plan.seq_warm)
                 r = res.setdefault(target.name, {})
                 r.setdefault("p50", []).append(percentile(lat, 50))
                 r.setdefault("p99", []).append(percentile(lat, 99))
@@ -263,14 +270,27 @@ def scaling(plan: Plan, machines: tuple[int, ...] = (1, 2, 4, 8, 16)) -> None:
         print(line)
 
 
-async def main(quick: bool, only: str, nice: int, fsync: str, layout: str) -> None:
+async def main(
+    quick: bool,
+    only: str,
+    nice: int,
+    fsync: str,
+    layout: str,
+    engine_uvloop: bool = False,
+    md_subs: int = 0,
+) -> None:
     pin(0, CLIENT_CORE)
+    if engine_uvloop:
+        ENGINE_MODULE["module"] = "bench.cluster_uvloop"
     raise_nofile()
     sched = boost(nice) if nice else "default priority"
     plan = QUICK if quick else FULL
+    if md_subs:
+        plan = dataclasses.replace(plan, md_subs=md_subs)
     started = time.monotonic()
     print(f"## bench.cluster{' --quick' if quick else ''}\n")
     print(f"- versions: {versions()}")
+    print(f"- engine command: python -m {ENGINE_MODULE['module']} engine")
     print(f"- scheduling: {sched}; this process on core {CLIENT_CORE}; "
           f"load average before: {loadavg()}")  # fmt: skip
     if "1" in only:
@@ -294,9 +314,13 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--layout", default="shared", choices=["shared", "spread"],
                    help="scenarios 1-2: cluster parts all on core 0 (shared, default) or "
                    "redis + engine on core 1 (spread)")  # fmt: skip
+    p.add_argument("--engine-uvloop", action="store_true",
+                   help="scenarios 1-2: run the engine on uvloop (bench.cluster_uvloop)")  # fmt: skip
+    p.add_argument("--md-subs", type=int, default=0,
+                   help="scenario 2: SSE subscribers (default 10)")  # fmt: skip
     return p.parse_args(argv)
 
 
 if __name__ == "__main__":
     a = _args()
-    uvloop.run(main(a.quick, a.only, a.nice, a.fsync, a.layout))
+    uvloop.run(main(a.quick, a.only, a.nice, a.fsync, a.layout, a.engine_uvloop, a.md_subs))

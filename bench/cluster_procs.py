@@ -94,12 +94,18 @@ def _wait_log(server: ServerProc, needle: bytes, timeout: float) -> None:
 
 
 def start_engine(
-    redis_url: str, env: dict[str, str], *, fsync: str = "batch", core: int = SERVER_CORE
+    redis_url: str,
+    env: dict[str, str],
+    *,
+    fsync: str = "batch",
+    core: int = SERVER_CORE,
+    module: str = "exchange.cli",
 ) -> ServerProc:
-    """``tickwire engine`` (simulator off, fresh data dir); returns once it says it runs."""
+    """``tickwire engine`` (simulator off, fresh data dir); returns once it says it runs.
+    ``module`` is the command line's module (``bench.cluster_uvloop``: the same on uvloop)."""
     data_dir = Path(tempfile.mkdtemp(prefix="bench-engine-"))
     args = [
-        "-m", "exchange.cli", "engine", "--redis", redis_url, "--data-dir", str(data_dir),
+        "-m", module, "engine", "--redis", redis_url, "--data-dir", str(data_dir),
         "--sim-rate", "0", "--fsync", fsync, "--log-level", "warning",
     ]  # fmt: skip
     server = start_python("engine", args, 0, env)
@@ -136,6 +142,7 @@ class Stack:
     redis_core: int = SERVER_CORE
     engine_core: int = SERVER_CORE
     fsync: str = "batch"
+    engine_module: str = "exchange.cli"
     redis: RedisProc | None = None
     engine: ServerProc | None = None
     gateways: list[ServerProc] = field(default_factory=list)
@@ -144,8 +151,9 @@ class Stack:
         try:
             self.redis = start_redis(self.redis_core)
             self.engine = start_engine(
-                self.redis.url, self.env, fsync=self.fsync, core=self.engine_core
-            )
+                self.redis.url, self.env, fsync=self.fsync, core=self.engine_core,
+                module=self.engine_module,
+            )  # fmt: skip
             for core in self.gateway_cores:
                 self.gateways.append(start_gateway(self.redis.url, self.env, core=core))
         except BaseException:
