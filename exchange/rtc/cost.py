@@ -2,6 +2,7 @@
 
 Run from the repository root: ``python -m exchange.rtc.cost [--rate R] [--clients N]
 [--seconds S]``. Prints one Markdown table row per transport. A measurement, not a test.
+``--pair N`` measures only aiortc: two peers in this process exchanging N messages.
 
 A ``tickwire serve`` subprocess (simulator off, ``TICKWIRE_MD_SYNTHETIC_RATE=R`` synthetic
 events/s, pinned to core 0 by ``bench.procs``) serves N clients in this process (pinned to
@@ -86,6 +87,59 @@ async def measure(
     }
 
 
+_SAMPLE = (
+    '{"type":"md.book","id":"9dbc20-1000","data":{"symbol":"BTC-USD","first_seq":1,"seq":1,'
+    '"bids":[["60000.00","0.5000"]],"asks":[],"checksum":123456789,"ts":1700000000000000000}}'
+)
+
+
+async def pair(n: int, ordered: bool = True) -> dict[str, Any]:
+    """Two aiortc peers in this process on loopback: send ``n`` book-sized messages (with
+    the same bufferedAmount flow control as the server) and return the CPU per message for
+    sending and receiving together. No server, no hub: aiortc's own cost."""
+    from aiortc import RTCPeerConnection
+
+    from exchange.rtc.ice import gather_addresses, ice_configuration
+
+    a, b = RTCPeerConnection(ice_configuration([])), RTCPeerConnection(ice_configuration([]))
+    done, count = asyncio.Event(), [0]
+
+    def on_message(_: Any) -> None:
+        count[0] += 1
+        if count[0] == n:
+            done.set()
+
+    b.on("datachannel", lambda ch: ch.on("message", on_message))
+    kw: dict[str, Any] = {} if ordered else {"ordered": False, "maxRetransmits": 0}
+    dc = a.createDataChannel("x", **kw)
+    opened, low = asyncio.Event(), asyncio.Event()
+    dc.on("open", opened.set)
+    dc.on("bufferedamountlow", low.set)
+    dc.bufferedAmountLowThreshold = 64 * 1024
+    try:
+        with gather_addresses(("127.0.0.1",)):
+            await a.setLocalDescription(await a.createOffer())
+            await b.setRemoteDescription(a.localDescription)
+            await b.setLocalDescription(await b.createAnswer())
+        await a.setRemoteDescription(b.localDescription)
+        await opened.wait()
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for i in range(n):
+            while dc.bufferedAmount > 256 * 1024:
+                low.clear()
+                await low.wait()
+            dc.send(_SAMPLE)
+            if i % 50 == 0:
+                await asyncio.sleep(0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), 30)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+    finally:
+        await a.close()
+        await b.close()
+    return {"received": count[0], "us_per_msg": 1e6 * cpu / max(1, count[0]), "wall_s": wall}
+
+
 def main(argv: list[str] | None = None) -> None:
     from bench.procs import CLIENT_CORE, pin, start_tickwire
 
@@ -94,7 +148,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--transports", default="none,ws,rtc,rtc-ticker")
+    ap.add_argument("--pair", type=int, default=0, help="only aiortc's own cost: N messages")
     args = ap.parse_args(argv)
+    if args.pair:
+        for ordered in (True, False):
+            r = asyncio.run(pair(args.pair, ordered))
+            print(
+                f"aiortc pair, {'ordered reliable' if ordered else 'unordered, no retransmit'}: "
+                f"{r['received']}/{args.pair} received, {r['us_per_msg']:.0f} µs CPU per "
+                f"message (send + receive), {r['wall_s']:.1f} s"
+            )
+        return
     pin(os.getpid(), CLIENT_CORE)
     print("| transport | clients | msg/s delivered | server CPU % | server µs/msg over idle "
           "| client CPU % |")  # fmt: skip
