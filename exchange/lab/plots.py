@@ -116,31 +116,39 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
 
 
 def _staleness(conds: dict[str, Any], names: list[str], sub: str, out: Path) -> Path:
-    """``staleness.png``: ticker staleness CDF per transport, one panel per condition, with
-    the feed's own floor (an ideal client) dashed; the legend gives the delivered fraction."""
+    """``staleness.png``: ticker staleness CDF per transport, one column per condition; top
+    row the ``tickers`` phase (ticker channel alone), bottom row the ``race`` (full feed); the
+    feed's own floor (an ideal client) dashed; the legend gives the delivered fraction."""
     import matplotlib.pyplot as plt
 
     n = max(1, len(names))
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False, dpi=80)
-    for ax, name in zip(axes[0], names, strict=False):
+    fig, axes = plt.subplots(2, n, figsize=(4.2 * n, 6.4), squeeze=False, dpi=80)
+    for col, name in enumerate(names):
+        alone = conds[name].get("tickers") or {}
         race = conds[name].get("race") or {}
-        for t in RACE:
-            tick = (race.get(t) or {}).get("ticker") or {}
-            cdf = (tick.get("staleness") or {}).get("cdf_ms")
-            if cdf:
-                frac = 100 * tick.get("delivered_fraction", 0)
-                ax.plot([max(v, 1e-3) for _, v in cdf], [q for q, _ in cdf], color=COLORS[t],
-                        label=f"{t} ({frac:.0f} % delivered)")  # fmt: skip
-        floor = (race.get("ticker_floor") or {}).get("cdf_ms")
-        if floor:
-            ax.plot([max(v, 1e-3) for _, v in floor], [q for q, _ in floor], color="grey",
-                    linestyle="--", label="floor (ideal client)")  # fmt: skip
-        ax.set_xscale("log")
-        ax.set_title(name)
-        ax.set_xlabel("ticker staleness: now - ts of newest held (ms)")
-        ax.set_ylabel("percentile")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
+        panels = (
+            ("tickers only", {t: alone.get(t) for t in RACE}, alone.get("floor")),
+            ("full feed (race)", {t: (race.get(t) or {}).get("ticker") for t in RACE},
+             race.get("ticker_floor")),
+        )  # fmt: skip
+        for row, (label, ticks, floor) in enumerate(panels):
+            ax = axes[row][col]
+            for t, tick in ticks.items():
+                cdf = ((tick or {}).get("staleness") or {}).get("cdf_ms")
+                if tick and cdf:
+                    frac = 100 * tick.get("delivered_fraction", 0)
+                    ax.plot([max(v, 1e-3) for _, v in cdf], [q for q, _ in cdf],
+                            color=COLORS[t], label=f"{t} ({frac:.0f} % delivered)")  # fmt: skip
+            if floor and floor.get("cdf_ms"):
+                cdf = floor["cdf_ms"]
+                ax.plot([max(v, 1e-3) for _, v in cdf], [q for q, _ in cdf], color="grey",
+                        linestyle="--", label="floor (ideal client)")  # fmt: skip
+            ax.set_xscale("log")
+            ax.set_title(f"{name}: {label}")
+            ax.set_xlabel("ticker staleness: now - ts of newest held (ms)")
+            ax.set_ylabel("percentile")
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
     fig.suptitle(f"ticker staleness, sampled every 10 ms ({sub})")
     fig.tight_layout()
     return _save(fig, out / "staleness.png")

@@ -1,6 +1,6 @@
 """The lab's terminal table and the description of the machine it ran on.
 
-Exports: ``render_table``, ``markdown``, ``environment``, ``rows``.
+Exports: ``render_table``, ``markdown``, ``ticker_markdown``, ``environment``, ``rows``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["environment", "markdown", "render_table", "rows"]
+__all__ = ["environment", "markdown", "render_table", "rows", "ticker_markdown"]
 
 
 def environment() -> dict[str, object]:
@@ -148,4 +148,34 @@ def markdown(report: dict[str, Any]) -> str:
         for row in rows(cond):
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+    return "\n".join(lines)
+
+
+def ticker_markdown(report: dict[str, Any]) -> str:
+    """Ticker staleness per condition and transport, both phases, as a Markdown table."""
+    lines = [
+        "| condition | phase | transport | staleness p50 / p99 / p99.9 / max ms | floor p50 / p99 ms "
+        "| delivered % (latest %) | latency p99 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, cond in (report.get("conditions") or {}).items():
+        race = cond.get("race") or {}
+        alone = cond.get("tickers") or {}
+        for phase, rows, floor in (
+            ("tickers", alone, alone.get("floor") or {}),
+            ("race", {t: _g(race, t, "ticker") for t in TRANSPORTS}, race.get("ticker_floor") or {}),
+        ):  # fmt: skip
+            for t in TRANSPORTS:
+                tick = rows.get(t)
+                if not isinstance(tick, dict) or "staleness" not in tick:
+                    continue
+                s = tick["staleness"]
+                lat = (alone.get(t) if phase == "tickers" else race.get(t)) or {}
+                lines.append(
+                    f"| {name} | {phase} | {t} | {s['p50_ms']:.0f} / {s['p99_ms']:.0f} / "
+                    f"{s['p999_ms']:.0f} / {s['max_ms']:.0f} | {floor.get('p50_ms', 0):.0f} / "
+                    f"{floor.get('p99_ms', 0):.0f} | {100 * tick['delivered_fraction']:.1f} "
+                    f"({100 * tick.get('delivered_latest_fraction', 0):.1f}) | "
+                    f"{_g(lat, 'latency', 'p99_ms', default=0):.0f} |"
+                )
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from PIL import Image
 
+from exchange.lab.report import ticker_markdown
 from exchange.lab.runner import LabOptions, run_lab
 
 TRANSPORTS = ("ws", "sse", "poll")
@@ -96,6 +97,9 @@ def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
         assert fresh["lost_events"] > 0  # a fresh connection misses the outage
     _sane_tickers(cond, (*TRANSPORTS, "rtc"))
     _sane_rtc(cond)
+    table = ticker_markdown(report)
+    for t in (*TRANSPORTS, "rtc"):
+        assert f"| clean | tickers | {t} |" in table and f"| clean | race | {t} |" in table
     # long polling pays an HTTP request per answer; streams send nothing up
     assert cond["race"]["poll"]["up_per_event"] > cond["race"]["ws"]["up_per_event"]
     for t in ("ws", "ws-deflate", "sse", "poll"):
