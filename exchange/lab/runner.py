@@ -47,6 +47,8 @@ CONDITIONS: dict[str, tuple[float, float, float]] = {
     "delay": (20.0, 5.0, 0.0),
     "loss1": (0.0, 0.0, 1.0),
     "loss5": (0.0, 0.0, 5.0),
+    # a long-distance link that loses packets: retransmissions cost a 20 ms round trip or more
+    "wan5": (20.0, 5.0, 5.0),
 }
 _NET_CHOICES = {
     "clean": ("clean",),
@@ -55,6 +57,7 @@ _NET_CHOICES = {
     "loss": ("loss1", "loss5"),
     "loss1": ("loss1",),
     "loss5": ("loss5",),
+    "wan5": ("wan5",),
     "all": ("clean", "link", "delay", "loss1", "loss5"),
 }
 
@@ -104,7 +107,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=5.0, help="seconds per measurement (5)")
     p.add_argument("--net", type=_net, default="clean",
                    help="network conditions: clean loopback, link, delay, loss (1%% and 5%%), "
-                        "loss1, loss5 or all; several comma-separated")  # fmt: skip
+                        "loss1, loss5, wan5 (20 ms and 5 %%) or all; several comma-separated")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("lab-out"), help="output directory")
     p.add_argument("--url", help="measure this running server instead of starting one")
     p.add_argument("--server-pid", type=int, default=0,
