@@ -10,6 +10,8 @@ Contract of ``POST /rtc/offer[?symbols=A,B]`` with ``{"sdp": "...", "type": "off
 * 400 ``BAD_REQUEST``: the body is not JSON, not an object, not an offer, the SDP does not
   parse or aiortc refuses it, it has no data-channel m-line (or has media), or ``symbols``
   names an unknown symbol. Nothing stays allocated.
+* 403 ``FORBIDDEN``: a browser ``Origin`` that is neither this host nor in
+  ``allowed_origins`` (the rule of the WebSocket handshakes).
 * 401 ``UNAUTHORIZED``: a token was given (``?token=`` or ``Authorization: Bearer``) and is
   not valid. A token is never required: market data is public.
 * 503 ``TOO_MANY_PEERS`` at ``rtc_max_peers`` open peers; ``TRANSPORT_DISABLED`` when
@@ -31,7 +33,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from fastapi import APIRouter, FastAPI, Request
 
 from exchange.gateway.auth import AuthError, bearer_from_header
-from exchange.gateway.deps import Node, api_error, parse_filter
+from exchange.gateway.deps import Node, api_error, origin_allowed, parse_filter
 from exchange.rtc.ice import (
     OfferError,
     check_offer,
@@ -83,6 +85,12 @@ async def rtc_offer(request: Request, symbols: str | None = None) -> dict[str, s
     offers = peers.metrics.offers
     if node.settings.rtc_max_peers <= 0 or node.shutting_down:
         raise api_error(503, "TRANSPORT_DISABLED", "WebRTC market data is off on this server")
+    settings = node.settings
+    if not origin_allowed(
+        request.headers.get("origin"), request.headers.get("host"), settings.allowed_origins
+    ):
+        # as for WebSocket handshakes: a page of another site may not open peers here
+        raise api_error(403, "FORBIDDEN", "origin not allowed")
     _check_token(request, node)
     raw = await request.body()
     try:

@@ -137,7 +137,9 @@ async def test_broken_offers_are_refused_and_leave_nothing(
     assert gauge(live_server) == 1
 
 
-async def test_unknown_symbol_and_bad_token(live_server: Any, offer_sdp: str) -> None:
+async def test_unknown_symbol_bad_token_and_foreign_origin(
+    live_server: Any, offer_sdp: str
+) -> None:
     body = {"sdp": offer_sdp, "type": "offer"}
     async with httpx.AsyncClient(base_url=live_server.url) as http:
         r = await http.post("/rtc/offer", json=body, params={"symbols": "NOPE"})
@@ -145,6 +147,12 @@ async def test_unknown_symbol_and_bad_token(live_server: Any, offer_sdp: str) ->
         r = await http.post("/rtc/offer", json=body, params={"token": "garbage"})
         assert r.status_code == 401 and r.json()["code"] == "UNAUTHORIZED"
         token = (await http.post("/api/sessions", json={"account": "rtcuser"})).json()["token"]
+        evil = {"origin": "http://evil.example"}
+        r = await http.post("/rtc/offer", json=body, headers=evil)
+        assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN"
+        same = {"origin": live_server.url}
+        r = await http.post("/rtc/offer", json=body, headers=same, params={"symbols": "NOPE"})
+        assert r.status_code == 400  # past the origin check
     assert open_peers(live_server) == 0
     async with RtcMarketClient(live_server.url, channels=["book"], token=token) as c:
         _, msg = await c.next(30)
