@@ -188,18 +188,30 @@ def emulated_link(
                 _start_linkemu(link, seed)
             yield link
         finally:
-            if link.proc is not None:
-                if link.proc.poll() is None:
-                    link.proc.terminate()
-                    try:
-                        link.proc.wait(5)
-                    except subprocess.TimeoutExpired:
-                        link.proc.kill()
-                        link.proc.wait(5)
-                if link.proc.stdout is not None:
-                    link.proc.stdout.close()
-            for ns in (link.client_ns, link.server_ns):
-                _delete_ns(ns)
+            try:
+                _stop_linkemu(link)
+            finally:  # the namespaces go even if the emulator would not die in time
+                for ns in (link.client_ns, link.server_ns):
+                    _delete_ns(ns)
+
+
+def _stop_linkemu(link: Link) -> None:
+    proc = link.proc
+    if proc is None:
+        return
+    try:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                # seen once at load average 16: not scheduled for 10 s; SIGKILL cannot be
+                # ignored, so give it as long as a loaded machine may need
+                proc.kill()
+                proc.wait(60)
+    finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _veth_netem(link: Link) -> None:

@@ -265,6 +265,10 @@ def run_lab(opts: LabOptions, say: Callable[[str, str], None] | None = None) -> 
         delay, jitter, loss = CONDITIONS[name]
         result["condition"] = {"delay_ms": delay, "jitter_ms": jitter, "loss_pct": loss}
         conds[name] = result
+        report["conditions"] = conds
+        # written after every condition, so a run that fails later keeps what it measured
+        opts.out.mkdir(parents=True, exist_ok=True)
+        (opts.out / "lab.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     report["conditions"] = conds
     report["loadavg_at_end"] = Path("/proc/loadavg").read_text().strip()
     opts.out.mkdir(parents=True, exist_ok=True)
