@@ -27,12 +27,14 @@ __all__ = [
     "INVALID_TIF",
     "INVALID_TYPE",
     "MARKET_HALTED",
+    "NOT_EXECUTED",
     "NO_LIQUIDITY",
     "ORDER_NOT_OPEN",
     "POST_ONLY_WOULD_TAKE",
     "RATE_LIMITED",
     "REJECT_CODES",
     "SLOW_CONSUMER",
+    "UNCONFIRMED",
     "UNKNOWN_OP",
     "UNKNOWN_ORDER",
     "BookGap",
@@ -62,8 +64,15 @@ UNKNOWN_OP = "UNKNOWN_OP"
 #: Extension (not in PROTOCOL.md section 3): the ``error`` sent before a market-data
 #: subscription is dropped because the client reads too slowly.
 SLOW_CONSUMER = "SLOW_CONSUMER"
+#: Extension (Redis cluster): the ``order.reject`` of a command the sequencer confirmed it did
+#: not execute and never will (lost in a restart): nothing changed, the key is not used up.
+NOT_EXECUTED = "NOT_EXECUTED"
+#: Extension (Redis cluster): the ``error`` when a gateway got no confirmation in time (the
+#: sequencer is down): the command may still be executed; a retry with the same key is safe.
+UNCONFIRMED = "UNCONFIRMED"
 
-#: Every code of PROTOCOL.md section 3, plus the extension ``SLOW_CONSUMER``.
+#: Every code of PROTOCOL.md section 3, plus the extensions ``SLOW_CONSUMER``,
+#: ``NOT_EXECUTED`` and ``UNCONFIRMED``.
 ALL_CODES: frozenset[str] = frozenset(
     {
         INVALID_SYMBOL,
@@ -84,10 +93,14 @@ ALL_CODES: frozenset[str] = frozenset(
         BAD_REQUEST,
         UNKNOWN_OP,
         SLOW_CONSUMER,
+        NOT_EXECUTED,
+        UNCONFIRMED,
     }
 )
 #: Codes of an ``error`` message: the frame's shape was wrong, or the client is too fast.
-ERROR_CODES: frozenset[str] = frozenset({BAD_REQUEST, UNKNOWN_OP, RATE_LIMITED, SLOW_CONSUMER})
+ERROR_CODES: frozenset[str] = frozenset(
+    {BAD_REQUEST, UNKNOWN_OP, RATE_LIMITED, SLOW_CONSUMER, UNCONFIRMED}
+)
 #: Codes of an ``order.reject``: a well-formed request refused for its values or the state.
 #: ``BAD_REQUEST`` is here too: the engine refuses an illegal ``client_order_id`` with it.
 REJECT_CODES: frozenset[str] = (ALL_CODES - ERROR_CODES) | {BAD_REQUEST}

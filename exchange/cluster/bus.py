@@ -1,10 +1,18 @@
 """What travels between gateways and the sequencer over Redis, and how it is encoded.
 
-Exports: ``CMD_STREAM``, ``SEQ_STREAM``, ``SNAP_KEY``, ``META_KEY``, ``CmdEntry``,
-``SeqEntry``, ``Snapshot``, ``StreamWriter``, ``stream_id_key``, ``check_redis``.
+Exports: ``CMD_STREAM``, ``SEQ_STREAM``, ``NX_STREAM``, ``SNAP_KEY``, ``META_KEY``, ``STATS_KEY``,
+``CmdEntry``, ``FenceEntry``, ``parse_cmd``, ``SeqEntry``, ``Snapshot``, ``StreamWriter``,
+``stream_id_key``, ``check_redis``, ``connect``.
 
 * ``tw:cmd`` (gateways -> sequencer): fields ``g`` (gateway id), ``c`` (correlation id),
-  ``p`` (the command in the journal codec, ``ts`` not yet stamped).
+  ``p`` (the command in the journal codec, ``ts`` not yet stamped). A *fence* entry has
+  ``f`` (the id of an earlier ``tw:cmd`` entry of the same gateway) instead of ``p``: "if you
+  have not executed that entry by now, you never will: tell me". The sequencer reads
+  ``tw:cmd`` in order, so when it reaches the fence it knows the answer; it answers only
+  "not executed", on ``tw:nx`` (an executed command answers on ``tw:seq`` as always).
+* ``tw:nx`` (sequencer -> gateways): fields ``g``, ``c``, ``x``: the ``tw:cmd`` entry ``x``
+  was not executed and never will be (it was lost from Redis, or refused before journaling);
+  the sequencer deleted it from ``tw:cmd`` in the same transaction.
 * ``tw:seq`` (sequencer -> gateways): entry id ``<journal seq>-0``; fields ``p`` (the
   sequenced command with its stamped ``ts``), ``g`` and ``c`` (empty for the simulator's
   commands) and ``x`` (the ``tw:cmd`` entry id it came from, empty for none). An entry is
@@ -13,7 +21,9 @@ Exports: ``CMD_STREAM``, ``SEQ_STREAM``, ``SNAP_KEY``, ``META_KEY``, ``CmdEntry`
 * ``tw:snap`` (hash): ``seq`` (the journal seq the engine state is at), ``engine`` (engine
   snapshot bytes) and ``hub`` (the market-data hub's state); a replica starts from it.
 * ``tw:meta`` (hash): ``epoch`` and ``secret`` (hex), so tokens and event ids are the same
-  on every gateway.
+  on every gateway. Its absence tells the engine that Redis lost its data.
+* ``tw:stats`` (hash): the engine's queue depths and journal seq, refreshed every second,
+  shown in every gateway's ``/metrics``.
 """
 
 from __future__ import annotations
@@ -34,14 +44,18 @@ from exchange.journal import decode_command, encode_command
 __all__ = [
     "CMD_STREAM",
     "META_KEY",
+    "NX_STREAM",
     "SEQ_STREAM",
     "SNAP_KEY",
+    "STATS_KEY",
     "CmdEntry",
+    "FenceEntry",
     "SeqEntry",
     "Snapshot",
     "StreamWriter",
     "check_redis",
     "connect",
+    "parse_cmd",
     "stream_id_key",
 ]
 
@@ -49,6 +63,8 @@ log = logging.getLogger("tickwire.cluster.bus")
 
 CMD_STREAM = "tw:cmd"
 SEQ_STREAM = "tw:seq"
+NX_STREAM = "tw:nx"
+STATS_KEY = "tw:stats"
 SNAP_KEY = "tw:snap"
 META_KEY = "tw:meta"
 _BATCH = 1000
@@ -79,6 +95,25 @@ class CmdEntry:
     def parse(cls, fields: dict[bytes, bytes]) -> CmdEntry:
         """Raises ``JournalCorrupt`` (from the codec) or ``KeyError`` on a bad entry."""
         return cls(_s(fields[b"g"]), _s(fields[b"c"]), decode_command(fields[b"p"]))
+
+
+@dataclass(frozen=True, slots=True)
+class FenceEntry:
+    """A gateway asking whether its ``tw:cmd`` entry ``target`` was executed."""
+
+    gateway: str
+    corr: str
+    target: str
+
+    def fields(self) -> dict[str, Any]:
+        return {"g": self.gateway, "c": self.corr, "f": self.target}
+
+
+def parse_cmd(fields: dict[bytes, bytes]) -> CmdEntry | FenceEntry:
+    """A ``tw:cmd`` entry. Raises ``JournalCorrupt`` or ``KeyError`` on a bad entry."""
+    if b"f" in fields:
+        return FenceEntry(_s(fields[b"g"]), _s(fields[b"c"]), _s(fields[b"f"]))
+    return CmdEntry.parse(fields)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ Exports: ``Cluster``, ``run_cluster``, ``free_port``, ``render_haproxy_config``.
 ``Cluster(root, gateways=N)`` runs every part as a subprocess (logs in ``root/logs``) on
 ports chosen at run time; ``start()`` returns once HAProxy answers ``/healthz`` through a
 gateway, ``stop()`` stops everything it started. The tests use the same class, plus
-``kill_gateway``/``start_gateway``, ``restart_engine`` and ``restart_redis``.
+``kill_gateway``/``start_gateway``, ``stop_engine``/``start_engine_and_wait``,
+``restart_engine`` and ``restart_redis``.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Cluster:
         log_level: str = "warning",
         fsync: str = "batch",
         redis_persistence: bool = True,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.root = Path(root)
         self.data_dir = data_dir or self.root / "engine"
@@ -78,6 +80,7 @@ class Cluster:
         self.log_level = log_level
         self.fsync = fsync
         self.redis_persistence = redis_persistence
+        self.env = dict(env or {})  # extra environment of the tickwire processes
         self.redis_proc: subprocess.Popen[bytes] | None = None
         self.engine_proc: subprocess.Popen[bytes] | None = None
         self.gateway_procs: list[subprocess.Popen[bytes] | None] = [None] * gateways
@@ -100,7 +103,7 @@ class Cluster:
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
         self._files.append(log)
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, **self.env, "PYTHONPATH": str(REPO)}
         return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
 
     def _tickwire(self, name: str, *args: str) -> subprocess.Popen[bytes]:
@@ -177,16 +180,36 @@ class Cluster:
         path = self.logs / "engine.log"
         return path.read_bytes().count(b"tickwire engine on") if path.exists() else 0
 
-    def restart_engine(self, *, kill: bool = False, timeout: float = 240) -> None:
-        """Stop the engine (SIGTERM, or SIGKILL with ``kill``), start it, wait until it runs."""
-        before = self.engine_starts()
+    def stop_engine(self, *, kill: bool = False) -> None:
+        """Stop the engine: SIGTERM (a clean stop), or SIGKILL with ``kill``."""
         _stop(self.engine_proc, kill=kill)
+        self.engine_proc = None
+
+    def start_engine_and_wait(self, timeout: float = 240) -> None:
+        """Start the engine and return once it says it runs (reading ``tw:cmd``)."""
+        before = self.engine_starts()
         self.start_engine()
         assert self.engine_proc is not None
         self._wait(lambda: self.engine_starts() > before, "engine", self.engine_proc, timeout)
 
-    def restart_redis(self) -> None:
+    def restart_engine(self, *, kill: bool = False, timeout: float = 240) -> None:
+        """Stop the engine (SIGTERM, or SIGKILL with ``kill``), start it, wait until it runs."""
+        self.stop_engine(kill=kill)
+        self.start_engine_and_wait(timeout)
+
+    def stop_redis(self) -> None:
         _stop(self.redis_proc)
+        self.redis_proc = None
+
+    def restart_redis(self, *, persistence: bool | None = None) -> None:
+        """Stop redis-server and start it again. ``persistence=False`` brings it back empty
+        (its files are removed, and it runs without AOF from then on); True turns AOF on."""
+        _stop(self.redis_proc)
+        if persistence is not None:
+            self.redis_persistence = persistence
+        if not self.redis_persistence:
+            for path in sorted((self.root / "redis").rglob("*"), reverse=True):
+                path.rmdir() if path.is_dir() else path.unlink()
         self.start_redis()
 
     def stop(self) -> None:

@@ -1,6 +1,6 @@
 """``tickwire gateway --redis URL --port P``: a gateway holding a replica of the engine.
 
-Exports: ``GatewayNode``, ``run_gateway``.
+Exports: ``GatewayNode``, ``Unconfirmed``, ``NOT_EXECUTED``, ``run_gateway``.
 
 ``GatewayNode`` is an :class:`~exchange.node.ExchangeNode` without a journal or a sequencer
 of its own. At start it takes the epoch and token secret from ``tw:meta`` (so tokens and
@@ -12,11 +12,24 @@ event ids agree with every other gateway), loads engine and hub from ``tw:snap``
   when the correlation id is one of this gateway's, so replies carry their ``req_id``;
 * follows market data from ``tw:md`` with :meth:`RedisBackend.follow` (same ids everywhere);
 * ``submit(cmd, origin)`` XADDs to ``tw:cmd`` and returns the replica's events for that
-  correlation id; after ``submit_timeout_s`` it raises ``TimeoutError`` (not known to be
-  executed: a retry with the same client order id is safe).
+  correlation id. Without an answer after ``fence_after_s`` it XADDs a fence for the entry
+  (again every ``refence_s``, in case Redis lost it): the sequencer reads ``tw:cmd`` in
+  order, so when it reaches the fence it knows whether the command was executed, and
+  answers "not executed" on ``tw:nx`` (deleting the entry, so it never runs). Then:
+
+  - executed: the replica's events, as usual (also after a sequencer restart: the engine
+    writes journaled commands ``tw:seq`` lacks);
+  - not executed: an ``OrderRejected`` with code ``NOT_EXECUTED``, delivered like any reject
+    (nothing changed; the key is not used up: a retry places the order);
+  - no answer within ``submit_timeout_s`` (the sequencer is down, or Redis too): raises
+    :class:`Unconfirmed` (a ``TimeoutError``): the command may still run once the sequencer
+    is back; a retry with the same key is safe and says which. No ack is ever invented.
 
 A gap in ``tw:seq`` (the sequencer restarted, or Redis lost the stream) makes the replica
-reload ``tw:snap``; its ``seq`` is at least the entry before the gap.
+reload ``tw:snap``; its ``seq`` is at least the entry before the gap. A hole in ``tw:md`` that
+the engine does not fill (Redis restarted empty and this gateway was behind the engine's
+retained history) makes the gateway rebuild its hub from ``tw:snap``: its streams end, and
+clients reconnecting with ``Last-Event-ID`` resume exactly or get ``reset``.
 """
 
 from __future__ import annotations
@@ -33,14 +46,19 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from exchange.cluster import gauges
 from exchange.cluster.bus import (
     CMD_STREAM,
     META_KEY,
+    NX_STREAM,
     SEQ_STREAM,
+    STATS_KEY,
     CmdEntry,
+    FenceEntry,
     SeqEntry,
     Snapshot,
     connect,
+    stream_id_key,
 )
 from exchange.config import Settings
 from exchange.engine import Engine, render
@@ -52,7 +70,20 @@ from exchange.journal.meta import Meta
 from exchange.node import ExchangeNode
 from exchange.sequencer import Origin, split_market
 
-__all__ = ["GatewayNode", "run_gateway"]
+__all__ = ["NOT_EXECUTED", "GatewayNode", "Unconfirmed", "run_gateway"]
+
+#: The reject code of a command the sequencer confirmed it did not (and will not) execute.
+NOT_EXECUTED = "NOT_EXECUTED"
+
+
+class Unconfirmed(TimeoutError):
+    """No confirmation in time: the command may still be executed; retrying it (the same
+    client order id) is safe and tells which. Transports answer ``UNCONFIRMED``."""
+
+
+class _NotExecuted(Exception):
+    """The sequencer's answer to a fence: the entry was not executed and never will be."""
+
 
 log = logging.getLogger("tickwire.cluster.gateway")
 
@@ -74,19 +105,35 @@ class GatewayNode(ExchangeNode):
     """A gateway process's node; see the module docstring."""
 
     def __init__(
-        self, settings: Settings, redis_url: str, *, submit_timeout_s: float = 10.0, **kw: Any
+        self,
+        settings: Settings,
+        redis_url: str,
+        *,
+        submit_timeout_s: float = 30.0,
+        fence_after_s: float = 2.0,
+        refence_s: float = 5.0,
+        **kw: Any,
     ) -> None:
         super().__init__(settings, simulate=False, **kw)
         self.redis_url = redis_url
         self.gateway_id = f"{os.getpid()}-{secrets.token_hex(3)}"
         self.submit_timeout_s = submit_timeout_s
+        self.fence_after_s = fence_after_s
+        self.refence_s = refence_s
         self.redis: Any = connect(redis_url)
         self.md_backend = RedisBackend(redis_url, history_size=settings.history_size)
+        self.md_backend.on_gap = self._on_md_gap
         self.applied_seq = 0
         self._corr = itertools.count(1)
         self._waiting: dict[str, tuple[asyncio.Future[list[t.Event]], Origin | None]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.sequencer = _NoSequencer()
+        self.cmd_xadds = 0  # tw:cmd XADDs awaiting Redis
+        self.seq_lag = 0
+        self.md_lag = 0
+        self.engine_stats: dict[str, int] = {}
+        self.outcomes: dict[str, int] = {"executed": 0, "not_executed": 0, "unconfirmed": 0}
+        gauges.register(self)
 
     def recover(self) -> None:
         """Nothing local to recover: the state comes from Redis in ``start``."""
@@ -102,7 +149,11 @@ class GatewayNode(ExchangeNode):
         snap = await self._wait_for(lambda: Snapshot.load(self.redis), "tw:snap")
         self._load_snapshot(snap, with_hub=True)
         await self.md_backend.follow(self.hub)
-        self._task = asyncio.create_task(self._apply_loop(), name="replica")
+        nx_top = await self.redis.xrevrange(NX_STREAM, count=1)
+        nx_after = nx_top[0][0].decode() if nx_top else "0-0"
+        for coro, name in [(self._apply_loop(), "replica"), (self._nx_loop(nx_after), "nx"),
+                           (self._watch(), "watch")]:  # fmt: skip
+            self._tasks.append(asyncio.create_task(coro, name=name))
         log.info("gateway %s: replica at seq %d, market data at offset %d",
                  self.gateway_id, self.applied_seq, self.hub.last_offset)  # fmt: skip
 
@@ -131,12 +182,16 @@ class GatewayNode(ExchangeNode):
     # ------------------------------------------------------------------ the replica
 
     async def _apply_loop(self) -> None:
-        delay = 0.05
+        delay, down = 0.05, False
         while True:
             try:
                 reply = await self.redis.xread(
                     {SEQ_STREAM: f"{self.applied_seq}-0"}, count=1000, block=1000
                 )
+                if down:
+                    log.warning("Redis is back: following %s after %d", SEQ_STREAM,
+                                self.applied_seq)  # fmt: skip
+                delay, down = 0.05, False
                 for _stream, entries in reply or ():
                     for eid, fields in entries:
                         entry = SeqEntry.parse(eid, fields)
@@ -145,11 +200,70 @@ class GatewayNode(ExchangeNode):
                             break  # read again from the reloaded position
                         if entry.seq == self.applied_seq + 1:
                             self.apply(entry)
-                delay = 0.05
             except (RedisError, OSError) as exc:
-                log.error("Redis unreachable while following %s: %s", SEQ_STREAM, exc)
+                if not down:
+                    log.error("Redis unreachable while following %s (retrying; orders wait "
+                              "or time out as UNCONFIRMED): %s", SEQ_STREAM, exc)  # fmt: skip
+                down = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+
+    async def _nx_loop(self, after: str) -> None:
+        """Follow ``tw:nx``: a command of this gateway the sequencer did not execute."""
+        delay = 0.05
+        while True:
+            try:
+                reply = await self.redis.xread({NX_STREAM: after}, count=1000, block=1000)
+                delay = 0.05
+            except (RedisError, OSError):  # logged by the replica's loop
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            for _stream, entries in reply or ():
+                for eid, fields in entries:
+                    after = eid.decode()
+                    if fields.get(b"g", b"").decode() != self.gateway_id:
+                        continue
+                    waiting = self._waiting.get(fields[b"c"].decode())
+                    if waiting is not None and not waiting[0].done():
+                        waiting[0].set_exception(_NotExecuted(fields[b"x"].decode()))
+
+    async def _watch(self) -> None:
+        """Every second: lags behind the streams' heads and the engine's stats (metrics)."""
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                top = await self.redis.xrevrange(SEQ_STREAM, count=1)
+                head = stream_id_key(top[0][0].decode())[0] if top else self.applied_seq
+                self.seq_lag = max(0, head - self.applied_seq)
+                self.md_lag = max(0, await self.md_backend.head() - self.hub.last_offset)
+                raw = await self.redis.hgetall(STATS_KEY)
+                self.engine_stats = {k.decode(): int(v) for k, v in raw.items()}
+            except (RedisError, OSError, ValueError):
+                pass
+
+    def _on_md_gap(self) -> None:
+        """``tw:md`` has a hole the engine did not fill: rebuild the hub from ``tw:snap``."""
+        task = asyncio.get_running_loop().create_task(self._rebuild_hub(), name="rebuild-hub")
+        self._tasks.append(task)
+
+    async def _rebuild_hub(self) -> None:
+        while True:
+            try:
+                snap = await Snapshot.load(self.redis)
+                if snap is not None:
+                    old = self.hub
+                    self.hub = MarketHub.from_state(
+                        snap.hub, buffer_events=self.settings.subscriber_buffer
+                    )
+                    old.close()  # its streams end; clients reconnect to the new hub
+                    await self.md_backend.follow(self.hub)
+                    log.warning("market data rebuilt from tw:snap at offset %d",
+                                self.hub.last_offset)  # fmt: skip
+                    return
+            except (RedisError, OSError) as exc:
+                log.warning("rebuilding market data: %s", exc)
+            await asyncio.sleep(0.5)
 
     async def _reload(self, next_seq: int) -> None:
         snap = await Snapshot.load(self.redis)
@@ -197,22 +311,73 @@ class GatewayNode(ExchangeNode):
     # ------------------------------------------------------------------ commands
 
     async def submit(self, cmd: t.Command, origin: Origin | None = None) -> list[t.Event]:
+        """Run ``cmd`` on the sequencer; see the module docstring for the three outcomes."""
         corr = str(next(self._corr))
-        fut: asyncio.Future[list[t.Event]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[list[t.Event]] = loop.create_future()
         self._waiting[corr] = (fut, origin)
+        deadline = loop.time() + self.submit_timeout_s
         try:
-            await self.redis.xadd(CMD_STREAM, CmdEntry(self.gateway_id, corr, cmd).fields(),
-                                  maxlen=1_000_000, approximate=True)  # fmt: skip
-            return await asyncio.wait_for(fut, self.submit_timeout_s)
+            try:
+                self.cmd_xadds += 1
+                raw_id = await self.redis.xadd(
+                    CMD_STREAM, CmdEntry(self.gateway_id, corr, cmd).fields(),
+                    maxlen=1_000_000, approximate=True,
+                )  # fmt: skip
+            except (RedisError, OSError) as exc:
+                self.outcomes["unconfirmed"] += 1
+                raise Unconfirmed(f"Redis unreachable: {exc}; retrying is safe") from exc
+            finally:
+                self.cmd_xadds -= 1
+            cmd_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            wait = self.fence_after_s
+            while True:
+                left = deadline - loop.time()
+                if left <= 0:
+                    self.outcomes["unconfirmed"] += 1
+                    raise Unconfirmed(
+                        f"not confirmed in {self.submit_timeout_s:g} s (is the sequencer "
+                        "running?); it may still be executed; retrying with the same "
+                        "client_order_id is safe and tells the outcome"
+                    )
+                try:
+                    events = await asyncio.wait_for(asyncio.shield(fut), min(wait, left))
+                    self.outcomes["executed"] += 1
+                    return events
+                except TimeoutError:
+                    await self._fence(corr, cmd_id)
+                    wait = self.refence_s
+        except _NotExecuted:
+            self.outcomes["not_executed"] += 1
+            return self._not_executed(cmd, origin)
         finally:
             self._waiting.pop(corr, None)
 
+    async def _fence(self, corr: str, cmd_id: str) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.xadd(CMD_STREAM, FenceEntry(self.gateway_id, corr, cmd_id).fields(),
+                                  maxlen=1_000_000, approximate=True)  # fmt: skip
+
+    def _not_executed(self, cmd: t.Command, origin: Origin | None) -> list[t.Event]:
+        """The reject of a command the sequencer confirmed it never executed."""
+        account = getattr(cmd, "account", "")
+        coid = getattr(cmd, "client_order_id", None)
+        ev = t.OrderRejected(account, coid, NOT_EXECUTED,
+                             "not executed (the exchange lost it in a restart); nothing "
+                             "changed: send it again")  # fmt: skip
+        with contextlib.suppress(Exception):
+            self.router.deliver([ev], origin)
+        return [ev]
+
     async def stop(self) -> None:
         self.begin_shutdown()
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                await task
+        for fut, _origin in self._waiting.values():
+            if not fut.done():
+                fut.cancel()
         await self.md_backend.close()
         with contextlib.suppress(Exception):
             await self.redis.aclose()
@@ -228,7 +393,9 @@ def run_gateway(settings: Settings, redis_url: str) -> int:
     if problem is not None:
         print(f"tickwire gateway: {problem}", flush=True)
         return 1
-    app = create_app(settings, GatewayNode(settings, redis_url))
+    # how long a client waits for a command's outcome before UNCONFIRMED (tests raise it)
+    timeout = float(os.environ.get("TICKWIRE_CLUSTER_SUBMIT_TIMEOUT_S", "30"))
+    app = create_app(settings, GatewayNode(settings, redis_url, submit_timeout_s=timeout))
     server = build_server(app, settings)
     print(f"tickwire gateway on http://{settings.host}:{settings.port} (Redis {redis_url})",
           flush=True)  # fmt: skip

@@ -6,12 +6,15 @@ Exports: ``EngineNode``, ``ClusterSequencer``, ``run_engine``.
 ``tw:cmd`` (XREAD, in entry order) and submits each command through the sequencer. Every
 released command (traders' and the simulator's alike) is written to ``tw:seq`` with id
 ``<journal seq>-0`` and its stamped ``ts``; market data goes to ``tw:md`` through
-:class:`~exchange.hub.redis_backend.RedisBackend`. The id of the last ``tw:cmd`` entry
-released is saved in the data directory's ``meta.json`` (``values["redis_cmd_id"]``, at most
-every 0.2 s and at stop); a restart resumes after the larger of that and the last ``x`` in
-``tw:seq``. Commands released after the last save are read again after a crash: the engine's
-client-order-id idempotency turns a repeated ``NewOrder`` into a duplicate, a repeated cancel
-into a reject (the window is documented in docs/architecture.md).
+:class:`~exchange.hub.redis_backend.RedisBackend`.
+
+Exactly once: a command from ``tw:cmd`` is journaled with its entry id (a sourced record, see
+``cmdlog``), so a restart resumes after the last entry the journal holds, whatever was saved
+elsewhere: an entry is never executed twice (``orders.cancel_all`` included). The id is also
+kept in ``meta.json`` (``values["redis_cmd_id"]``, every 0.2 s, at stop and before each
+snapshot) for a journal tail without sourced records. Journaled commands that ``tw:seq`` lacks
+(released, then a crash before the stream write) are written at start. A fence entry is
+answered on ``tw:nx`` when its target was not executed (see ``bus``).
 
 At start, and whenever ``tw:snap`` is missing or 5 s old with commands since, the state is
 written to ``tw:snap`` at a command boundary (nothing applied but unreleased), so a replica
@@ -32,18 +35,23 @@ from redis.exceptions import RedisError
 from exchange.cluster.bus import (
     CMD_STREAM,
     META_KEY,
+    NX_STREAM,
     SEQ_STREAM,
     SNAP_KEY,
-    CmdEntry,
+    STATS_KEY,
+    FenceEntry,
     SeqEntry,
     Snapshot,
     StreamWriter,
     connect,
+    parse_cmd,
     stream_id_key,
 )
+from exchange.cluster.cmdlog import CommandLog, JournaledCommand, Source, scan_journal
 from exchange.config import Settings
 from exchange.engine import types as t
 from exchange.hub.redis_backend import RedisBackend
+from exchange.journal import decode_command, encode_command
 from exchange.journal import meta as meta_store
 from exchange.node import ExchangeNode
 from exchange.sequencer import Origin, Sequencer
@@ -64,36 +72,60 @@ class ClusterSequencer(Sequencer):
 
     seq_writer: StreamWriter
     released_cmd_id: str
-    _applied: deque[tuple[int, bytes]]
+    cmd_log: CommandLog
+    _applied: deque[tuple[int, bytes, Source | None]]
+    _source: Source | None
+    _plain: bytes
 
     @classmethod
-    def adopt(cls, seq: Sequencer, writer: StreamWriter) -> ClusterSequencer:
+    def adopt(cls, seq: Sequencer, writer: StreamWriter, cmd_log: CommandLog) -> ClusterSequencer:
         """A cluster sequencer continuing ``seq`` (same engine, journal, hub and settings)."""
+        assert seq.encode_command is not None
         new = cls(
             seq.engine, seq.hub, seq.journal, deliver=_no_delivery,
             render_market=seq.render_market, encode_command=seq.encode_command, clock=seq.clock,
             fsync=seq.fsync, batch_window_s=seq.batch_window_s, snapshot_every=seq.snapshot_every,
             snapshot=seq._snapshot, metrics=seq.metrics,
         )  # fmt: skip
+        encode_plain = seq.encode_command
+
+        def encode(cmd: t.Command) -> bytes:
+            # the journal record: sourced when the command came from tw:cmd
+            new._plain = encode_plain(cmd)
+            return new._plain if new._source is None else new._source.wrap(new._plain)
+
+        new.encode_command = encode
         new.last_ts = seq.last_ts
         new.seq_writer = writer
         new.released_cmd_id = ""
+        new.cmd_log = cmd_log
         new._applied = deque()
+        new._source = None
+        new._plain = b""
         return new
 
+    async def submit(self, cmd: t.Command, origin: Origin | None = None) -> list[t.Event]:
+        tag = origin.conn if origin is not None else None
+        # read by ``encode`` in the synchronous first step of ``Sequencer.submit``
+        self._source = tag.source if isinstance(tag, CmdEntryTag) else None
+        return await super().submit(cmd, origin)
+
     def _apply(self, cmd: t.Command) -> list[t.Event]:
+        source = self._source  # ``encode`` (called by super) journals with it
         events = super()._apply(cmd)
-        assert self.journal is not None and self.encode_command is not None
-        self._applied.append((self.journal.last_seq, self.encode_command(cmd)))
+        self._source = None
+        assert self.journal is not None
+        self._applied.append((self.journal.last_seq, self._plain, source))
+        if source is not None:
+            self.cmd_log.add(source.cmd_id)
         return events
 
     def _release(self, p: Any) -> None:
         super()._release(p)
-        seq, payload = self._applied.popleft()
-        tag = p.origin.conn if p.origin is not None else None
-        if isinstance(tag, CmdEntryTag):
-            entry = SeqEntry(seq, payload, tag.gateway, tag.corr, tag.cmd_id)
-            self.released_cmd_id = tag.cmd_id
+        seq, payload, source = self._applied.popleft()
+        if source is not None:
+            entry = SeqEntry(seq, payload, source.gateway, source.corr, source.cmd_id)
+            self.released_cmd_id = source.cmd_id
         else:
             entry = SeqEntry(seq, payload)
         self.seq_writer.put(entry.entry_id, entry.fields())
@@ -111,10 +143,10 @@ def _no_delivery(events: Any, origin: Origin | None) -> None:
 class CmdEntryTag:
     """``Origin.conn`` of a command read from ``tw:cmd``: where it came from."""
 
-    __slots__ = ("cmd_id", "corr", "gateway")
+    __slots__ = ("source",)
 
     def __init__(self, gateway: str, corr: str, cmd_id: str) -> None:
-        self.gateway, self.corr, self.cmd_id = gateway, corr, cmd_id
+        self.source = Source(cmd_id, gateway, corr)
 
 
 class EngineNode(ExchangeNode):
@@ -129,23 +161,34 @@ class EngineNode(ExchangeNode):
         self._tasks: list[asyncio.Task[None]] = []
         self._saved_cmd_id = ""
         self._snap_seq = -1
+        self._unpublished: list[JournaledCommand] = []
+        self.resume_cmd_id = "0-0"
+        self.redis_resets = 0
         self.sources.append(_read_commands)
 
     def recover(self) -> None:
         super().recover()
-        self.sequencer = ClusterSequencer.adopt(self.sequencer, self.seq_writer)
+        saved = self.meta.values.get(_CMD_ID_KEY, "0-0")
+        cmd_log = CommandLog(horizon=saved)
+        self._unpublished = scan_journal(self.data_dir / "journal")
+        for rec in self._unpublished:
+            if rec.source is not None:
+                cmd_log.add(rec.source.cmd_id)
+        # the journal, not meta.json, says what was executed: resume after its last entry
+        self.resume_cmd_id = max(saved, cmd_log.last, key=stream_id_key)
+        self._saved_cmd_id = saved
+        self.sequencer = ClusterSequencer.adopt(self.sequencer, self.seq_writer, cmd_log)
 
     async def start(self) -> None:
         if self.engine is None:
             self.recover()
         await self._reset_if_foreign()
         await self._publish_meta()
-        await self.md_backend.set_epoch(self.meta.epoch)
-        await self._republish_md_tail()
+        await self.md_backend.restore(self.hub.history(), self.meta.epoch)
         self.hub.add_listener(self.md_backend.publish)
-        self.md_backend.start_publisher()
+        self.md_backend.start_publisher(self.hub.history)
+        await self._republish_seq_tail()
         self.seq_writer.start()
-        self.resume_cmd_id = await self._resume_point()
         await self.publish_snapshot()
         await super().start()
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="cluster-housekeeping"))
@@ -162,29 +205,32 @@ class EngineNode(ExchangeNode):
             await self.redis.delete(SEQ_STREAM, SNAP_KEY, self.md_backend.stream,
                                     self.md_backend.meta_key)  # fmt: skip
 
-    async def _republish_md_tail(self) -> None:
-        """Events the hub released before a crash but the publisher never wrote: write them
-        now, or followers would see a hole in ``tw:md``."""
-        top = await self.redis.xrevrange(self.md_backend.stream, count=1)
-        top_offset = stream_id_key(top[0][0].decode())[0] if top else 0
-        missing = [ev for ev in self.hub.history() if ev.offset > top_offset]
-        if top and missing:
-            log.warning("writing %d market-data events missing from Redis", len(missing))
-            self.md_backend.publish(missing)
+    async def _republish_seq_tail(self) -> None:
+        """Journaled commands ``tw:seq`` lacks (released, then a crash before the stream
+        write): write them, with their source, so replicas stay consecutive and a gateway
+        still waiting for one of them gets its answer."""
+        records, self._unpublished = self._unpublished, []
+        top = await self.redis.xrevrange(SEQ_STREAM, count=1)
+        if not top:
+            return  # a new or emptied stream: replicas start from the snapshot
+        top_seq = stream_id_key(top[0][0].decode())[0]
+        missing = [r for r in records if r.seq > top_seq]
+        if missing and missing[0].seq != top_seq + 1:
+            return  # the journal no longer holds what follows tw:seq: the snapshot covers it
+        for rec in missing:
+            cmd = decode_command(rec.payload)
+            src = rec.source
+            entry = SeqEntry(rec.seq, encode_command(cmd), *(
+                (src.gateway, src.corr, src.cmd_id) if src is not None else ()
+            ))  # fmt: skip
+            self.seq_writer.put(entry.entry_id, entry.fields())
+        if missing:
+            log.warning("writing %d journaled commands missing from %s", len(missing), SEQ_STREAM)
 
     async def _publish_meta(self) -> None:
         await self.redis.hset(
             META_KEY, mapping={"epoch": self.meta.epoch, "secret": self.meta.secret.hex()}
         )
-
-    async def _resume_point(self) -> str:
-        candidates = [self.meta.values.get(_CMD_ID_KEY, "0-0")]
-        last = await self.redis.xrevrange(SEQ_STREAM, count=1)
-        if last:
-            x = last[0][1].get(b"x", b"").decode()
-            if x:
-                candidates.append(x)
-        return max(candidates, key=stream_id_key)
 
     async def publish_snapshot(self) -> None:
         """Write the state to ``tw:snap`` (call only at a command boundary)."""
@@ -200,19 +246,59 @@ class EngineNode(ExchangeNode):
             meta_store.save(self.data_dir, self.meta)
             self._saved_cmd_id = cmd_id
 
+    def write_snapshot(self) -> None:
+        # the journal before this snapshot may be pruned: keep its last tw:cmd id first
+        self.save_cmd_id()
+        super().write_snapshot()
+
     async def _housekeeping(self) -> None:
-        last_snap = time.monotonic()
+        last_snap = last_stats = time.monotonic()
         while True:
             await asyncio.sleep(0.2)
             try:
                 await asyncio.to_thread(self.save_cmd_id)
-                due = time.monotonic() - last_snap > 5 and self.journal.last_seq != self._snap_seq
-                if self.sequencer.idle and (due or not await self.redis.exists(SNAP_KEY)):
+                if not await self.redis.exists(META_KEY):
+                    self.redis_resets += 1
+                    log.warning("Redis lost its data (restarted without persistence?): "
+                                "writing tw:meta and tw:snap again")  # fmt: skip
                     await self._publish_meta()
+                    await self.redis.delete(SNAP_KEY)  # rewritten below, at a boundary
+                now = time.monotonic()
+                due = now - last_snap > 5 and self.journal.last_seq != self._snap_seq
+                if self.sequencer.idle and (due or not await self.redis.exists(SNAP_KEY)):
                     await self.publish_snapshot()
-                    last_snap = time.monotonic()
+                    last_snap = now
+                if now - last_stats >= 1.0:
+                    await self._publish_stats()
+                    last_stats = now
             except (RedisError, OSError) as exc:
                 log.debug("housekeeping: %s", exc)
+
+    async def _publish_stats(self) -> None:
+        await self.redis.hset(STATS_KEY, mapping={
+            "seq_queue": self.seq_writer.queued,
+            "md_queue": self.md_backend.queued,
+            "journal_seq": self.journal.last_seq,
+            "pending": self.sequencer.queue_depth,
+            "redis_resets": self.redis_resets,
+        })  # fmt: skip
+
+    async def answer_fence(self, fence: FenceEntry) -> None:
+        """Answer "not executed" on ``tw:nx`` when the fence's target was not journaled
+        (every earlier entry has been read and submitted by now: see ``_read_commands``)."""
+        if self.sequencer.cmd_log.executed(fence.target) is not False:
+            return  # executed (tw:seq answers) or too old to tell (the gateway times out)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xdel(CMD_STREAM, fence.target)  # should it still be there, it must never run
+        pipe.xadd(NX_STREAM, {"g": fence.gateway, "c": fence.corr, "x": fence.target},
+                  maxlen=100_000, approximate=True)  # fmt: skip
+        try:
+            await pipe.execute()
+        except (RedisError, OSError) as exc:  # the gateway fences again
+            log.warning("fence for %s not answered: %s", fence.target, exc)
+            return
+        log.info("%s entry %s was not executed (gateway %s told)", CMD_STREAM, fence.target,
+                 fence.gateway)  # fmt: skip
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -233,17 +319,23 @@ async def _read_commands(node: ExchangeNode, stop: asyncio.Event) -> None:
     """The order source: ``tw:cmd`` in entry order, each submitted through the sequencer.
 
     Submissions are started as tasks in entry order (each appends to the journal in its first
-    step, so order is kept) without waiting for one to be durable before reading the next."""
+    step, so order is kept) without waiting for one to be durable before reading the next. A
+    fence is a task too, so it runs after every earlier entry has been journaled (or refused).
+    """
     assert isinstance(node, EngineNode)
     last = node.resume_cmd_id
     inflight: set[asyncio.Task[Any]] = set()
-    delay = 0.05
+    delay, down = 0.05, False
     while not stop.is_set():
         try:
             reply = await node.redis.xread({CMD_STREAM: last}, count=1000, block=200)
-            delay = 0.05
+            if down:
+                log.warning("Redis is back: reading %s after %s", CMD_STREAM, last)
+            delay, down = 0.05, False
         except (RedisError, OSError) as exc:
-            log.error("Redis unreachable while reading commands: %s", exc)
+            if not down:
+                log.error("Redis unreachable while reading commands (retrying): %s", exc)
+            down = True
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
             continue
@@ -251,12 +343,17 @@ async def _read_commands(node: ExchangeNode, stop: asyncio.Event) -> None:
             for eid, fields in entries:
                 last = eid.decode()
                 try:
-                    entry = CmdEntry.parse(fields)
+                    entry = parse_cmd(fields)
                 except Exception as exc:  # a bad entry must not stop the exchange
                     log.error("%s entry %s dropped: %s", CMD_STREAM, last, exc)
                     continue
-                origin = Origin(CmdEntryTag(entry.gateway, entry.corr, last))
-                task = asyncio.create_task(node.submit(entry.cmd, origin))
+                if isinstance(entry, FenceEntry):
+                    coro: Any = node.answer_fence(entry)
+                else:
+                    coro = node.submit(
+                        entry.cmd, Origin(CmdEntryTag(entry.gateway, entry.corr, last))
+                    )
+                task = asyncio.create_task(coro)
                 inflight.add(task)
                 task.add_done_callback(inflight.discard)
     if inflight:

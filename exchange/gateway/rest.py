@@ -34,6 +34,7 @@ _REJECT_STATUS = {
     "RATE_LIMITED": 429,
     "BAD_REQUEST": 400,
     "INVALID_SYMBOL": 400,
+    "NOT_EXECUTED": 503,
 }
 
 
@@ -154,15 +155,23 @@ async def place_order(
         raise api_error(400, exc.code, exc.message) from exc
     if not node.account_bucket(acct).take():
         raise api_error(429, "RATE_LIMITED", "too many requests")
-    events = await node.submit(new_order(acct, op), None)
+    events = await _submit(node, new_order(acct, op))
     return _direct_reply(node, events, created=201)
 
 
 @router.delete("/orders/{client_order_id}", summary="Cancel an order")
 async def cancel_order(client_order_id: str, request: Request, acct: Account) -> Response:
     node = _node(request)
-    events = await node.submit(t.CancelOrder(acct, client_order_id=client_order_id), None)
+    events = await _submit(node, t.CancelOrder(acct, client_order_id=client_order_id))
     return _direct_reply(node, events, created=200)
+
+
+async def _submit(node: Node, cmd: t.Command) -> list[t.Event]:
+    try:
+        events: list[t.Event] = await node.submit(cmd, None)
+    except TimeoutError as exc:  # a cluster gateway got no answer in time (Unconfirmed)
+        raise api_error(503, "UNCONFIRMED", str(exc) or "not confirmed in time") from exc
+    return events
 
 
 def _direct_reply(node: Node, events: list[t.Event], created: int) -> Response:

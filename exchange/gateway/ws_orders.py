@@ -27,7 +27,7 @@ from exchange.gateway.ws_market import MarketPump
 from exchange.gateway.wsconn import serve_socket
 from exchange.sequencer import Origin
 from shared.codec import decode_op
-from shared.errors import ProtocolError
+from shared.errors import UNCONFIRMED, ProtocolError
 
 __all__ = ["OrderSession", "router"]
 
@@ -109,7 +109,10 @@ class OrderSession:
             self.limited(op, req_id)
             return
         self.limited_in_a_row = 0
-        await self.dispatch(name, op, req_id)
+        try:
+            await self.dispatch(name, op, req_id)
+        except TimeoutError as exc:  # a cluster gateway got no answer in time (Unconfirmed)
+            self.error(UNCONFIRMED, str(exc) or "not confirmed in time; retrying is safe", req_id)
 
     def limited(self, op: Any, req_id: Any) -> None:
         """Refuse a message over a rate limit; close the socket after sustained abuse."""
@@ -157,7 +160,8 @@ class OrderSession:
             origin = Origin(self.outbox, req_id, echo_on_cancels=False)
             events = await node.submit(t.CancelAll(account, symbol=op.symbol), origin)
             count = sum(1 for e in events if isinstance(e, t.CanceledAll))
-            if count == 0:  # the engine always answers CanceledAll; keep the reply promise
+            rejected = any(isinstance(e, t.OrderRejected) for e in events)  # NOT_EXECUTED
+            if count == 0 and not rejected:  # the engine always answers CanceledAll
                 self.outbox.send({"type": "orders.canceled_all", "req_id": req_id, "count": 0})
         elif name == "order.status":
             self.status(op, req_id)

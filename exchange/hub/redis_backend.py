@@ -11,6 +11,15 @@ stream range exactly) and whose fields are ``e`` (event), ``s`` (symbol, empty f
 ``publish`` never blocks the sequencer: it queues the batch and a flusher task writes queued
 events with one pipelined round trip per batch. While Redis is unreachable the flusher keeps
 the queue and retries with capped backoff, logging each failure once per outage.
+
+Redis restarted without persistence: the writer's XADDs use ``NOMKSTREAM``, so nothing is
+written to a stream that vanished; when one is refused the writer rewrites the whole
+retained history (``retained()``, the writer hub's ring) and the epoch first, then goes on.
+Ids and epoch are unchanged, so a follower (or a client resuming with ``Last-Event-ID``)
+continues exactly as long as its offset is within the writer's retained history. A follower
+never ingests across a hole: entries that do not continue its offset are left until the
+writer has filled the hole, and ``gap_s`` later it gives up (``on_gap``: the gateway then
+rebuilds its hub, and its clients get ``reset`` when their id is beyond what it holds).
 """
 
 from __future__ import annotations
@@ -18,8 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -61,8 +71,14 @@ class RedisBackend:
         self._queue: deque[MdEvent] = deque()
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._retained: Callable[[], list[MdEvent]] | None = None
+        self._epoch = ""
         self.published = 0
         self.failures = 0
+        self.rewrites = 0  # times the stream had vanished and was rewritten
+        #: Follower side: what to call when a hole in the stream is not filled in ``gap_s``.
+        self.gap_s = 10.0
+        self.on_gap: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ setup
 
@@ -73,12 +89,58 @@ class RedisBackend:
         except (RedisError, OSError) as exc:
             raise RedisError(f"cannot reach Redis at {self.url}: {exc}") from exc
 
+    async def head(self) -> int:
+        """The offset of the stream's last entry (0 when empty or missing)."""
+        top = await self.redis.xrevrange(self.stream, count=1)
+        return int(top[0][0].split(b"-", 1)[0]) if top else 0
+
     async def epoch(self) -> str | None:
         raw = await self.redis.hget(self.meta_key, "epoch")
         return raw.decode() if raw is not None else None
 
     async def set_epoch(self, epoch: str) -> None:
+        self._epoch = epoch
         await self.redis.hset(self.meta_key, "epoch", epoch)
+
+    @property
+    def queued(self) -> int:
+        """Events waiting to be written."""
+        return len(self._queue)
+
+    async def restore(self, retained: Sequence[MdEvent], epoch: str) -> None:
+        """At the writer's start: set the epoch and make the stream hold ``retained`` (the
+        writer hub's history): all of it when the stream is missing, else what is newer
+        than its last entry (released before a crash, never written)."""
+        await self.set_epoch(epoch)
+        top = await self.redis.xrevrange(self.stream, count=1)
+        if not top:
+            await self._rewrite(retained)
+            return
+        top_offset = int(top[0][0].split(b"-", 1)[0])
+        missing = [ev for ev in retained if ev.offset > top_offset]
+        if missing:
+            log.warning("writing %d market-data events missing from Redis", len(missing))
+            self._queue.extendleft(reversed(missing))
+            await self.flush()
+
+    async def _rewrite(self, retained: Sequence[MdEvent]) -> None:
+        """The stream is gone: write ``retained`` (queued events newer than it stay queued)."""
+        newest = retained[-1].offset if retained else 0
+        while self._queue and self._queue[0].offset <= newest:
+            self._queue.popleft()
+        if retained:
+            log.warning("%s missing in Redis: writing the %d retained events (%d..%d)",
+                        self.stream, len(retained), retained[0].offset, newest)  # fmt: skip
+        await self.redis.hset(self.meta_key, "epoch", self._epoch)
+        if not retained:  # an empty stream must exist too, or NOMKSTREAM refuses the next event
+            await self.redis.xgroup_create(self.stream, "tw-create", id="0", mkstream=True)
+            await self.redis.xgroup_destroy(self.stream, "tw-create")
+        for i in range(0, len(retained), _BATCH):
+            pipe = self.redis.pipeline(transaction=False)
+            for ev in retained[i : i + _BATCH]:
+                pipe.xadd(self.stream, _fields(ev), id=f"{ev.offset}-0",
+                          maxlen=self.history_size, approximate=True)  # fmt: skip
+            await pipe.execute()
 
     # ------------------------------------------------------------------ writer side
 
@@ -87,7 +149,10 @@ class RedisBackend:
         self._queue.extend(events)
         self._wakeup.set()
 
-    def start_publisher(self) -> None:
+    def start_publisher(self, retained: Callable[[], list[MdEvent]] | None = None) -> None:
+        """Start the flusher; ``retained()`` gives the history to rewrite if the stream
+        vanishes (without it, a vanished stream is simply recreated)."""
+        self._retained = retained
         self._tasks.append(asyncio.create_task(self._flush_loop(), name="redis-md-publisher"))
 
     async def flush(self) -> None:
@@ -102,12 +167,19 @@ class RedisBackend:
                     id=f"{ev.offset}-0",
                     maxlen=self.history_size,
                     approximate=True,
+                    nomkstream=self._retained is not None,
                 )
             try:
-                await pipe.execute()
+                results = await pipe.execute()
             except (RedisError, OSError):
                 self._queue.extendleft(reversed(batch))  # keep order; retried by the caller
                 raise
+            if self._retained is not None and any(r is None for r in results):
+                # the stream vanished (Redis restarted empty): history first, then the rest
+                self._queue.extendleft(reversed(batch))
+                await self._rewrite(self._retained())
+                self.rewrites += 1
+                continue
             self.published += len(batch)
 
     async def _flush_loop(self) -> None:
@@ -152,19 +224,48 @@ class RedisBackend:
         hub.ingest(backlog)
         self._tasks.append(asyncio.create_task(self._follow_loop(hub), name="redis-md-follower"))
 
+    def stop_following(self) -> None:
+        """Cancel the follower task(s) (the writer side is untouched)."""
+        for task in [t for t in self._tasks if t.get_name() == "redis-md-follower"]:
+            task.cancel()
+            self._tasks.remove(task)
+
     async def _follow_loop(self, hub: MarketHub) -> None:
-        delay = 0.05
+        delay, down = 0.05, False
+        gap_since: float | None = None
         while True:
             last = f"{hub.last_offset}-0"
             try:
                 reply = await self.redis.xread({self.stream: last}, count=_BATCH, block=1000)
-                delay = 0.05
+                if down:
+                    log.warning("Redis is back: following market data after %s", last)
+                delay, down = 0.05, False
             except (RedisError, OSError) as exc:
-                log.error("Redis unreachable while following market data: %s", exc)
+                if not down:
+                    log.error("Redis unreachable while following market data (retrying): %s", exc)
+                down = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
             for _stream, entries in reply or ():
+                first = int(entries[0][0].split(b"-", 1)[0])
+                if first != hub.last_offset + 1:
+                    # a hole (Redis restarted empty and the writer has not rewritten yet):
+                    # never ingest across it
+                    now = time.monotonic()
+                    if gap_since is None:
+                        gap_since = now
+                        log.warning("%s continues at %d, this hub is at %d: waiting for the "
+                                    "writer to fill the hole", self.stream, first,
+                                    hub.last_offset)  # fmt: skip
+                    elif now - gap_since > self.gap_s and self.on_gap is not None:
+                        log.error("%s hole after %d not filled in %.0f s: rebuilding",
+                                  self.stream, hub.last_offset, self.gap_s)  # fmt: skip
+                        self.on_gap()
+                        return
+                    await asyncio.sleep(0.05)
+                    continue
+                gap_since = None
                 hub.ingest([_event(hub.epoch, eid, fields) for eid, fields in entries])
 
     async def close(self) -> None:

@@ -95,3 +95,59 @@ async def test_unreachable_redis_is_a_clear_error() -> None:
     with pytest.raises(RedisError, match=re.escape("cannot reach Redis at redis://127.0.0.1:1/0")):
         await backend.check()
     await backend.close()
+
+
+async def test_a_stream_lost_with_redis_is_rewritten_and_followers_continue_exactly(
+    redis_server: Any,
+) -> None:
+    pub = RedisBackend(redis_server.url)
+    sub = RedisBackend(redis_server.url)
+    writer = MarketHub("ep1")
+    writer.seed([SNAP], 0)
+    await asyncio.wait_for(pub.restore(writer.history(), "ep1"), 5)
+    writer.add_listener(pub.publish)
+    pub.start_publisher(writer.history)
+    follower = follower_hub()
+    await asyncio.wait_for(sub.follow(follower), 5)
+    for i in range(1, 101):
+        writer.publish([trade(i)], i)
+    await wait_for(lambda: follower.last_offset == writer.last_offset)
+    redis_server.stop()
+    redis_server.start()  # no persistence: tw:md and its epoch are gone
+    for i in range(101, 201):
+        writer.publish([trade(i)], i)
+    # the writer notices (NOMKSTREAM refused), rewrites its retained history, then the rest
+    await wait_for(lambda: follower.last_offset == writer.last_offset, timeout=15)
+    assert pub.rewrites == 1
+    flt = Filter.parse(None, "trades")
+    got, exact = follower.resume(flt, "ep1-50")
+    want, _ = writer.resume(flt, "ep1-50")
+    assert exact and [(e.id, e.data) for e in got] == [(e.id, e.data) for e in want]
+    # a late follower finds the whole retained history in Redis again, epoch included
+    late = follower_hub()
+    late_sub = RedisBackend(redis_server.url)
+    await asyncio.wait_for(late_sub.follow(late), 5)
+    assert late.last_offset == writer.last_offset
+    assert await asyncio.wait_for(late_sub.epoch(), 5) == "ep1"
+    for b in (pub, sub, late_sub):
+        await asyncio.wait_for(b.close(), 5)
+
+
+async def test_a_follower_never_ingests_across_a_hole(redis_server: Any) -> None:
+    sub = RedisBackend(redis_server.url)
+    sub.gap_s = 0.5
+    gaps: list[int] = []
+    follower = follower_hub()
+    sub.on_gap = lambda: gaps.append(follower.last_offset)
+    await sub.follow(follower)
+    # offsets 5.. appear but 1..4 never do (a writer that lost them)
+    import redis.asyncio as aioredis
+
+    r = aioredis.from_url(redis_server.url)
+    for i in range(5, 8):
+        name, sym, data = trade(i)
+        await r.xadd("tw:md", {"e": name, "s": sym, "t": i, "d": str(data)}, id=f"{i}-0")
+    await wait_for(lambda: gaps == [0], timeout=10)
+    assert follower.last_offset == 0  # nothing ingested past the hole
+    await r.aclose()
+    await sub.close()

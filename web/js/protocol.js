@@ -77,7 +77,7 @@ export const SYMBOL_STATES = Object.freeze(["open", "halted", "replay"]);
 /** Market-data transports, in the browser's fallback order (PROTOCOL §5). */
 export const TRANSPORTS = Object.freeze(["ws", "sse", "poll"]);
 
-/** Every reject/error code (PROTOCOL §3, plus the server's SLOW_CONSUMER) with the message the page shows. */
+/** Every reject/error code (PROTOCOL §3, plus the server's SLOW_CONSUMER, NOT_EXECUTED, UNCONFIRMED) with the message the page shows. */
 export const REJECT_CODES = Object.freeze({
   INVALID_SYMBOL: "Unknown symbol.",
   INVALID_PRICE: "Invalid price: use a positive decimal on the symbol's tick grid.",
@@ -97,6 +97,8 @@ export const REJECT_CODES = Object.freeze({
   BAD_REQUEST: "The request was malformed.",
   UNKNOWN_OP: "The server did not recognise the request.",
   SLOW_CONSUMER: "This connection fell too far behind the market and was dropped; reconnecting.",
+  NOT_EXECUTED: "Not executed: the exchange lost this request in a restart; nothing changed, send it again.",
+  UNCONFIRMED: "No confirmation yet (the exchange is recovering); resending the same order is safe.",
 });
 
 /** Accepted decimal syntax on the wire (PROTOCOL §1), as a source string and a RegExp. */

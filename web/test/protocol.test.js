@@ -51,7 +51,7 @@ test("every reject/error code has a human message", () => {
     "INVALID_SYMBOL", "INVALID_PRICE", "INVALID_QTY", "INVALID_SIDE", "INVALID_TYPE", "INVALID_TIF",
     "INSUFFICIENT_FUNDS", "POST_ONLY_WOULD_TAKE", "FOK_NOT_FILLABLE", "NO_LIQUIDITY",
     "DUPLICATE_CLIENT_ORDER_ID", "UNKNOWN_ORDER", "ORDER_NOT_OPEN", "MARKET_HALTED", "RATE_LIMITED",
-    "BAD_REQUEST", "UNKNOWN_OP", "SLOW_CONSUMER",
+    "BAD_REQUEST", "UNKNOWN_OP", "SLOW_CONSUMER", "NOT_EXECUTED", "UNCONFIRMED",
   ];
   assert.deepEqual(Object.keys(REJECT_CODES).sort(), [...codes].sort());
   for (const code of codes) assert.ok(rejectMessage(code).length > 10, code);
