@@ -1,6 +1,7 @@
 """The two data channels a client opens, served from the market-data hub.
 
-Exports: ``TickerChannel``, ``BookChannel``, ``ChannelStats``, ``error_message``.
+Exports: ``TickerChannel``, ``BookChannel``, ``ChannelStats``, ``error_message``,
+``MESSAGE_TOO_LARGE``, ``TICKER_BUFFER_BYTES``, ``BOOK_BUFFER_BYTES``.
 
 * ``ticker`` (the client opens it unordered, ``maxRetransmits: 0``): one ``md.ticker`` message
   per update, each self-contained, exactly the /ws/md bytes. While the SCTP send buffer holds
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,8 +35,14 @@ from exchange.gateway.ws_market import MarketPump
 from shared.codec import decode_op
 from shared.errors import BAD_REQUEST, UNKNOWN_OP, ProtocolError
 
+log = logging.getLogger("tickwire.rtc")
+
+#: ``error`` code sent in place of a message larger than the peer accepts.
+MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
+
 __all__ = [
     "BOOK_BUFFER_BYTES",
+    "MESSAGE_TOO_LARGE",
     "TICKER_BUFFER_BYTES",
     "BookChannel",
     "ChannelStats",
@@ -82,10 +90,22 @@ class _Channel:
         channel.on("message", self._on_message)
 
     def send_raw(self, frame: bytes) -> bool:
-        """Send one message as text; False once the channel is no longer open."""
+        """Send one message as text; False once the channel is no longer open.
+
+        A message over the peer's ``a=max-message-size`` (Chromium: 256 KiB; a full-book
+        snapshot of a very deep book could be) is not sent: an ``error`` with code
+        ``MESSAGE_TOO_LARGE`` and the message's ``id`` is sent in its place."""
         if self.channel.readyState != "open":
             return False
-        self.channel.send(frame.decode())
+        try:
+            self.channel.send(frame.decode())
+        except ValueError as exc:  # aiortc refuses a message the peer cannot take
+            log.warning("rtc %s channel: %s", self.label, exc)
+            event_id = orjson.loads(frame).get("id")
+            refusal = error_message(MESSAGE_TOO_LARGE, f"{len(frame)} bytes: {exc}")
+            refusal["id"] = event_id
+            self.channel.send(orjson.dumps(refusal).decode())
+            return True
         self.stats.messages += 1
         self.stats.bytes += len(frame)
         self._messages.inc()
@@ -103,6 +123,9 @@ class _Channel:
             reply = self._dispatch(decode_op(data))
         except ProtocolError as exc:
             reply = exc.to_error()
+        except Exception:  # raised here it would unwind into aiortc's SCTP receive path
+            log.exception("rtc %s channel: frame not handled", self.label)
+            reply = error_message(BAD_REQUEST, "the server could not handle this frame")
         if reply is not None:
             self.send(reply)
 

@@ -9,9 +9,12 @@ import time
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from exchange.rtc import RtcMarketClient
+from exchange.rtc.ice import gather_addresses, ice_configuration
 from shared.book import L2Book
 
 SYMBOLS = {"BTC-USD", "ETH-USD", "SOL-USD"}
@@ -150,3 +153,30 @@ async def test_a_stalled_reader_gets_the_latest_tickers_not_a_stale_queue(
     text = httpx.get(f"{srv.url}/metrics").text
     superseded = re.search(r"^tickwire_rtc_tickers_superseded_total (\S+)$", text, re.M)
     assert superseded and float(superseded.group(1)) > 0, "no ticker was ever superseded"
+
+
+async def test_a_message_over_the_peers_size_limit_becomes_an_error(market: Any) -> None:
+    """A peer that takes only 100-byte messages gets an error, with the id, in place of a
+    snapshot it could not take; the channel goes on."""
+    pc = RTCPeerConnection(ice_configuration([]))
+    try:
+        book = pc.createDataChannel("book")
+        got: asyncio.Queue[str] = asyncio.Queue()
+        book.on("message", got.put_nowait)
+        opened = asyncio.Event()
+        book.on("open", opened.set)
+        with gather_addresses(("127.0.0.1",)):
+            await pc.setLocalDescription(await pc.createOffer())
+        assert pc.localDescription is not None
+        sdp = re.sub(r"a=max-message-size:\d+", "a=max-message-size:100", pc.localDescription.sdp)
+        async with httpx.AsyncClient() as http:
+            r = await http.post(f"{market.url}/rtc/offer", json={"sdp": sdp, "type": "offer"})
+        await pc.setRemoteDescription(RTCSessionDescription(**r.json()))
+        await asyncio.wait_for(opened.wait(), 30)
+        book.send(orjson.dumps({"op": "subscribe", "req_id": 1, "symbols": ["BTC-USD"]}).decode())
+        msgs = [orjson.loads(await asyncio.wait_for(got.get(), 30)) for _ in range(2)]
+        assert msgs[0]["type"] == "subscribed"
+        assert msgs[1]["type"] == "error" and msgs[1]["code"] == "MESSAGE_TOO_LARGE"
+        assert msgs[1]["id"].count("-") == 1
+    finally:
+        await pc.close()
