@@ -101,10 +101,10 @@ class _Channel:
             self.channel.send(frame.decode())
         except ValueError as exc:  # aiortc refuses a message the peer cannot take
             log.warning("rtc %s channel: %s", self.label, exc)
-            event_id = orjson.loads(frame).get("id")
-            refusal = error_message(MESSAGE_TOO_LARGE, f"{len(frame)} bytes: {exc}")
-            refusal["id"] = event_id
-            self.channel.send(orjson.dumps(refusal).decode())
+            refusal = error_message(MESSAGE_TOO_LARGE, f"{len(frame)} bytes")
+            refusal["id"] = orjson.loads(frame).get("id")
+            with contextlib.suppress(ValueError):  # a peer that takes not even this
+                self.channel.send(orjson.dumps(refusal).decode())
             return True
         self.stats.messages += 1
         self.stats.bytes += len(frame)
