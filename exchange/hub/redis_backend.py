@@ -224,12 +224,6 @@ class RedisBackend:
         hub.ingest(backlog)
         self._tasks.append(asyncio.create_task(self._follow_loop(hub), name="redis-md-follower"))
 
-    def stop_following(self) -> None:
-        """Cancel the follower task(s) (the writer side is untouched)."""
-        for task in [t for t in self._tasks if t.get_name() == "redis-md-follower"]:
-            task.cancel()
-            self._tasks.remove(task)
-
     async def _follow_loop(self, hub: MarketHub) -> None:
         delay, down = 0.05, False
         gap_since: float | None = None

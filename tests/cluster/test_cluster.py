@@ -1,55 +1,16 @@
-"""A real cluster (redis-server, engine, two gateways, HAProxy; subprocesses on loopback ports
-chosen at run time, all stopped by the fixture): idempotency and resume across gateways."""
+"""Idempotency and resume across the gateways of a real cluster (the package's ``cluster``)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
 
 import httpx
-import orjson
 import pytest
-from httpx_sse import aconnect_sse
 
 from exchange.cluster.cluster import Cluster
+from tests.cluster.helpers import offset, read_sse, ws
 from tests.gateway.helpers import OrderClient, limit, login
-
-Event = tuple[str, str, Any]
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("cluster"), 2, sim_rate=5.0)
-    c.start()
-    yield c
-    c.stop()
-
-
-def ws(url: str) -> str:
-    return url.replace("http://", "ws://")
-
-
-def offset(event_id: str) -> int:
-    return int(event_id.rsplit("-", 1)[1])
-
-
-async def read_sse(url: str, last_id: str | None, n: int) -> list[Event]:
-    """The first events (snapshots, then ``n`` others) of an SSE stream at ``url``."""
-    headers = {"Last-Event-ID": last_id} if last_id else {}
-    out: list[Event] = []
-    async with (
-        httpx.AsyncClient(timeout=20) as http,
-        aconnect_sse(http, "GET", f"{url}/md/stream", headers=headers) as es,
-    ):
-        async for sse in es.aiter_sse():
-            if not sse.data:
-                continue
-            out.append((sse.id, sse.event, orjson.loads(sse.data)))
-            if len([e for e in out if e[1] != "snapshot"]) >= n:
-                break
-    return out
 
 
 async def test_a_retry_through_another_gateway_creates_one_order(cluster: Cluster) -> None:
