@@ -8,9 +8,16 @@
  * { mode, delayMs }: the mode to (re)open after delayMs. A transport that never connected in
  * this session falls back after one failure (feature gone or refused by the server); one that
  * worked before gets `maxRetries` reconnects before falling back (a server restart should not
- * push the page to long polling). A forced mode never falls back. No clock, no I/O.
+ * push the page to long polling). A forced mode never falls back, except an opt-in one
+ * (PREFERRED_ONLY: WebRTC, which needs an ICE path the network may not give): forcing it puts
+ * it first in the order, and its failures fall back along the usual chain. No clock, no I/O.
+ *
+ * Also exports PREFERRED_ONLY.
  */
 import { TRANSPORTS } from "./protocol.js";
+
+/** Opt-in transports that, when forced, are preferred rather than pinned. */
+export const PREFERRED_ONLY = Object.freeze(["rtc"]);
 
 /** Capped exponential backoff with +-20% jitter: 250, 500, 1000, ... <= cap ms. */
 export function backoffDelay(attempt, { baseMs = 250, capMs = 5000 } = {}, random = Math.random) {
@@ -24,17 +31,21 @@ export function detectSupport(globalObj) {
     ws: typeof globalObj.WebSocket === "function",
     sse: typeof globalObj.EventSource === "function",
     poll: typeof globalObj.fetch === "function",
+    rtc: typeof globalObj.RTCPeerConnection === "function",
   };
 }
 
 export class FallbackPolicy {
   constructor({ order = TRANSPORTS, supported = { ws: true, sse: true, poll: true }, forced = null, maxRetries = 3, random = Math.random } = {}) {
+    const usable = forced && supported[forced] ? forced : null;
+    this.preferred = usable && PREFERRED_ONLY.includes(usable) ? usable : null;
+    if (this.preferred) order = [this.preferred, ...order.filter((mode) => mode !== this.preferred)];
     this.order = order.filter((mode) => supported[mode]);
     if (this.order.length === 0) throw new Error("no market-data transport is supported here");
-    this.forced = forced && supported[forced] ? forced : null;
+    this.forced = this.preferred ? null : usable;
     this.maxRetries = maxRetries;
     this.random = random;
-    this.failures = Object.fromEntries(order.map((mode) => [mode, 0]));
+    this.failures = Object.fromEntries(this.order.map((mode) => [mode, 0]));
   }
 
   first() {

@@ -32,7 +32,8 @@ test("a transport that worked reconnects before falling back, and success resets
 
 test("feature detection skips what the browser lacks", () => {
   const supported = detectSupport({ EventSource: function EventSource() {}, fetch() {} });
-  assert.deepEqual(supported, { ws: false, sse: true, poll: true });
+  assert.deepEqual(supported, { ws: false, sse: true, poll: true, rtc: false });
+  assert.equal(detectSupport({ RTCPeerConnection: function RTCPeerConnection() {} }).rtc, true);
   const policy = new FallbackPolicy({ supported });
   assert.equal(policy.first(), "sse");
   assert.throws(() => new FallbackPolicy({ supported: { ws: false, sse: false, poll: false } }));
@@ -44,4 +45,22 @@ test("a forced mode never falls back", () => {
   for (let i = 0; i < 5; i += 1) assert.equal(policy.failure("sse", false).mode, "sse");
   const unsupported = new FallbackPolicy({ forced: "ws", supported: { ws: false, sse: true, poll: true } });
   assert.equal(unsupported.first(), "sse", "forcing an unsupported mode is ignored");
+});
+
+test("forcing WebRTC prefers it; when it cannot connect the usual chain takes over", () => {
+  const supported = { ws: true, sse: true, poll: true, rtc: true };
+  const policy = new FallbackPolicy({ forced: "rtc", supported, random: noJitter });
+  assert.equal(policy.first(), "rtc");
+  assert.equal(policy.forced, null);
+  assert.equal(policy.preferred, "rtc");
+  assert.deepEqual(policy.order, ["rtc", "ws", "sse", "poll"]);
+  // Never connected (refused, or no ICE path): straight to WebSocket, no delay.
+  assert.deepEqual(policy.failure("rtc", false), { mode: "ws", delayMs: 0 });
+  // Connected before, then dropped: a few retries of WebRTC first.
+  const again = new FallbackPolicy({ forced: "rtc", supported, random: noJitter });
+  assert.equal(again.failure("rtc", true).mode, "rtc");
+  // Not forced: WebRTC is never in the automatic order.
+  assert.deepEqual(new FallbackPolicy({ supported }).order, ["ws", "sse", "poll"]);
+  // Forced where the browser has no RTCPeerConnection: the usual order.
+  assert.equal(new FallbackPolicy({ forced: "rtc", supported: { ...supported, rtc: false } }).first(), "ws");
 });
