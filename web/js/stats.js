@@ -71,6 +71,7 @@ export class TransportStats {
     this.resyncs = 0;
     this.failures = 0;
     this.lastError = "";
+    this.openedAt = null; // page clock (ms) of the last open, for tests and the curious
     this.eventToRender = new LatencyWindow();
     this.arrivalToRender = new LatencyWindow();
   }

@@ -6,8 +6,8 @@
  *
  * MarketFeed delivers every market-data event once, in stream order, to onEvent(event, data,
  * id) whatever transport carries it: WebSocket `/ws/md` (subscribe with `after`), SSE
- * `/md/stream` (EventSource; it resumes with Last-Event-ID by itself) or long polling
- * `/md/poll?cursor=`. Order WS -> SSE -> poll by feature detection and on failure (see
+ * `/md/stream` (EventSource; it resumes with Last-Event-ID by itself), long polling
+ * `/md/poll?cursor=`, or, opt-in, WebRTC data channels (js/rtc.js). Order WS -> SSE -> poll by feature detection and on failure (see
  * FallbackPolicy); force(mode) pins one; force(null) returns to automatic. On a fallback, every
  * upgradeAfterMs it tries again a better transport that worked before. The last event id
  * is shared, so a switch of transport resumes where the previous one stopped. Call
@@ -15,6 +15,7 @@
  */
 import { FallbackPolicy, detectSupport } from "./fallback.js";
 import { CHANNELS, MD_EVENTS, MD_PREFIX, OPS, TRANSPORTS } from "./protocol.js";
+import { RtcTransport } from "./rtc.js";
 import { TransportStats, httpResponseBytes, sseFrameBytes, wsFrameBytes } from "./stats.js";
 
 const MD_EVENT_NAMES = Object.values(MD_EVENTS);
@@ -194,7 +195,9 @@ export class PollTransport {
   }
 }
 
-export const TRANSPORT_CLASSES = { ws: WsTransport, sse: SseTransport, poll: PollTransport };
+export const TRANSPORT_CLASSES = { ws: WsTransport, sse: SseTransport, poll: PollTransport, rtc: RtcTransport };
+// Every transport the panel can show: the fallback chain plus the opt-in WebRTC one.
+const ALL_TRANSPORTS = [...TRANSPORTS, "rtc"];
 
 export class MarketFeed {
   constructor({
@@ -214,7 +217,7 @@ export class MarketFeed {
     this.env = env;
     this.supported = detectSupport(env);
     this.forced = forced;
-    this.stats = Object.fromEntries(TRANSPORTS.map((name) => [name, new TransportStats(name)]));
+    this.stats = Object.fromEntries(ALL_TRANSPORTS.map((name) => [name, new TransportStats(name)]));
     this.tried = new Set();
     this.everLive = new Set();
     this.lastId = null;
@@ -244,7 +247,7 @@ export class MarketFeed {
   }
 
   maybeUpgrade() {
-    if (this.forced || !this.current || !this.transport) return;
+    if (this.policy.forced || !this.current || !this.transport) return;
     const order = this.policy.order;
     const better = order.slice(0, order.indexOf(this.current)).find((mode) => this.everLive.has(mode));
     if (!better) return;
@@ -256,7 +259,10 @@ export class MarketFeed {
     this.open(better);
   }
 
-  /** Pin a transport ("ws", "sse", "poll") or return to automatic fallback (null). */
+  /**
+   * Pin a transport ("ws", "sse", "poll") or return to automatic fallback (null). "rtc" is a
+   * preference, not a pin: when WebRTC cannot connect the feed falls back to WS, SSE, poll.
+   */
   force(mode) {
     this.forced = mode || null;
     this.stop();
@@ -289,6 +295,7 @@ export class MarketFeed {
     this.tried.add(mode);
     stats.state = "connecting";
     stats.connects += 1;
+    stats.openedAt = this.env.performance.now();
     if (stats.connects > 1) stats.reconnects += 1;
     // Opened with an id: the first event tells whether the server resumed or reset.
     this.pendingResume = this.lastId !== null;
@@ -330,8 +337,11 @@ export class MarketFeed {
     this.changed();
   }
 
-  /** An event from `transport`; anything from a transport that is no longer current is dropped. */
-  deliver(transport, id, event, data) {
+  /**
+   * An event from `transport`; anything from a transport that is no longer current is dropped.
+   * `resumable` false (WebRTC's unordered ticker channel): the id is not a resume point.
+   */
+  deliver(transport, id, event, data, resumable = true) {
     if (transport !== this.transport) return;
     const stats = this.stats[transport.name];
     stats.messages += 1;
@@ -342,7 +352,7 @@ export class MarketFeed {
     } else if (event === MD_EVENTS.RESET) {
       stats.resets += 1;
     }
-    if (id) this.lastId = id;
+    if (id && resumable) this.lastId = id;
     if (typeof data.ts === "number") this.pendingTs.push(stats, data.ts / 1e6, this.env.performance.now());
     this.onEvent(event, data, id);
   }
