@@ -248,6 +248,16 @@ async function main() {
     },
   };
 
+  // Closing the tab: end every stream now. A WebRTC peer left to the server's consent timeout
+  // would stay allocated there for ~30 s; closing it here lets the server free it at once.
+  addEventListener("pagehide", () => {
+    if (race?.running) race.stop();
+    feed.stop();
+  });
+  addEventListener("pageshow", (ev) => {
+    if (ev.persisted) feed.start(); // back from the page cache: reconnect (and resume)
+  });
+
   setInterval(() => {
     panelDue = true;
     schedule();

@@ -1,13 +1,14 @@
 /**
  * Connection panel: which transport carries market data, per-transport stats (latency from
  * event time to render p50/p99, arrival-to-render p99, bytes, messages, reconnects, resumes, resets, checksum
- * resyncs), the order socket's state, and the switch that forces a transport.
+ * resyncs), the order socket's state, and the switch that forces a transport (WebRTC is a
+ * preference: when it cannot connect, the heading names the transport used and why).
  * Exports createConnectionPanel({ table, current, badge, switchForm, orderState }, { onForce })
  * -> { render(feedSnapshot, orderInfo) }.
  */
 import { el } from "./dom.js";
 
-const LABELS = { ws: "WebSocket", sse: "SSE", poll: "Long poll" };
+const LABELS = { ws: "WebSocket", sse: "SSE", poll: "Long poll", rtc: "WebRTC" };
 
 function ms(value) {
   return value === null || value === undefined ? "—" : value < 10 ? value.toFixed(1) : value.toFixed(0);
@@ -27,7 +28,14 @@ export function createConnectionPanel({ table, current, badge, switchForm, order
   return {
     render(snap, orderInfo) {
       const name = snap.current ? LABELS[snap.current] : "connecting…";
-      current.textContent = snap.forced ? `${name} (forced)` : name;
+      const rtcError = snap.stats.rtc?.lastError;
+      if (snap.forced === "rtc" && snap.current && snap.current !== "rtc") {
+        // WebRTC was asked for but could not connect: say so, and why.
+        current.textContent = `${name} (WebRTC unavailable${rtcError ? `: ${rtcError}` : ""})`;
+      } else {
+        current.textContent = snap.forced ? `${name} (forced)` : name;
+      }
+      current.title = rtcError ? `WebRTC: ${rtcError}` : "";
       current.dataset.transport = snap.current ?? "";
       badge.textContent = snap.current ? LABELS[snap.current] : "offline";
       badge.dataset.transport = snap.current ?? "";
