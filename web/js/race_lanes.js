@@ -17,8 +17,9 @@
 import { backoffDelay } from "./fallback.js";
 import { RaceBoard } from "./race.js";
 
-export const RACE_LANES = Object.freeze(["ws", "sse", "poll"]);
+export const RACE_LANES = Object.freeze(["ws", "sse", "poll", "rtc"]);
 const MAX_TRIES = 3;
+const RACE_RTC_CONNECT_TIMEOUT_MS = 15000;
 
 /** What a transport class sees as its feed: counts into one lane of the board. */
 class Lane {
@@ -41,6 +42,8 @@ class Lane {
       },
     };
     this.stats = { [name]: counter };
+    // The race measures, it has nothing to fall back to: WebRTC gets longer to connect.
+    this.rtcConnectTimeoutMs = RACE_RTC_CONNECT_TIMEOUT_MS;
     this.transport = null;
     this.lastId = null;
     this.tries = 0;
@@ -82,9 +85,9 @@ class Lane {
     this.changed();
   }
 
-  deliver(transport, id, event, data) {
+  deliver(transport, id, event, data, resumable = true) {
     if (transport !== this.transport) return;
-    if (id) this.lastId = id;
+    if (id && resumable) this.lastId = id;
     const perf = this.env.performance;
     const at = perf.now();
     this.race.board.arrival(this.name, id, event, data.ts, perf.timeOrigin + at, at);
