@@ -1,6 +1,6 @@
-"""Race mode in Chromium against a real server: one extra stream per transport beside the live
-feed, live figures per transport, win shares summing to 100 %, and every race stream closed
-on the server when the race stops."""
+"""Race mode in Chromium against a real server: one extra stream per transport (WebSocket, SSE,
+long poll, WebRTC) beside the live feed, live figures per transport, win shares summing to
+100 %, and every race stream (and peer connection) closed on the server when the race stops."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ import httpx
 import pytest
 
 from .conftest import SCREENSHOTS, OpenedPage
+from .test_rtc import open_peers, wait_peers
 
 pytestmark = pytest.mark.browser
 
 Opener = Callable[..., Awaitable[OpenedPage]]
-LANES = ("ws", "sse", "poll")
+LANES = ("ws", "sse", "poll", "rtc")
 _GAUGE = re.compile(r'^tickwire_connections\{transport="([a-z_]+)"\} ([0-9.e+-]+)$', re.M)
 
 
@@ -62,6 +63,8 @@ async def test_race_runs_every_transport_and_stop_closes_its_streams(
     # between two answers, so it is at most one).
     await wait_streams(srv.url, {"ws_md": 2, "sse": 1})
     assert open_streams(srv.url).get("poll", 0.0) <= 1
+    # The race's peer (a busy machine may have a given-up attempt still waiting out its grace).
+    assert open_peers(srv.url) >= 1
     assert await page.get_attribute("#race-toggle", "aria-pressed") == "true"
 
     snap = await opened.js("() => window.tickwire.race.snapshot()")
@@ -82,7 +85,7 @@ async def test_race_runs_every_transport_and_stop_closes_its_streams(
 
     # The table shows the same: a row per transport, percentages that add up.
     await opened.until(
-        "() => document.querySelectorAll('#race-table tr').length === 3"
+        "() => document.querySelectorAll('#race-table tr').length === 4"
         " && [...document.querySelectorAll('#race-table td.share')].every((c) => c.dataset.share !== '')"
     )
     shares = await opened.js(
@@ -101,6 +104,7 @@ async def test_race_runs_every_transport_and_stop_closes_its_streams(
     # Stop: every race stream closes on the server; the live WebSocket stays.
     await page.click("#race-toggle")
     await wait_streams(srv.url, {"ws_md": 1, "sse": 0, "poll": 0})
+    await wait_peers(srv.url, 0)
     stopped = await opened.js("() => window.tickwire.race.snapshot()")
     assert stopped["running"] is False
     assert all(stopped["lanes"][lane]["state"] == "closed" for lane in LANES)
@@ -128,4 +132,5 @@ async def test_race_started_and_stopped_repeatedly_leaves_no_stream(
         )
         await opened.page.click("#race-toggle")
     await wait_streams(srv.url, {"sse": 1, "ws_md": 0, "poll": 0})
+    await wait_peers(srv.url, 0)
     assert opened.errors == []
