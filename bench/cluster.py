@@ -278,6 +278,7 @@ async def main(
     layout: str,
     engine_uvloop: bool = False,
     md_subs: int = 0,
+    md_rate: float = 0.0,
 ) -> None:
     pin(0, CLIENT_CORE)
     if engine_uvloop:
@@ -287,6 +288,8 @@ async def main(
     plan = QUICK if quick else FULL
     if md_subs:
         plan = dataclasses.replace(plan, md_subs=md_subs)
+    if md_rate:
+        plan = dataclasses.replace(plan, md_rate=md_rate)
     started = time.monotonic()
     print(f"## bench.cluster{' --quick' if quick else ''}\n")
     print(f"- versions: {versions()}")
@@ -318,9 +321,13 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="scenarios 1-2: run the engine on uvloop (bench.cluster_uvloop)")  # fmt: skip
     p.add_argument("--md-subs", type=int, default=0,
                    help="scenario 2: SSE subscribers (default 10)")  # fmt: skip
+    p.add_argument("--md-rate", type=float, default=0.0,
+                   help="scenario 2: synthetic events/s (default 5000)")  # fmt: skip
     return p.parse_args(argv)
 
 
 if __name__ == "__main__":
     a = _args()
-    uvloop.run(main(a.quick, a.only, a.nice, a.fsync, a.layout, a.engine_uvloop, a.md_subs))
+    uvloop.run(
+        main(a.quick, a.only, a.nice, a.fsync, a.layout, a.engine_uvloop, a.md_subs, a.md_rate)
+    )
