@@ -11,8 +11,21 @@ and ``book`` (ordered, reliable: the /ws/md subscribe conversation). See
 
 from __future__ import annotations
 
-from exchange.rtc.client import RtcConnectError, RtcMarketClient
+from typing import TYPE_CHECKING, Any
+
 from exchange.rtc.peer import RtcPeers
 from exchange.rtc.signalling import TOO_MANY_PEERS, install
 
+if TYPE_CHECKING:
+    from exchange.rtc.client import RtcConnectError, RtcMarketClient
+
 __all__ = ["TOO_MANY_PEERS", "RtcConnectError", "RtcMarketClient", "RtcPeers", "install"]
+
+
+def __getattr__(name: str) -> Any:
+    # The client imports aiortc; the gateway imports this package for ``install`` only.
+    if name in ("RtcConnectError", "RtcMarketClient"):
+        from exchange.rtc import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

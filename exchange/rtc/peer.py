@@ -22,15 +22,17 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiortc import RTCPeerConnection
 from prometheus_client import Counter, Gauge
 
 from exchange.gateway.deps import Node
 from exchange.rtc.channels import BookChannel, TickerChannel, error_message
 from shared.errors import BAD_REQUEST
+
+if TYPE_CHECKING:  # aiortc (~30 MiB, most of a second) loads with the first offer
+    from aiortc import RTCPeerConnection
 
 __all__ = [
     "CHANNEL_GRACE_S",

@@ -29,19 +29,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from aiortc import RTCPeerConnection, RTCSessionDescription
 from fastapi import APIRouter, FastAPI, Request
 
 from exchange.gateway.auth import AuthError, bearer_from_header
 from exchange.gateway.deps import Node, api_error, origin_allowed, parse_filter
-from exchange.rtc.ice import (
-    OfferError,
-    check_offer,
-    gather_addresses,
-    ice_configuration,
-    is_loopback_host,
-    strip_mdns_candidates,
-)
 from exchange.rtc.peer import RtcPeer, RtcPeers
 
 __all__ = ["LOOPBACK_ADDRESSES", "MAX_BODY_BYTES", "TOO_MANY_PEERS", "install", "router"]
@@ -72,6 +63,8 @@ def _check_token(request: Request, node: Node) -> None:
 
 
 def _local_client(request: Request) -> bool:
+    from exchange.rtc.ice import is_loopback_host
+
     client = request.client
     if client is None or not is_loopback_host(client.host):
         return False
@@ -80,6 +73,18 @@ def _local_client(request: Request) -> bool:
 
 @router.post("/rtc/offer", summary="WebRTC signalling: an SDP offer in, the SDP answer out")
 async def rtc_offer(request: Request, symbols: str | None = None) -> dict[str, str]:
+    # aiortc and aioice load with the first offer, not with the app: ~30 MiB and most of a
+    # second that a server nobody asks for WebRTC should not pay.
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    from exchange.rtc.ice import (
+        OfferError,
+        check_offer,
+        gather_addresses,
+        ice_configuration,
+        strip_mdns_candidates,
+    )
+
     node: Node = request.app.state.node
     peers = _peers(request)
     offers = peers.metrics.offers
