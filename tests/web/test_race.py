@@ -98,8 +98,12 @@ async def test_race_runs_every_transport_and_stop_closes_its_streams(
     assert rows == list(LANES)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.locator("#connection").scroll_into_view_if_needed()
-    await page.locator("#connection").screenshot(path=str(SCREENSHOTS / "race-panel.png"))
-    await page.screenshot(path=str(SCREENSHOTS / "race-desktop.png"), full_page=True)
+    await page.locator("#connection").screenshot(
+        path=str(SCREENSHOTS / "race-panel.png"), timeout=60_000
+    )
+    await page.screenshot(
+        path=str(SCREENSHOTS / "race-desktop.png"), full_page=True, timeout=60_000
+    )
 
     # Stop: every race stream closes on the server; the live WebSocket stays.
     await page.click("#race-toggle")

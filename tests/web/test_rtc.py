@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -104,7 +105,9 @@ async def test_forced_rtc_receives_ticker_and_book_with_the_servers_checksum(
     await opened.until("() => window.tickwire.feed.stats.rtc.latency().n > 0")
     assert await opened.page.text_content("#conn-current") == "WebRTC (forced)"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await opened.page.locator("#connection").screenshot(path=str(SCREENSHOTS / "rtc-panel.png"))
+    await opened.page.locator("#connection").screenshot(
+        path=str(SCREENSHOTS / "rtc-panel.png"), timeout=60_000
+    )
     await opened.page.close()
     await wait_peers(srv.url, 0)
     assert opened.errors == []
@@ -140,30 +143,47 @@ async def choose_transport(page: Page, mode: str) -> None:
     )
 
 
-async def answer_with_dead_candidates(route: Route) -> None:
-    """Pass the offer to the server, but point the answer's candidates at a closed port."""
-    response = await route.fetch()
-    body = await response.json()
-    body["sdp"] = re.sub(
-        r"^(a=candidate:\S+ \d+ udp \d+ \S+ )\d+", r"\g<1>9", body["sdp"], flags=re.M
-    )
-    await route.fulfill(response=response, body=json.dumps(body))
+def answer_into(black_hole: int) -> Callable[[Route], Awaitable[None]]:
+    """A route handler that passes the offer to the server but points the answer's one
+    candidate at `black_hole`, a UDP port that receives and never answers: no ICE path."""
+
+    async def handler(route: Route) -> None:
+        response = await route.fetch()
+        body = await response.json()
+        lines = [ln for ln in body["sdp"].split("\r\n") if " ::1 " not in ln]
+        sdp = "\r\n".join(lines)
+        body["sdp"] = re.sub(
+            r"^(a=candidate:\S+ \d+ udp \d+ 127\.0\.0\.1 )\d+",
+            rf"\g<1>{black_hole}",
+            sdp,
+            flags=re.M,
+        )
+        assert f" {black_hole} typ host" in body["sdp"]
+        await route.fulfill(response=response, body=json.dumps(body))
+
+    return handler
 
 
 async def test_forced_rtc_without_an_ice_path_falls_back_within_the_bound(
     live_server_factory: Any, open_page: Opener
 ) -> None:
     srv = live_server_factory(sim_rate=20.0)
+    black_hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    black_hole.bind(("127.0.0.1", 0))
 
     async def setup(page: Page) -> None:
-        await page.route("**/rtc/offer*", answer_with_dead_candidates)
+        await page.route("**/rtc/offer*", answer_into(black_hole.getsockname()[1]))
 
-    opened = await open_page(f"{srv.url}/?transport=rtc", setup=setup)
+    try:
+        opened = await open_page(f"{srv.url}/?transport=rtc", setup=setup)
+    finally:
+        black_hole.close()
     # The page went live on WebSocket only after giving WebRTC its bounded chance.
     assert await opened.js("() => window.tickwire.feed.current") == "ws"
     rtc = await opened.js("() => window.tickwire.feed.stats.rtc.toJSON()")
     assert rtc["state"] == "failed"
-    assert rtc["lastError"].startswith("not connected within 5 s (ICE "), rtc["lastError"]
+    # ICE was checking (the answer's candidate never answers) when the bound ran out.
+    assert rtc["lastError"].startswith("not connected within 5 s (ICE checking"), rtc["lastError"]
     # WebSocket was opened when the bound ran out (the page's clock): not before, and not long
     # after (the slack is for a loaded machine's timers, not a speed claim).
     opened_at = await opened.js(
@@ -171,8 +191,17 @@ async def test_forced_rtc_without_an_ice_path_falls_back_within_the_bound(
     )
     waited = opened_at["ws"] - opened_at["rtc"]
     assert RTC_BOUND_MS <= waited < RTC_BOUND_MS + 10_000, waited
+    await opened.until(
+        "() => document.querySelector('#conn-current').textContent.includes('WebRTC unavailable')"
+    )
     heading = await opened.page.text_content("#conn-current") or ""
-    assert "WebRTC unavailable: not connected within 5 s" in heading
+    assert "WebRTC unavailable: not connected within 5 s (ICE checking" in heading
+    # The switch still shows WebRTC chosen: it is what the user asked for.
+    assert await opened.js("() => document.querySelector('#force').elements.force.value") == "rtc"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await opened.page.locator("#connection").screenshot(
+        path=str(SCREENSHOTS / "rtc-fallback.png"), timeout=60_000
+    )
     await opened.until("() => (window.tickwire.store.counters.byEvent.ticker ?? 0) > 0")
     assert opened.errors == []
     # The server's half-open peer is given up by the server itself (no data channel opened).

@@ -36,6 +36,9 @@ export function createConnectionPanel({ table, current, badge, switchForm, order
         current.textContent = snap.forced ? `${name} (forced)` : name;
       }
       current.title = rtcError ? `WebRTC: ${rtcError}` : "";
+      // The switch shows what is in force, also when it came from the URL (?transport=).
+      const chosen = snap.forced ?? "auto";
+      if (switchForm.elements.force.value !== chosen) switchForm.elements.force.value = chosen;
       current.dataset.transport = snap.current ?? "";
       badge.textContent = snap.current ? LABELS[snap.current] : "offline";
       badge.dataset.transport = snap.current ?? "";
@@ -69,6 +72,7 @@ export function createConnectionPanel({ table, current, badge, switchForm, order
           if (cell.textContent !== text) cell.textContent = text;
           if (cell.className !== cls) cell.className = cls;
         });
+        row.cells[11].title = s.lastError; // the cell is cut short; the whole reason on hover
       }
       const unsupported = Object.entries(snap.supported).filter(([, ok]) => !ok).map(([mode]) => LABELS[mode]);
       switchForm.title = unsupported.length ? `Not available in this browser: ${unsupported.join(", ")}` : "";
