@@ -1,19 +1,24 @@
 """Redis scale-out benchmark: what the Redis hop costs and what a second gateway buys.
 
-Run: ``python -m bench.cluster [--quick] [--only 1234] [--nice N] [--fsync off|batch]``.
-Prints Markdown; docs/benchmarks.md ("## Redis scale-out") holds the figures. Not a test:
-nothing asserts speed. Each scenario measures its baseline in the same run:
+Run: ``python -m bench.cluster [--quick] [--only 1234] [--nice N] [--fsync off|batch]
+[--layout shared|spread] [--engine-uvloop] [--md-subs N] [--md-rate R]``. Prints Markdown;
+docs/benchmarks.md ("## Redis scale-out") holds the figures. Not a test: nothing asserts
+speed. Each scenario measures its baseline in the same run:
 
 1. **Order round trip** (``order.new`` -> ``order.ack``, one sequential client, the
    ``bench.orders_load.sequential`` driver): a gateway of a 1-gateway cluster (redis-server
    + ``tickwire engine`` + ``tickwire gateway``, no HAProxy) vs ``tickwire serve``, same
-   fsync policy, simulator off, rate limits raised. Every server process is pinned to core
-   0, this generator to core 1; both targets run at once and repetitions alternate.
-2. **Market-data delivery at 5,000 events/s** (``TICKWIRE_MD_SYNTHETIC_RATE``: the engine's
-   node publishes the synthetic feed into its hub, whose listener queues it for ``tw:md``;
-   the gateway follows ``tw:md``): publish ``ts`` -> SSE receipt p50/p99 for a few
-   subscribers (``bench.sse_client``, core 1) of the gateway vs of ``tickwire serve``. The
-   two run in turns (each alone on the machine), fresh processes per repetition.
+   fsync policy (default off), simulator off, rate limits raised. This generator is on core
+   1; every server process on core 0 (``--layout shared``: the cluster gets the single
+   process's CPU budget) or the gateway on core 0 and redis + engine on core 1
+   (``spread``). Both targets run at once and repetitions alternate.
+2. **Market-data delivery at 5,000 events/s** (``--md-rate``; ``--md-subs`` subscribers,
+   default 10). ``TICKWIRE_MD_SYNTHETIC_RATE``: the engine's node publishes the synthetic
+   feed into its hub, whose listener queues it for ``tw:md``; the gateway follows ``tw:md``.
+   Publish ``ts`` -> SSE receipt p50/p99 (``bench.sse_client``, core 1) through the gateway
+   vs from ``tickwire serve``. The two run in turns (each alone on the machine), fresh
+   processes per repetition. ``--engine-uvloop`` starts the engine of scenarios 1-2 through
+   ``bench.cluster_uvloop``.
 3. **Publisher** (``bench.cluster_publish``): sustained XADD rate of ``RedisBackend`` and
    ``StreamWriter`` vs an unpipelined redis-py publisher, same events, same redis-server.
 4. **SSE subscribers, 1 gateway vs 2** (``bench.cluster_sse``), and a projection to N
