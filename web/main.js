@@ -84,7 +84,9 @@ async function main() {
         // A stopped race keeps its table on screen until the next one starts.
         if (race?.running) race.stop();
         if (wanted) {
-          race = new Race({ symbols: feed.symbols, channels: feed.channels, classes: TRANSPORT_CLASSES, onChange: schedule });
+          // ?race=ws,sse picks the lanes (default: every transport this browser has).
+          const lanes = params.get("race")?.split(",").filter((name) => name in TRANSPORT_CLASSES) || null;
+          race = new Race({ symbols: feed.symbols, channels: feed.channels, lanes, classes: TRANSPORT_CLASSES, onChange: schedule });
           race.start();
         }
         panelDue = true;
