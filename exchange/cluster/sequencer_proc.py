@@ -30,6 +30,7 @@ import time
 from collections import deque
 from typing import Any
 
+import uvloop
 from redis.exceptions import RedisError
 
 from exchange.cluster.bus import (
@@ -383,4 +384,7 @@ def run_engine(settings: Settings, redis_url: str) -> int:
         await node.stop()
         return 0
 
-    return asyncio.run(main())
+    # uvloop as in the gateways (uvicorn's loop="uvloop"): the engine process is all Redis
+    # round trips and journal I/O, and the stdlib loop costs it ~20 % more CPU per order
+    # (bench/cluster.py, docs/benchmarks.md).
+    return uvloop.run(main())
