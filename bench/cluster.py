@@ -1,7 +1,7 @@
 """Redis scale-out benchmark: what the Redis hop costs and what a second gateway buys.
 
 Run: ``python -m bench.cluster [--quick] [--only 1234] [--nice N] [--fsync off|batch]
-[--layout shared|spread] [--engine-uvloop] [--md-subs N] [--md-rate R]``. Prints Markdown;
+[--layout shared|spread] [--md-subs N] [--md-rate R]``. Prints Markdown;
 docs/benchmarks.md ("## Redis scale-out") holds the figures. Not a test: nothing asserts
 speed. Each scenario measures its baseline in the same run:
 
@@ -17,8 +17,7 @@ speed. Each scenario measures its baseline in the same run:
    feed into its hub, whose listener queues it for ``tw:md``; the gateway follows ``tw:md``.
    Publish ``ts`` -> SSE receipt p50/p99 (``bench.sse_client``, core 1) through the gateway
    vs from ``tickwire serve``. The two run in turns (each alone on the machine), fresh
-   processes per repetition. ``--engine-uvloop`` starts the engine of scenarios 1-2 through
-   ``bench.cluster_uvloop``.
+   processes per repetition.
 3. **Publisher** (``bench.cluster_publish``): sustained XADD rate of ``RedisBackend`` and
    ``StreamWriter`` vs an unpipelined redis-py publisher, same events, same redis-server.
 4. **SSE subscribers, 1 gateway vs 2** (``bench.cluster_sse``), and a projection to N
@@ -103,16 +102,11 @@ def _diff_line(res: Series, key: str, goal_us: float | None) -> float:
 # ---------------------------------------------------------------------- 1. order round trip
 
 
-#: ``bench.cluster_uvloop`` with ``--engine-uvloop``: the engine's event loop on uvloop.
-ENGINE_MODULE = {"module": "exchange.cli"}
-
-
 def _stack(env: dict[str, str], layout: str, fsync: str = "off") -> Stack:
     """A 1-gateway cluster: every part on the server core (``shared``: the single process's
     CPU budget), or the gateway there and redis + engine on the client core (``spread``)."""
     other = SERVER_CORE if layout == "shared" else CLIENT_CORE
-    return Stack(env, (SERVER_CORE,), redis_core=other, engine_core=other, fsync=fsync,
-                 engine_module=ENGINE_MODULE["module"])  # fmt: skip
+    return Stack(env, (SERVER_CORE,), redis_core=other, engine_core=other, fsync=fsync)
 
 
 async def order_hop(plan: Plan, fsync: str, layout: str = "shared") -> Series:
@@ -281,13 +275,10 @@ async def main(
     nice: int,
     fsync: str,
     layout: str,
-    engine_uvloop: bool = False,
     md_subs: int = 0,
     md_rate: float = 0.0,
 ) -> None:
     pin(0, CLIENT_CORE)
-    if engine_uvloop:
-        ENGINE_MODULE["module"] = "bench.cluster_uvloop"
     raise_nofile()
     sched = boost(nice) if nice else "default priority"
     plan = QUICK if quick else FULL
@@ -298,7 +289,6 @@ async def main(
     started = time.monotonic()
     print(f"## bench.cluster{' --quick' if quick else ''}\n")
     print(f"- versions: {versions()}")
-    print(f"- engine command: python -m {ENGINE_MODULE['module']} engine")
     print(f"- scheduling: {sched}; this process on core {CLIENT_CORE}; "
           f"load average before: {loadavg()}")  # fmt: skip
     if "1" in only:
@@ -322,8 +312,6 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--layout", default="shared", choices=["shared", "spread"],
                    help="scenarios 1-2: cluster parts all on core 0 (shared, default) or "
                    "redis + engine on core 1 (spread)")  # fmt: skip
-    p.add_argument("--engine-uvloop", action="store_true",
-                   help="scenarios 1-2: run the engine on uvloop (bench.cluster_uvloop)")  # fmt: skip
     p.add_argument("--md-subs", type=int, default=0,
                    help="scenario 2: SSE subscribers (default 10)")  # fmt: skip
     p.add_argument("--md-rate", type=float, default=0.0,
@@ -333,6 +321,4 @@ def _args(argv: list[str] | None = None) -> argparse.Namespace:
 
 if __name__ == "__main__":
     a = _args()
-    uvloop.run(
-        main(a.quick, a.only, a.nice, a.fsync, a.layout, a.engine_uvloop, a.md_subs, a.md_rate)
-    )
+    uvloop.run(main(a.quick, a.only, a.nice, a.fsync, a.layout, a.md_subs, a.md_rate))

@@ -99,13 +99,11 @@ def start_engine(
     *,
     fsync: str = "batch",
     core: int = SERVER_CORE,
-    module: str = "exchange.cli",
 ) -> ServerProc:
-    """``tickwire engine`` (simulator off, fresh data dir); returns once it says it runs.
-    ``module`` is the command line's module (``bench.cluster_uvloop``: the same on uvloop)."""
+    """``tickwire engine`` (simulator off, fresh data dir); returns once it says it runs."""
     data_dir = Path(tempfile.mkdtemp(prefix="bench-engine-"))
     args = [
-        "-m", module, "engine", "--redis", redis_url, "--data-dir", str(data_dir),
+        "-m", "exchange.cli", "engine", "--redis", redis_url, "--data-dir", str(data_dir),
         "--sim-rate", "0", "--fsync", fsync, "--log-level", "warning",
     ]  # fmt: skip
     server = start_python("engine", args, 0, env)
@@ -142,7 +140,6 @@ class Stack:
     redis_core: int = SERVER_CORE
     engine_core: int = SERVER_CORE
     fsync: str = "batch"
-    engine_module: str = "exchange.cli"
     redis: RedisProc | None = None
     engine: ServerProc | None = None
     gateways: list[ServerProc] = field(default_factory=list)
@@ -152,7 +149,6 @@ class Stack:
             self.redis = start_redis(self.redis_core)
             self.engine = start_engine(
                 self.redis.url, self.env, fsync=self.fsync, core=self.engine_core,
-                module=self.engine_module,
             )  # fmt: skip
             for core in self.gateway_cores:
                 self.gateways.append(start_gateway(self.redis.url, self.env, core=core))

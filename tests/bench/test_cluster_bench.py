@@ -23,9 +23,6 @@ from bench.cluster_publish import PUBLISHERS, md_events, publish_rate  # noqa: E
 from bench.cluster_sse import SsePlan, SseRow, held, projection, sse_sweep  # noqa: E402
 from bench.orders_load import (  # noqa: E402
     RATE_ENV,
-    Target,
-    connect_tickwire,
-    sequential,
 )
 
 pytestmark = pytest.mark.redis
@@ -128,19 +125,6 @@ def test_a_stack_stops_every_process_it_started() -> None:
     stack.stop()
     assert all(p.poll() is not None for p in procs)
     assert stack.pids() == {}
-
-
-async def test_the_uvloop_engine_variant_runs_the_same_cluster() -> None:
-    stack = Stack(RATE_ENV, engine_module="bench.cluster_uvloop", fsync="off").start()
-    try:
-        assert stack.engine is not None and stack.engine.log_path is not None
-        gw = stack.gateways[0]
-        target = Target("cluster", gw, lambda a: connect_tickwire(gw.port, a), True)
-        lat, errors = await sequential(target, 5, 1)
-        assert errors == 0 and len(lat) == 5
-        assert "Traceback" not in stack.engine.log_path.read_text()
-    finally:
-        stack.stop()
 
 
 def test_nan_free_figures_when_nothing_arrives() -> None:
