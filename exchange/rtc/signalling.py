@@ -7,6 +7,8 @@ Contract of ``POST /rtc/offer[?symbols=A,B]`` with ``{"sdp": "...", "type": "off
 * 200 ``{"sdp": "...", "type": "answer"}``: a peer connection now waits for the client's
   ICE checks; the channels the client opened (``ticker``, ``book``) are served when they open.
   ``symbols`` (default: all) is what the ``ticker`` channel starts with.
+* 413 ``BAD_REQUEST``: the body is over ``MAX_BODY_BYTES`` (refused on its ``Content-Length``
+  before reading, or as soon as a chunked body passes the limit).
 * 400 ``BAD_REQUEST``: the body is not JSON, not an object, not an offer, the SDP does not
   parse or aiortc refuses it, it has no data-channel m-line (or has media), or ``symbols``
   names an unknown symbol. Nothing stays allocated.
@@ -71,6 +73,23 @@ def _local_client(request: Request) -> bool:
     return not any(h in request.headers for h in _PROXY_HEADERS)
 
 
+async def _read_body(request: Request) -> bytes:
+    """The body, or ``ValueError`` as soon as it is known to exceed ``MAX_BODY_BYTES``: a
+    declared ``Content-Length`` over the limit is refused unread, and a chunked body is read
+    only until it passes the limit (never held whole in memory)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise ValueError(f"body over {MAX_BODY_BYTES} bytes (Content-Length {declared[:20]})")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ValueError(f"body over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @router.post("/rtc/offer", summary="WebRTC signalling: an SDP offer in, the SDP answer out")
 async def rtc_offer(request: Request, symbols: str | None = None) -> dict[str, str]:
     # aiortc and aioice load with the first offer, not with the app: ~30 MiB and most of a
@@ -97,10 +116,12 @@ async def rtc_offer(request: Request, symbols: str | None = None) -> dict[str, s
         # as for WebSocket handshakes: a page of another site may not open peers here
         raise api_error(403, "FORBIDDEN", "origin not allowed")
     _check_token(request, node)
-    raw = await request.body()
     try:
-        if len(raw) > MAX_BODY_BYTES:
-            raise OfferError(f"body over {MAX_BODY_BYTES} bytes")
+        raw = await _read_body(request)
+    except ValueError as exc:
+        offers.labels("bad").inc()
+        raise api_error(413, "BAD_REQUEST", str(exc)) from exc
+    try:
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
