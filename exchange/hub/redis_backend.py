@@ -10,7 +10,10 @@ stream range exactly) and whose fields are ``e`` (event), ``s`` (symbol, empty f
 
 ``publish`` never blocks the sequencer: it queues the batch and a flusher task writes queued
 events with one pipelined round trip per batch. While Redis is unreachable the flusher keeps
-the queue and retries with capped backoff, logging each failure once per outage.
+the queue and retries with capped backoff, logging each failure once per outage. A reply
+that times out after Redis applied the writes is safe: the retried XADDs carry the same
+explicit ids, and one refused as "equal or smaller than the target stream top item" counts
+as written (only connection/timeout and other errors requeue the batch).
 
 Redis restarted without persistence: the writer's XADDs use ``NOMKSTREAM``, so nothing is
 written to a stream that vanished; when one is refused the writer rewrites the whole
@@ -33,7 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from exchange.hub.events import CHANNEL_OF, MdEvent
 from exchange.hub.hub import MarketHub
@@ -59,15 +62,46 @@ def _event(epoch: str, entry_id: bytes, fields: dict[bytes, bytes]) -> MdEvent:
     )
 
 
+def _already_written(reply: object) -> bool:
+    """An XADD refused because its explicit id is not above the stream's top: the entry (same
+    id, same bytes: ids are offsets) is already there, written by an attempt whose reply was
+    lost (a timeout after Redis applied the pipeline)."""
+    return isinstance(reply, ResponseError) and "equal or smaller" in str(reply)
+
+
+def _check_written(results: list[Any]) -> list[Any]:
+    """Pipeline replies with already-written entries counted as written (their reply becomes
+    ``b"written"``); raise the first other error (the caller requeues the batch and retries,
+    and the written part of it is then skipped the same way)."""
+    out: list[Any] = []
+    for reply in results:
+        if _already_written(reply):
+            out.append(b"written")
+        elif isinstance(reply, Exception):
+            raise reply
+        else:
+            out.append(reply)
+    return out
+
+
 class RedisBackend:
     """Writer side (``publish`` + ``start_publisher``) and follower side (``follow``)."""
 
-    def __init__(self, url: str, *, prefix: str = "tw", history_size: int = 100_000) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "tw",
+        history_size: int = 100_000,
+        socket_timeout: float = 5.0,
+    ) -> None:
         self.url = url
         self.stream = f"{prefix}:md"
         self.meta_key = f"{prefix}:md:meta"
         self.history_size = history_size
-        self.redis: Any = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        self.redis: Any = aioredis.from_url(
+            url, socket_timeout=socket_timeout, socket_connect_timeout=2
+        )
         self._queue: deque[MdEvent] = deque()
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -140,7 +174,7 @@ class RedisBackend:
             for ev in retained[i : i + _BATCH]:
                 pipe.xadd(self.stream, _fields(ev), id=f"{ev.offset}-0",
                           maxlen=self.history_size, approximate=True)  # fmt: skip
-            await pipe.execute()
+            _check_written(await pipe.execute(raise_on_error=False))
 
     # ------------------------------------------------------------------ writer side
 
@@ -170,7 +204,9 @@ class RedisBackend:
                     nomkstream=self._retained is not None,
                 )
             try:
-                results = await pipe.execute()
+                # raise_on_error=False: an entry refused as "equal or smaller" was written by
+                # an earlier attempt whose reply timed out; only real failures requeue
+                results = _check_written(await pipe.execute(raise_on_error=False))
             except (RedisError, OSError):
                 self._queue.extendleft(reversed(batch))  # keep order; retried by the caller
                 raise

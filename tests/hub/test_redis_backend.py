@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -151,3 +155,65 @@ async def test_a_follower_never_ingests_across_a_hole(redis_server: Any) -> None
     assert follower.last_offset == 0  # nothing ingested past the hole
     await r.aclose()
     await sub.close()
+
+
+@pytest.fixture
+def debug_redis(tmp_path: Any) -> Iterator[str]:
+    """A redis-server that allows DEBUG SLEEP from loopback (the shared fixture's does not)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(tmp_path), "--enable-debug-command", "local"]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def test_a_reply_lost_to_a_timeout_does_not_wedge_the_publisher(debug_redis: str) -> None:
+    """Redis applies a pipeline whose reply timed out (DEBUG SLEEP past socket_timeout): the
+    retried XADDs are refused as "equal or smaller"; they count as written and the queue
+    drains, so market data keeps flowing (it used to stay stuck for good)."""
+    import redis.asyncio as aioredis
+
+    pub = RedisBackend(debug_redis, socket_timeout=0.3)
+    pub.start_publisher()
+    writer = writer_hub(pub)
+    for i in range(1, 11):
+        writer.publish([trade(i)], i)
+    await wait_for(lambda: pub.published == 10 and pub.queued == 0)
+    admin: Any = aioredis.from_url(debug_redis, socket_timeout=30)
+    sleeper = asyncio.create_task(admin.execute_command("DEBUG", "SLEEP", "2"))
+    probe: Any = aioredis.from_url(debug_redis, socket_timeout=0.1, retry=None)
+    while True:  # the sleep is under way once another client's PING times out
+        try:
+            await probe.ping()
+        except RedisError:
+            break
+        await asyncio.sleep(0.01)
+    await probe.aclose()
+    for i in range(11, 21):  # Redis writes these after the sleep, their reply long timed out
+        writer.publish([trade(i)], i)
+    await wait_for(lambda: pub.failures > 0, timeout=10)
+    await sleeper
+    for i in range(21, 31):
+        writer.publish([trade(i)], i)
+    await wait_for(lambda: pub.queued == 0 and pub.published >= 30, timeout=20)
+    entries = await admin.xrange(pub.stream)
+    assert [int(eid.split(b"-")[0]) for eid, _ in entries] == list(range(1, 31))
+    await pub.close()
+    await admin.aclose()
