@@ -75,6 +75,11 @@ class Settings:
     # WebRTC market data (exchange.rtc)
     #: Open peer connections allowed at once (``POST /rtc/offer`` answers 503 beyond); 0: off.
     rtc_max_peers: int = 200
+    #: Of those, open (or still negotiating) peers from one client address; 0: no such cap.
+    rtc_max_peers_per_ip: int = 16
+    #: Offers per second per client address (token bucket refill; 429 beyond); 0: no limit.
+    rtc_offer_rate: float = 5.0
+    rtc_offer_burst: float = 30.0
     #: STUN/TURN servers for real networks: ``stun:HOST:PORT``,
     #: ``turn:USER:PASS@HOST:PORT[?transport=tcp]``; none needed on loopback or a LAN.
     rtc_ice_servers: tuple[str, ...] = ()
@@ -96,8 +101,11 @@ class Settings:
         for name in ("conn_rate", "conn_burst", "account_rate", "account_burst", "max_frame_bytes"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive")
-        if self.rtc_max_peers < 0:
-            problems.append("rtc_max_peers must be >= 0")
+        for name in ("rtc_max_peers", "rtc_max_peers_per_ip", "rtc_offer_rate"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0")
+        if self.rtc_offer_burst < 1:
+            problems.append("rtc_offer_burst must be >= 1")
         bad_ice = [u for u in self.rtc_ice_servers if u.split(":", 1)[0] not in _ICE_SCHEMES]
         if bad_ice:
             problems.append(f"rtc_ice_servers must be stun:, turn: or turns: URLs, not {bad_ice}")

@@ -2,7 +2,8 @@
 STUN/TURN servers to use, and what an acceptable offer looks like.
 
 Exports: ``ice_configuration``, ``parse_ice_server``, ``gather_addresses``,
-``is_loopback_host``, ``check_offer``, ``strip_mdns_candidates``, ``OfferError``.
+``is_loopback_host``, ``check_offer``, ``strip_mdns_candidates``, ``OfferError``,
+``MAX_OFFER_CANDIDATES``.
 
 Contracts:
 
@@ -17,7 +18,7 @@ Contracts:
   machine's loopback, so loopback tests never touch another interface.
 * ``check_offer(body)`` returns the offer's SDP or raises ``OfferError`` (the message says
   why); it parses the SDP and insists on exactly one DTLS/SCTP data-channel m-line, no
-  media and a DTLS fingerprint (aiortc checks the rest, e.g. ICE credentials, when applied).
+  media, a DTLS fingerprint and at most ``MAX_OFFER_CANDIDATES`` candidates (aiortc checks the rest, e.g. ICE credentials, when applied).
 * ``strip_mdns_candidates(sdp)`` drops ``<uuid>.local`` host candidates (Chromium's default
   hides host IPs behind mDNS names): resolving them would multicast on the LAN. The browser's
   connectivity checks still reach the server, which learns their source as a peer-reflexive
@@ -38,6 +39,7 @@ from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.sdp import SessionDescription
 
 __all__ = [
+    "MAX_OFFER_CANDIDATES",
     "OfferError",
     "check_offer",
     "gather_addresses",
@@ -49,6 +51,9 @@ __all__ = [
 
 #: Largest SDP accepted (a browser's offer with many candidates is a few KiB).
 MAX_SDP_BYTES = 32 * 1024
+#: Most ``a=candidate`` lines accepted in an offer: each one is a path aioice checks (a
+#: browser offers a handful; more is a way to make the server send connectivity checks).
+MAX_OFFER_CANDIDATES = 32
 
 _ONLY: ContextVar[tuple[str, ...] | None] = ContextVar("tickwire_rtc_addresses", default=None)
 _shipped_host_addresses = _aioice.get_host_addresses
@@ -127,6 +132,9 @@ def check_offer(body: Any) -> str:
         raise OfferError("sdp must be a non-empty string")
     if len(sdp.encode()) > MAX_SDP_BYTES:
         raise OfferError(f"sdp over {MAX_SDP_BYTES} bytes")
+    candidates = sum(line.startswith("a=candidate:") for line in sdp.splitlines())
+    if candidates > MAX_OFFER_CANDIDATES:
+        raise OfferError(f"{candidates} ICE candidates: at most {MAX_OFFER_CANDIDATES}")
     try:
         parsed = SessionDescription.parse(sdp)
     except Exception as exc:  # aiortc's parser raises whatever the text trips it on

@@ -1,7 +1,14 @@
 """One client's peer connection and the registry of all of them.
 
 Exports: ``RtcPeer``, ``RtcPeers``, ``RtcMetrics``, ``NEGOTIATION_TIMEOUT_S``,
-``CHANNEL_GRACE_S``, ``MAX_CHANNELS`` (open data channels per peer; more are refused).
+``CHANNEL_GRACE_S``, ``MAX_CHANNELS`` (open data channels per peer; more are refused),
+``TOO_MANY_PEERS``.
+
+Admission contract (``RtcPeers.refusal``): per client address, offers are rate limited by a
+token bucket (``rtc_offer_rate``/``rtc_offer_burst``: 429 ``RATE_LIMITED``), and at most
+``rtc_max_peers_per_ip`` peers, negotiating or open, are kept (429 ``TOO_MANY_PEERS``); in
+all, at most ``rtc_max_peers`` (503 ``TOO_MANY_PEERS``). A peer that never connects holds
+its slot for ``NEGOTIATION_TIMEOUT_S``.
 
 Lifecycle contract: a peer is registered (and counted against ``rtc_max_peers`` and in the
 ``tickwire_rtc_peer_connections`` gauge) from the moment its offer is accepted until its
@@ -28,16 +35,21 @@ import orjson
 from prometheus_client import Counter, Gauge
 
 from exchange.gateway.deps import Node
+from exchange.gateway.ratelimit import TokenBucket
 from exchange.rtc.channels import BookChannel, TickerChannel, error_message
-from shared.errors import BAD_REQUEST
+from shared.errors import BAD_REQUEST, RATE_LIMITED
 
 if TYPE_CHECKING:  # aiortc (~30 MiB, most of a second) loads with the first offer
     from aiortc import RTCPeerConnection
+
+#: ``error`` code of an offer refused for the peer caps (all peers, or one address's).
+TOO_MANY_PEERS = "TOO_MANY_PEERS"
 
 __all__ = [
     "CHANNEL_GRACE_S",
     "MAX_CHANNELS",
     "NEGOTIATION_TIMEOUT_S",
+    "TOO_MANY_PEERS",
     "RtcMetrics",
     "RtcPeer",
     "RtcPeers",
@@ -46,7 +58,7 @@ __all__ = [
 log = logging.getLogger("tickwire.rtc")
 
 #: A peer whose data channel has not opened this long after the answer is given up.
-NEGOTIATION_TIMEOUT_S = 20.0
+NEGOTIATION_TIMEOUT_S = 10.0
 #: How long a peer with no open channel (or ICE ``disconnected``) is kept before closing.
 CHANNEL_GRACE_S = 2.0
 
@@ -72,7 +84,7 @@ class RtcMetrics:
             registry=registry,
         )  # fmt: skip
         self.offers = Counter(
-            "tickwire_rtc_offers", "Offers by outcome (answered, bad, full)",
+            "tickwire_rtc_offers", "Offers by outcome (answered, bad, full, limited)",
             ["outcome"], registry=registry,
         )  # fmt: skip
         self.superseded = Counter(
@@ -88,9 +100,13 @@ class RtcMetrics:
 class RtcPeer:
     """One ``RTCPeerConnection`` and the channels its client opened."""
 
-    def __init__(self, peers: RtcPeers, pc: RTCPeerConnection, symbols: str | None) -> None:
+    def __init__(
+        self, peers: RtcPeers, pc: RTCPeerConnection, symbols: str | None, address: str = ""
+    ) -> None:
         self.id = next(_ids)
         self.peers = peers
+        #: the client address its offer came from (what the per-address cap counts)
+        self.address = address
         self.pc = pc
         self.symbols = symbols
         self.channels: list[TickerChannel | BookChannel] = []
@@ -192,6 +208,19 @@ def _refuse(channel: Any, text: str) -> None:
     channel.close()
 
 
+class _Bucket(TokenBucket):
+    __slots__ = ()
+
+    def full(self) -> bool:
+        """Refilled to the burst by now (an address that stopped offering)."""
+        self.take(0.0)
+        return self.tokens >= self.burst
+
+
+#: Offer buckets kept before the full ones (quiet addresses) are forgotten.
+_MAX_BUCKETS = 4096
+
+
 class RtcPeers:
     """Every open peer of one node, the cap, and closing them all at shutdown."""
 
@@ -202,6 +231,8 @@ class RtcPeers:
         self.negotiation_timeout_s = NEGOTIATION_TIMEOUT_S
         self.grace_s = CHANNEL_GRACE_S
         self.peers: set[RtcPeer] = set()
+        self.per_address: dict[str, int] = {}
+        self._buckets: dict[str, _Bucket] = {}
         self._stop_task: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
@@ -211,14 +242,41 @@ class RtcPeers:
     def full(self) -> bool:
         return len(self.peers) >= self.node.settings.rtc_max_peers
 
+    def refusal(self, address: str) -> tuple[int, str, str] | None:
+        """Why an offer from ``address`` may not open a peer now, as (HTTP status, code,
+        message), or None. Takes a token from the address's offer bucket."""
+        settings = self.node.settings
+        if settings.rtc_offer_rate > 0:
+            bucket = self._buckets.get(address)
+            if bucket is None:
+                if len(self._buckets) >= _MAX_BUCKETS:  # forget addresses that went quiet
+                    self._buckets = {a: b for a, b in self._buckets.items() if not b.full()}
+                bucket = self._buckets[address] = _Bucket(
+                    settings.rtc_offer_rate, settings.rtc_offer_burst
+                )
+            if not bucket.take():
+                rate = settings.rtc_offer_rate
+                return 429, RATE_LIMITED, f"over {rate:g} WebRTC offers per second: slow down"
+        if self.full:
+            return 503, TOO_MANY_PEERS, f"{len(self.peers)} WebRTC peers open: try later"
+        cap = settings.rtc_max_peers_per_ip
+        if cap and self.per_address.get(address, 0) >= cap:
+            return 429, TOO_MANY_PEERS, f"{cap} WebRTC peers open from {address}: close one"
+        return None
+
     def add(self, peer: RtcPeer) -> None:
         self.peers.add(peer)
+        self.per_address[peer.address] = self.per_address.get(peer.address, 0) + 1
         self.metrics.peers.set(len(self.peers))
         if self._stop_task is None:
             self._stop_task = asyncio.create_task(self._close_on_stop(), name="rtc-stop")
 
     def discard(self, peer: RtcPeer) -> None:
-        self.peers.discard(peer)
+        if peer in self.peers:
+            self.peers.discard(peer)
+            left = self.per_address.pop(peer.address, 1) - 1
+            if left > 0:
+                self.per_address[peer.address] = left
         self.metrics.peers.set(len(self.peers))
 
     async def _close_on_stop(self) -> None:

@@ -1,6 +1,6 @@
 """Signalling over HTTP: ``POST /rtc/offer`` answers a client's SDP offer.
 
-Exports: ``router``, ``install``, ``TOO_MANY_PEERS``, ``MAX_BODY_BYTES``.
+Exports: ``router``, ``install``, ``client_address``, ``TOO_MANY_PEERS``, ``MAX_BODY_BYTES``.
 
 Contract of ``POST /rtc/offer[?symbols=A,B]`` with ``{"sdp": "...", "type": "offer"}``:
 
@@ -16,6 +16,9 @@ Contract of ``POST /rtc/offer[?symbols=A,B]`` with ``{"sdp": "...", "type": "off
   ``allowed_origins`` (the rule of the WebSocket handshakes).
 * 401 ``UNAUTHORIZED``: a token was given (``?token=`` or ``Authorization: Bearer``) and is
   not valid. A token is never required: market data is public.
+* 429 ``RATE_LIMITED``: over ``rtc_offer_rate`` offers per second (burst ``rtc_offer_burst``)
+  from this client address (``client_address``); 429 ``TOO_MANY_PEERS``: the address already
+  has ``rtc_max_peers_per_ip`` peers negotiating or open. Checked before the body is read.
 * 503 ``TOO_MANY_PEERS`` at ``rtc_max_peers`` open peers; ``TRANSPORT_DISABLED`` when
   ``rtc_max_peers`` is 0 or the server is stopping.
 
@@ -27,6 +30,7 @@ interface aioice finds, plus server-reflexive/relay ones from ``rtc_ice_servers`
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -35,13 +39,19 @@ from fastapi import APIRouter, FastAPI, Request
 
 from exchange.gateway.auth import AuthError, bearer_from_header
 from exchange.gateway.deps import Node, api_error, origin_allowed, parse_filter
-from exchange.rtc.peer import RtcPeer, RtcPeers
+from exchange.rtc.peer import TOO_MANY_PEERS, RtcPeer, RtcPeers
 
-__all__ = ["LOOPBACK_ADDRESSES", "MAX_BODY_BYTES", "TOO_MANY_PEERS", "install", "router"]
+__all__ = [
+    "LOOPBACK_ADDRESSES",
+    "MAX_BODY_BYTES",
+    "TOO_MANY_PEERS",
+    "client_address",
+    "install",
+    "router",
+]
 
 router = APIRouter()
 
-TOO_MANY_PEERS = "TOO_MANY_PEERS"
 MAX_BODY_BYTES = 64 * 1024
 #: Host candidates offered to a client on this machine's loopback.
 LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
@@ -62,6 +72,21 @@ def _check_token(request: Request, node: Node) -> None:
             node.issuer.verify(token)
         except AuthError as exc:
             raise api_error(401, "UNAUTHORIZED", str(exc)) from exc
+
+
+def client_address(request: Request) -> str:
+    """The address the per-address limits count: the TCP peer's, or, when that is this
+    machine's loopback (a local reverse proxy such as the cluster's HAProxy with
+    ``option forwardfor``), the last ``X-Forwarded-For`` entry, which that proxy appended."""
+    from exchange.rtc.ice import is_loopback_host
+
+    host = request.client.host if request.client is not None else ""
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded and is_loopback_host(host):
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        with contextlib.suppress(ValueError):
+            return str(ipaddress.ip_address(last))
+    return host
 
 
 def _local_client(request: Request) -> bool:
@@ -115,6 +140,12 @@ async def rtc_offer(request: Request, symbols: str | None = None) -> dict[str, s
     ):
         # as for WebSocket handshakes: a page of another site may not open peers here
         raise api_error(403, "FORBIDDEN", "origin not allowed")
+    address = client_address(request)
+    refused = peers.refusal(address)
+    if refused is not None:
+        status, code, message = refused
+        offers.labels("full" if code == TOO_MANY_PEERS else "limited").inc()
+        raise api_error(status, code, message)
     _check_token(request, node)
     try:
         raw = await _read_body(request)
@@ -131,12 +162,16 @@ async def rtc_offer(request: Request, symbols: str | None = None) -> dict[str, s
     except ValueError as exc:  # OfferError is one
         offers.labels("bad").inc()
         raise api_error(400, "BAD_REQUEST", str(exc)) from exc
-    if peers.full:
+    if peers.full:  # the body was read meanwhile: look again, so the cap stays exact
         offers.labels("full").inc()
         raise api_error(503, TOO_MANY_PEERS, f"{len(peers)} WebRTC peers open: try later")
+    cap = settings.rtc_max_peers_per_ip
+    if cap and peers.per_address.get(address, 0) >= cap:
+        offers.labels("full").inc()
+        raise api_error(429, TOO_MANY_PEERS, f"{cap} WebRTC peers open from {address}")
     pc = RTCPeerConnection(ice_configuration(node.settings.rtc_ice_servers))
-    peer = RtcPeer(peers, pc, symbols)
-    peers.add(peer)  # no await since the cap check: the cap is exact
+    peer = RtcPeer(peers, pc, symbols, address)
+    peers.add(peer)  # no await since the cap checks: the caps are exact
     try:
         with gather_addresses(LOOPBACK_ADDRESSES if _local_client(request) else None):
             await pc.setRemoteDescription(

@@ -1,16 +1,23 @@
-"""``POST /rtc/offer`` protection: oversized bodies are refused without being read whole.
+"""``POST /rtc/offer`` protection: oversized bodies are refused without being read whole; the
+per-address offer rate and peer cap; the candidate cap.
 Real server on loopback; the oversized requests are written on a raw socket so the test
 controls exactly what is declared and sent."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import orjson
+import pytest
+from aiortc import RTCPeerConnection
 
+from exchange.config import ConfigError, Settings
+from exchange.rtc.ice import MAX_OFFER_CANDIDATES, gather_addresses, ice_configuration
+from exchange.rtc.peer import NEGOTIATION_TIMEOUT_S
 from exchange.rtc.signalling import MAX_BODY_BYTES
 
 
@@ -72,3 +79,87 @@ async def test_a_chunked_oversized_body_is_refused_at_the_limit(live_server: Any
         assert r.status_code == 400 and "offer" in r.json()["message"], r.text
     metrics = httpx.get(f"{live_server.url}/metrics").text
     assert 'tickwire_rtc_offers_total{outcome="bad"} 2.0' in metrics
+
+
+# ---------------------------------------------------------------- offer rate and peer caps
+
+
+@pytest.fixture
+async def offer_sdp() -> AsyncIterator[str]:
+    """A real offer (one data channel, loopback candidates) whose offerer never answers ICE."""
+    pc = RTCPeerConnection(ice_configuration([]))
+    pc.createDataChannel("book")
+    with gather_addresses(("127.0.0.1",)):
+        await pc.setLocalDescription(await pc.createOffer())
+    assert pc.localDescription is not None
+    yield pc.localDescription.sdp
+    await pc.close()
+
+
+async def wait_for(predicate: Any, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+def offers_total(url: str, outcome: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    m = re.search(rf'^tickwire_rtc_offers_total\{{outcome="{outcome}"\}} (\S+)$', text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+async def test_offers_over_the_rate_get_429(live_server_factory: Any) -> None:
+    srv = live_server_factory(rtc_offer_rate=0.01, rtc_offer_burst=3)
+    async with httpx.AsyncClient(base_url=srv.url) as http:
+        for _ in range(3):  # the burst: judged on their content
+            r = await http.post("/rtc/offer", content=b"not json")
+            assert r.status_code == 400, r.text
+        r = await http.post("/rtc/offer", content=b"not json")
+        assert r.status_code == 429 and r.json()["code"] == "RATE_LIMITED", r.text
+        # another address (behind a local proxy that appends X-Forwarded-For) has its own bucket
+        proxied = {"x-forwarded-for": "198.51.100.1, 203.0.113.7"}
+        r = await http.post("/rtc/offer", content=b"not json", headers=proxied)
+        assert r.status_code == 400, r.text
+    assert offers_total(srv.url, "limited") == 1
+
+
+async def test_peers_per_address_are_capped_until_they_time_out(
+    live_server_factory: Any, offer_sdp: str
+) -> None:
+    srv = live_server_factory(rtc_max_peers_per_ip=2, rtc_offer_rate=0.0)
+    peers = srv.app.state.rtc_peers
+    peers.negotiation_timeout_s = 3.0
+    body = {"sdp": offer_sdp, "type": "offer"}
+    async with httpx.AsyncClient(base_url=srv.url) as http:
+        for _ in range(2):  # answered, and never connected: they hold their slots
+            assert (await http.post("/rtc/offer", json=body)).status_code == 200
+        r = await http.post("/rtc/offer", json=body)
+        assert r.status_code == 429 and r.json()["code"] == "TOO_MANY_PEERS", r.text
+        other = {"x-forwarded-for": "203.0.113.7"}
+        assert (await http.post("/rtc/offer", json=body, headers=other)).status_code == 200
+        assert len(peers) == 3 and peers.per_address == {"127.0.0.1": 2, "203.0.113.7": 1}
+        await wait_for(lambda: len(peers) == 0)  # the negotiation timeout frees them
+        assert peers.per_address == {}
+        assert (await http.post("/rtc/offer", json=body)).status_code == 200
+    assert offers_total(srv.url, "full") == 1
+
+
+async def test_an_offer_with_too_many_candidates_is_refused(
+    live_server: Any, offer_sdp: str
+) -> None:
+    extra = "".join(
+        f"a=candidate:{i} 1 udp 2130706431 127.0.0.1 {20000 + i} typ host\r\n"
+        for i in range(MAX_OFFER_CANDIDATES)
+    )
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        r = await http.post("/rtc/offer", json={"sdp": offer_sdp + extra, "type": "offer"})
+    assert r.status_code == 400 and "candidates" in r.json()["message"], r.text
+    assert len(live_server.app.state.rtc_peers) == 0
+
+
+def test_the_limits_are_validated_settings() -> None:
+    assert NEGOTIATION_TIMEOUT_S <= 10.0  # a never-connecting peer's slot is held this long
+    for bad in ({"rtc_offer_rate": -1.0}, {"rtc_offer_burst": 0.5}, {"rtc_max_peers_per_ip": -1}):
+        with pytest.raises(ConfigError):
+            Settings(**bad)
