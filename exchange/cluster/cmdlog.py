@@ -11,7 +11,12 @@ The journal is the one durable record of what was executed, so it answers exactl
 * which journaled commands never reached ``tw:seq`` (released in the journal, then a crash
   before the stream write): the engine writes them at start, so replicas stay consecutive
   and a gateway still waiting for one gets its answer;
-* whether an entry named by a fence was executed (``CommandLog.executed``).
+* whether an entry named by a fence was executed (``CommandLog.executed``);
+* whether an entry repeats one already executed (``CommandLog.duplicate_of``): the same
+  gateway and correlation id under a new entry id. redis-py resends an XADD whose reply timed
+  out after Redis applied it, and the resend gets a new auto id; the sequencer must run the
+  command once (a ``CancelAll`` twice would cancel orders placed in between). The pairs are
+  rebuilt from the journal's sourced records at start, so this holds across a restart too.
 """
 
 from __future__ import annotations
@@ -88,6 +93,8 @@ class CommandLog:
         self.horizon = horizon
         self.keep = keep
         self._ids: OrderedDict[str, None] = OrderedDict()
+        #: (gateway, correlation id) -> the entry id that carried it, bounded like ``_ids``
+        self._pairs: OrderedDict[tuple[str, str], str] = OrderedDict()
         self.last = horizon
 
     def add(self, cmd_id: str) -> None:
@@ -98,6 +105,19 @@ class CommandLog:
             evicted, _ = self._ids.popitem(last=False)
             if stream_id_key(evicted) > stream_id_key(self.horizon):
                 self.horizon = evicted
+
+    def remember(self, source: Source) -> None:
+        """``add`` the entry id, and remember its (gateway, correlation id) pair."""
+        self.add(source.cmd_id)
+        self._pairs[(source.gateway, source.corr)] = source.cmd_id
+        if len(self._pairs) > self.keep:
+            self._pairs.popitem(last=False)
+
+    def duplicate_of(self, source: Source) -> str | None:
+        """The id of an executed entry with the same gateway and correlation id as
+        ``source`` but another entry id (``source`` repeats it), else None."""
+        first = self._pairs.get((source.gateway, source.corr))
+        return first if first is not None and first != source.cmd_id else None
 
     def executed(self, cmd_id: str) -> bool | None:
         """True if journaled, False if certainly not, None when it is too old to tell."""

@@ -10,7 +10,9 @@ released command (traders' and the simulator's alike) is written to ``tw:seq`` w
 
 Exactly once: a command from ``tw:cmd`` is journaled with its entry id (a sourced record, see
 ``cmdlog``), so a restart resumes after the last entry the journal holds, whatever was saved
-elsewhere: an entry is never executed twice (``orders.cancel_all`` included). The id is also
+elsewhere: an entry is never executed twice (``orders.cancel_all`` included), nor is an entry
+that repeats an executed one's gateway and correlation id (an XADD resent by redis-py after a
+timed-out reply; ``CommandLog.duplicate_of``). The id is also
 kept in ``meta.json`` (``values["redis_cmd_id"]``, every 0.2 s, at stop and before each
 snapshot) for a journal tail without sourced records. Journaled commands that ``tw:seq`` lacks
 (released, then a crash before the stream write) are written at start. A fence entry is
@@ -77,6 +79,7 @@ class ClusterSequencer(Sequencer):
     _applied: deque[tuple[int, bytes, Source | None]]
     _source: Source | None
     _plain: bytes
+    duplicates: int  # tw:cmd entries dropped as repeats of an executed one
 
     @classmethod
     def adopt(cls, seq: Sequencer, writer: StreamWriter, cmd_log: CommandLog) -> ClusterSequencer:
@@ -103,10 +106,24 @@ class ClusterSequencer(Sequencer):
         new._applied = deque()
         new._source = None
         new._plain = b""
+        new.duplicates = 0
         return new
 
     async def submit(self, cmd: t.Command, origin: Origin | None = None) -> list[t.Event]:
         tag = origin.conn if origin is not None else None
+        if isinstance(tag, CmdEntryTag):
+            first = self.cmd_log.duplicate_of(tag.source)
+            if first is not None:
+                # the same command resent under a new id (redis-py retried an XADD whose
+                # reply timed out): run it once; tw:seq already has (or will have) the answer
+                # for its correlation id, and a fence naming this id must not say "not
+                # executed", so the id counts as executed
+                self.cmd_log.add(tag.source.cmd_id)
+                log.warning("%s entry %s repeats %s (gateway %s, corr %s): dropped",
+                            CMD_STREAM, tag.source.cmd_id, first, tag.source.gateway,
+                            tag.source.corr)  # fmt: skip
+                self.duplicates += 1
+                return []
         # read by ``encode`` in the synchronous first step of ``Sequencer.submit``
         self._source = tag.source if isinstance(tag, CmdEntryTag) else None
         return await super().submit(cmd, origin)
@@ -118,7 +135,7 @@ class ClusterSequencer(Sequencer):
         assert self.journal is not None
         self._applied.append((self.journal.last_seq, self._plain, source))
         if source is not None:
-            self.cmd_log.add(source.cmd_id)
+            self.cmd_log.remember(source)
         return events
 
     def _release(self, p: Any) -> None:
@@ -174,7 +191,7 @@ class EngineNode(ExchangeNode):
         self._unpublished = scan_journal(self.data_dir / "journal")
         for rec in self._unpublished:
             if rec.source is not None:
-                cmd_log.add(rec.source.cmd_id)
+                cmd_log.remember(rec.source)
         # the journal, not meta.json, says what was executed: resume after its last entry
         self.resume_cmd_id = max(saved, cmd_log.last, key=stream_id_key)
         self._saved_cmd_id = saved

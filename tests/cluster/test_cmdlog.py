@@ -40,3 +40,16 @@ def test_command_log_says_executed_not_executed_or_unknown() -> None:
     log.add("106-0")  # evicts 101-0: the horizon moves up to it
     assert log.horizon == "101-0" and log.executed("101-0") is None
     assert log.executed("101-1") is True and len(log) == 3
+
+
+def test_command_log_knows_an_entry_repeating_an_executed_gateway_and_corr() -> None:
+    log = CommandLog(keep=2)
+    log.remember(Source("10-0", "gw-a", "7"))
+    assert log.duplicate_of(Source("11-0", "gw-a", "7")) == "10-0"  # resent under a new id
+    assert log.duplicate_of(Source("10-0", "gw-a", "7")) is None  # the entry itself
+    assert log.duplicate_of(Source("11-0", "gw-b", "7")) is None  # another gateway's corr 7
+    assert log.executed("10-0") is True
+    log.remember(Source("12-0", "gw-a", "8"))
+    log.remember(Source("13-0", "gw-a", "9"))  # bounded: the oldest pair is forgotten
+    assert log.duplicate_of(Source("14-0", "gw-a", "7")) is None
+    assert log.duplicate_of(Source("14-0", "gw-a", "8")) == "12-0"
