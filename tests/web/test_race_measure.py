@@ -19,7 +19,9 @@ pytestmark = pytest.mark.browser
 
 Opener = Callable[..., Awaitable[OpenedPage]]
 ARTIFACT = Path(__file__).resolve().parents[2] / "artifacts" / "web-race.json"
-WINDOW_S = 20.0
+#: 4 s in ``make test`` (the lanes are measured, the figures are rough); the doc's figures
+#: come from ``TICKWIRE_RACE_WINDOW_S=20``.
+WINDOW_S = float(os.environ.get("TICKWIRE_RACE_WINDOW_S", "4"))
 SIM_RATE = 20.0
 
 
