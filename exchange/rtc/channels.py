@@ -13,6 +13,10 @@ Exports: ``TickerChannel``, ``BookChannel``, ``ChannelStats``, ``error_message``
   ``MarketPump`` and ``Outbox`` as /ws/md, so ids, payloads, snapshots, exact resume, resets
   and the slow-consumer rule are the hub's, not a copy.
 
+Both channels follow the node's market-data hub when it is replaced (a cluster gateway
+rebuilding it): the ticker channel subscribes anew, the book channel resumes after the last
+id it sent (exact, or ``reset`` and snapshots), so neither goes silent.
+
 A bad frame (not JSON, unknown op, over the size limit) is answered with an ``error`` message
 on the channel it came on; nothing is closed for it.
 """
@@ -170,7 +174,22 @@ class TickerChannel(_Channel):
         sub = self.node.hub.subscribe(flt, kind="rtc")
         self.close()
         self.sub = sub
-        self.tasks = [asyncio.create_task(self._run(sub), name="rtc-ticker")]
+        self.tasks = [asyncio.create_task(self._follow(sub, flt), name="rtc-ticker")]
+
+    async def _follow(self, sub: Any, flt: Any) -> None:
+        """Serve ``sub``; when its hub closes and the node has a new one (a cluster gateway
+        rebuilt its market data), go on from the new hub: tickers are latest-value, so
+        there is nothing to resume, only the next ticker of each symbol to wait for."""
+        hub = self.node.hub
+        while True:
+            await self._run(sub)
+            if sub.closed_reason != "hub_closed" or self.node.shutting_down:
+                return
+            if self.node.hub is hub or self.channel.readyState != "open":
+                return  # the hub stopped without a successor: the server is stopping
+            hub = self.node.hub
+            sub = self.sub = hub.subscribe(flt, kind="rtc")
+            log.info("rtc ticker channel: followed the market-data hub's replacement")
 
     def op_subscribe(self, op: Any) -> None:
         if op.channels and set(op.channels) != {"ticker"}:
@@ -221,6 +240,34 @@ class TickerChannel(_Channel):
             self.sub.close()
 
 
+class _FollowingPump(MarketPump):
+    """A ``MarketPump`` that survives the replacement of the node's hub.
+
+    When its subscription ends with ``hub_closed`` and ``node.hub`` is a new hub (a cluster
+    gateway rebuilding its market data from a snapshot), it subscribes there with the same
+    filter and conflation, ``after`` the last id it delivered: the new hub answers with the
+    exact continuation or a ``reset`` and snapshots, as for any resume, so the client's book
+    stays right without a new subscribe. Without a new hub (the server stopping) it ends."""
+
+    def __init__(self, node: Node, outbox: Outbox, sub: Any, transport: str, opts: Any) -> None:
+        self.hub = node.hub  # the hub ``sub`` belongs to (start() subscribed just now)
+        super().__init__(node, outbox, sub, transport, opts)
+
+    async def _run(self) -> None:
+        while True:
+            await super()._run()
+            sub, node = self.sub, self.node
+            if sub.closed_reason != "hub_closed" or self.outbox.closed or node.shutting_down:
+                return
+            if node.hub is self.hub:
+                return
+            self.hub = node.hub
+            self.sub = self.hub.subscribe(
+                sub.filter, last_id=sub.last_id, conflate_ns=sub.conflate_ns, kind=self.transport
+            )
+            log.info("rtc book channel: resumed on the market-data hub's replacement")
+
+
 class BookChannel(_Channel):
     """The /ws/md subscribe conversation over a reliable, ordered channel."""
 
@@ -242,7 +289,7 @@ class BookChannel(_Channel):
 
     def op_subscribe(self, op: Any) -> None:
         self._stop_pump()
-        self.pump = MarketPump.start(self.node, self.outbox, op, "rtc")
+        self.pump = _FollowingPump.start(self.node, self.outbox, op, "rtc")
         self.outbox.send({"type": "subscribed", "req_id": op.req_id, **self.pump.settings()})
 
     def op_unsubscribe(self, op: Any) -> None:
