@@ -34,6 +34,7 @@ __all__ = [
     "RATE_LIMITED",
     "REJECT_CODES",
     "SLOW_CONSUMER",
+    "SUBSCRIPTION_ENDED",
     "UNCONFIRMED",
     "UNKNOWN_OP",
     "UNKNOWN_ORDER",
@@ -70,9 +71,12 @@ NOT_EXECUTED = "NOT_EXECUTED"
 #: Extension (Redis cluster): the ``error`` when a gateway got no confirmation in time (the
 #: sequencer is down): the command may still be executed; a retry with the same key is safe.
 UNCONFIRMED = "UNCONFIRMED"
+#: Extension: the ``error`` on ``/ws`` when the server ended a market-data subscription (a
+#: cluster gateway rebuilt its market data): subscribe again with ``after`` to resume.
+SUBSCRIPTION_ENDED = "SUBSCRIPTION_ENDED"
 
 #: Every code of PROTOCOL.md section 3, plus the extensions ``SLOW_CONSUMER``,
-#: ``NOT_EXECUTED`` and ``UNCONFIRMED``.
+#: ``NOT_EXECUTED``, ``UNCONFIRMED`` and ``SUBSCRIPTION_ENDED``.
 ALL_CODES: frozenset[str] = frozenset(
     {
         INVALID_SYMBOL,
@@ -95,11 +99,12 @@ ALL_CODES: frozenset[str] = frozenset(
         SLOW_CONSUMER,
         NOT_EXECUTED,
         UNCONFIRMED,
+        SUBSCRIPTION_ENDED,
     }
 )
 #: Codes of an ``error`` message: the frame's shape was wrong, or the client is too fast.
 ERROR_CODES: frozenset[str] = frozenset(
-    {BAD_REQUEST, UNKNOWN_OP, RATE_LIMITED, SLOW_CONSUMER, UNCONFIRMED}
+    {BAD_REQUEST, UNKNOWN_OP, RATE_LIMITED, SLOW_CONSUMER, UNCONFIRMED, SUBSCRIPTION_ENDED}
 )
 #: Codes of an ``order.reject``: a well-formed request refused for its values or the state.
 #: ``BAD_REQUEST`` is here too: the engine refuses an illegal ``client_order_id`` with it.

@@ -28,8 +28,9 @@ event ids agree with every other gateway), loads engine and hub from ``tw:snap``
 A gap in ``tw:seq`` (the sequencer restarted, or Redis lost the stream) makes the replica
 reload ``tw:snap``; its ``seq`` is at least the entry before the gap. A hole in ``tw:md`` that
 the engine does not fill (Redis restarted empty and this gateway was behind the engine's
-retained history) makes the gateway rebuild its hub from ``tw:snap``: its streams end, and
-clients reconnecting with ``Last-Event-ID`` resume exactly or get ``reset``.
+retained history) makes the gateway rebuild its hub from ``tw:snap``: its streams end (SSE
+ends, ``/ws/md`` closes with 1012, ``/ws`` sends ``SUBSCRIPTION_ENDED``), and clients
+resuming with their last id (``Last-Event-ID``, ``after``) continue exactly or get ``reset``.
 """
 
 from __future__ import annotations
@@ -256,7 +257,7 @@ class GatewayNode(ExchangeNode):
                     self.hub = MarketHub.from_state(
                         snap.hub, buffer_events=self.settings.subscriber_buffer
                     )
-                    old.close()  # its streams end; clients reconnect to the new hub
+                    old.close()  # streams end (1012 / SUBSCRIPTION_ENDED): clients resume here
                     await self.md_backend.follow(self.hub)
                     log.warning("market data rebuilt from tw:snap at offset %d",
                                 self.hub.last_offset)  # fmt: skip

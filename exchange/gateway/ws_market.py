@@ -5,6 +5,10 @@ Exports: ``router`` (``/ws/md``), ``MarketPump``, ``parse_conflate``.
 Messages are ``{"type": "md.<event>", "id": ..., "data": ...}``, the hub's pre-encoded bytes
 (one encoding shared by every subscriber). ``subscribe`` takes ``after`` (an event id) for an
 exact resume, with the same reset rule as SSE.
+
+When the server ends a subscription while it runs on (a cluster gateway rebuilding its
+market-data hub), ``/ws/md`` closes with 1012 (service restart) and ``/ws`` sends an ``error``
+``SUBSCRIPTION_ENDED``: the client subscribes again with ``after`` (a stop closes with 1001).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ _CONFLATE_RE = re.compile(r"^(\d{1,6})(ms|s)$")
 #: Frames allowed to wait in a connection's outbox before the pump stops pulling from the
 #: hub; beyond this the hub's per-subscriber policy (conflate, then disconnect) applies.
 _OUTBOX_HIGH_WATER = 256
+#: The /ws/md close code when the server ended the subscription (service restart).
+CLOSE_SERVICE_RESTART = 1012
 
 
 def parse_conflate(value: str | int | None) -> int | None:
@@ -100,11 +106,21 @@ class MarketPump:
             self.node.metrics.slow_consumers.labels(self.transport).inc()
             self.outbox.send({"type": "error", "code": "SLOW_CONSUMER", "message": str(exc)})
             self.on_slow(str(exc))
-        except (SubscriptionClosed, asyncio.CancelledError):
+        except SubscriptionClosed:
+            # ended by the server, not by the client (``close`` cancels this task first)
+            # nor by a stop (sockets close with 1001): the hub was replaced
+            if self.sub.closed_reason == "hub_closed" and not self.node.shutting_down:
+                self.on_ended()
+        except asyncio.CancelledError:
             pass
 
     def on_slow(self, reason: str) -> None:
         """Hook: the /ws/md socket closes; on /ws only the subscription ends."""
+
+    def on_ended(self) -> None:
+        """Hook: the hub ended the subscription while the server runs on (a cluster gateway
+        rebuilt its market data): /ws/md closes with 1012, /ws sends ``SUBSCRIPTION_ENDED``;
+        either way the client subscribes again with ``after`` and resumes."""
 
     def close(self) -> None:
         self.task.cancel()
@@ -126,6 +142,13 @@ async def ws_md(ws: WebSocket) -> None:
 
     def on_slow(reason: str) -> None:
         state["close"] = (1008, f"slow consumer: {reason}")
+        outbox.close()
+
+    def on_ended() -> None:
+        state["close"] = (
+            CLOSE_SERVICE_RESTART,
+            "market data restarted: reconnect, resume with after",
+        )
         outbox.close()
 
     async def on_frame(data: str | bytes) -> None:
@@ -150,6 +173,7 @@ async def ws_md(ws: WebSocket) -> None:
                 outbox.send(_err("BAD_REQUEST", str(exc), req_id))
                 return
             pump.on_slow = on_slow  # type: ignore[method-assign]
+            pump.on_ended = on_ended  # type: ignore[method-assign]
             state["pump"] = pump
             outbox.send({"type": "subscribed", "req_id": req_id, **pump.settings()})
         elif op.op == "unsubscribe":

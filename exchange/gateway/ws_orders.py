@@ -27,7 +27,7 @@ from exchange.gateway.ws_market import MarketPump
 from exchange.gateway.wsconn import serve_socket
 from exchange.sequencer import Origin
 from shared.codec import decode_op
-from shared.errors import UNCONFIRMED, ProtocolError
+from shared.errors import SUBSCRIPTION_ENDED, UNCONFIRMED, ProtocolError
 
 __all__ = ["OrderSession", "router"]
 
@@ -262,7 +262,12 @@ class OrderSession:
         except ValueError as exc:
             self.error("BAD_REQUEST", str(exc), req_id)
             return
+        self.market.on_ended = self._market_ended  # type: ignore[method-assign]
         self.outbox.send({"type": "subscribed", "req_id": req_id, **self.market.settings()})
+
+    def _market_ended(self) -> None:
+        self.error(SUBSCRIPTION_ENDED, "the server restarted its market data: subscribe "
+                   "again with after (the last id you got) to resume", None)  # fmt: skip
 
     # ------------------------------------------------------------------ connection
 

@@ -99,6 +99,7 @@ export const REJECT_CODES = Object.freeze({
   SLOW_CONSUMER: "This connection fell too far behind the market and was dropped; reconnecting.",
   NOT_EXECUTED: "Not executed: the exchange lost this request in a restart; nothing changed, send it again.",
   UNCONFIRMED: "No confirmation yet (the exchange is recovering); resending the same order is safe.",
+  SUBSCRIPTION_ENDED: "The server restarted its market data; resubscribing.",
 });
 
 /** Accepted decimal syntax on the wire (PROTOCOL §1), as a source string and a RegExp. */
