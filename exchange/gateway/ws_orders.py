@@ -27,7 +27,7 @@ from exchange.gateway.ws_market import MarketPump
 from exchange.gateway.wsconn import serve_socket
 from exchange.sequencer import Origin
 from shared.codec import decode_op
-from shared.errors import SUBSCRIPTION_ENDED, UNCONFIRMED, ProtocolError
+from shared.errors import NOT_EXECUTED, SUBSCRIPTION_ENDED, UNCONFIRMED, ProtocolError
 
 __all__ = ["OrderSession", "router"]
 
@@ -37,6 +37,9 @@ router = APIRouter()
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_GOING_AWAY = 1001
+#: The dead-man's cancel-all is resent after this, doubling up to the cap, until confirmed.
+_DEADMAN_RETRY_FIRST_S = 0.5
+_DEADMAN_RETRY_MAX_S = 5.0
 
 
 class OrderSession:
@@ -247,10 +250,34 @@ class OrderSession:
         task.add_done_callback(_background.discard)
 
     async def _cancel_all_for_deadman(self) -> None:
-        try:
-            await self.node.submit(t.CancelAll(self.account, reason="deadman"), None)
-        except Exception:  # the server is stopping: its open orders stay in the journal
-            log.warning("dead-man's switch for %s could not run", self.account, exc_info=True)
+        """Submit ``CancelAll(reason="deadman")`` until a ``CanceledAll`` comes back.
+
+        A cluster gateway may answer ``Unconfirmed`` (a ``TimeoutError``: the sequencer is
+        down) or ``NOT_EXECUTED`` (the command was lost): the switch must still fire, and
+        repeating a cancel-all is harmless, so it is sent again with capped backoff. Gives up
+        only when the server stops (its open orders stay in the journal) or on a reject that
+        a retry cannot change."""
+        delay = _DEADMAN_RETRY_FIRST_S
+        while not self.node.shutting_down:
+            try:
+                events = await self.node.submit(t.CancelAll(self.account, reason="deadman"), None)
+            except Exception as exc:  # Unconfirmed, or the server stopping under us
+                problem: object = exc
+            else:
+                if any(isinstance(ev, t.CanceledAll) for ev in events):
+                    return
+                rejects = [ev for ev in events if isinstance(ev, t.OrderRejected)]
+                if rejects and all(ev.code != NOT_EXECUTED for ev in rejects):
+                    log.warning("dead-man's switch for %s refused: %s", self.account, rejects)
+                    return
+                problem = rejects or events
+            if self.node.shutting_down:
+                break
+            log.warning("dead-man's switch for %s not confirmed (%s): again in %.1f s",
+                        self.account, problem, delay)  # fmt: skip
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _DEADMAN_RETRY_MAX_S)
+        log.warning("dead-man's switch for %s could not run: the server is stopping", self.account)
 
     # ------------------------------------------------------------------ market data
 
