@@ -1,6 +1,6 @@
 """REST endpoints of PROTOCOL.md sections 2 and 6.
 
-Exports: ``router``.
+Exports: ``router``, ``SIM_ACCOUNT_PREFIX`` (no session opens for such an account).
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from exchange.gateway.deps import Node, api_error, require_account
 from shared.codec import decode_op
 from shared.errors import ProtocolError
 
-__all__ = ["router"]
+__all__ = ["SIM_ACCOUNT_PREFIX", "router"]
 
 router = APIRouter(prefix="/api")
 
 Account = Annotated[str, Depends(require_account)]
 _ACCOUNT_RE = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
+#: The market simulator's accounts (``exchange.sim.agents``): no session may be opened for one.
+SIM_ACCOUNT_PREFIX = "sim-"
 
 #: HTTP status of an order reject, by code (anything else: 422).
 _REJECT_STATUS = {
@@ -54,9 +56,20 @@ async def create_session(body: SessionRequest, request: Request) -> dict[str, An
     node = _node(request)
     if not _ACCOUNT_RE.match(body.account):
         raise api_error(400, "BAD_REQUEST", "account: 1-32 characters of [A-Za-z0-9._-]")
+    if body.account.startswith(SIM_ACCOUNT_PREFIX):
+        # the simulator's accounts keep idempotency keys 120 s, not the >= 24 h PROTOCOL
+        # promises traders: nobody else may trade as one
+        raise api_error(400, "BAD_REQUEST", f"accounts named {SIM_ACCOUNT_PREFIX}* belong to "
+                        "the market simulator: choose another name")  # fmt: skip
     if not node.settings.demo and not node.check_account_secret(body.account, body.secret):
         raise api_error(401, "UNAUTHORIZED", "unknown account or wrong secret")
-    await node.ensure_account(body.account)
+    try:
+        await node.ensure_account(body.account)
+    except TimeoutError as exc:  # a cluster gateway got no answer in time (Unconfirmed)
+        raise api_error(503, "UNCONFIRMED", str(exc) or "not confirmed in time") from exc
+    if node.engine.account_view(body.account) is None:  # the cluster lost it (NOT_EXECUTED)
+        raise api_error(503, "NOT_EXECUTED", "the account could not be opened (the exchange "
+                        "is recovering): nothing changed, log in again")  # fmt: skip
     token, expires = node.issuer.issue(body.account)
     return {"account": body.account, "token": token, "expires_at": expires}
 

@@ -110,3 +110,34 @@ async def _async_bool(value: Any) -> bool:
 
 async def _async_not(value: Any) -> bool:
     return not await value
+
+
+async def test_a_login_lost_in_a_sequencer_outage_is_503_without_a_token(
+    cluster: Cluster,
+) -> None:
+    """``/api/sessions`` for a new account while the engine is down, its OpenAccount lost:
+    503 NOT_EXECUTED and no token (a token for an account that does not exist is useless)."""
+    url = cluster.gateway_url(1)
+    account = f"nx-{secrets.token_hex(3)}"
+    r: Any = aioredis.from_url(cluster.redis_url)
+    async with httpx.AsyncClient(timeout=180) as http:
+        await asyncio.to_thread(cluster.stop_engine)
+        try:
+            login_task = asyncio.create_task(
+                http.post(f"{url}/api/sessions", json={"account": account})
+            )
+
+            async def opened() -> list[bytes]:
+                entries = await r.xrevrange("tw:cmd", count=500)
+                return [eid for eid, f in entries if account.encode() in f.get(b"p", b"")]
+
+            await eventually(lambda: _async_bool(opened()), "the OpenAccount in tw:cmd")
+            assert await r.xdel("tw:cmd", *await opened()) == 1
+        finally:
+            await asyncio.to_thread(cluster.start_engine_and_wait)
+        resp = await login_task
+        assert resp.status_code == 503, resp.text
+        assert resp.json()["code"] == "NOT_EXECUTED" and "token" not in resp.json()
+        again = await http.post(f"{url}/api/sessions", json={"account": account})
+        assert again.status_code == 200 and again.json()["token"]
+    await r.aclose()

@@ -163,3 +163,18 @@ async def test_trades_and_candles_fill_from_the_market(live_server_factory: Any)
         assert ids == sorted(ids) and ids == list(range(ids[0], ids[0] + len(ids)))
         candles = (await http.get("/api/candles/BTC-USD", params={"interval": "1s"})).json()
         assert candles and all(c["interval"] == "1s" for c in candles)
+
+
+async def test_no_session_for_the_simulators_accounts(live_server: Any) -> None:
+    """The simulator's ``sim-*`` accounts keep idempotency keys 120 s, not the 24 h PROTOCOL
+    promises: a trader may not log in as one (nor is such an account opened)."""
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        r = await http.post("/api/sessions", json={"account": "sim-mm1"})
+        assert r.status_code == 400, r.text
+        assert r.json()["code"] == "BAD_REQUEST" and "simulator" in r.json()["message"]
+        assert "token" not in r.json()
+        assert live_server.node.engine.account_view("sim-newcomer") is None
+        r = await http.post("/api/sessions", json={"account": "sim-newcomer"})
+        assert r.status_code == 400 and live_server.node.engine.account_view("sim-newcomer") is None
+        ok = await http.post("/api/sessions", json={"account": "simon"})  # only the prefix
+        assert ok.status_code == 200 and ok.json()["token"]
