@@ -14,6 +14,10 @@
  * - `book` (ordered, reliable): the /ws/md conversation. It sends `subscribe` with the feed's
  *   symbols, its channels other than `ticker`, and `after` (the resume id), then receives the
  *   same `md.*` messages; live once `subscribed` arrives.
+ * An `error` without req_id on the live book channel (SLOW_CONSUMER, MESSAGE_TOO_LARGE,
+ * SUBSCRIPTION_ENDED: the server ended or broke the subscription) is answered by subscribing
+ * again on the same channel with `after` = the last book id delivered; a second such error
+ * before any event fails the transport (the feed then reconnects or falls back).
  * The offer is sent after ICE gathering completes (the server does not trickle candidates).
  * If the transport is not live within `feed.rtcConnectTimeoutMs` (default 5 s), or the offer
  * is refused, or the connection fails or a channel closes, it closes everything and reports
@@ -75,6 +79,9 @@ export class RtcTransport {
     this.live = false;
     this.closed = false;
     this.latest = new LatestTicker();
+    this.lastBookId = null; // the last book-channel id delivered: where a resubscribe resumes
+    this.resubscribing = false;
+    this.resubscribes = 0;
     this.received = { ticker: {}, book: {} }; // channel -> event -> count, for the curious
     this.abort = new AbortController();
     const env = feed.env;
@@ -132,12 +139,30 @@ export class RtcTransport {
     }
   }
 
-  subscribe() {
+  subscribe(after = this.afterId) {
     if (this.closed || this.bookChannels.length === 0) return;
-    const msg = { op: OPS.SUBSCRIBE, req_id: 1, channels: this.bookChannels };
+    this.reqId = (this.reqId ?? 0) + 1;
+    const msg = { op: OPS.SUBSCRIBE, req_id: this.reqId, channels: this.bookChannels };
     if (this.feed.symbols.length) msg.symbols = this.feed.symbols;
-    if (this.afterId) msg.after = this.afterId;
+    if (after) msg.after = after;
     this.book.send(JSON.stringify(msg));
+  }
+
+  /**
+   * The server ended (or broke) the book subscription on a live channel: subscribe again after
+   * the last book id delivered, on the same channel. A second error before any event arrives
+   * means resuming does not help (e.g. the same message too large again): fail, so the feed
+   * reconnects or falls back.
+   */
+  resubscribe(reason) {
+    if (this.resubscribing) {
+      this.fail(reason);
+      return;
+    }
+    this.resubscribing = true;
+    this.resubscribes += 1;
+    this.feed.nativeReconnect?.(this); // the next event is a resume or a reset: count it so
+    this.subscribe(this.lastBookId ?? this.afterId);
   }
 
   count(text) {
@@ -173,6 +198,8 @@ export class RtcTransport {
       const event = msg.type.slice(MD_PREFIX.length);
       this.received.book[event] = (this.received.book[event] ?? 0) + 1;
       this.markLive();
+      this.resubscribing = false;
+      if (msg.id) this.lastBookId = msg.id;
       this.feed.deliver(this, msg.id, event, msg.data);
       return;
     }
@@ -186,6 +213,11 @@ export class RtcTransport {
       case "error":
         this.feed.stats.rtc.lastError = `${msg.code}: ${msg.message}`;
         if (!this.live) this.fail(msg.code);
+        // no req_id: the subscription ended (or lost a message); req_id of our resubscribe:
+        // it was refused, and the channel would stay silent
+        else if (msg.req_id === undefined || (this.resubscribing && msg.req_id === this.reqId)) {
+          this.resubscribe(`${msg.code}: ${msg.message}`);
+        }
         break;
       default:
         throw new Error(`unexpected message type on the book channel: ${msg.type}`);

@@ -227,3 +227,79 @@ test("latest-value filter: per symbol, older ts dropped, equal or newer kept", (
   assert.equal(latest.accept("A", undefined), true);
   assert.equal(latest.dropped, 1);
 });
+
+test("an error ending the live book subscription resubscribes after the last book id; a second one before any event fails over", async () => {
+  const env = makeEnv();
+  const events = [];
+  const feed = new MarketFeed({ env, symbols: ["BTC-USD"], forced: "rtc", onEvent: (e, d, id) => events.push([e, id]) });
+  feed.start();
+  try {
+    await resubscribeScenario(env, feed, events);
+  } finally {
+    feed.stop(); // also when an assertion failed: no timer may keep the runner alive
+  }
+});
+
+async function resubscribeScenario(env, feed, events) {
+  const pc = env.pcs[0];
+  await until(() => pc.remoteDescription);
+  const { ticker, book } = pc.channels;
+  ticker.open();
+  book.open();
+  book.receive({ type: "subscribed", req_id: 1 });
+  book.receive({ type: "md.snapshot", id: "e-10", data: { symbol: "BTC-USD", seq: 5 } });
+  ticker.receive({ type: "md.ticker", id: "e-12", data: { symbol: "BTC-USD", ts: 2000 } });
+  book.receive({ type: "md.book", id: "e-11", data: { symbol: "BTC-USD", ts: 1000 } });
+  assert.equal(feed.current, "rtc");
+
+  // The server dropped the subscription (slow consumer): same channel, resumed after e-11.
+  book.receive({ type: "error", code: "SLOW_CONSUMER", message: "fell behind" });
+  assert.equal(pc.closed, false, "the connection is kept");
+  assert.equal(book.sent.length, 2);
+  assert.deepEqual(book.sent[1], { op: "subscribe", req_id: 2, channels: ["book", "trades", "candles", "status"], symbols: ["BTC-USD"], after: "e-11" });
+  assert.equal(feed.stats.rtc.lastError, "SLOW_CONSUMER: fell behind");
+  book.receive({ type: "subscribed", req_id: 2, after: "e-11" });
+  book.receive({ type: "md.book", id: "e-14", data: { symbol: "BTC-USD", ts: 3000 } });
+  assert.deepEqual(events.at(-1), ["book", "e-14"]);
+  assert.equal(feed.stats.rtc.resumes, 1, "the first event after the resubscribe counts as a resume");
+  assert.equal(feed.current, "rtc");
+
+  // An event arrived since: the next error resubscribes again, after e-14.
+  book.receive({ type: "error", code: "MESSAGE_TOO_LARGE", message: "300000 bytes", id: "e-15" });
+  assert.equal(book.sent[2].after, "e-14");
+  // The same again before any event: resuming does not help; the transport fails and the feed
+  // reconnects WebRTC (it worked), resuming after e-14.
+  book.receive({ type: "error", code: "MESSAGE_TOO_LARGE", message: "300000 bytes", id: "e-15" });
+  assert.equal(pc.closed, true);
+  assert.equal(feed.stats.rtc.lastError, "MESSAGE_TOO_LARGE: 300000 bytes");
+  await until(() => env.pcs[1]?.remoteDescription);
+  env.pcs[1].channels.book.open();
+  assert.equal(env.pcs[1].channels.book.sent[0].after, "e-14");
+}
+
+test("a refused resubscribe fails the transport instead of leaving the book channel silent", async () => {
+  const env = makeEnv();
+  let failed = null;
+  const feedLike = { env, symbols: [], channels: ["book"], stats: { rtc: { bytes: 0 } }, deliver() {}, transportLive() {}, transportFailed: (t, reason) => (failed = reason) };
+  const transport = new RtcTransport(feedLike, "e-3");
+  try {
+    await refusedScenario(env, transport, () => failed);
+  } finally {
+    transport.close();
+  }
+});
+
+async function refusedScenario(env, transport, failed) {
+  await until(() => env.pcs[0].remoteDescription);
+  const { book } = env.pcs[0].channels;
+  book.open();
+  assert.equal(book.sent[0].after, "e-3");
+  book.receive({ type: "subscribed", req_id: 1 });
+  book.receive({ type: "error", code: "SUBSCRIPTION_ENDED", message: "market data restarted" });
+  assert.equal(book.sent[1].after, "e-3", "nothing delivered yet: resume where the transport started");
+  book.receive({ type: "error", code: "BAD_REQUEST", message: "no", req_id: 99 });
+  assert.equal(failed(), null, "a reply to another request is not about the subscription");
+  book.receive({ type: "error", code: "BAD_REQUEST", message: "bad after", req_id: 2 });
+  assert.equal(failed(), "BAD_REQUEST: bad after");
+  assert.equal(transport.closed, true);
+}
