@@ -20,7 +20,9 @@ Lifecycle contract: a peer is registered (and counted against ``rtc_max_peers`` 
 * no data channel opened within ``NEGOTIATION_TIMEOUT_S`` of the answer (no ICE path);
 * the server stops (the node's stop signal, and the app's lifespan exit awaits it).
 
-Closing a peer closes its hub subscriptions, cancels its tasks and frees its sockets.
+Closing a peer closes its hub subscriptions, cancels its tasks and frees its sockets. A
+data channel that closes on its own (the peer's others staying open) is freed at once: its
+tasks end and its hub subscription closes.
 """
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ class RtcPeer:
         if self.closed:
             channel.close()
             return
-        self.channels = [ch for ch in self.channels if ch.channel.readyState != "closed"]
+        self._prune()
         try:
             if len(self.channels) >= MAX_CHANNELS:
                 raise ValueError(f"at most {MAX_CHANNELS} data channels per peer connection")
@@ -154,10 +156,23 @@ class RtcPeer:
         self.channels.append(ch)
         if self._watch is not None:
             self._watch.cancel()
-        channel.on("close", self._on_channel_close)
+        channel.on("close", lambda: self._on_channel_close(ch))
 
-    def _on_channel_close(self) -> None:
-        if all(ch.channel.readyState in ("closing", "closed") for ch in self.channels):
+    def _prune(self) -> None:
+        """Free the channels no longer open (their tasks and hub subscriptions): they stop
+        counting against ``MAX_CHANNELS``, so their resources must go with them."""
+        for ch in self.channels:
+            if ch.channel.readyState in ("closing", "closed"):
+                ch.close()
+        self.channels = [ch for ch in self.channels if ch.channel.readyState not in
+                         ("closing", "closed")]  # fmt: skip
+
+    def _on_channel_close(self, ch: TickerChannel | BookChannel) -> None:
+        # one channel closed while others may stay open: free its pump and subscription now
+        ch.close()
+        if ch in self.channels:
+            self.channels.remove(ch)
+        if all(c.channel.readyState in ("closing", "closed") for c in self.channels):
             self._start_grace()
 
     def _on_state(self) -> None:

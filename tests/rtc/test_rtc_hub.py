@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
+
 from exchange.hub import MarketHub
 from exchange.rtc import RtcMarketClient
 from shared.book import L2Book
@@ -55,3 +57,34 @@ async def test_both_channels_follow_a_replaced_hub(live_server_factory: Any) -> 
         await read(3, 10)  # without following, both channels went silent here
         assert rtc_subscribers(new) == 2  # one per channel, nothing left behind
         assert c.closed_reason is None
+
+
+async def test_closed_book_channels_give_their_subscriptions_back(live_server_factory: Any) -> None:
+    srv = live_server_factory(sim_rate=20.0)
+    hub = srv.node.hub
+    async with RtcMarketClient(srv.url, channels=["ticker"]) as c:
+        assert c.pc is not None
+        await wait_for(lambda: rtc_subscribers(hub) == 1)  # the ticker channel's
+        for i in range(8):  # more than MAX_CHANNELS opened in turn, each closed again
+            book = c.pc.createDataChannel("book")
+            got: asyncio.Queue[str] = asyncio.Queue()
+            book.on("message", got.put_nowait)
+            opened = asyncio.Event()
+            book.on("open", opened.set)
+            await asyncio.wait_for(opened.wait(), 30)
+            book.send(orjson.dumps({"op": "subscribe", "req_id": i, "symbols": ["BTC-USD"]}))
+            reply = orjson.loads(await asyncio.wait_for(got.get(), 30))
+            assert reply["type"] == "subscribed", reply  # not refused: the closed ones left
+            assert rtc_subscribers(hub) == 2
+            book.close()
+            await wait_for(lambda: rtc_subscribers(hub) == 1)  # the book one is gone
+        peer = next(iter(srv.app.state.rtc_peers.peers))
+        assert [ch.label for ch in peer.channels] == ["ticker"]
+        assert c.closed_reason is None  # the ticker channel kept the peer
+
+
+async def wait_for(predicate: Any, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
