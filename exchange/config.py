@@ -13,8 +13,9 @@ from pathlib import Path
 
 __all__ = ["TRANSPORTS", "ConfigError", "Settings", "from_env"]
 
-#: Market-data transports a server can offer; ``Settings.transports`` switches them off one by one.
-TRANSPORTS = ("ws", "sse", "poll")
+#: Market-data transports a server can offer; ``Settings.transports`` switches them off one by one
+#: (``rtc``: WebRTC data channels, ``POST /rtc/offer``; ``rtc_max_peers=0`` switches it off too).
+TRANSPORTS = ("ws", "sse", "poll", "rtc")
 
 
 _ICE_SCHEMES = ("stun", "turn", "turns")

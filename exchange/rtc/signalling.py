@@ -20,7 +20,8 @@ Contract of ``POST /rtc/offer[?symbols=A,B]`` with ``{"sdp": "...", "type": "off
   from this client address (``client_address``); 429 ``TOO_MANY_PEERS``: the address already
   has ``rtc_max_peers_per_ip`` peers negotiating or open. Checked before the body is read.
 * 503 ``TOO_MANY_PEERS`` at ``rtc_max_peers`` open peers; ``TRANSPORT_DISABLED`` when
-  ``rtc_max_peers`` is 0 or the server is stopping.
+  ``rtc`` is not among ``transports`` (``--transports``), ``rtc_max_peers`` is 0 or the server
+  is stopping.
 
 Candidates: when the request comes from this machine's loopback (and names no proxy), the
 answer offers only loopback host candidates (see ``exchange.rtc.ice``); otherwise every
@@ -132,9 +133,9 @@ async def rtc_offer(request: Request, symbols: str | None = None) -> dict[str, s
     node: Node = request.app.state.node
     peers = _peers(request)
     offers = peers.metrics.offers
-    if node.settings.rtc_max_peers <= 0 or node.shutting_down:
-        raise api_error(503, "TRANSPORT_DISABLED", "WebRTC market data is off on this server")
     settings = node.settings
+    if "rtc" not in settings.transports or settings.rtc_max_peers <= 0 or node.shutting_down:
+        raise api_error(503, "TRANSPORT_DISABLED", "WebRTC market data is off on this server")
     if not origin_allowed(
         request.headers.get("origin"), request.headers.get("host"), settings.allowed_origins
     ):

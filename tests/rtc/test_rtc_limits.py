@@ -15,7 +15,7 @@ import orjson
 import pytest
 from aiortc import RTCPeerConnection
 
-from exchange.config import ConfigError, Settings
+from exchange.config import ConfigError, Settings, from_env
 from exchange.rtc.ice import MAX_OFFER_CANDIDATES, gather_addresses, ice_configuration
 from exchange.rtc.peer import NEGOTIATION_TIMEOUT_S
 from exchange.rtc.signalling import MAX_BODY_BYTES
@@ -163,3 +163,21 @@ def test_the_limits_are_validated_settings() -> None:
     for bad in ({"rtc_offer_rate": -1.0}, {"rtc_offer_burst": 0.5}, {"rtc_max_peers_per_ip": -1}):
         with pytest.raises(ConfigError):
             Settings(**bad)
+
+
+async def test_transports_switch_webrtc_like_the_others(
+    live_server_factory: Any, offer_sdp: str
+) -> None:
+    assert "rtc" in Settings().transports  # on by default
+    assert from_env(environ={"TICKWIRE_TRANSPORTS": "ws,rtc"}).transports == ("ws", "rtc")
+    srv = live_server_factory(transports=("sse", "poll"))
+    async with httpx.AsyncClient(base_url=srv.url) as http:
+        r = await http.post("/rtc/offer", json={"sdp": offer_sdp, "type": "offer"})
+        assert r.status_code == 503 and r.json()["code"] == "TRANSPORT_DISABLED", r.text
+        assert (await http.get("/md/poll", params={"timeout": 0})).status_code == 200
+    assert len(srv.app.state.rtc_peers) == 0
+    only = live_server_factory(transports=("rtc",), data_dir=srv.settings.data_dir.parent / "b")
+    async with httpx.AsyncClient(base_url=only.url) as http:
+        r = await http.post("/rtc/offer", json={"sdp": offer_sdp, "type": "offer"})
+        assert r.status_code == 200 and r.json()["type"] == "answer", r.text
+        assert (await http.get("/md/poll", params={"timeout": 0})).status_code == 503
