@@ -52,6 +52,7 @@ test("every reject/error code has a human message", () => {
     "INSUFFICIENT_FUNDS", "POST_ONLY_WOULD_TAKE", "FOK_NOT_FILLABLE", "NO_LIQUIDITY",
     "DUPLICATE_CLIENT_ORDER_ID", "UNKNOWN_ORDER", "ORDER_NOT_OPEN", "MARKET_HALTED", "RATE_LIMITED",
     "BAD_REQUEST", "UNKNOWN_OP", "SLOW_CONSUMER", "NOT_EXECUTED", "UNCONFIRMED",
+    "SUBSCRIPTION_ENDED",
   ];
   assert.deepEqual(Object.keys(REJECT_CODES).sort(), [...codes].sort());
   for (const code of codes) assert.ok(rejectMessage(code).length > 10, code);
