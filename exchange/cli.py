@@ -52,7 +52,7 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--transports",
         type=_transports,
-        help="market-data transports offered (default ws,sse,poll)",
+        help="market-data transports offered (default ws,sse,poll,rtc)",
     )
     g.add_argument("--tls-cert", type=Path, help="TLS certificate (PEM) to serve HTTPS/WSS")
     g.add_argument("--tls-key", type=Path, help="TLS private key (PEM)")
