@@ -6,7 +6,8 @@ Plotext builds the whole figure in pure Python (tens of milliseconds for 60 cand
 on the event loop that would stall market data and ping for that long, so the figure is
 built in a thread worker (the GIL is released to the loop every few ms) and the widget only
 shows the finished text. Contract: call :meth:`CandleChart.show`; a newer call supersedes a
-build still running.
+build still running. A resize rebuilds the last candles at the new size (the figure is drawn
+for a fixed width and height).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.widget import Widget
 from textual_plotext.plot import Plot
 
@@ -34,11 +36,20 @@ class CandleChart(Widget):
         self._generation = 0
         self._shown = 0
         self.builds = 0
+        #: (width, height) the figure on screen was drawn for
+        self.built_size = (0, 0)
+        self._last: tuple[str, str, list[dict[str, Any]]] | None = None
 
     @property
     def busy(self) -> bool:
         """A build has been asked for and its figure is not on screen yet."""
         return self._shown != self._generation
+
+    @property
+    def current(self) -> bool:
+        """A figure is on screen, none is being built, and it fits the widget's size."""
+        size = (self.size.width, self.size.height)
+        return self.builds > 0 and not self.busy and self.built_size == size
 
     def render(self) -> Text:
         """The last finished figure."""
@@ -50,18 +61,24 @@ class CandleChart(Widget):
         generation = self._generation
         width, height = self.size.width, self.size.height
         tail = [dict(c) for c in list(candles)[-MAX_CANDLES:]]
+        self._last = (symbol, interval, tail)
 
         def build() -> None:
             text = Text.from_ansi(_figure(symbol, interval, tail, width, height), no_wrap=True)
-            self.app.call_from_thread(self._finished, generation, text)
+            self.app.call_from_thread(self._finished, generation, text, (width, height))
 
         self.run_worker(build, thread=True, group="chart", exit_on_error=False)
 
-    def _finished(self, generation: int, text: Text) -> None:
+    def on_resize(self, event: events.Resize) -> None:
+        if self._last is not None and (event.size.width, event.size.height) != self.built_size:
+            self.show(*self._last)
+
+    def _finished(self, generation: int, text: Text, size: tuple[int, int]) -> None:
         if generation != self._generation:
             return  # a newer build is on its way
         self._text = text
         self._shown = generation
+        self.built_size = size
         self.builds += 1
         self.refresh()
 

@@ -210,8 +210,10 @@ async def test_main_and_help_screens(utc: Any, helpers: Any) -> None:
         await pilot.pause(0.3)
         await pilot.press("down", "down", "b", "plus")
         chart = app.query_one(CandleChart)
-        await helpers.wait_for(pilot, lambda: chart.builds >= 1 and not chart.busy, what="chart")
+        # drawn at its final size (a build started before the layout settled is redone)
+        await helpers.wait_for(pilot, lambda: chart.current, what="chart")
         await pilot.pause(0.3)
+        await helpers.wait_for(pilot, lambda: chart.current, what="chart")
         await snap(app, "main", helpers)
         text = helpers.screen_text(app)
         # the structure a trader relies on
