@@ -32,7 +32,15 @@ async def test_page_loads_live_data_and_book_checksum_matches(
         timeout=2000,
     )
     symbol = await opened.js("() => window.tickwire.ui.symbol")
-    last_text = await opened.page.text_content(f'.tick[data-symbol="{symbol}"] .tick-last')
+    # The selected symbol shows a last price once its first trade is in (the tickers counted
+    # above may all be other symbols' on a loaded machine).
+    selector = f'.tick[data-symbol="{symbol}"] .tick-last'
+    await opened.until(
+        "(sel) => { const t = document.querySelector(sel)?.textContent; return t && t !== '—'; }",
+        selector,
+        timeout=15000,
+    )
+    last_text = await opened.page.text_content(selector)
     assert last_text and last_text != "—"
 
     # Every delta was checked against the server's checksum on arrival...
