@@ -39,6 +39,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from exchange.engine import types as t
+from exchange.hub.redis_backend import flush_forever
 from exchange.journal import decode_command, encode_command
 
 __all__ = [
@@ -236,23 +237,7 @@ class StreamWriter:
             self.written += len(batch)
 
     async def _loop(self) -> None:
-        delay = 0.05
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            try:
-                await self.flush()
-                if self.failures:
-                    log.warning("Redis is back: %s flowing again", self.stream)
-                self.failures, delay = 0, 0.05
-            except (RedisError, OSError) as exc:
-                if self.failures == 0:
-                    log.error("Redis unreachable, %d %s entries queued: %s",
-                              len(self._queue), self.stream, exc)  # fmt: skip
-                self.failures += 1
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                self._wakeup.set()
+        await flush_forever(self, f"{self.stream} entries", log)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -1,7 +1,8 @@
 """The ``redis://`` fan-out backend: one Redis Stream carries the writer hub's events to every
 gateway's follower hub, with the same offsets and ids everywhere.
 
-Exports: ``RedisBackend``, ``STREAM``.
+Exports: ``RedisBackend``, ``STREAM``, ``flush_forever`` (the retrying flush loop, also used by
+``exchange.cluster.bus.StreamWriter``) and its ``Flusher`` protocol.
 
 Layout: stream ``<prefix>:md`` whose entry ids are ``<offset>-0`` (so a resume id maps to a
 stream range exactly) and whose fields are ``e`` (event), ``s`` (symbol, empty for none),
@@ -33,7 +34,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
@@ -41,7 +42,7 @@ from redis.exceptions import RedisError, ResponseError
 from exchange.hub.events import CHANNEL_OF, MdEvent
 from exchange.hub.hub import MarketHub
 
-__all__ = ["STREAM", "RedisBackend"]
+__all__ = ["STREAM", "Flusher", "RedisBackend", "flush_forever"]
 
 log = logging.getLogger("tickwire.hub.redis")
 
@@ -82,6 +83,38 @@ def _check_written(results: list[Any]) -> list[Any]:
         else:
             out.append(reply)
     return out
+
+
+class Flusher(Protocol):
+    """A queue written to Redis in batches: what :func:`flush_forever` drives."""
+
+    failures: int
+    _wakeup: asyncio.Event
+    _queue: deque[Any]
+
+    async def flush(self) -> None: ...
+
+
+async def flush_forever(owner: Flusher, what: str, logger: logging.Logger = log) -> None:
+    """Call ``owner.flush()`` whenever ``owner._wakeup`` is set, forever. While Redis fails,
+    retry with backoff (50 ms doubling to 2 s) keeping the queue, count ``owner.failures``, and
+    log one line when an outage starts and one when it ends."""
+    delay = 0.05
+    while True:
+        await owner._wakeup.wait()
+        owner._wakeup.clear()
+        try:
+            await owner.flush()
+            if owner.failures:
+                logger.warning("Redis is back: %s flowing again", what)
+            owner.failures, delay = 0, 0.05
+        except (RedisError, OSError) as exc:
+            if owner.failures == 0:
+                logger.error("Redis unreachable, %d %s queued: %s", len(owner._queue), what, exc)
+            owner.failures += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            owner._wakeup.set()
 
 
 class RedisBackend:
@@ -219,22 +252,7 @@ class RedisBackend:
             self.published += len(batch)
 
     async def _flush_loop(self) -> None:
-        delay = 0.05
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            try:
-                await self.flush()
-                if self.failures:
-                    log.warning("Redis is back: market data flowing again")
-                self.failures, delay = 0, 0.05
-            except (RedisError, OSError) as exc:
-                if self.failures == 0:
-                    log.error("Redis unreachable, %d events queued: %s", len(self._queue), exc)
-                self.failures += 1
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                self._wakeup.set()
+        await flush_forever(self, "market-data events")
 
     # ------------------------------------------------------------------ follower side
 
