@@ -12,6 +12,7 @@ import orjson
 from exchange.hub import MarketHub
 from exchange.rtc import RtcMarketClient
 from shared.book import L2Book
+from tests.rtc.helpers import wait_for
 
 
 def on_server(srv: Any, coro: Any) -> Any:
@@ -81,10 +82,3 @@ async def test_closed_book_channels_give_their_subscriptions_back(live_server_fa
         peer = next(iter(srv.app.state.rtc_peers.peers))
         assert [ch.label for ch in peer.channels] == ["ticker"]
         assert c.closed_reason is None  # the ticker channel kept the peer
-
-
-async def wait_for(predicate: Any, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiortc import RTCPeerConnection
 
 from exchange.config import ConfigError, Settings, from_env
-from exchange.rtc.ice import MAX_OFFER_CANDIDATES, gather_addresses, ice_configuration
+from exchange.rtc.ice import MAX_OFFER_CANDIDATES
 from exchange.rtc.peer import NEGOTIATION_TIMEOUT_S
 from exchange.rtc.signalling import MAX_BODY_BYTES
+from tests.rtc.helpers import wait_for
 
 
 async def raw_post(port: int, head: str, chunks: list[bytes]) -> tuple[int, dict[str, Any]]:
@@ -82,25 +82,6 @@ async def test_a_chunked_oversized_body_is_refused_at_the_limit(live_server: Any
 
 
 # ---------------------------------------------------------------- offer rate and peer caps
-
-
-@pytest.fixture
-async def offer_sdp() -> AsyncIterator[str]:
-    """A real offer (one data channel, loopback candidates) whose offerer never answers ICE."""
-    pc = RTCPeerConnection(ice_configuration([]))
-    pc.createDataChannel("book")
-    with gather_addresses(("127.0.0.1",)):
-        await pc.setLocalDescription(await pc.createOffer())
-    assert pc.localDescription is not None
-    yield pc.localDescription.sdp
-    await pc.close()
-
-
-async def wait_for(predicate: Any, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 def offers_total(url: str, outcome: str) -> float:

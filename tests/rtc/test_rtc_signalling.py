@@ -5,26 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from aiortc import RTCPeerConnection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exchange.rtc import RtcConnectError, RtcMarketClient
-from exchange.rtc.ice import gather_addresses, ice_configuration
-
-
-async def wait_for(predicate: Any, timeout: float = 30.0) -> None:
-    """Poll ``predicate()`` until true (a loaded machine gets the whole timeout)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
+from tests.rtc.helpers import wait_for
 
 
 def open_peers(srv: Any) -> int:
@@ -36,18 +26,6 @@ def gauge(srv: Any) -> float:
     m = re.search(r"^tickwire_rtc_peer_connections (\S+)$", text, re.M)
     assert m, "gauge missing"
     return float(m.group(1))
-
-
-@pytest.fixture
-async def offer_sdp() -> AsyncIterator[str]:
-    """A real offer (one data channel, loopback candidates) to mutate."""
-    pc = RTCPeerConnection(ice_configuration([]))
-    pc.createDataChannel("book")
-    with gather_addresses(("127.0.0.1",)):
-        await pc.setLocalDescription(await pc.createOffer())
-    assert pc.localDescription is not None
-    yield pc.localDescription.sdp
-    await pc.close()
 
 
 def _drop(sdp: str, prefix: str) -> str:
