@@ -55,8 +55,11 @@ fmt: pydeps
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Tests are independent per file (each starts its own servers on free ports) and mostly wait
+# on I/O, so four workers on two cores cut the wall time; one file stays on one worker.
+PYTEST_WORKERS ?= 4
 pytest: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 jstest: jsdeps
 	@if [ -d web/test ]; then node --test web/test/; fi
