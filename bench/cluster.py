@@ -15,7 +15,7 @@ speed. Each scenario measures its baseline in the same run:
 2. **Market-data delivery at 5,000 events/s** (``--md-rate``; ``--md-subs`` subscribers,
    default 10). ``TICKWIRE_MD_SYNTHETIC_RATE``: the engine's node publishes the synthetic
    feed into its hub, whose listener queues it for ``tw:md``; the gateway follows ``tw:md``.
-   Publish ``ts`` -> SSE receipt p50/p99 (``bench.sse_client``, core 1) through the gateway
+   Publish ``ts`` -> SSE receipt p50/p99 (``bench.md_client``, core 1) through the gateway
    vs from ``tickwire serve``. The two run in turns (each alone on the machine), fresh
    processes per repetition.
 3. **Publisher** (``bench.cluster_publish``): sustained XADD rate of ``RedisBackend`` and
@@ -206,7 +206,7 @@ def md_hop(plan: Plan, layout: str = "shared") -> Series:
         print(f"| {name} | {fmt_range(row['p50'], '{:,.0f}')} | {fmt_range(row['p99'], '{:,.0f}')} | "
               f"{fmt_range(row['delivered'], '{:,.0f}')} | {fmt_range(row['cpu'])} | "
               f"{sum(row['failed']):.0f} |")  # fmt: skip
-    print("\n(latency buckets are ~5 % wide: figures are bucket bounds, see bench.sse_client)")
+    print("\n(latency buckets are ~5 % wide: figures are bucket bounds, see bench.md_client)")
     _diff_line(res, "p50", None)
     _diff_line(res, "p99", 500.0)
     return res

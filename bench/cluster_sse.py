@@ -5,7 +5,7 @@ Exports: ``SsePlan``, ``SseRow``, ``sse_sweep``, ``held``, ``projection``, ``rat
 ``close_clients``.
 
 A cluster (redis-server + engine with the synthetic feed at ``rate`` events/s + k
-gateways) per configuration; subscribers are ``bench.sse_client`` processes (pinned to the
+gateways) per configuration; subscribers are ``bench.md_client`` processes (pinned to the
 client core), split evenly across the gateways and connected to them directly (no HAProxy:
 it would be one more process on the two cores, and SSE needs no balancing once connected).
 Pinning: gateway i on core ``i % 2``, so with one gateway core 0 is the gateway's alone and
@@ -13,7 +13,7 @@ with two the second gateway shares core 1 with the clients, the engine and redis
 
 Per step: open subscribers, wait ``warm_s``, count for ``window_s`` in every client process
 at once; delivered events/s vs offered (rate x open), latency p50/p99 (``ts`` -> receipt,
-see ``bench.sse_client``), CPU % of each gateway, of redis and of the engine, each gateway's
+see ``bench.md_client``), CPU % of each gateway, of redis and of the engine, each gateway's
 RSS. A step is *held* when at least 95 % is delivered with p99 under the bound.
 """
 

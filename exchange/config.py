@@ -68,6 +68,13 @@ class Settings:
     sse_heartbeat_s: float = 15.0
     sse_retry_ms: int = 1000
     subscriber_buffer: int = 4096
+    #: Unsent bytes on a market-data connection at which the hub stops writing to it (the
+    #: subscriber lags, read from history once the socket drains) and ...
+    subscriber_high_water: int = 64 * 1024
+    #: ... seconds a lagging subscriber's socket may stay that full before it is dropped.
+    subscriber_stall_s: float = 30.0
+    #: Events per long-poll answer (a deeper backlog comes in pages: poll again at once).
+    poll_page_events: int = 1000
     poll_max_timeout_s: float = 30.0
     stale_after_s: float = 5.0
     #: Benchmarks only: synthetic market-data events per second published straight into the
@@ -100,6 +107,9 @@ class Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             problems.append("TLS needs both a certificate and a key")
         for name in ("conn_rate", "conn_burst", "account_rate", "account_burst", "max_frame_bytes"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be positive")
+        for name in ("subscriber_high_water", "subscriber_stall_s", "poll_page_events"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive")
         for name in ("rtc_max_peers", "rtc_max_peers_per_ip", "rtc_offer_rate"):

@@ -99,6 +99,7 @@ class ExchangeNode:
         self.symbol_specs = all_specs
         self.simulate = settings.sim_rate > 0 if simulate is None else simulate
         self.metrics = Metrics()
+        self.metrics.watch_hub(lambda: self.hub)
         self.data_dir = Path(settings.data_dir)
         self.meta = load_or_create(self.data_dir)
         self.issuer = TokenIssuer(self.meta.secret, settings.token_ttl_s)
@@ -140,6 +141,15 @@ class ExchangeNode:
             exec_history=s.exec_history,
         )
 
+    def hub_runtime(self) -> dict[str, Any]:
+        """The hub's delivery settings (not saved in its state: they apply to this run)."""
+        s = self.settings
+        return {
+            "high_water": s.subscriber_high_water,
+            "stall_s": s.subscriber_stall_s,
+            "keepalive_s": s.sse_heartbeat_s,
+        }
+
     def _new_hub(self) -> Any:
         s = self.settings
         return MarketHub(
@@ -147,6 +157,7 @@ class ExchangeNode:
             history_size=s.history_size,
             history_age_ns=int(s.history_age_s * 1e9),
             buffer_events=s.subscriber_buffer,
+            **self.hub_runtime(),
         )
 
     def recover(self) -> None:
@@ -160,7 +171,7 @@ class ExchangeNode:
         if rec.snapshot is not None:
             engine_state, hub_state = _unpack_snapshot(rec.snapshot)
             self.engine = Engine.from_snapshot(engine_state)
-            self.hub = MarketHub.from_state(hub_state)
+            self.hub = MarketHub.from_state(hub_state, **self.hub_runtime())
         else:
             self.engine = self._new_engine()
             self.hub = self._new_hub()

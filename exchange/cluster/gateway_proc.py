@@ -177,7 +177,9 @@ class GatewayNode(ExchangeNode):
     def _load_snapshot(self, snap: Snapshot, *, with_hub: bool) -> None:
         self.engine = Engine.from_snapshot(snap.engine)
         if with_hub:
-            self.hub = MarketHub.from_state(snap.hub, buffer_events=self.settings.subscriber_buffer)
+            self.hub = MarketHub.from_state(
+                snap.hub, buffer_events=self.settings.subscriber_buffer, **self.hub_runtime()
+            )
         self.applied_seq = snap.seq
 
     # ------------------------------------------------------------------ the replica
@@ -255,7 +257,9 @@ class GatewayNode(ExchangeNode):
                 if snap is not None:
                     old = self.hub
                     self.hub = MarketHub.from_state(
-                        snap.hub, buffer_events=self.settings.subscriber_buffer
+                        snap.hub,
+                        buffer_events=self.settings.subscriber_buffer,
+                        **self.hub_runtime(),
                     )
                     old.close()  # streams end (1012 / SUBSCRIPTION_ENDED): clients resume here
                     await self.md_backend.follow(self.hub)

@@ -1,64 +1,127 @@
 """Market data over long polling: ``GET /md/poll`` (PROTOCOL.md section 5).
 
-Exports: ``router``.
+Exports: ``router`` (the route, for OpenAPI and for servers other than uvicorn),
+``serve_poll`` (the ASGI handler; ``exchange.gateway.server`` calls it directly under
+uvicorn).
 
-Answers at once when events are pending after ``cursor``, otherwise holds the request until
-something is, or until ``timeout`` (then an empty list and the same cursor). The response
-body is spliced from the hub's pre-encoded event fragments. Stateless between requests, so
-it works behind any load balancer without sticky sessions.
+Answers at once when events are pending after ``cursor`` (at most ``poll_page_events`` per
+answer: a deeper backlog comes in pages, each exact), otherwise holds the request until
+something is, or until ``timeout`` (then an empty list and the same cursor). A held request
+is a one-shot push subscriber of the hub: the answer body is built once per filter and batch
+and shared by every poller waiting on it. Stateless between requests, so it works behind any
+load balancer without sticky sessions.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 from typing import Any
 
-import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from exchange.gateway.deps import Node, api_error, parse_filter
+from exchange.gateway.deps import Node, parse_filter
+from exchange.gateway.sse_market import AsgiEndpoint, error_body, query_of, send_json
+from exchange.hub.events import POLL_BODY, poll_body
 
-__all__ = ["router"]
+__all__ = ["router", "serve_poll"]
 
 router = APIRouter()
 
+_NO_STORE = [(b"cache-control", b"no-store")]
 
-@router.get("/md/poll", summary="Market data by long polling")
+
+@router.get(
+    "/md/poll",
+    summary="Market data by long polling",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/json": {}}, "description": "events and the next cursor"},
+        400: {"description": "unknown symbol or channel, bad timeout"},
+        503: {"description": "long polling is switched off on this server"},
+    },
+)
 async def md_poll(
     request: Request,
     symbols: str | None = None,
     channels: str | None = None,
     cursor: str | None = None,
-    timeout: float = 25.0,
+    timeout: float = Query(25.0, ge=0, le=30),
 ) -> Any:
-    node: Node = request.app.state.node
-    if "poll" not in node.settings.transports:
-        raise api_error(503, "TRANSPORT_DISABLED", "long polling is off on this server")
-    if not 0 <= timeout <= node.settings.poll_max_timeout_s:
-        raise api_error(
-            400, "BAD_REQUEST", f"timeout must be within 0..{node.settings.poll_max_timeout_s:g}"
-        )
+    return AsgiEndpoint(serve_poll, request.app.state.node)
+
+
+class _Answer:
+    """The writer of a held poll: the first batch the hub offers answers it."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: asyncio.Future[bytes]) -> None:
+        self.future = future
+
+    def ready(self) -> bool:
+        return not self.future.done()
+
+    def offer(self, data: bytes) -> bool:
+        if not self.future.done():
+            self.future.set_result(data)
+        return True
+
+    write = offer
+
+    def buffered(self) -> int:
+        return 1 << 62 if self.future.done() else 0
+
+    def closing(self) -> bool:
+        return self.future.done()
+
+
+async def serve_poll(scope: Any, receive: Any, send: Any, node: Node) -> None:
+    """``GET /md/poll`` (see the module docstring)."""
+    settings = node.settings
+    if "poll" not in settings.transports:
+        await send_json(send, 503, error_body("TRANSPORT_DISABLED", "long polling is off"))
+        return
+    query = query_of(scope)
+    limit = settings.poll_max_timeout_s
     try:
-        flt = parse_filter(node, symbols, channels)
+        flt = parse_filter(node, query.get("symbols"), query.get("channels"))
+        timeout = float(query.get("timeout", "25"))
+        if not 0 <= timeout <= limit or math.isnan(timeout):
+            raise ValueError(f"timeout must be within 0..{limit:g}")
     except ValueError as exc:
-        raise api_error(400, "BAD_REQUEST", str(exc)) from exc
-    node.metrics.connections.labels("poll").inc()
-    try:
-        events, new_cursor = await node.hub.poll(flt, cursor, timeout)
-    finally:
-        node.metrics.connections.labels("poll").dec()
+        await send_json(send, 400, error_body("BAD_REQUEST", str(exc)))
+        return
+    cursor = query.get("cursor") or None
+    hub = node.hub
+    metrics = node.metrics
+    answer = hub.poll_now(flt, cursor, settings.poll_page_events)
+    if answer is not None:
+        events, next_cursor = answer
+        if cursor:
+            reset = any(e.event == "reset" for e in events)
+            metrics.resumes.labels("poll", "reset" if reset else "exact").inc()
+        hub.stats.delivered["poll"] += len(events)
+        await send_json(send, 200, poll_body(events, next_cursor), _NO_STORE)
+        return
     if cursor:
-        node.metrics.resumes.labels(
-            "poll", "reset" if any(e.event == "reset" for e in events) else "exact"
-        ).inc()
-    node.metrics.messages_out.labels("poll", "md").inc(len(events))
-    body = b"".join(
-        [
-            b'{"events":[',
-            b",".join([ev.poll for ev in events]),
-            b'],"cursor":',
-            orjson.dumps(new_cursor),
-            b"}",
-        ]
-    )
-    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+        metrics.resumes.labels("poll", "exact").inc()
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[bytes] = loop.create_future()
+    waiting_from = cursor or hub.last_id
+    sub = hub.attach(flt, _Answer(future), POLL_BODY, waiting_from, kind="poll", count_exact=False)
+    timer = loop.call_later(timeout, _expire, future, waiting_from)
+    metrics.connections.labels("poll").inc()
+    try:
+        body = await future
+    finally:
+        timer.cancel()
+        sub.close()
+        metrics.connections.labels("poll").dec()
+    await send_json(send, 200, body, _NO_STORE)
+
+
+def _expire(future: asyncio.Future[bytes], cursor: str) -> None:
+    if not future.done():
+        future.set_result(poll_body([], cursor))

@@ -5,7 +5,12 @@ Exports: ``Metrics``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 __all__ = ["Metrics"]
 
@@ -57,5 +62,33 @@ class Metrics:
             "tickwire_commands", "Commands sequenced by kind", ["kind"], registry=r
         )
 
+    def watch_hub(self, hub: Callable[[], Any]) -> None:
+        """Export the market-data hub's own counters (read at scrape time, so delivering an
+        event costs no metric update): events delivered and subscribers, by transport."""
+        self.registry.register(_HubCollector(hub))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _HubCollector(Collector):
+    def __init__(self, hub: Callable[[], Any]) -> None:
+        self._hub = hub
+
+    def collect(self) -> Iterator[Any]:
+        hub = self._hub()
+        delivered = CounterMetricFamily(
+            "tickwire_md_delivered", "Market-data events written to subscribers, by transport",
+            labels=["transport"],
+        )  # fmt: skip
+        subscribers = GaugeMetricFamily(
+            "tickwire_md_subscribers", "Market-data subscriptions open, by transport",
+            labels=["transport"],
+        )  # fmt: skip
+        if hub is not None:
+            for kind, n in sorted(hub.stats.delivered.items()):
+                delivered.add_metric([kind], n)
+            for kind, n in sorted(hub.stats.subscribers.items()):
+                subscribers.add_metric([kind], n)
+        yield delivered
+        yield subscribers

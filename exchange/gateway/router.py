@@ -26,38 +26,111 @@ _REQ_ID_TYPES = (t.OrderAccepted, t.OrderRejected, t.OrderCanceled, t.CanceledAl
 
 
 class Outbox:
-    """A connection's ordered, bounded queue of encoded frames and its writer side.
+    """A connection's ordered, bounded stream of outgoing messages.
 
-    ``put`` never blocks (the sequencer calls it); when more than ``limit`` frames wait, the
-    outbox is marked overflowed and the owner must close the connection (the client resumes
-    with ``executions.resume``).
+    ``put`` never blocks (the sequencer calls it). With a ``direct`` writer (a WebSocket under
+    uvicorn, ``exchange.gateway.writers.WsWriter``) a message is written to the socket at
+    once when nothing is queued and the socket takes writes; otherwise it waits in ``queue``
+    and a drain task writes it when the socket drains, keeping the order. Without one
+    (other servers, WebRTC) ``queue`` is read by the owner's writer task. When more than
+    ``limit`` messages wait, the outbox is marked overflowed and closed with 1008 (the client
+    resumes with ``executions.resume``).
+
+    ``close(code, reason)`` ends the stream: queued messages are still written, then
+    ``on_close`` (set by the socket loop) closes the connection with that code.
     """
 
-    __slots__ = ("account", "closed", "limit", "overflowed", "queue")
+    __slots__ = (
+        "_drainer",
+        "account",
+        "close_code",
+        "close_reason",
+        "closed",
+        "direct",
+        "limit",
+        "on_close",
+        "overflowed",
+        "queue",
+    )
 
-    def __init__(self, account: str, limit: int = 10_000) -> None:
+    def __init__(self, account: str, limit: int = 10_000, direct: Any = None) -> None:
         self.account = account
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.limit = limit
         self.overflowed = False
         self.closed = False
+        self.direct = direct
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.on_close: Callable[[], None] | None = None
+        self._drainer: asyncio.Task[None] | None = None
+
+    @property
+    def backlogged(self) -> bool:
+        """Messages are waiting for the socket to drain (direct mode)."""
+        return self._drainer is not None
 
     def put(self, frame: bytes) -> None:
         if self.closed or self.overflowed:
             return
+        direct = self.direct
+        if direct is not None and self._drainer is None:
+            if direct.ready():
+                direct.send_text(frame)
+                return
+            self._drainer = asyncio.ensure_future(self._drain())
         if self.queue.qsize() >= self.limit:
             self.overflowed = True
             self.queue.put_nowait(None)
+            self.close(1008, "slow consumer")
             return
         self.queue.put_nowait(frame)
 
     def send(self, message: dict[str, Any]) -> None:
         self.put(orjson.dumps(message))
 
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
+    def close(self, code: int | None = None, reason: str = "") -> None:
+        """End the stream (idempotent); the first code given is the one the socket closes with."""
+        if self.close_code is None and code is not None:
+            self.close_code, self.close_reason = code, reason
+        if self.closed:
+            return
+        self.closed = True
+        if self.direct is None:
             self.queue.put_nowait(None)
+        elif self._drainer is None and self.on_close is not None:
+            self.on_close()
+
+    async def drained(self) -> None:
+        """Return once nothing is queued and the socket takes writes (direct mode), or the
+        socket is closing."""
+        while True:
+            if self._drainer is not None:
+                await asyncio.shield(self._drainer)
+                continue
+            direct = self.direct
+            if direct is None or direct.closing() or direct.ready():
+                return
+            await direct.drained()
+            if not direct.ready():
+                await asyncio.sleep(0.005)
+
+    async def _drain(self) -> None:
+        direct = self.direct
+        queue = self.queue
+        try:
+            while not queue.empty():
+                await direct.drained()
+                if direct.closing():
+                    return
+                frame = queue.get_nowait()
+                if frame is None:
+                    break
+                direct.send_text(frame)
+        finally:
+            self._drainer = None
+            if self.closed and self.on_close is not None:
+                self.on_close()
 
 
 class AccountRouter:

@@ -21,22 +21,44 @@ __all__ = ["ExposeTransport", "TickwireServer", "build_server"]
 
 
 class ExposeTransport:
-    """Outermost ASGI wrapper: puts the connection's transport in ``scope`` so a stream can
-    *abort* a connection whose reader has stalled (``close()`` would wait forever to flush).
+    """Outermost ASGI wrapper, between uvicorn and the app (see docs/architecture.md).
 
-    uvicorn's ``send`` is a bound method of its request cycle, which holds the transport;
-    under any other server the key is simply absent and streams fall back to a clean end.
+    * Market-data streams and polls (``GET``/``HEAD`` ``/md/stream``, ``/md/poll``) go
+      straight to their handlers with uvicorn's own ``send``, skipping the app's middleware
+      and routing (their FastAPI routes declare them for OpenAPI and serve them under other
+      servers): the handlers write to the socket from the hub (``exchange.gateway.writers``).
+    * A WebSocket's uvicorn protocol object is put in ``scope`` (``tickwire.ws_protocol``)
+      so its outbox and market data write frames to the socket directly.
+    * An HTTP request's transport is put in ``scope`` (``tickwire.transport``) so a stream
+      can *abort* a connection whose reader has stalled (``close()`` would wait to flush).
+
+    uvicorn's ``send`` is a bound method of its request cycle or protocol; under any other
+    server these keys are absent and the transports fall back to ASGI ``send``.
     """
 
     def __init__(self, app: Any) -> None:
+        from exchange.gateway.long_poll import serve_poll
+        from exchange.gateway.sse_market import serve_sse
+
         self.app = app
         self.state = app.state
+        self.node = app.state.node
+        self._fast = {"/md/stream": serve_sse, "/md/poll": serve_poll}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
+        kind = scope["type"]
+        if kind == "http":
+            handler = self._fast.get(scope["path"])
+            if handler is not None and scope["method"] in ("GET", "HEAD"):
+                await handler(scope, receive, send, self.node)
+                return
             transport = getattr(getattr(send, "__self__", None), "transport", None)
             if transport is not None:
                 scope["tickwire.transport"] = transport
+        elif kind == "websocket":
+            proto = getattr(send, "__self__", None)
+            if proto is not None:
+                scope["tickwire.ws_protocol"] = proto
         await self.app(scope, receive, send)
 
 

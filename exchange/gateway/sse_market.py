@@ -1,61 +1,71 @@
 """Market data over Server-Sent Events: ``GET /md/stream`` (PROTOCOL.md section 4).
 
-Exports: ``router``.
+Exports: ``router`` (the route, for OpenAPI and for servers other than uvicorn),
+``serve_sse`` (the ASGI handler; ``exchange.gateway.server`` calls it directly under
+uvicorn), ``SSE_HEADERS``.
 
-Built on sse-starlette (disconnect detection, send timeout, heartbeat). The events are the
-hub's pre-encoded SSE frames: one encoding shared by every subscriber, concatenated per batch
-into one write. ``Last-Event-ID`` (header, or ``last_event_id`` in the query) resumes exactly.
+Under uvicorn the stream is a push subscription of the hub (``MarketHub.attach``): the hub
+writes each batch to the socket as one HTTP chunk, the same bytes for every subscriber of the
+same filter; the handler task only waits for the client to go away. Heartbeat comments
+(``: hb <ns>``) come from one hub timer for all streams, slow readers are found from the
+socket's write buffer (conflated, then dropped with ``: disconnected: slow_consumer``), and
+``Last-Event-ID`` (header, or ``last_event_id`` in the query) resumes exactly at any depth
+within history (the backlog is paced by the connection). Under another server (hypercorn for
+HTTP/2) a task per stream reads a pull subscription and sends through ASGI: same bytes, same
+rules. docs/architecture.md says what was kept of sse-starlette (nothing at run time).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
-from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qsl
 
-import anyio
 from fastapi import APIRouter, Request
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from fastapi.responses import Response
 
-from exchange.gateway.deps import Node, api_error, parse_filter
-from exchange.gateway.ws_market import parse_conflate
+from exchange.gateway.deps import Node, parse_filter
+from exchange.gateway.writers import HttpStreamWriter, http_stream_writer
+from exchange.hub import SlowConsumer, SubscriptionClosed
+from exchange.hub.events import SSE_CHUNKED, http_chunk, parse_conflate
 
-__all__ = ["router"]
+__all__ = ["SSE_HEADERS", "router", "serve_sse"]
 
+log = logging.getLogger("tickwire.sse")
 router = APIRouter()
 
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
 
 
-def _heartbeat() -> ServerSentEvent:
-    return ServerSentEvent(comment=f"hb {time.time_ns()}")
+class AsgiEndpoint(Response):
+    """A FastAPI return value that hands the request to a raw ASGI handler."""
+
+    def __init__(self, handler: Any, node: Node) -> None:
+        super().__init__()
+        self.handler = handler
+        self.node = node
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.handler(scope, receive, send, self.node)
 
 
-class _StoppableStream(EventSourceResponse):
-    """sse-starlette's response, ended by *this app's* stop signal.
-
-    sse-starlette ends streams on a process-wide exit flag that it sets from uvicorn's signal
-    handler; that neither covers a server stopped without a signal (tests, ``tickwire
-    cluster``) nor lets us abort one stream whose socket write is blocked. Here the stream
-    ends when ``stop`` is set: by the node at shutdown, or by the hub when it drops this
-    subscriber as a slow consumer. The task group then cancels a blocked send, so a stalled
-    reader cannot hold the connection (or the shutdown) open.
-    """
-
-    def __init__(self, *args: Any, stop: anyio.Event, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._stop = stop
-
-    async def _listen_for_exit_signal_with_grace(self) -> None:
-        await self._stop.wait()
-        # the subscription is closed too, so the generator ends by itself: give it a moment
-        # to do so, which lets the response finish cleanly (the last chunk is sent)
-        with anyio.move_on_after(1.0):
-            while self.active:
-                await anyio.sleep(0.02)
-
-
-@router.get("/md/stream", summary="Market data over SSE", response_class=EventSourceResponse)
+@router.get(
+    "/md/stream",
+    summary="Market data over SSE",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
+        400: {"description": "unknown symbol or channel, bad conflate window"},
+        503: {"description": "SSE is switched off on this server (TRANSPORT_DISABLED)"},
+    },
+)
 async def md_stream(
     request: Request,
     symbols: str | None = None,
@@ -63,59 +73,170 @@ async def md_stream(
     conflate: str | None = None,
     last_event_id: str | None = None,
 ) -> Any:
-    node: Node = request.app.state.node
-    if "sse" not in node.settings.transports:
-        raise api_error(503, "TRANSPORT_DISABLED", "SSE market data is off on this server")
+    return AsgiEndpoint(serve_sse, request.app.state.node)
+
+
+async def send_json(send: Any, status: int, body: bytes, headers: list[Any] | None = None) -> None:
+    """A complete JSON response through ASGI ``send``."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or ()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def error_body(code: str, message: str) -> bytes:
+    import orjson
+
+    return orjson.dumps({"code": code, "message": message})
+
+
+def query_of(scope: Any) -> dict[str, str]:
+    """The query string's parameters (the last of repeated ones wins)."""
+    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+
+
+def header_of(scope: Any, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def serve_sse(scope: Any, receive: Any, send: Any, node: Node) -> None:
+    """``GET /md/stream`` (see the module docstring)."""
+    settings = node.settings
+    if "sse" not in settings.transports:
+        body = error_body("TRANSPORT_DISABLED", "SSE market data is off on this server")
+        await send_json(send, 503, body)
+        return
+    query = query_of(scope)
     try:
-        flt = parse_filter(node, symbols, channels)
-        conflate_ns = parse_conflate(conflate)
+        flt = parse_filter(node, query.get("symbols"), query.get("channels"))
+        conflate_ns = parse_conflate(query.get("conflate"))
     except ValueError as exc:
-        raise api_error(400, "BAD_REQUEST", str(exc)) from exc
-    resume_from = request.headers.get("last-event-id") or last_event_id
-    sub = node.hub.subscribe(flt, last_id=resume_from, conflate_ns=conflate_ns, kind="sse")
+        await send_json(send, 400, error_body("BAD_REQUEST", str(exc)))
+        return
+    resume_from = header_of(scope, b"last-event-id") or query.get("last_event_id") or None
+    head_only = scope.get("method") == "HEAD"
+    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+    if head_only:
+        await send({"type": "http.response.body", "body": b""})
+        return
+    retry = f"retry: {settings.sse_retry_ms}\n\n".encode()
+    writer = http_stream_writer(send, settings.subscriber_high_water)
+    metrics = node.metrics
+    metrics.connections.labels("sse").inc()
+    try:
+        if writer is not None and not node.shutting_down:
+            await send({"type": "http.response.body", "body": retry, "more_body": True})
+            await _push(node, receive, send, writer, flt, resume_from, conflate_ns)
+        else:
+            await _pull(node, receive, send, retry, flt, resume_from, conflate_ns)
+    finally:
+        metrics.connections.labels("sse").dec()
+
+
+async def _push(
+    node: Node,
+    receive: Any,
+    send: Any,
+    writer: HttpStreamWriter,
+    flt: Any,
+    resume_from: str | None,
+    conflate_ns: int | None,
+) -> None:
+    sub = node.hub.attach(
+        flt, writer, SSE_CHUNKED, resume_from, conflate_ns=conflate_ns, kind="sse"
+    )
     node.note_resume("sse", sub, resume_from)
-    stop = node.stop_signal()
-    transport = request.scope.get("tickwire.transport")
 
     def on_close(closed: Any) -> None:
         if closed.closed_reason == "slow_consumer":
             node.metrics.slow_consumers.labels("sse").inc()
-            if transport is not None:  # its socket may never drain: drop it now
-                transport.abort()
-        stop.set()
+            writer.write(SSE_CHUNKED_REASON)
+            writer.abort()  # a stalled socket never drains: drop it now
+        writer.wake()
 
     sub.add_close_callback(on_close)
-    if transport is not None:
-        node.stream_transports.add(transport)
-    return _StoppableStream(
-        _frames(node, sub),
-        headers=SSE_HEADERS,
-        ping=node.settings.sse_heartbeat_s,
-        ping_message_factory=_heartbeat,
-        send_timeout=30,
-        stop=stop,
-    )
-
-
-async def _frames(node: Node, sub: Any) -> AsyncIterator[bytes]:
-    from exchange.hub import SlowConsumer, SubscriptionClosed
-
-    metrics = node.metrics
-    metrics.connections.labels("sse").inc()
-    out = metrics.messages_out.labels("sse", "md")
     try:
-        yield f"retry: {node.settings.sse_retry_ms}\n\n".encode()
-        while not node.shutting_down:
-            # no timeout: the hub's close (shutdown) or the slow-consumer drop ends the wait,
-            # and a deadline costs a timeout context per wake (the hub's fast path has none)
-            batch = await sub.next_batch()
-            if batch:
-                out.inc(len(batch))
-                yield b"".join([ev.sse for ev in batch])
-    except SlowConsumer as exc:  # counted by the close callback
-        yield f": disconnected: {exc}\n\n".encode()
-    except SubscriptionClosed:
-        pass
+        while not sub.closed:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
     finally:
-        metrics.connections.labels("sse").dec()
+        sub.close("disconnected")
+    if not writer.closing() and writer.buffered():
+        writer.abort()  # ended by the server with bytes still unsent: do not wait for them
+    if writer.closing():
+        # let uvicorn see the connection lost before we return (or it reports an
+        # unfinished response)
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        return
+    with contextlib.suppress(Exception):
+        await send({"type": "http.response.body", "body": b""})
+
+
+#: Written to a subscriber dropped for not reading (it may never arrive: it is stalled).
+SSE_CHUNKED_REASON = http_chunk(b": disconnected: slow_consumer\n\n")
+
+
+async def _pull(
+    node: Node,
+    receive: Any,
+    send: Any,
+    retry: bytes,
+    flt: Any,
+    resume_from: str | None,
+    conflate_ns: int | None,
+) -> None:
+    """The stream through ASGI ``send``, a task per connection (servers other than uvicorn)."""
+    sub = node.hub.subscribe(flt, last_id=resume_from, conflate_ns=conflate_ns, kind="sse")
+    node.note_resume("sse", sub, resume_from)
+    heartbeat = node.settings.sse_heartbeat_s
+
+    async def body(chunk: bytes) -> None:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def stream() -> None:
+        await body(retry)
+        while not node.shutting_down:
+            batch = await sub.next_batch(heartbeat)
+            if batch:
+                await body(b"".join([ev.sse for ev in batch]))
+            else:
+                await body(b": hb %d\n\n" % time.time_ns())
+
+    async def disconnected() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    streaming = asyncio.ensure_future(stream())
+    watching = asyncio.ensure_future(disconnected())
+    client_gone = False
+    try:
+        await asyncio.wait({streaming, watching}, return_when=asyncio.FIRST_COMPLETED)
+        client_gone = watching.done()
+        if streaming.done() and not streaming.cancelled():
+            exc = streaming.exception()
+            if isinstance(exc, SlowConsumer):
+                node.metrics.slow_consumers.labels("sse").inc()
+                with contextlib.suppress(Exception):
+                    await body(b": disconnected: slow_consumer\n\n")
+            elif exc is not None and not isinstance(exc, SubscriptionClosed):
+                raise exc
+    finally:
+        for task in (streaming, watching):
+            task.cancel()
         sub.close()
+    if not client_gone:
+        with contextlib.suppress(Exception):
+            await send({"type": "http.response.body", "body": b""})

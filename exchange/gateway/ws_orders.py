@@ -11,7 +11,6 @@ malformed message is answered with ``error`` and never closes the socket; only a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -23,8 +22,8 @@ from exchange.gateway.commands import new_order
 from exchange.gateway.deps import Node, authenticate_ws, check_origin_ws, deny
 from exchange.gateway.ratelimit import TokenBucket
 from exchange.gateway.router import Outbox
-from exchange.gateway.ws_market import MarketPump
-from exchange.gateway.wsconn import serve_socket
+from exchange.gateway.ws_market import MarketFeed
+from exchange.gateway.wsconn import outbox_for, serve_socket
 from exchange.sequencer import Origin
 from shared.codec import decode_op
 from shared.errors import NOT_EXECUTED, SUBSCRIPTION_ENDED, UNCONFIRMED, ProtocolError
@@ -50,15 +49,13 @@ class OrderSession:
         self.ws = ws
         self.account = account
         s = node.settings
-        self.outbox = Outbox(account)
+        self.outbox: Outbox = outbox_for(ws, account, s.subscriber_high_water)
         self.bucket = TokenBucket(s.conn_rate, s.conn_burst)
         self.account_bucket = node.account_bucket(account)
         self.limited_in_a_row = 0
         self.deadman_ms = 0
         self.deadman_timer: asyncio.TimerHandle | None = None
-        self.market: MarketPump | None = None
-        self.close_code: int | None = None
-        self.close_reason = ""
+        self.market: MarketFeed | None = None
 
     # ------------------------------------------------------------------ errors
 
@@ -82,8 +79,7 @@ class OrderSession:
         self.outbox.send(msg)
 
     def abort(self, code: int, reason: str) -> None:
-        self.close_code, self.close_reason = code, reason
-        self.outbox.close()
+        self.outbox.close(code, reason)
 
     # ------------------------------------------------------------------ input
 
@@ -284,13 +280,13 @@ class OrderSession:
     async def subscribe(self, op: Any, req_id: Any) -> None:
         if self.market is not None:
             self.market.close()
+            self.market = None
         try:
-            self.market = MarketPump.start(self.node, self.outbox, op, "ws")
+            self.market = await MarketFeed.start(self.node, self.outbox, op, "ws", req_id)
         except ValueError as exc:
             self.error("BAD_REQUEST", str(exc), req_id)
             return
-        self.market.on_ended = self._market_ended  # type: ignore[method-assign]
-        self.outbox.send({"type": "subscribed", "req_id": req_id, **self.market.settings()})
+        self.market.on_ended = self._market_ended
 
     def _market_ended(self) -> None:
         self.error(SUBSCRIPTION_ENDED, "the server restarted its market data: subscribe "
@@ -340,8 +336,3 @@ async def ws_orders(ws: WebSocket) -> None:
         node.router.detach(session.outbox)
         node.track_ws(ws, -1)
         session.cleanup()
-    if session.outbox.overflowed and session.close_code is None:
-        session.close_code, session.close_reason = CLOSE_POLICY, "slow consumer"
-    if session.close_code is not None:
-        with contextlib.suppress(Exception):
-            await ws.close(session.close_code, session.close_reason)

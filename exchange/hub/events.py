@@ -1,7 +1,8 @@
 """Market-data events as the hub holds them, and the subscription filter.
 
 Exports: ``MdEvent``, ``Filter``, ``CHANNELS``, ``CHANNEL_OF``, ``make_event``, ``encode``,
-``parse_conflate``.
+``parse_conflate``, ``Framing``, ``SSE_CHUNKED``, ``WS_TEXT``, ``POLL_BODY``,
+``ws_text_frame``, ``http_chunk``, ``poll_body``.
 
 An ``MdEvent`` is built once per published payload and shared by every subscriber: its
 ``data`` is the orjson encoding of the payload, and its transport frames (``sse``, ``ws``,
@@ -10,6 +11,7 @@ An ``MdEvent`` is built once per published payload and shared by every subscribe
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +20,18 @@ import orjson
 __all__ = [
     "CHANNELS",
     "CHANNEL_OF",
+    "POLL_BODY",
+    "SSE_CHUNKED",
+    "WS_TEXT",
     "Filter",
+    "Framing",
     "MdEvent",
     "encode",
+    "http_chunk",
     "make_event",
     "parse_conflate",
+    "poll_body",
+    "ws_text_frame",
 ]
 
 #: Subscribable channels (PROTOCOL.md section 4).
@@ -50,10 +59,15 @@ class MdEvent:
       the SSE grammar allows; it saves three bytes per event);
     * ``ws``: ``{"type":"md.<event>","id":"<id>","data":<data>}``;
     * ``poll``: ``{"id":"<id>","event":"<event>","data":<data>}``, to be spliced into the JSON
-      array of a long-poll answer.
+      array of a long-poll answer;
+    * ``ws_frame``: ``ws`` as an unmasked, uncompressed WebSocket text frame (RFC 6455), the
+      bytes a server writes to the socket.
     """
 
-    __slots__ = ("_poll", "_sse", "_ws", "channel", "data", "event", "id", "offset", "symbol", "ts")
+    __slots__ = (
+        "_poll", "_sse", "_ws", "_ws_frame", "channel", "data", "event", "id", "offset",
+        "symbol", "ts",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -75,6 +89,7 @@ class MdEvent:
         self._sse: bytes | None = None
         self._ws: bytes | None = None
         self._poll: bytes | None = None
+        self._ws_frame: bytes | None = None
 
     @property
     def sse(self) -> bytes:
@@ -127,12 +142,108 @@ class MdEvent:
             )
         return frame
 
+    @property
+    def ws_frame(self) -> bytes:
+        frame = self._ws_frame
+        if frame is None:
+            frame = self._ws_frame = ws_text_frame(self.ws)
+        return frame
+
     def payload(self) -> Any:
         """The decoded payload (a new object each call; for tests and the rare merge path)."""
         return orjson.loads(self.data)
 
     def __repr__(self) -> str:
         return f"MdEvent({self.id} {self.event} {self.symbol} {self.data[:60]!r})"
+
+
+def ws_text_frame(payload: bytes) -> bytes:
+    """``payload`` (UTF-8 text) as one final, unmasked WebSocket text frame."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return b"\x81\x7e" + n.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + n.to_bytes(8, "big") + payload
+
+
+def http_chunk(body: bytes) -> bytes:
+    """``body`` as one HTTP/1.1 chunk of a ``Transfer-Encoding: chunked`` response."""
+    return b"%x\r\n%b\r\n" % (len(body), body)
+
+
+class Framing:
+    """How a batch of events becomes the bytes written to one kind of connection.
+
+    The hub groups push subscribers by ``(filter, framing)`` and calls ``frame`` once per
+    group and batch, so every subscriber of a group is written the same ``bytes`` object.
+    A framing that depends on the connection (a compressor with its own state) is one
+    instance per connection, so its group has one member. ``keepalive`` is the frame written
+    to idle connections every ``keepalive_s`` (``None``: the transport keeps itself alive).
+    """
+
+    __slots__ = ("name",)
+    #: The bytes depend on the connection's history (a compressor): ``frame`` only when the
+    #: result will be written, and never share it.
+    stateful = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def frame(self, events: list[MdEvent]) -> bytes:
+        raise NotImplementedError
+
+    def keepalive(self) -> bytes | None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"Framing({self.name})"
+
+
+class _SseChunked(Framing):
+    """SSE frames of a batch in one HTTP/1.1 chunk (the response is chunked)."""
+
+    __slots__ = ()
+
+    def frame(self, events: list[MdEvent]) -> bytes:
+        return http_chunk(b"".join([ev.sse for ev in events]))
+
+    def keepalive(self) -> bytes | None:
+        return http_chunk(b": hb %d\n\n" % time.time_ns())
+
+
+class _WsText(Framing):
+    """One uncompressed WebSocket text frame per event (``{"type":"md.<event>",...}``)."""
+
+    __slots__ = ()
+
+    def frame(self, events: list[MdEvent]) -> bytes:
+        return b"".join([ev.ws_frame for ev in events])
+
+
+def poll_body(events: list[MdEvent], cursor: str) -> bytes:
+    """A long-poll answer: ``{"events": [...], "cursor": "<id>"}``."""
+    return b"".join(
+        (b'{"events":[', b",".join([ev.poll for ev in events]), b'],"cursor":"',
+         cursor.encode(), b'"}')
+    )  # fmt: skip
+
+
+class _PollBody(Framing):
+    """A whole long-poll answer whose cursor is the batch's last id."""
+
+    __slots__ = ()
+
+    def frame(self, events: list[MdEvent]) -> bytes:
+        return poll_body(events, events[-1].id)
+
+
+#: Server-Sent Events on an HTTP/1.1 chunked response.
+SSE_CHUNKED: Framing = _SseChunked("sse")
+#: ``md.*`` messages on a WebSocket without compression.
+WS_TEXT: Framing = _WsText("ws")
+#: The answer to a waiting long poll (the same bytes for every poller of a filter).
+POLL_BODY: Framing = _PollBody("poll")
 
 
 def make_event(

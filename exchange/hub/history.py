@@ -85,6 +85,12 @@ class History:
         first = self.first_offset
         return self._events[self._head + offset - first if offset > first else self._head :]
 
+    def slice(self, start: int, stop: int) -> list[MdEvent]:
+        """Events with offsets in ``[start, stop)`` (clipped to what is retained)."""
+        first = self.first_offset
+        base = self._head - first
+        return self._events[base + max(start, first) : base + max(min(stop, self.last_offset + 1), first)]
+
     def at(self, offset: int) -> MdEvent:
         return self._events[self._head + offset - self.first_offset]
 

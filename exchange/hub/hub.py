@@ -24,8 +24,9 @@ from typing import Any
 
 from exchange.hub.books import BookMirror
 from exchange.hub.errors import SubscriptionClosed
-from exchange.hub.events import CHANNEL_OF, Filter, MdEvent, make_event
+from exchange.hub.events import CHANNEL_OF, Filter, Framing, MdEvent, make_event
 from exchange.hub.history import History
+from exchange.hub.push import Fanout, PushSubscription, Writer
 from exchange.hub.subscription import SLOW_CONSUMER, SlowPolicy, Subscription
 
 __all__ = ["RESET_REASONS", "HubStats", "MarketHub"]
@@ -48,6 +49,8 @@ class HubStats:
     resume_exact: int = 0
     resume_reset: Counter[str] = field(default_factory=Counter)
     subscribers: Counter[str] = field(default_factory=Counter)
+    #: Events written to push subscribers, by kind (``sse``, ``ws``, ...).
+    delivered: Counter[str] = field(default_factory=Counter)
 
 
 class MarketHub:
@@ -63,6 +66,9 @@ class MarketHub:
         max_pending: int | None = None,
         slow_policy: SlowPolicy = "conflate",
         sweep_every: int = 256,
+        high_water: int = 64 * 1024,
+        stall_s: float = 30.0,
+        keepalive_s: float | None = 15.0,
     ) -> None:
         if "-" in epoch or not epoch:
             raise ValueError("epoch must be a non-empty string without '-'")
@@ -88,6 +94,10 @@ class MarketHub:
         self._since_sweep = 0
         self._snapshot_cache: dict[str, tuple[MdEvent, int]] = {}
         self._listeners: list[Callable[[list[MdEvent]], None]] = []
+        #: Push subscribers (``attach``): written to straight from the publishing side.
+        self._fanout = Fanout(
+            self, high_water=high_water, stall_s=stall_s, keepalive_s=keepalive_s
+        )
 
     # ------------------------------------------------------------------ properties
 
@@ -156,6 +166,7 @@ class MarketHub:
         for listener in self._listeners:
             listener(new)
         self._wake(new)
+        self._fanout.notify()
         self._since_sweep += len(new)
         # Sweep cost grows with the busy subscribers, so sweep less often when there are
         # many (amortised ~4 checks per event), but always well before max_pending.
@@ -183,6 +194,7 @@ class MarketHub:
             self._history.trim()
             self.stats.events_published += len(events)
             self._wake(list(events))
+            self._fanout.notify()
 
     def _wake(self, new: list[MdEvent]) -> None:
         if not self._waiting:
@@ -261,14 +273,15 @@ class MarketHub:
         return None, offset
 
     def _plan(
-        self, flt: Filter, last_id: str | None, *, count_exact: bool = True
+        self, flt: Filter, last_id: str | None, *, count_exact: bool = True, paced: bool = False
     ) -> tuple[list[MdEvent], int, str | None]:
-        """(prefix events, cursor, reset reason or None)."""
+        """(prefix events, cursor, reset reason or None). ``paced``: the backlog is streamed
+        with flow control (push subscriptions), so any depth within history is exact."""
         head = self._history.last_offset
         if last_id is None:
             return self.snapshots(flt), head + 1, None
         reason, offset = self.check_id(last_id)
-        if reason is None and head - offset > self.buffer_events:
+        if reason is None and not paced and head - offset > self.buffer_events:
             backlog = self._history.since(offset + 1)
             if sum(1 for ev in backlog if flt.matches(ev)) > self.max_pending:
                 reason = "too_old"  # the subscriber would be dropped at once: start afresh
@@ -326,6 +339,76 @@ class MarketHub:
         self.stats.subscribers[kind] += 1
         return sub
 
+    def attach(
+        self,
+        flt: Filter,
+        writer: Writer,
+        framing: Framing,
+        last_id: str | None = None,
+        *,
+        conflate_ns: int | None = None,
+        kind: str = "sse",
+        count_exact: bool = True,
+    ) -> PushSubscription:
+        """A push subscription: the hub writes to ``writer`` itself, ``framing.frame(batch)``
+        per batch, from the publishing side (see ``exchange.hub.push``). The prefix (reset and
+        snapshots, or snapshots) is written before this returns; a resume backlog of any depth
+        within history follows exactly, paced by the connection. ``sub.resume_outcome`` is as
+        for ``subscribe``."""
+        fanout = self._fanout
+        if fanout._flush_pending:
+            fanout.flush()  # every group at the head: a new member starts in step
+        prefix, cursor, reason = self._plan(flt, last_id, paced=True, count_exact=count_exact)
+        interned = self._filters.get(flt)
+        if interned is not None:
+            flt = interned
+        elif len(self._filters) < _MAX_INTERNED_FILTERS:
+            self._filters[flt] = flt
+        sub = PushSubscription(fanout, flt, framing, kind, writer, cursor, conflate_ns)
+        if last_id is not None:
+            sub.resume_outcome = reason or "exact"
+            if reason is None:
+                sub.exact_until = self._history.last_offset
+        if prefix:
+            writer.write(framing.frame(prefix))
+            self.stats.delivered[kind] += len(prefix)
+        self.stats.subscribers[kind] += 1
+        fanout.attach(sub)
+        return sub
+
+    def poll_now(
+        self, flt: Filter, cursor: str | None, limit: int
+    ) -> tuple[list[MdEvent], str] | None:
+        """The answer a long poll gets at once, ``(events, next_cursor)``, or ``None`` when it
+        must wait for events after the head (``attach`` a ``POLL_BODY`` subscriber then).
+
+        No cursor: the snapshots (``None`` when the filter wants no book). A cursor that
+        cannot resume exactly: ``reset`` and snapshots. Otherwise the matching events after
+        it, at most ``limit`` (a deep backlog comes in pages, each exact)."""
+        head = self._history.last_offset
+        if cursor is None:
+            snaps = self.snapshots(flt)
+            return (snaps, self.last_id) if snaps else None
+        reason, offset = self.check_id(cursor)
+        if reason is not None:
+            self.stats.resume_reset[reason] += 1
+            return [self.reset_event(reason), *self.snapshots(flt)], self.last_id
+        if offset >= head:
+            return None
+        history = self._history
+        matches = flt.matches
+        events: list[MdEvent] = []
+        pos = offset + 1
+        while pos <= head and len(events) < limit:
+            stop = min(head + 1, pos + 4096)
+            for ev in history.slice(pos, stop):
+                if matches(ev):
+                    events.append(ev)
+                    if len(events) >= limit:
+                        break
+            pos = stop
+        return (events, events[-1].id) if events else None
+
     async def poll(
         self, flt: Filter, cursor: str | None, timeout: float
     ) -> tuple[list[MdEvent], str]:
@@ -349,6 +432,7 @@ class MarketHub:
         """Close every subscription (``closed_reason = "hub_closed"``)."""
         for sub in list(self._subs):
             sub.close("hub_closed")
+        self._fanout.close_all("hub_closed")
 
     # ------------------------------------------------------------------ subscription support
 
@@ -377,7 +461,7 @@ class MarketHub:
             self.stats.subscribers[sub.kind] -= 1
         self._unwait(sub)
 
-    def _drop_slow(self, sub: Subscription) -> None:
+    def _drop_slow(self, sub: Subscription | PushSubscription) -> None:
         if sub.closed_reason is None:
             self.stats.slow_consumer_disconnects += 1
             log.info(

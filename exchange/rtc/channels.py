@@ -198,9 +198,9 @@ class TickerChannel(_Channel):
             raise ValueError("tickers are latest-value: no resume (after) on this channel")
         symbols = ",".join(op.symbols) if op.symbols else None
         self._start(symbols)
-        reply = {"type": "subscribed", "req_id": op.req_id, "channels": "ticker"}
-        if symbols:
-            reply["symbols"] = symbols
+        reply: dict[str, Any] = {"type": "subscribed", "req_id": op.req_id, "channels": ["ticker"]}
+        if op.symbols:
+            reply["symbols"] = sorted(set(op.symbols))
         self.send(reply)
 
     def op_unsubscribe(self, op: Any) -> None:

@@ -31,7 +31,7 @@ from bench.orders_load import (  # noqa: E402
     order_msg,
     sequential,
 )
-from bench.sse_client import SseReader, Stats, Worker  # noqa: E402
+from bench.md_client import SseReader, Stats, Worker  # noqa: E402
 from shared.book import L2Book  # noqa: E402
 from shared.codec import decode_op  # noqa: E402
 from shared.models import OrderNew  # noqa: E402

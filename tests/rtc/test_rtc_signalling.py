@@ -222,8 +222,8 @@ async def test_bad_frames_get_an_error_on_their_channel(live_server: Any) -> Non
         assert ok == {
             "type": "subscribed",
             "req_id": 10,
-            "channels": "ticker",
-            "symbols": "ETH-USD",
+            "channels": ["ticker"],
+            "symbols": ["ETH-USD"],
         }
     assert c.stats.errors == 11
 

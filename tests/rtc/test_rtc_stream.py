@@ -49,8 +49,8 @@ async def test_ticker_and_book_arrive_on_their_channels(market: Any) -> None:
     assert book[0] == {
         "type": "subscribed",
         "req_id": 1,
-        "channels": "book",
-        "symbols": "BTC-USD,ETH-USD",
+        "channels": ["book"],
+        "symbols": ["BTC-USD", "ETH-USD"],
     }
     snaps = [m for m in book if m["type"] == "md.snapshot"]
     assert {s["data"]["symbol"] for s in snaps} == {"BTC-USD", "ETH-USD"}
