@@ -145,7 +145,6 @@ class ExchangeNode:
         """The hub's delivery settings (not saved in its state: they apply to this run)."""
         s = self.settings
         return {
-            "high_water": s.subscriber_high_water,
             "stall_s": s.subscriber_stall_s,
             "keepalive_s": s.sse_heartbeat_s,
         }
@@ -448,7 +447,7 @@ class ExchangeNode:
     def note_resume(self, transport: str, sub: Any, resume_from: str | None) -> None:
         if resume_from:
             outcome = "exact" if sub.resume_outcome == "exact" else "reset"
-            self.metrics.resumes.labels(transport, outcome).inc()
+            self.metrics.resume_counter(transport, outcome).inc()
 
 
 def _name_data(ev: t.Event, engine: Any) -> tuple[str, str | None, dict[str, Any]]:

@@ -92,13 +92,26 @@ def require_account(request: Request) -> str:
         raise api_error(401, "UNAUTHORIZED", str(exc)) from exc
 
 
+#: Filters parsed from query strings, by (symbols, channels, known symbols): a stream or a
+#: poll asks with the same strings again and again. Bounded: beyond it, parse every time.
+_FILTERS: dict[tuple[str | None, str | None, int], Any] = {}
+_MAX_CACHED_FILTERS = 4096
+
+
 def parse_filter(node: Node, symbols: str | None, channels: str | None) -> Any:
     """A hub ``Filter`` from query strings; unknown symbols or channels raise ``ValueError``."""
     from exchange.hub import Filter
 
+    specs = node.engine.specs
+    key = (symbols, channels, id(specs))
+    flt = _FILTERS.get(key)
+    if flt is not None:
+        return flt
     flt = Filter.parse(symbols, channels)
     if flt.symbols is not None:
-        unknown = sorted(s for s in flt.symbols if s not in node.engine.specs)
+        unknown = sorted(s for s in flt.symbols if s not in specs)
         if unknown:
             raise ValueError(f"unknown symbols: {', '.join(unknown)}")
+    if len(_FILTERS) < _MAX_CACHED_FILTERS:
+        _FILTERS[key] = flt
     return flt

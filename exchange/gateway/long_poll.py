@@ -101,24 +101,24 @@ async def serve_poll(scope: Any, receive: Any, send: Any, node: Node) -> None:
         events, next_cursor = answer
         if cursor:
             reset = any(e.event == "reset" for e in events)
-            metrics.resumes.labels("poll", "reset" if reset else "exact").inc()
+            metrics.resume_counter("poll", "reset" if reset else "exact").inc()
         hub.stats.delivered["poll"] += len(events)
         await send_json(send, 200, poll_body(events, next_cursor), _NO_STORE)
         return
     if cursor:
-        metrics.resumes.labels("poll", "exact").inc()
+        metrics.resume_counter("poll", "exact").inc()
     loop = asyncio.get_running_loop()
     future: asyncio.Future[bytes] = loop.create_future()
     waiting_from = cursor or hub.last_id
+    # held polls are counted by the hub (tickwire_md_subscribers{transport="poll"})
     sub = hub.attach(flt, _Answer(future), POLL_BODY, waiting_from, kind="poll", count_exact=False)
+    sub.add_close_callback(lambda _: _expire(future, waiting_from))  # the hub closed: answer
     timer = loop.call_later(timeout, _expire, future, waiting_from)
-    metrics.connections.labels("poll").inc()
     try:
         body = await future
     finally:
         timer.cancel()
         sub.close()
-        metrics.connections.labels("poll").dec()
     await send_json(send, 200, body, _NO_STORE)
 
 

@@ -58,9 +58,18 @@ class Metrics:
         self.queue_depth = Gauge(
             "tickwire_engine_queue_depth", "Commands waiting for durability", registry=r
         )
+        self._resume_children: dict[tuple[str, str], Any] = {}
         self.commands = Counter(
             "tickwire_commands", "Commands sequenced by kind", ["kind"], registry=r
         )
+
+    def resume_counter(self, transport: str, outcome: str) -> Any:
+        """``resumes.labels(transport, outcome)``, looked up once (it is per request)."""
+        key = (transport, outcome)
+        child = self._resume_children.get(key)
+        if child is None:
+            child = self._resume_children[key] = self.resumes.labels(transport, outcome)
+        return child
 
     def watch_hub(self, hub: Callable[[], Any]) -> None:
         """Export the market-data hub's own counters (read at scrape time, so delivering an

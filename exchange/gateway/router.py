@@ -42,6 +42,7 @@ class Outbox:
 
     __slots__ = (
         "_drainer",
+        "_queue",
         "account",
         "close_code",
         "close_reason",
@@ -50,12 +51,11 @@ class Outbox:
         "limit",
         "on_close",
         "overflowed",
-        "queue",
     )
 
     def __init__(self, account: str, limit: int = 10_000, direct: Any = None) -> None:
         self.account = account
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[bytes | None] | None = None
         self.limit = limit
         self.overflowed = False
         self.closed = False
@@ -64,6 +64,14 @@ class Outbox:
         self.close_reason = ""
         self.on_close: Callable[[], None] | None = None
         self._drainer: asyncio.Task[None] | None = None
+
+    @property
+    def queue(self) -> asyncio.Queue[bytes | None]:
+        """Messages waiting (made on first use: a direct outbox rarely needs one)."""
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = asyncio.Queue()
+        return queue
 
     @property
     def backlogged(self) -> bool:

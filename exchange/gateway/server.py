@@ -59,6 +59,16 @@ class ExposeTransport:
             proto = getattr(send, "__self__", None)
             if proto is not None:
                 scope["tickwire.ws_protocol"] = proto
+            if scope["path"] == "/ws/md":
+                # no token, no dependencies: skip the app's routing and middleware, whose
+                # frames would otherwise stay alive for as long as the socket is open
+                from starlette.websockets import WebSocket
+
+                from exchange.gateway.ws_market import ws_md
+
+                scope["app"] = self.app
+                await ws_md(WebSocket(scope, receive, send))
+                return
         await self.app(scope, receive, send)
 
 

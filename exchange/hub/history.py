@@ -89,7 +89,9 @@ class History:
         """Events with offsets in ``[start, stop)`` (clipped to what is retained)."""
         first = self.first_offset
         base = self._head - first
-        return self._events[base + max(start, first) : base + max(min(stop, self.last_offset + 1), first)]
+        return self._events[
+            base + max(start, first) : base + max(min(stop, self.last_offset + 1), first)
+        ]
 
     def at(self, offset: int) -> MdEvent:
         return self._events[self._head + offset - self.first_offset]

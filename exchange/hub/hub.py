@@ -66,7 +66,6 @@ class MarketHub:
         max_pending: int | None = None,
         slow_policy: SlowPolicy = "conflate",
         sweep_every: int = 256,
-        high_water: int = 64 * 1024,
         stall_s: float = 30.0,
         keepalive_s: float | None = 15.0,
     ) -> None:
@@ -95,9 +94,7 @@ class MarketHub:
         self._snapshot_cache: dict[str, tuple[MdEvent, int]] = {}
         self._listeners: list[Callable[[list[MdEvent]], None]] = []
         #: Push subscribers (``attach``): written to straight from the publishing side.
-        self._fanout = Fanout(
-            self, high_water=high_water, stall_s=stall_s, keepalive_s=keepalive_s
-        )
+        self._fanout = Fanout(self, stall_s=stall_s, keepalive_s=keepalive_s)
 
     # ------------------------------------------------------------------ properties
 

@@ -10,7 +10,8 @@ wakes, no queue, no lock, no timeout per subscriber. How it works:
   once per event-loop turn after anything was published, so a batch of commands costs one
   write per subscriber) takes the new events, filters them once per group, frames them once
   per group (``Framing.frame``) and offers the same bytes to every member.
-* **Lagging.** A member whose connection has ``high_water`` bytes or more unsent is not
+* **Lagging.** A member whose connection refuses a write (``Writer.offer``: it has its
+  high-water mark of bytes or more unsent, e.g. ``Settings.subscriber_high_water``) is not
   written: it leaves its group with its own cursor (it costs O(1) memory, the events stay in
   the history ring) and joins the lagging set, which a timer services: when the connection
   has drained it is caught up from the history and rejoins its group. Catching up after
@@ -18,8 +19,8 @@ wakes, no queue, no lock, no timeout per subscriber. How it works:
   events are conflated (or the subscriber is dropped, under ``"disconnect"``), more than
   ``max_pending`` are never conflated but dropped. A subscriber whose connection has not
   drained for ``stall_s``, or whose cursor fell out of history, is dropped
-  (``closed_reason == "slow_consumer"``). So a stalled reader holds at most ``high_water``
-  plus one batch in user space, whatever the feed does.
+  (``closed_reason == "slow_consumer"``). So a stalled reader holds at most its high-water
+  mark plus one batch in user space, whatever the feed does.
 * **Exact resume.** A subscription that resumed from an id starts lagging at that id; the
   backlog up to the head at subscribe time (``exact_until``) is written exactly, in slices,
   as fast as the connection drains (flow control, never conflated), then live events follow.
@@ -60,12 +61,12 @@ class Writer(Protocol):
     """A connection the hub writes to (implemented by each transport)."""
 
     def ready(self) -> bool:
-        """Not closing, and fewer than ``high_water`` bytes unsent."""
+        """Not closing, and fewer than its high-water mark of bytes unsent."""
         ...
 
     def offer(self, data: bytes) -> bool:
-        """Write ``data`` unless the connection is closing or has ``high_water`` bytes or
-        more unsent; ``True`` when written. Never blocks."""
+        """Write ``data`` unless the connection is closing or has its high-water mark of
+        bytes or more unsent; ``True`` when written. Never blocks."""
         ...
 
     def buffered(self) -> int:
@@ -196,13 +197,11 @@ class Fanout:
         self,
         hub: MarketHub,
         *,
-        high_water: int = 64 * 1024,
         stall_s: float = 30.0,
         keepalive_s: float | None = 15.0,
         catchup_bytes: int = 1 << 20,
     ) -> None:
         self.hub = hub
-        self.high_water = high_water
         self.stall_s = stall_s
         self.keepalive_s = keepalive_s
         self.catchup_bytes = catchup_bytes
@@ -381,7 +380,7 @@ class Fanout:
                 continue
             if sub.conflate_ns and now < sub._due:
                 continue
-            if writer.buffered() >= self.high_water:
+            if not writer.ready():
                 if now - sub._lag_since > self.stall_s or self._too_far(sub):
                     hub._drop_slow(sub)
                 continue
@@ -408,7 +407,7 @@ class Fanout:
         matches = sub.filter.matches
         wrote = 0
         while sub.cursor < target:
-            if wrote >= self.catchup_bytes or writer.buffered() >= self.high_water:
+            if wrote >= self.catchup_bytes or not writer.ready():
                 return True
             if sub.cursor <= sub.exact_until:
                 stop = min(target, sub.exact_until + 1, sub.cursor + _SLICE)
@@ -457,9 +456,7 @@ class Fanout:
             sub._scan_offset = head + 1
         return sub._scan_count > limit
 
-    def _apply_policy(
-        self, sub: PushSubscription, events: list[MdEvent]
-    ) -> list[MdEvent] | None:
+    def _apply_policy(self, sub: PushSubscription, events: list[MdEvent]) -> list[MdEvent] | None:
         """The slow-consumer policy on a live backlog; ``None`` when ``sub`` was dropped."""
         hub = self.hub
         if len(events) > hub.buffer_events:

@@ -261,3 +261,37 @@ async def test_heartbeat_comments_on_a_quiet_stream(live_server_factory: Any) ->
                 break
     assert buf.startswith(b"retry: ")
     assert buf.count(b": hb ") >= 2
+
+
+# ---------------------------------------------------------------- WebSocket framing
+
+
+async def test_ws_md_with_and_without_compression_carry_the_same_messages(market: Any) -> None:
+    from shared.codec import decode_message
+
+    async def first(compression: str | None, n: int) -> tuple[bool, dict[str, Any], list[str]]:
+        async with websockets.connect(f"{market.ws_url}/ws/md", compression=compression) as ws:
+            sub = {"op": "subscribe", "req_id": 7, "symbols": ["BTC-USD", "ETH-USD"],
+                   "channels": ["book", "trades"], "conflate": "100ms"}  # fmt: skip
+            await ws.send(orjson.dumps(sub).decode())
+            reply = await ws.recv()
+            ids: list[str] = []
+            while len(ids) < n:
+                msg = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert msg["type"] in ("md.snapshot", "md.book", "md.trade"), msg
+                assert msg["data"]["symbol"] in ("BTC-USD", "ETH-USD")
+                ids.append(msg["id"])
+            negotiated = bool(ws.protocol.extensions)
+            return negotiated, orjson.loads(reply), ids
+
+    (plain, reply, ids), (deflated, reply2, ids2) = await asyncio.gather(
+        first(None, 12), first("deflate", 12)
+    )
+    assert (plain, deflated) == (False, True)
+    # the reply is the contract's ``subscribed``: lists, the window echoed
+    assert reply == reply2 == {"type": "subscribed", "req_id": 7, "symbols": ["BTC-USD", "ETH-USD"],
+                               "channels": ["book", "trades"], "conflate": "100ms"}  # fmt: skip
+    assert decode_message(orjson.dumps(reply)).type == "subscribed"
+    # snapshots carry the head id, then ids rise
+    assert all(offset(a) <= offset(b) for a, b in zip(ids, ids[1:], strict=False))
+    assert all(offset(a) <= offset(b) for a, b in zip(ids2, ids2[1:], strict=False))
