@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:  # bench/ is a top-level folder, not an installed 
     sys.path.insert(0, str(ROOT))
 
 from bench.fanout import framing, hist_percentile  # noqa: E402
+from bench.md_client import SseReader, Stats, Worker  # noqa: E402
 from bench.naive_sse import NaiveHub  # noqa: E402
 from bench.orders_load import (  # noqa: E402
     Target,
@@ -31,7 +32,6 @@ from bench.orders_load import (  # noqa: E402
     order_msg,
     sequential,
 )
-from bench.md_client import SseReader, Stats, Worker  # noqa: E402
 from shared.book import L2Book  # noqa: E402
 from shared.codec import decode_op  # noqa: E402
 from shared.models import OrderNew  # noqa: E402

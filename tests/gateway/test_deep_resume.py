@@ -19,8 +19,8 @@ import orjson
 import pytest
 import websockets
 
-from tests.conftest import LiveServer, start_server
 from exchange.config import Settings
+from tests.conftest import LiveServer, start_server
 
 HISTORY = 120_000
 PUBLISHED = 130_000

@@ -4,8 +4,8 @@ peers, clean shutdown, and market-data history surviving a restart."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import base64
+import contextlib
 import os
 import socket
 import time

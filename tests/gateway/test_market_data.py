@@ -4,6 +4,7 @@ framing, snapshots, resume exactness at random disconnect points, checksums, res
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import httpx
@@ -293,5 +294,5 @@ async def test_ws_md_with_and_without_compression_carry_the_same_messages(market
                                "channels": ["book", "trades"], "conflate": "100ms"}  # fmt: skip
     assert decode_message(orjson.dumps(reply)).type == "subscribed"
     # snapshots carry the head id, then ids rise
-    assert all(offset(a) <= offset(b) for a, b in zip(ids, ids[1:], strict=False))
-    assert all(offset(a) <= offset(b) for a, b in zip(ids2, ids2[1:], strict=False))
+    assert all(offset(a) <= offset(b) for a, b in itertools.pairwise(ids))
+    assert all(offset(a) <= offset(b) for a, b in itertools.pairwise(ids2))

@@ -146,7 +146,7 @@ async def test_disconnect_policy_and_max_pending_drop_the_subscriber() -> None:
         w = FakeWriter(cap=0)
         sub = hub.attach(Filter(), w, SSE_CHUNKED)
         closed: list[str | None] = []
-        sub.add_close_callback(lambda s: closed.append(s.closed_reason))
+        sub.add_close_callback(lambda s, out=closed: out.append(s.closed_reason))
         for i in range(n):  # trades are never conflated
             hub.publish([("trade", "A", {"symbol": "A", "trade_id": i})], i)
         await asyncio.sleep(0.12)
