@@ -296,3 +296,14 @@ async def test_ws_md_with_and_without_compression_carry_the_same_messages(market
     # snapshots carry the head id, then ids rise
     assert all(offset(a) <= offset(b) for a, b in itertools.pairwise(ids))
     assert all(offset(a) <= offset(b) for a, b in itertools.pairwise(ids2))
+
+
+async def test_ws_compress_0_declines_the_offered_deflate(market: Any) -> None:
+    """Browsers always offer permessage-deflate; ``?compress=0`` lets a page decline it."""
+    for path, want in (("/ws/md?compress=0", False), ("/ws/md?compress=1", True), ("/ws/md", True)):
+        async with websockets.connect(f"{market.ws_url}{path}", compression="deflate") as ws:
+            assert bool(ws.protocol.extensions) is want, path
+            await ws.send(orjson.dumps({"op": "subscribe", "req_id": 1}).decode())
+            assert orjson.loads(await ws.recv())["type"] == "subscribed"
+            msg = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert msg["type"] == "md.snapshot", msg

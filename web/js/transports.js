@@ -39,7 +39,7 @@ export class WsTransport {
     this.closed = false;
     const loc = feed.env.location;
     const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
-    this.socket = new feed.env.WebSocket(`${scheme}//${loc.host}/ws/md`);
+    this.socket = new feed.env.WebSocket(`${scheme}//${loc.host}/ws/md?compress=0`);
     this.socket.onopen = () => {
       const msg = { op: OPS.SUBSCRIBE, req_id: 1, channels: feed.channels };
       if (feed.symbols.length) msg.symbols = feed.symbols;

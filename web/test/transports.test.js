@@ -54,7 +54,7 @@ test("WS first; when refused, SSE resumes from the last id the WS delivered", as
   const feed = new MarketFeed({ env, onEvent: (e, d, id) => events.push([e, id]) });
   feed.start();
   const ws = env.sockets[0];
-  assert.equal(ws.url, "ws://h:1/ws/md");
+  assert.equal(ws.url, "ws://h:1/ws/md?compress=0");
   ws.onopen();
   assert.deepEqual(ws.sent[0], { op: "subscribe", req_id: 1, channels: ["book", "trades", "ticker", "candles", "status"] });
   ws.onmessage({ data: JSON.stringify({ type: "subscribed", req_id: 1 }) });
