@@ -380,7 +380,8 @@ class ExchangeNode:
     def released_exec_seq(self, account: str) -> int:
         """The last ``exec_seq`` of ``account`` that clients may have seen (released)."""
         latest: int = self.engine.latest_exec_seq(account)
-        for pending in getattr(self.sequencer, "_pending", ()):
+        unreleased = getattr(self.sequencer, "unreleased", None)
+        for pending in unreleased() if unreleased is not None else ():
             for ev in pending.events:
                 seq = getattr(ev, "exec_seq", None)
                 if seq is not None and getattr(ev, "account", None) == account:

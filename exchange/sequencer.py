@@ -67,6 +67,8 @@ class _Pending:
     origin: Origin | None
     future: asyncio.Future[list[t.Event]] | None
     started: float
+    #: A read barrier (``Sequencer.durable``), not a command: released with its batch.
+    barrier: bool = False
 
 
 def split_market(events: Sequence[t.Event]) -> tuple[list[t.Event], list[t.Event]]:
@@ -113,6 +115,9 @@ class Sequencer:
         self.metrics = metrics
         self.last_ts = 0
         self._pending: list[_Pending] = []
+        #: Set while a batch taken from ``_pending`` is being made durable; done once released.
+        self._in_flight: asyncio.Future[None] | None = None
+        self._committing: list[_Pending] = []  # that batch, oldest first
         self._wakeup = asyncio.Event()
         self._committer: asyncio.Task[None] | None = None
         self._since_snapshot = 0
@@ -177,6 +182,26 @@ class Sequencer:
         self._wakeup.set()
         return await fut
 
+    def unreleased(self) -> list[_Pending]:
+        """Commands applied but not yet released (being made durable, then queued), oldest
+        first: what no client may see yet."""
+        return [*self._committing, *self._pending] if self._committing else self._pending
+
+    async def durable(self) -> None:
+        """Return once every command applied so far is durable and released.
+
+        A read of engine state (REST, ``order.status``) taken *before* this call shows only
+        what a crash cannot undo once it returns: read first, then ``await durable()``, then
+        answer. Immediate unless group commit has commands in flight.
+        """
+        if self._pending:
+            fut: asyncio.Future[list[t.Event]] = asyncio.get_running_loop().create_future()
+            self._pending.append(_Pending([], None, fut, time.perf_counter(), barrier=True))
+            self._wakeup.set()
+            await fut
+        elif self._in_flight is not None:
+            await asyncio.shield(self._in_flight)
+
     def _apply(self, cmd: t.Command) -> list[t.Event]:
         if self.journal is not None and self.encode_command is not None:
             self.journal.append(self.encode_command(cmd))
@@ -200,19 +225,27 @@ class Sequencer:
                 continue
             if self.metrics is not None:
                 self.metrics.queue_depth.set(len(batch))
-            self.journal.flush()
-            t0 = time.perf_counter()
+            in_flight = self._in_flight = asyncio.get_running_loop().create_future()
+            self._committing = batch
             try:
-                await asyncio.to_thread(self.journal.sync)
-            except Exception as exc:  # a failed fsync must not release anything
-                log.exception("journal sync failed; failing %d commands", len(batch))
+                self.journal.flush()
+                t0 = time.perf_counter()
+                try:
+                    await asyncio.to_thread(self.journal.sync)
+                except Exception as exc:  # a failed fsync must not release anything
+                    log.exception("journal sync failed; failing %d commands", len(batch))
+                    for p in batch:
+                        if p.future is not None and not p.future.done():
+                            p.future.set_exception(exc)
+                    continue
+                self._observe_fsync(time.perf_counter() - t0)
                 for p in batch:
-                    if p.future is not None and not p.future.done():
-                        p.future.set_exception(exc)
-                continue
-            self._observe_fsync(time.perf_counter() - t0)
-            for p in batch:
-                self._release(p)
+                    self._release(p)
+            finally:
+                self._in_flight = None
+                self._committing = []
+                if not in_flight.done():
+                    in_flight.set_result(None)
             if not self._pending:
                 self._after_release()
 
@@ -221,6 +254,10 @@ class Sequencer:
             self.metrics.fsync_latency.observe(seconds)
 
     def _release(self, p: _Pending) -> None:
+        if p.barrier:
+            if p.future is not None and not p.future.done():
+                p.future.set_result(p.events)
+            return
         private, market = split_market(p.events)
         try:
             if private:

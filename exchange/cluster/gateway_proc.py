@@ -101,6 +101,12 @@ class _NoSequencer:
     async def stop(self) -> None:
         return None
 
+    async def durable(self) -> None:
+        """The gateway's engine mirror holds only what the sequencer released."""
+
+    def unreleased(self) -> tuple[()]:
+        return ()
+
 
 class GatewayNode(ExchangeNode):
     """A gateway process's node; see the module docstring."""

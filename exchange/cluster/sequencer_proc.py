@@ -140,6 +140,8 @@ class ClusterSequencer(Sequencer):
 
     def _release(self, p: Any) -> None:
         super()._release(p)
+        if p.barrier:  # a read barrier, not a command
+            return
         seq, payload, source = self._applied.popleft()
         if source is not None:
             entry = SeqEntry(seq, payload, source.gateway, source.corr, source.cmd_id)

@@ -117,7 +117,12 @@ async def candles(
 
 @router.get("/account", summary="Balances, positions and the latest exec_seq")
 async def account(request: Request, acct: Account) -> dict[str, Any]:
-    return _node(request).account_payload(acct)
+    node = _node(request)
+    payload = node.account_payload(acct)
+    # the exec_seq these balances reflect; durable (so released) once the wait returns
+    payload["latest_exec_seq"] = node.engine.latest_exec_seq(acct)
+    await node.sequencer.durable()  # answer nothing a crash could still undo
+    return payload
 
 
 @router.get("/orders", summary="The account's open orders")
@@ -125,16 +130,20 @@ async def open_orders(
     request: Request, acct: Account, symbol: str | None = None
 ) -> list[dict[str, Any]]:
     node = _node(request)
-    return [node.render_order(v) for v in node.engine.open_orders(acct, symbol)]
+    orders = [node.render_order(v) for v in node.engine.open_orders(acct, symbol)]
+    await node.sequencer.durable()
+    return orders
 
 
 @router.get("/orders/{client_order_id}", summary="One order in any state")
 async def get_order(client_order_id: str, request: Request, acct: Account) -> dict[str, Any]:
     node = _node(request)
     view = node.engine.find_order(acct, client_order_id=client_order_id)
-    if view is None:
+    found = None if view is None else node.render_order(view)
+    await node.sequencer.durable()
+    if found is None:
         raise api_error(404, "UNKNOWN_ORDER", "no such order")
-    return node.render_order(view)
+    return found
 
 
 @router.post(

@@ -163,7 +163,7 @@ class OrderSession:
             if count == 0 and not rejected:  # the engine always answers CanceledAll
                 self.outbox.send({"type": "orders.canceled_all", "req_id": req_id, "count": 0})
         elif name == "order.status":
-            self.status(op, req_id)
+            await self.status(op, req_id)
         elif name == "executions.resume":
             self.resume(op.after, req_id)
         elif name == "deadman":
@@ -180,17 +180,18 @@ class OrderSession:
         else:  # the codec only lets known ops through
             self.error("UNKNOWN_OP", f"unknown op {name!r}", req_id)
 
-    def status(self, op: Any, req_id: Any) -> None:
+    async def status(self, op: Any, req_id: Any) -> None:
         if (op.client_order_id is None) == (op.order_id is None):
             self.error("BAD_REQUEST", "give exactly one of client_order_id or order_id", req_id)
             return
         view = self.node.engine.find_order(
             self.account, client_order_id=op.client_order_id, order_id=op.order_id
         )
-        if view is None:
+        msg = None if view is None else self.node.render_order(view)
+        await self.node.sequencer.durable()  # show nothing a crash could still undo
+        if msg is None:
             self.reject("UNKNOWN_ORDER", "no such order", req_id, op.client_order_id)
             return
-        msg = self.node.render_order(view)
         self.outbox.send({"type": "order.status", "req_id": req_id, **msg})
 
     def resume(self, after: int, req_id: Any) -> None:
