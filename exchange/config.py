@@ -39,6 +39,9 @@ class Settings:
     #: Group-commit window for fsync=batch, in milliseconds.
     batch_window_ms: float = 2.0
     snapshot_every: int = 50_000  # commands between engine snapshots
+    #: Write snapshots from a forked copy-on-write child (POSIX), so the event loop never
+    #: waits for the state to be serialized; False writes them inline (blocking).
+    snapshot_fork: bool = True
     allowed_origins: tuple[str, ...] = ()  # empty: same host only (plus no Origin at all)
     tls_cert: Path | None = None
     tls_key: Path | None = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import struct
 import time
 import weakref
@@ -34,6 +35,7 @@ from exchange.gateway.ratelimit import TokenBucket
 from exchange.gateway.router import AccountRouter
 from exchange.hub import MarketHub
 from exchange.journal import Journal, decode_command, encode_command, load_or_create
+from exchange.journal.log import ForkedSnapshot
 from exchange.sequencer import Origin, Sequencer
 from shared.values import format_units, to_units
 
@@ -106,6 +108,8 @@ class ExchangeNode:
         self.engine: Any = None
         self.hub: Any = None
         self.journal: Any = None
+        self._snapshot_job: ForkedSnapshot | None = None
+        self._snapshot_loop: asyncio.AbstractEventLoop | None = None
         self.sequencer: Any = None
         self.router = AccountRouter(self.render_private)
         self.trades: dict[str, deque[dict[str, Any]]] = {}
@@ -292,6 +296,7 @@ class ExchangeNode:
         if self.sequencer is not None:
             await self.sequencer.stop()
         if self.journal is not None:
+            self._snapshot_written()  # a snapshot child still writing: wait for it
             self.journal.close()
             self.journal = None
 
@@ -316,10 +321,48 @@ class ExchangeNode:
             self.hub.close()  # every subscription ends: streams finish, polls answer
 
     def write_snapshot(self) -> None:
+        """Snapshot engine and hub state after the last journal record.
+
+        Forked (``snapshot_fork``, the default on POSIX inside the event loop): a child
+        serializes its copy-on-write image while this process goes on, so no connection
+        waits (serializing inline took 1 s at 50,000 resting orders). One at a time: while a
+        child still writes, the next request is skipped (the one after it will run).
+        """
+        journal = self.journal
+        if journal is None or self._snapshot_job is not None:
+            return
+        engine, hub = self.engine, self.hub
+
+        def make() -> bytes:
+            return _pack_snapshot(engine.to_snapshot(), hub.to_state())
+
+        loop = _running_loop()
+        if self.settings.snapshot_fork and hasattr(os, "fork") and loop is not None:
+            job = self._snapshot_job = journal.fork_snapshot(make)
+            self._snapshot_loop = loop
+            loop.add_reader(job.fd, self._snapshot_written)
+            return
+        journal.write_snapshot(journal.last_seq, make())
+
+    def _snapshot_written(self) -> None:
+        """Reap the snapshot child (when it ended, or blocking at shutdown)."""
+        job, loop = self._snapshot_job, self._snapshot_loop
+        if job is None:
+            return
+        self._snapshot_job = self._snapshot_loop = None
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(job.fd)
         if self.journal is None:
             return
-        data = _pack_snapshot(self.engine.to_snapshot(), self.hub.to_state())
-        self.journal.write_snapshot(self.journal.last_seq, data)
+        if self.journal.finish_snapshot(job):
+            log.info(
+                "snapshot at record %d written by child %d in %.2f s",
+                job.seq,
+                job.pid,
+                time.perf_counter() - job.started,
+            )
+        else:
+            log.error("snapshot at record %d failed in child %d (see stderr)", job.seq, job.pid)
 
     # ------------------------------------------------------------------ commands
 
@@ -449,6 +492,13 @@ class ExchangeNode:
         if resume_from:
             outcome = "exact" if sub.resume_outcome == "exact" else "reset"
             self.metrics.resume_counter(transport, outcome).inc()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _name_data(ev: t.Event, engine: Any) -> tuple[str, str | None, dict[str, Any]]:

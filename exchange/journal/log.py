@@ -12,6 +12,8 @@ Contract::
     seq = journal.append(encode_command(cmd))   # cheap: buffered in memory
     journal.sync()                    # before releasing the replies of appended commands
     journal.write_snapshot(seq, state_bytes)    # state after record ``seq``; blocking
+    job = journal.fork_snapshot(make_state)     # or: a child writes it, the caller goes on
+    ...; journal.finish_snapshot(job)           # once job.fd is readable (the child ended)
     journal.close()
 
 Fsync policies (``sync()`` is what the caller must call before releasing replies):
@@ -36,12 +38,18 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import itertools
 import logging
 import os
+import signal
 import struct
 import threading
+import time
+import traceback
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -65,7 +73,7 @@ from exchange.journal.segment import (
 )
 from exchange.journal.snapshot import TMP_PREFIX, list_snapshots, write_snapshot_file
 
-__all__ = ["FsyncPolicy", "Journal", "Recovery"]
+__all__ = ["ForkedSnapshot", "FsyncPolicy", "Journal", "Recovery"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +84,18 @@ _LOCK_NAME = "LOCK"
 _pack_header = RECORD_HEADER.pack
 _pack_len_seq = struct.Struct("<IQ").pack
 _crc32 = zlib.crc32
+
+
+@dataclass(slots=True)
+class ForkedSnapshot:
+    """A snapshot being written by a child process (``Journal.fork_snapshot``)."""
+
+    pid: int
+    #: Read end of a pipe: readable (``ok`` or EOF) once the child has finished.
+    fd: int
+    seq: int
+    started: float
+    ok: bool | None = None
 
 
 class Journal:
@@ -294,13 +314,71 @@ class Journal:
             raise JournalError(f"snapshot seq {seq} is outside 0..{self.last_seq}")
         self.sync()
         write_snapshot_file(self.directory, seq, data)
+        self._after_snapshot()
+
+    def _after_snapshot(self) -> None:
         snapshots = list_snapshots(self.directory)
         for _, path in snapshots[: -self.keep_snapshots]:
             path.unlink()
         self._roll()
         if self.prune_segments:
-            oldest = list_snapshots(self.directory)[0][0]
-            self._prune(oldest)
+            self._prune(list_snapshots(self.directory)[0][0])
+
+    def fork_snapshot(self, make_data: Callable[[], bytes]) -> ForkedSnapshot:
+        """Write a snapshot from a forked child; return at once (POSIX only).
+
+        The child is a copy-on-write image of this process taken now, so ``make_data()``
+        run there serializes the state after record ``last_seq`` while the parent goes on
+        appending. The child makes the journal durable up to that record (the open file is
+        shared), writes the snapshot file atomically and exits; it holds no lock of the
+        directory (a parent killed meanwhile frees it). When ``job.fd`` becomes readable call
+        :meth:`finish_snapshot`, which reaps the child and then prunes and rolls as
+        :meth:`write_snapshot` does.
+        """
+        self._check_open()
+        with self._sync_lock, self._write_lock:  # no thread is writing or syncing the fd
+            self._write_buffer()
+            seq = self._next_seq - 1  # appends come from this thread only
+            fd, lock_fd = self._fd, self._lock_fd
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: no locks, no logging, no asyncio; only os calls
+                self._snapshot_child(r, w, fd, lock_fd, seq, make_data)
+        os.close(w)
+        return ForkedSnapshot(pid, r, seq, time.perf_counter())
+
+    def _snapshot_child(
+        self, r: int, w: int, fd: int, lock_fd: int, seq: int, make_data: Callable[[], bytes]
+    ) -> None:
+        code = 1
+        try:
+            gc.disable()
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, not this
+            os.close(r)
+            os.close(lock_fd)
+            if self.policy != "off":
+                os.fdatasync(fd)
+            write_snapshot_file(self.directory, seq, make_data())
+            os.write(w, b"ok")
+            code = 0
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                os.write(2, f"snapshot child failed:\n{traceback.format_exc()}".encode())
+        finally:
+            os._exit(code)
+
+    def finish_snapshot(self, job: ForkedSnapshot) -> bool:
+        """Reap the child of ``fork_snapshot``; on success prune and roll. Blocks until it
+        has exited (immediate once ``job.fd`` is readable)."""
+        try:
+            status = os.read(job.fd, 2)
+        finally:
+            os.close(job.fd)
+        _, code = os.waitpid(job.pid, 0)
+        job.ok = status == b"ok" and os.waitstatus_to_exitcode(code) == 0
+        if job.ok and self._state == "open":
+            self._after_snapshot()
+        return job.ok
 
     def _roll(self) -> None:
         with self._sync_lock:
