@@ -63,6 +63,9 @@ class Settings:
     account_rate: float = 100.0  # order ops per second per account
     account_burst: float = 200.0
     abuse_limit: int = 200  # rate-limited messages in a row before the socket is closed
+    #: Messages an order connection's outbox may queue for a socket that does not drain
+    #: before it is closed with 1008 (the client resumes with ``executions.resume``).
+    outbox_limit: int = 10_000
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
     # market data

@@ -38,10 +38,16 @@ class Outbox:
 
     ``close(code, reason)`` ends the stream: queued messages are still written, then
     ``on_close`` (set by the socket loop) closes the connection with that code.
+
+    ``hold()`` / ``release()`` bracket a replay (``executions.resume``): while held, what
+    others ``put`` waits (counted against ``limit``) and the replay writes with ``put_now``
+    at the pace of ``room()``; ``release()`` then appends what waited, so live events follow
+    the replayed ones in order.
     """
 
     __slots__ = (
         "_drainer",
+        "_held",
         "_queue",
         "account",
         "close_code",
@@ -64,6 +70,7 @@ class Outbox:
         self.close_reason = ""
         self.on_close: Callable[[], None] | None = None
         self._drainer: asyncio.Task[None] | None = None
+        self._held: list[bytes] | None = None
 
     @property
     def queue(self) -> asyncio.Queue[bytes | None]:
@@ -79,6 +86,17 @@ class Outbox:
         return self._drainer is not None
 
     def put(self, frame: bytes) -> None:
+        held = self._held
+        if held is not None and not self.closed:
+            if len(held) >= self.limit:
+                self._overflow()
+            else:
+                held.append(frame)
+            return
+        self.put_now(frame)
+
+    def put_now(self, frame: bytes) -> None:
+        """``put``, past a ``hold()`` (the replay's own messages)."""
         if self.closed or self.overflowed:
             return
         direct = self.direct
@@ -88,14 +106,40 @@ class Outbox:
                 return
             self._drainer = asyncio.ensure_future(self._drain())
         if self.queue.qsize() >= self.limit:
-            self.overflowed = True
-            self.queue.put_nowait(None)
-            self.close(1008, "slow consumer")
+            self._overflow()
             return
         self.queue.put_nowait(frame)
 
+    def _overflow(self) -> None:
+        self.overflowed = True
+        self._held = None
+        self.queue.put_nowait(None)
+        self.close(1008, "slow consumer")
+
     def send(self, message: dict[str, Any]) -> None:
         self.put(orjson.dumps(message))
+
+    def hold(self) -> None:
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        for frame in held or ():
+            self.put_now(frame)
+
+    async def room(self) -> None:
+        """Return once the connection can take more without growing a backlog.
+
+        Yields to the loop first: uvloop hands this turn's writes to the socket only at the
+        end of the turn, so until then the write buffer reads as empty however much waits.
+        """
+        await asyncio.sleep(0)
+        if self.direct is not None:
+            await self.drained()
+            return
+        while not self.closed and self.queue.qsize() > self.limit // 2:
+            await asyncio.sleep(0.005)
 
     def close(self, code: int | None = None, reason: str = "") -> None:
         """End the stream (idempotent); the first code given is the one the socket closes with."""

@@ -15,6 +15,7 @@ import logging
 import time
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, WebSocket
 
 from exchange.engine import types as t
@@ -49,7 +50,7 @@ class OrderSession:
         self.ws = ws
         self.account = account
         s = node.settings
-        self.outbox: Outbox = outbox_for(ws, account, s.subscriber_high_water)
+        self.outbox: Outbox = outbox_for(ws, account, s.subscriber_high_water, s.outbox_limit)
         self.bucket = TokenBucket(s.conn_rate, s.conn_burst)
         self.account_bucket = node.account_bucket(account)
         self.limited_in_a_row = 0
@@ -165,7 +166,7 @@ class OrderSession:
         elif name == "order.status":
             await self.status(op, req_id)
         elif name == "executions.resume":
-            self.resume(op.after, req_id)
+            await self.resume(op.after, req_id)
         elif name == "deadman":
             self.set_deadman(op.timeout_ms, req_id)
         elif name == "subscribe":
@@ -194,7 +195,7 @@ class OrderSession:
             return
         self.outbox.send({"type": "order.status", "req_id": req_id, **msg})
 
-    def resume(self, after: int, req_id: Any) -> None:
+    async def resume(self, after: int, req_id: Any) -> None:
         if after < 0:
             self.error("BAD_REQUEST", "after must be >= 0", req_id)
             return
@@ -210,14 +211,27 @@ class OrderSession:
                 req_id,
             )
             return
-        for ev in node.engine.executions_after(self.account, after):
-            seq = getattr(ev, "exec_seq", None)
-            if seq is None or seq > released:
-                break
-            self.outbox.send(node.render_private(ev))
-        self.outbox.send(
-            {"type": "executions.resumed", "req_id": req_id, "latest_exec_seq": released}
-        )
+        # any depth within the retained history: the backlog is written at the pace the
+        # socket drains, live executions waiting behind it (``Outbox.hold``)
+        box = self.outbox
+        box.hold()
+        try:
+            for n, ev in enumerate(node.engine.executions_after(self.account, after), 1):
+                seq = getattr(ev, "exec_seq", None)
+                if seq is None or seq > released:
+                    break
+                box.put_now(orjson.dumps(node.render_private(ev)))
+                if n % 256 == 0:
+                    await box.room()
+                    if box.closed:
+                        return
+            box.put_now(
+                orjson.dumps(
+                    {"type": "executions.resumed", "req_id": req_id, "latest_exec_seq": released}
+                )
+            )
+        finally:
+            box.release()
 
     # ------------------------------------------------------------------ dead-man's switch
 

@@ -26,9 +26,9 @@ __all__ = ["outbox_for", "serve_socket"]
 _closing: set[asyncio.Task[None]] = set()
 
 
-def outbox_for(ws: WebSocket, account: str, high_water: int) -> Outbox:
+def outbox_for(ws: WebSocket, account: str, high_water: int, limit: int = 10_000) -> Outbox:
     """The connection's outbox: direct when the server exposes the socket."""
-    return Outbox(account, direct=ws_writer(ws.scope, high_water))
+    return Outbox(account, limit, direct=ws_writer(ws.scope, high_water))
 
 
 async def _close(ws: WebSocket, outbox: Outbox) -> None:
