@@ -15,10 +15,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
+from starlette.types import Scope
 
 from exchange import rtc
 from exchange.config import Settings
 from exchange.gateway import long_poll, replay_api, rest, sse_market, ws_market, ws_orders
+from exchange.gateway.openapi import install_openapi
 
 __all__ = ["WEB_DIR", "create_app"]
 
@@ -90,5 +93,24 @@ def create_app(settings: Settings, node: Any | None = None) -> FastAPI:
     if vendor.is_dir():
         app.mount("/vendor/lightweight-charts", StaticFiles(directory=vendor), name="vendor")
     if WEB_DIR.is_dir():
-        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+        app.router.routes.append(_UiMount("/", StaticFiles(directory=WEB_DIR, html=True)))
+    install_openapi(app, node)
     return app
+
+
+#: Paths that belong to the API: the UI's files never answer for them.
+_API_PREFIXES = ("/api/", "/md/", "/ws", "/rtc/", "/healthz", "/metrics", "/openapi.json")
+
+
+class _UiMount(Mount):
+    """The browser UI's files at ``/``, except under the API's paths.
+
+    A mount at ``/`` matches every path, so without this a request to an API route with
+    another method (``POST /api/symbols``) or an unknown API path was answered by the file
+    server (405 ``Allow: GET, HEAD``, or an HTML 404) instead of the API's own 405/404.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get("type") == "http" and scope.get("path", "").startswith(_API_PREFIXES):
+            return Match.NONE, {}
+        return super().matches(scope)

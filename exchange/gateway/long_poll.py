@@ -87,11 +87,14 @@ async def serve_poll(scope: Any, receive: Any, send: Any, node: Node) -> None:
     limit = settings.poll_max_timeout_s
     try:
         flt = parse_filter(node, query.get("symbols"), query.get("channels"))
-        timeout = float(query.get("timeout", "25"))
+        timeout = float(query.get("timeout", min(25.0, limit)))
         if not 0 <= timeout <= limit or math.isnan(timeout):
             raise ValueError(f"timeout must be within 0..{limit:g}")
     except ValueError as exc:
         await send_json(send, 400, error_body("BAD_REQUEST", str(exc)))
+        return
+    if scope.get("method") == "HEAD":  # the answer's head only: nothing waits, nothing read
+        await send_json(send, 200, b"", _NO_STORE)
         return
     cursor = query.get("cursor") or None
     hub = node.hub

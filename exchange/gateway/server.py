@@ -49,6 +49,7 @@ class ExposeTransport:
       so its outbox and market data write frames to the socket directly.
     * An HTTP request's transport is put in ``scope`` (``tickwire.transport``) so a stream
       can *abort* a connection whose reader has stalled (``close()`` would wait to flush).
+    * ``HEAD`` is served as the ``GET`` of the same route, without the body.
 
     uvicorn's ``send`` is a bound method of its request cycle or protocol; under any other
     server these keys are absent and the transports fall back to ASGI ``send``.
@@ -73,6 +74,10 @@ class ExposeTransport:
             transport = getattr(getattr(send, "__self__", None), "transport", None)
             if transport is not None:
                 scope["tickwire.transport"] = transport
+            if scope["method"] == "HEAD":
+                # every GET route answers HEAD: the app runs the GET, and uvicorn, whose own
+                # scope still says HEAD, sends the head with the GET's headers and no body
+                scope = {**scope, "method": "GET"}
         elif kind == "websocket":
             proto = getattr(send, "__self__", None)
             if proto is not None:

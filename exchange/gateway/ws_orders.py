@@ -28,6 +28,7 @@ from exchange.gateway.wsconn import outbox_for, serve_socket
 from exchange.sequencer import Origin
 from shared.codec import decode_op
 from shared.errors import NOT_EXECUTED, SUBSCRIPTION_ENDED, UNCONFIRMED, ProtocolError
+from shared.models.ops import MAX_DEADMAN_MS
 
 __all__ = ["OrderSession", "router"]
 
@@ -236,8 +237,8 @@ class OrderSession:
     # ------------------------------------------------------------------ dead-man's switch
 
     def set_deadman(self, timeout_ms: int, req_id: Any) -> None:
-        if timeout_ms < 0 or timeout_ms > 3_600_000:
-            self.error("BAD_REQUEST", "timeout_ms must be within 0..3600000", req_id)
+        if timeout_ms < 0 or timeout_ms > MAX_DEADMAN_MS:  # one day (shared.models.ops)
+            self.error("BAD_REQUEST", f"timeout_ms must be within 0..{MAX_DEADMAN_MS}", req_id)
             return
         self.deadman_ms = timeout_ms
         self.arm_deadman()
