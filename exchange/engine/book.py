@@ -1,6 +1,6 @@
 """One symbol's limit order book: integer price levels, a FIFO per level, O(1) cancel.
 
-Exports: ``Book``, ``Level``, ``book_checksum``.
+Exports: ``Book``, ``Level`` (defined beside ``Order`` in ``orders``), ``book_checksum``.
 
 Layout (chosen for the matching hot path):
 
@@ -19,34 +19,10 @@ from __future__ import annotations
 import zlib
 from bisect import bisect_left, insort
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from exchange.engine.orders import Order
+from exchange.engine.orders import Level, Order
 
 __all__ = ["Book", "Level", "book_checksum"]
-
-
-class Level:
-    """A price level: FIFO of resting orders and their total ``qty`` (leaves)."""
-
-    __slots__ = ("count", "head", "price", "qty", "tail")
-
-    def __init__(self, price: int) -> None:
-        self.price = price
-        self.head: Order | None = None
-        self.tail: Order | None = None
-        self.qty = 0
-        self.count = 0
-
-    def orders(self) -> list[Order]:
-        """The resting orders, oldest first."""
-        out = []
-        node = self.head
-        while node is not None:
-            out.append(node)
-            node = node.next
-        return out
 
 
 def book_checksum(asks: Iterable[tuple[int, int]], bids: Iterable[tuple[int, int]]) -> int:

@@ -1,6 +1,7 @@
 """The order record and its lifecycle as a transition table.
 
-Exports: ``Order``, ``TRANSITIONS``, the states (``OPEN``, ``PARTIALLY_FILLED``, ``FILLED``,
+Exports: ``Order``, ``Level`` (a price level: the FIFO its resting orders are linked
+into; ``Book`` keeps them, here because order and level link to each other), ``TRANSITIONS``, the states (``OPEN``, ``PARTIALLY_FILLED``, ``FILLED``,
 ``CANCELED``) and lifecycle events (``FILL``, ``FILL_ALL``, ``CANCEL``, ``AMEND``).
 
 Contract: an order's ``status`` only changes through :meth:`Order.transition` (or
@@ -10,13 +11,10 @@ current state raises :class:`IllegalTransition` and leaves the order untouched.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from exchange.engine.errors import IllegalTransition
 from exchange.engine.types import OrderView
-
-if TYPE_CHECKING:
-    from exchange.engine.book import Level
 
 __all__ = [
     "AMEND",
@@ -28,6 +26,7 @@ __all__ = [
     "OPEN",
     "PARTIALLY_FILLED",
     "TRANSITIONS",
+    "Level",
     "Order",
 ]
 
@@ -202,3 +201,25 @@ class Order:
         )
         order.reserved = res
         return order
+
+
+class Level:
+    """A price level: FIFO of resting orders and their total ``qty`` (leaves)."""
+
+    __slots__ = ("count", "head", "price", "qty", "tail")
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.head: Order | None = None
+        self.tail: Order | None = None
+        self.qty = 0
+        self.count = 0
+
+    def orders(self) -> list[Order]:
+        """The resting orders, oldest first."""
+        out = []
+        node = self.head
+        while node is not None:
+            out.append(node)
+            node = node.next
+        return out

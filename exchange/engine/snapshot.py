@@ -15,9 +15,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import deque
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from exchange.engine.accounts import Account, PositionState
+from exchange.engine.core import EngineCore
 from exchange.engine.errors import SnapshotError
 from exchange.engine.marketdata import SymbolMarket
 from exchange.engine.orders import Order
@@ -30,10 +31,8 @@ from exchange.engine.types import (
     SymbolSpec,
 )
 
-if TYPE_CHECKING:
-    from exchange.engine.queries import QueryMixin
-
-    E = TypeVar("E", bound=QueryMixin)
+#: Any engine class: every field a snapshot holds is ``EngineCore`` state.
+E = TypeVar("E", bound=EngineCore)
 
 __all__ = ["SNAPSHOT_VERSION", "decode", "encode"]
 
@@ -59,7 +58,7 @@ def _event_from(rec: list[Any]) -> Event:
     return _EVENT_TYPES[name](*values)
 
 
-def encode(engine: QueryMixin, *, with_clock: bool = True) -> bytes:
+def encode(engine: EngineCore, *, with_clock: bool = True) -> bytes:
     """The snapshot bytes; ``with_clock=False`` leaves out the engine clock (for hashing)."""
     specs = [dataclasses.astuple(s) for s in engine.specs.values()]
     books = {}

@@ -49,11 +49,9 @@ async def replay_status(request: Request) -> dict[str, Any]:
 
 @router.post("/replay", summary="Replay control: pause, resume, speed or seek")
 async def replay_control(body: ReplayAction, request: Request) -> dict[str, Any]:
-    from exchange.replay.driver import ReplayControlError
-
     driver = _driver(request)
     try:
         status: dict[str, Any] = await driver.control(body.action, speed=body.speed, to=body.to)
-    except ReplayControlError as exc:
+    except driver.control_errors as exc:  # a refused action (the driver says which errors)
         raise api_error(400, "BAD_REQUEST", str(exc)) from None
     return status

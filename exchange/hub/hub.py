@@ -17,15 +17,14 @@ Contract:
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from exchange.hub.books import BookMirror
 from exchange.hub.errors import SubscriptionClosed
 from exchange.hub.events import CHANNEL_OF, Filter, Framing, MdEvent, make_event
 from exchange.hub.history import History
+from exchange.hub.host import HubStats
 from exchange.hub.push import Fanout, PushSubscription, Writer
 from exchange.hub.subscription import SLOW_CONSUMER, SlowPolicy, Subscription
 
@@ -37,20 +36,6 @@ RESET_REASONS = ("unknown_epoch", "too_old", "ahead", "bad_id")
 # Distinct filters interned for grouping; beyond this, subscribers simply get their own group.
 _MAX_INTERNED_FILTERS = 1024
 _HOUR_NS = 3600 * 10**9
-
-
-@dataclass(slots=True)
-class HubStats:
-    """Counters for metrics (monotonic except ``subscribers``, which is current)."""
-
-    events_published: int = 0
-    slow_consumer_disconnects: int = 0
-    conflated_batches: int = 0
-    resume_exact: int = 0
-    resume_reset: Counter[str] = field(default_factory=Counter)
-    subscribers: Counter[str] = field(default_factory=Counter)
-    #: Events written to push subscribers, by kind (``sse``, ``ws``, ...).
-    delivered: Counter[str] = field(default_factory=Counter)
 
 
 class MarketHub:
@@ -114,6 +99,15 @@ class MarketHub:
     @property
     def symbols(self) -> list[str]:
         return self._books.symbols
+
+    @property
+    def ring(self) -> History:
+        """The history ring (``HubHost``: what subscriptions read)."""
+        return self._history
+
+    @property
+    def books(self) -> BookMirror:
+        return self._books
 
     def history(self) -> list[MdEvent]:
         """The retained events, oldest first (a copy of the list)."""
@@ -214,7 +208,7 @@ class MarketHub:
                 continue
             pending = sub._pending_count()
             if pending is None or pending > limit:
-                self._drop_slow(sub)
+                self.drop_slow(sub)
 
     # ------------------------------------------------------------------ reading side
 
@@ -433,7 +427,7 @@ class MarketHub:
 
     # ------------------------------------------------------------------ subscription support
 
-    def _wait(self, sub: Subscription) -> None:
+    def park(self, sub: Subscription) -> None:
         flt = sub.filter
         entry = self._waiting.get(id(flt))
         if entry is None:
@@ -441,7 +435,7 @@ class MarketHub:
         entry[1][sub] = None
         self._busy.pop(sub, None)
 
-    def _unwait(self, sub: Subscription) -> None:
+    def unpark(self, sub: Subscription) -> None:
         if sub.closed_reason is None:
             self._busy[sub] = None
         entry = self._waiting.get(id(sub.filter))
@@ -451,14 +445,14 @@ class MarketHub:
             if not group:
                 del self._waiting[id(sub.filter)]
 
-    def _detach(self, sub: Subscription) -> None:
+    def detach(self, sub: Subscription) -> None:
         self._busy.pop(sub, None)
         if sub in self._subs:
             del self._subs[sub]
             self.stats.subscribers[sub.kind] -= 1
-        self._unwait(sub)
+        self.unpark(sub)
 
-    def _drop_slow(self, sub: Subscription | PushSubscription) -> None:
+    def drop_slow(self, sub: Subscription | PushSubscription) -> None:
         if sub.closed_reason is None:
             self.stats.slow_consumer_disconnects += 1
             log.info(

@@ -38,13 +38,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from exchange.hub.conflate import conflate
 from exchange.hub.events import Filter, Framing, MdEvent
-
-if TYPE_CHECKING:
-    from exchange.hub.hub import MarketHub
+from exchange.hub.host import HubHost
 
 __all__ = ["Fanout", "PushSubscription", "Writer"]
 
@@ -195,7 +193,7 @@ class Fanout:
 
     def __init__(
         self,
-        hub: MarketHub,
+        hub: HubHost,
         *,
         stall_s: float = 30.0,
         keepalive_s: float | None = 15.0,
@@ -225,7 +223,7 @@ class Fanout:
         if self._loop is None:
             self._loop = _running_loop()
         self._arm_keepalive()
-        if sub.conflate_ns or sub.cursor <= self.hub.last_offset:
+        if sub.conflate_ns or sub.cursor <= self.hub.ring.last_offset:
             self._lag(sub, self._now())
             self._schedule_service(soon=True)
         else:
@@ -293,7 +291,7 @@ class Fanout:
         """Write what was published since the last flush to every group (see the docstring)."""
         self._flush_pending = False
         hub = self.hub
-        history = hub._history
+        history = hub.ring
         head = history.last_offset
         first = history.first_offset
         stats = hub.stats
@@ -304,7 +302,7 @@ class Fanout:
                 continue
             if start < first:  # more than the whole history in one turn: cannot be exact
                 for sub in list(group.members):
-                    hub._drop_slow(sub)
+                    hub.drop_slow(sub)
                 continue
             raw = history.since(start)
             group.cursor = head + 1
@@ -365,7 +363,7 @@ class Fanout:
         if not self._lagging:
             return
         hub = self.hub
-        history = hub._history
+        history = hub.ring
         now = self._now()
         progressed = False
         for sub in list(self._lagging):
@@ -376,13 +374,13 @@ class Fanout:
                 sub.close("disconnected")
                 continue
             if sub.cursor < history.first_offset:
-                hub._drop_slow(sub)
+                hub.drop_slow(sub)
                 continue
             if sub.conflate_ns and now < sub._due:
                 continue
             if not writer.ready():
                 if now - sub._lag_since > self.stall_s or self._too_far(sub):
-                    hub._drop_slow(sub)
+                    hub.drop_slow(sub)
                 continue
             if self._catch_up(sub, now):
                 progressed = True
@@ -395,7 +393,7 @@ class Fanout:
         """Write ``sub``'s backlog as far as its connection takes it; ``True`` if it still
         has a backlog after writing some (service it again soon)."""
         hub = self.hub
-        history = hub._history
+        history = hub.ring
         writer = sub.writer
         group = self._groups.get(self._key(sub))
         if group is None or sub.conflate_ns:
@@ -443,7 +441,7 @@ class Fanout:
         if sub.cursor <= sub.exact_until:
             return False  # still in its resume backlog: paced, never dropped for its size
         limit = hub.buffer_events if hub.slow_policy == "disconnect" else hub.max_pending
-        head = hub._history.last_offset
+        head = hub.ring.last_offset
         if head - sub.cursor + 1 <= limit:
             return False
         if sub._scan_offset < sub.cursor:
@@ -451,7 +449,7 @@ class Fanout:
         if sub._scan_offset <= head:
             matches = sub.filter.matches
             sub._scan_count += sum(
-                1 for ev in hub._history.slice(sub._scan_offset, head + 1) if matches(ev)
+                1 for ev in hub.ring.slice(sub._scan_offset, head + 1) if matches(ev)
             )
             sub._scan_offset = head + 1
         return sub._scan_count > limit
@@ -461,13 +459,13 @@ class Fanout:
         hub = self.hub
         if len(events) > hub.buffer_events:
             if hub.slow_policy == "disconnect" or len(events) > hub.max_pending:
-                hub._drop_slow(sub)
+                hub.drop_slow(sub)
                 return None
             events = conflate(events)
             sub.conflated_batches += 1
             hub.stats.conflated_batches += 1
             if len(events) > hub.buffer_events:
-                hub._drop_slow(sub)
+                hub.drop_slow(sub)
                 return None
         elif sub.conflate_ns and len(events) > 1:
             events = conflate(events, books_only=True)

@@ -9,22 +9,23 @@ payload as a string, so a restored hub serves byte-identical frames and ids.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
 from exchange.hub.events import CHANNEL_OF, MdEvent
+from exchange.hub.host import HubHost
 
-if TYPE_CHECKING:
-    from exchange.hub.hub import MarketHub
+H = TypeVar("H", bound=HubHost)
 
 __all__ = ["STATE_VERSION", "dump_state", "load_state"]
 
 STATE_VERSION = 1
 
 
-def dump_state(hub: MarketHub) -> bytes:
-    history = hub._history
+def dump_state(hub: HubHost) -> bytes:
+    history = hub.ring
     return orjson.dumps(
         {
             "v": STATE_VERSION,
@@ -42,12 +43,12 @@ def dump_state(hub: MarketHub) -> bytes:
             "events": [
                 [ev.offset, ev.event, ev.symbol, ev.ts, ev.data.decode()] for ev in history.all()
             ],
-            "books": [hub._books.snapshot(s) for s in hub._books.symbols],
+            "books": [hub.books.snapshot(s) for s in hub.books.symbols],
         }
     )
 
 
-def load_state(cls: type[MarketHub], data: bytes, overrides: dict[str, Any]) -> MarketHub:
+def load_state(cls: Callable[..., H], data: bytes, overrides: dict[str, Any]) -> H:
     """Raises ``ValueError`` on a blob that is not a hub state of a known version."""
     try:
         state = orjson.loads(data)
@@ -63,13 +64,13 @@ def load_state(cls: type[MarketHub], data: bytes, overrides: dict[str, Any]) -> 
         MdEvent(offset, f"{epoch}-{offset}", name, symbol, CHANNEL_OF[name], ts, text.encode())
         for offset, name, symbol, ts, text in state["events"]
     ]
-    history = hub._history
+    history = hub.ring
     history.reset(events[0].offset - 1 if events else state["last_offset"])
     history.extend(events)
     if history.last_offset != state["last_offset"]:
         raise ValueError("hub state: history does not end at last_offset")
     history.trim()
     for payload in state["books"]:
-        hub._books.apply("snapshot", payload["symbol"], payload)
+        hub.books.apply("snapshot", payload["symbol"], payload)
     hub.last_ts = state["last_ts"]
     return hub

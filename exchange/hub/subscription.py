@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from exchange.hub.conflate import conflate
 from exchange.hub.errors import SlowConsumer, SubscriptionClosed
 from exchange.hub.events import Filter, MdEvent
-
-if TYPE_CHECKING:
-    from exchange.hub.hub import MarketHub
+from exchange.hub.host import HubHost
 
 __all__ = ["SlowPolicy", "Subscription"]
 
@@ -60,7 +58,7 @@ class Subscription:
 
     def __init__(
         self,
-        hub: MarketHub,
+        hub: HubHost,
         flt: Filter,
         kind: str,
         conflate_ns: int | None,
@@ -109,7 +107,7 @@ class Subscription:
         if self.closed_reason is not None:
             return
         self.closed_reason = reason
-        self._hub._detach(self)
+        self._hub.detach(self)
         self._wake()
         callbacks, self._callbacks = self._callbacks, []
         for cb in callbacks:
@@ -124,7 +122,7 @@ class Subscription:
         """
         if self.closed_reason is not None:
             self._raise_if_closed()
-        history = self._hub._history
+        history = self._hub.ring
         # Fast path (a reader that keeps up): something pending, no window, no deadline.
         if not self.conflate_ns and (self.cursor <= history.last_offset or self._prefix):
             batch = self._take()
@@ -153,7 +151,7 @@ class Subscription:
                 return []
             fut: asyncio.Future[None] = loop.create_future()
             self._waiter = fut
-            self._hub._wait(self)
+            self._hub.park(self)
             try:
                 if remaining is None:
                     await fut
@@ -162,14 +160,14 @@ class Subscription:
                         await fut
             except TimeoutError:
                 if not fut.done():  # nothing matched while we waited
-                    self._hub._unwait(self)
+                    self._hub.unpark(self)
                     self._waiter = None
                     self._caught_up()
                     return []
                 # woken in the same loop turn as the timeout: take what woke us
             finally:
                 if self._waiter is fut:  # cancelled, or closed while waiting
-                    self._hub._unwait(self)
+                    self._hub.unpark(self)
                     self._waiter = None
 
     # ------------------------------------------------------------------ hub side
@@ -186,7 +184,7 @@ class Subscription:
 
     def _caught_up(self) -> None:
         # Only called when no matching event is pending: skip what did not match.
-        self.cursor = self._hub._history.last_offset + 1
+        self.cursor = self._hub.ring.last_offset + 1
 
     def _raise_if_closed(self) -> None:
         reason = self.closed_reason
@@ -197,7 +195,7 @@ class Subscription:
         """Matching events between the cursor and the head, or ``None`` when some it may
         need were already dropped from history. Incremental for filtered subscriptions; if
         nothing matched, the cursor moves past what was scanned."""
-        history = self._hub._history
+        history = self._hub.ring
         first = history.first_offset
         last = history.last_offset
         if self.filter.is_all:
@@ -216,10 +214,10 @@ class Subscription:
 
     def _take(self) -> list[MdEvent]:
         hub = self._hub
-        history = hub._history
+        history = hub.ring
         prefix = self._prefix
         if self.cursor < history.first_offset:
-            hub._drop_slow(self)
+            hub.drop_slow(self)
             self._raise_if_closed()
         raw = history.since(self.cursor)
         self.cursor = history.last_offset + 1
@@ -231,13 +229,13 @@ class Subscription:
             events = [ev for ev in raw if matches(ev)]
         if len(events) > hub.buffer_events:
             if hub.slow_policy == "disconnect" or len(events) > hub.max_pending:
-                hub._drop_slow(self)
+                hub.drop_slow(self)
                 self._raise_if_closed()
             events = conflate(events)
             self.conflated_batches += 1
             hub.stats.conflated_batches += 1
             if len(events) > hub.buffer_events:
-                hub._drop_slow(self)
+                hub.drop_slow(self)
                 self._raise_if_closed()
         elif self.conflate_ns and len(events) > 1:
             events = conflate(events, books_only=True)

@@ -1,6 +1,6 @@
 """The probe's connection phases and the helpers every phase shares.
 
-Exports: ``wait_first``, ``open_many``, ``close_all``, ``settle``, ``per_event``,
+Exports: ``ProbeConfig``, ``RACE``, ``wait_first``, ``open_many``, ``close_all``, ``settle``, ``per_event``,
 ``RtcUnavailable``, ``connect_phase`` (time to first event), ``reconnect_phase`` (drop,
 stay away, come back with or without resume: time and lost events), ``conflation_phase``
 (a slow SSE reader with and without ``conflate``). ``exchange.lab.probe`` runs them.
@@ -11,13 +11,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
+from exchange.lab.clients import open_client
 from exchange.lab.stats import latency_summary, median
-from exchange.lab.wire import Meter, MeteredClient, event_offset, open_client
+from exchange.lab.wire import Meter, MeteredClient, event_offset
 
-if TYPE_CHECKING:
-    from exchange.lab.probe import ProbeConfig
+#: The transports raced by default (``rtc`` joins when aiortc is installed).
+RACE = ("ws", "sse", "poll")
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """What a probe run measures and against which server (``exchange.lab.probe``)."""
+
+    url: str
+    server_pid: int
+    clients: int = 10
+    rate: float = 200.0
+    duration: float = 5.0
+    outage_s: float = 0.25
+    connects: int = 5
+    transports: tuple[str, ...] = RACE
+
 
 __all__ = [
     "RtcUnavailable",

@@ -32,11 +32,13 @@ import sys
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import orjson
 
 from exchange.lab.lifecycle import (
+    RACE,
+    ProbeConfig,
     RtcUnavailable,
     close_all,
     conflation_phase,
@@ -53,24 +55,11 @@ from exchange.lab.wire import Meter, MeteredClient
 
 __all__ = ["PHASES", "ProbeConfig", "RtcUnavailable", "main", "phase_count", "run_probe"]
 
-RACE = ("ws", "sse", "poll")
 SOLO = ("ws", "ws-deflate", "sse", "poll")
 #: Transports with a resume to measure (rtc's ticker channel has none by design; its book
 #: channel resume is /ws/md's code path, tested in tests/rtc).
 RECONNECT = ("ws", "sse", "poll")
 TICKER_TAIL_S = 1.0
-
-
-@dataclass(frozen=True)
-class ProbeConfig:
-    url: str
-    server_pid: int
-    clients: int = 10
-    rate: float = 200.0
-    duration: float = 5.0
-    outage_s: float = 0.25
-    connects: int = 5
-    transports: tuple[str, ...] = RACE
 
 
 Progress = Callable[[str], None]

@@ -1,7 +1,8 @@
 """Market-data clients that count every byte at the socket and time every event.
 
 Exports: ``Meter``, ``MeteredClient``, ``SseClient``, ``PollClient``, ``WsClient``,
-``ChunkedDecoder``, ``event_offset``, ``open_client``.
+``ChunkedDecoder``, ``event_offset`` (``exchange.lab.clients.open_client`` opens one of
+any transport, WebRTC included).
 
 Each client is an ``asyncio.Protocol`` on a plain TCP connection that speaks HTTP/1.1 (and
 RFC 6455 through the ``websockets`` sans-I/O protocol) itself, so ``Meter.up``/``Meter.down``
@@ -19,7 +20,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import orjson
 from websockets.client import ClientProtocol
@@ -38,7 +39,6 @@ __all__ = [
     "SseClient",
     "WsClient",
     "event_offset",
-    "open_client",
 ]
 
 
@@ -357,46 +357,3 @@ TRANSPORT_CLASSES: dict[str, type[MeteredClient]] = {
     "sse": SseClient,
     "poll": PollClient,
 }
-
-
-async def open_client(
-    url: str,
-    transport: str,
-    meter: Meter,
-    *,
-    query: dict[str, str] | None = None,
-    resume: str | None = None,
-    deflate: bool = False,
-    record_ids: bool = False,
-) -> MeteredClient:
-    """Connect one client of ``transport`` (``ws``, ``ws-deflate``, ``sse``, ``poll``, ``rtc``)
-    to ``url`` (``http://host:port``) and return it once the TCP connection is up (``rtc``:
-    once its data channels are open; ``exchange.rtc.RtcConnectError`` if they do not).
-
-    ``record_ids`` is set before connecting: a long poll's first answer (a resume backlog) can
-    arrive before this coroutine's caller runs again, and must be recorded too."""
-    if transport == "rtc":
-        from exchange.lab.rtcwire import open_rtc
-
-        tickers_only = (query or {}).get("channels") == "ticker"
-        return await open_rtc(
-            url, meter, resume=resume, record_ids=record_ids, tickers_only=tickers_only
-        )
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    loop = asyncio.get_running_loop()
-    q = dict(query or {})
-    client: MeteredClient
-    if transport.startswith("ws"):
-        client = WsClient(host, port, meter, q, resume, deflate or transport == "ws-deflate")
-    elif transport == "sse":
-        client = SseClient(host, port, meter, q, resume)
-    elif transport == "poll":
-        client = PollClient(host, port, meter, q, resume)
-    else:
-        raise ValueError(f"unknown transport {transport!r}")
-    client.record_ids = record_ids
-    started = time.time_ns()
-    await loop.create_connection(lambda: client, host, port)
-    client.started_ns = started
-    return client

@@ -76,6 +76,9 @@ class ReplayNode(ExchangeNode):
 class ReplayDriver:
     """Drives one node from one ``ReplaySource`` (see the module docstring)."""
 
+    #: What ``control`` raises for a refused action (``POST /api/replay`` answers 400).
+    control_errors: tuple[type[Exception], ...] = (ReplayControlError,)
+
     def __init__(
         self,
         source: ReplaySource,

@@ -7,6 +7,7 @@ import time
 
 import orjson
 
+from exchange.lab.clients import open_client
 from exchange.lab.staleness import (
     TickerArrival,
     TickerLog,
@@ -18,7 +19,7 @@ from exchange.lab.staleness import (
     staleness_report,
     staleness_samples,
 )
-from exchange.lab.wire import Meter, open_client
+from exchange.lab.wire import Meter
 
 MS = 1_000_000
 

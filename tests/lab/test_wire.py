@@ -8,8 +8,9 @@ import time
 
 import orjson
 
+from exchange.lab.clients import open_client
 from exchange.lab.stats import latency_summary, percentile
-from exchange.lab.wire import ChunkedDecoder, Meter, event_offset, open_client
+from exchange.lab.wire import ChunkedDecoder, Meter, event_offset
 
 AGE_NS = 50_000_000  # every event's ts is 50 ms before it is written
 
