@@ -8,7 +8,7 @@ SYSPKGS := redis-server haproxy chromium chromium-driver tmux librsvg2-bin fonts
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup sysdeps pydeps jsdeps run serve tui cluster test pytest jstest lint fmt bench clean
+.PHONY: setup sysdeps pydeps jsdeps run serve tui cluster test test-fast pytest jstest lint fmt bench clean
 
 setup: sysdeps pydeps jsdeps
 
@@ -50,6 +50,7 @@ lint: pydeps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 fmt: pydeps
 	$(BIN)/ruff format .
@@ -65,6 +66,10 @@ jstest: jsdeps
 	@if [ -d web/test ]; then node --test web/test/; fi
 
 test: setup lint jstest pytest
+
+# The inner loop: no browser, no Redis, no multi-process cluster, no long drills.
+test-fast: setup
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow and not browser and not redis"
 
 bench: setup
 	$(BIN)/python -m bench.engine

@@ -1,6 +1,6 @@
 """Rough server CPU cost of a market-data message over a WebRTC data channel vs /ws/md.
 
-Run from the repository root: ``python -m exchange.rtc.cost [--rate R] [--clients N]
+Run from the repository root: ``python -m bench.rtc_cost [--rate R] [--clients N]
 [--seconds S]``. Prints one Markdown table row per transport. A measurement, not a test.
 ``--pair N`` measures only aiortc: two peers in this process exchanging N messages.
 
@@ -143,7 +143,7 @@ async def pair(n: int, ordered: bool = True) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     from bench.procs import CLIENT_CORE, pin, start_tickwire
 
-    ap = argparse.ArgumentParser(prog="python -m exchange.rtc.cost", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m bench.rtc_cost", description=__doc__)
     ap.add_argument("--rate", type=float, default=200.0, help="synthetic events/s")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=10.0)
