@@ -65,6 +65,21 @@ class Settings:
     abuse_limit: int = 200  # rate-limited messages in a row before the socket is closed
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
+    # connection limits, at the uvicorn edge (exchange.gateway.edge); 0 switches one off
+    #: Bytes of a request head (request line and headers) before 431 and a close.
+    max_header_bytes: int = 64 * 1024
+    #: Header lines in a request head before 431 and a close.
+    max_header_count: int = 100
+    #: Seconds from connect (or from the first byte of a keep-alive request) to a complete
+    #: request head; 408 and a close beyond.
+    header_timeout_s: float = 10.0
+    #: Open connections from one client address (HTTP and WebSocket; 503 at connect beyond).
+    #: Behind a proxy every client shares the proxy's address: raise it or set 0 there.
+    max_connections_per_ip: int = 256
+    #: Open connections in total (503 at connect beyond).
+    max_connections: int = 20_000
+    #: Seconds a ``/ws/md`` socket may stay without a subscription before it is closed (1008).
+    md_idle_timeout_s: float = 30.0
     # market data
     history_size: int = 200_000
     history_age_s: float = 3600.0
@@ -115,7 +130,11 @@ class Settings:
         for name in ("subscriber_high_water", "subscriber_stall_s", "poll_page_events"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive")
-        for name in ("rtc_max_peers", "rtc_max_peers_per_ip", "rtc_offer_rate"):
+        for name in (
+            "rtc_max_peers", "rtc_max_peers_per_ip", "rtc_offer_rate", "max_header_bytes",
+            "max_header_count", "header_timeout_s", "max_connections_per_ip", "max_connections",
+            "md_idle_timeout_s",
+        ):  # fmt: skip
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
         if self.rtc_offer_burst < 1:

@@ -18,6 +18,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.http11 import Request
 
 from exchange.config import Settings
+from exchange.gateway.edge import ConnectionRegistry, HttpProtocol
 
 __all__ = ["ExposeTransport", "TickwireServer", "WsProtocol", "build_server"]
 
@@ -29,7 +30,17 @@ class WsProtocol(WebSocketsSansIOProtocol):
     offers it. Browsers always offer it and script cannot turn it off; inflating each small
     market-data message cost Chromium ~0.5 ms per event (SSE won 99.9 % of the browser race
     with it, 39-51 % without: docs/benchmarks.md), so the web UI's race lanes ask for none.
+
+    A lost connection is counted out of the server's ``registry`` (it was counted in by
+    :class:`~exchange.gateway.edge.HttpProtocol` before the upgrade).
     """
+
+    registry: ConnectionRegistry | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.registry is not None:
+            self.registry.release(self.transport)
+        super().connection_lost(exc)
 
     def handle_connect(self, event: Request) -> None:
         _, _, query = event.path.partition("?")
@@ -112,12 +123,24 @@ class TickwireServer(uvicorn.Server):
 
 
 def build_server(app: Any, settings: Settings, **overrides: Any) -> TickwireServer:
+    """A uvicorn server for ``app``, with this server's own connection registry shared by
+    its HTTP and WebSocket protocols (``exchange.gateway.edge``)."""
+    registry = ConnectionRegistry(settings.max_connections, settings.max_connections_per_ip)
+
+    class ServerHttp(HttpProtocol):
+        pass
+
+    class ServerWs(WsProtocol):
+        pass
+
+    ServerHttp.settings = settings
+    ServerHttp.registry = ServerWs.registry = registry
     options: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
-        ws=WsProtocol,
+        http=ServerHttp,
+        ws=ServerWs,
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=settings.ping_interval_s,
         ws_ping_timeout=settings.ping_timeout_s,
