@@ -29,6 +29,7 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from exchange.config import Settings
+from exchange.gateway.logs import client_log, peer
 
 __all__ = ["ConnectionRegistry", "HttpProtocol", "answer_and_close"]
 
@@ -171,7 +172,7 @@ class HttpProtocol(HttpToolsProtocol):
                 self._refuse(*self._refusal)
                 return
             msg = "Invalid HTTP request received."
-            self.logger.warning(msg)
+            client_log.warn("invalid_http", "%s - %s", peer(self.client), msg)
             self.send_400_response(msg)
             return
         if self._head_open:

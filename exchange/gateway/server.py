@@ -14,11 +14,13 @@ import socket
 from typing import Any
 
 import uvicorn
+from starlette.requests import ClientDisconnect
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
 from exchange.config import Settings
 from exchange.gateway.edge import ConnectionRegistry, HttpProtocol
+from exchange.gateway.logs import client_log, install_redaction, peer
 
 __all__ = ["ExposeTransport", "TickwireServer", "WsProtocol", "build_server"]
 
@@ -33,9 +35,34 @@ class WsProtocol(WebSocketsSansIOProtocol):
 
     A lost connection is counted out of the server's ``registry`` (it was counted in by
     :class:`~exchange.gateway.edge.HttpProtocol` before the upgrade).
+
+    A text frame that is not valid UTF-8 closes the socket with 1007 as in uvicorn, logged
+    as one rate-limited warning (uvicorn logs a traceback per frame, at ERROR).
     """
 
     registry: ConnectionRegistry | None = None
+
+    def send_receive_event_to_app(self) -> None:
+        # uvicorn 0.54's, except for the invalid UTF-8 branch
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return
+        if self.curr_msg_data_type == "text":
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                client_log.warn("invalid_utf8", "%s - invalid UTF-8 in a WebSocket text frame: "
+                                "closed 1007", peer(self.client))  # fmt: skip
+                self.conn.send_close(1007, "invalid UTF-8 in a text frame")
+                self.handle_parser_exception()
+                return
+            self.queue.put_nowait({"type": "websocket.receive", "text": text})
+        else:
+            self.queue.put_nowait({"type": "websocket.receive", "bytes": data})
+        if not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.registry is not None:
@@ -60,6 +87,8 @@ class ExposeTransport:
       so its outbox and market data write frames to the socket directly.
     * An HTTP request's transport is put in ``scope`` (``tickwire.transport``) so a stream
       can *abort* a connection whose reader has stalled (``close()`` would wait to flush).
+    * A request the client abandons mid-body (``ClientDisconnect``) is one rate-limited
+      warning line, not uvicorn's traceback.
 
     uvicorn's ``send`` is a bound method of its request cycle or protocol; under any other
     server these keys are absent and the transports fall back to ASGI ``send``.
@@ -98,7 +127,13 @@ class ExposeTransport:
                 scope["app"] = self.app
                 await ws_md(WebSocket(scope, receive, send))
                 return
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            # the client went away in the middle of its request body: its doing, not a bug
+            client_log.warn("client_disconnect", "%s - %s %s: client disconnected before "
+                            "the end of its request", peer(scope.get("client")),
+                            scope.get("method"), scope.get("path"))  # fmt: skip
 
 
 class TickwireServer(uvicorn.Server):
@@ -151,6 +186,7 @@ def build_server(app: Any, settings: Settings, **overrides: Any) -> TickwireServ
     )
     options.update(overrides)
     config = uvicorn.Config(ExposeTransport(app), **options)
+    install_redaction()  # after uvicorn set up its loggers: no ?token= in any log line
     server = TickwireServer(config)
     server.node = app.state.node
     return server
