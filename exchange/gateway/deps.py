@@ -81,11 +81,15 @@ def authenticate_ws(ws: WebSocket) -> str:
 
 
 def require_account(request: Request) -> str:
-    """FastAPI dependency: the account of the bearer token, or 401."""
+    """FastAPI dependency: the account of the ``Authorization: Bearer`` token, or 401.
+
+    REST takes the header only: ``?token=`` is for browser WebSockets, which cannot set
+    headers, and a token in a URL ends up in proxies' logs, histories and referrers."""
     node: Node = request.app.state.node
-    token = bearer_from_header(request.headers.get("authorization")) or request.query_params.get(
-        "token"
-    )
+    token = bearer_from_header(request.headers.get("authorization"))
+    if token is None and "token" in request.query_params:
+        raise api_error(401, "UNAUTHORIZED", "REST takes the token in an Authorization: "
+                        "Bearer header, not ?token=")  # fmt: skip
     try:
         return str(node.issuer.verify(token))
     except AuthError as exc:
