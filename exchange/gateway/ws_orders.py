@@ -4,8 +4,9 @@ Exports: ``router`` (the FastAPI router with ``/ws``), ``OrderSession``.
 
 Decode a frame, check limits, turn the op into an engine command or a query, hand it to the
 sequencer; replies flow back through the connection's :class:`Outbox` (in release order). A
-malformed message is answered with ``error`` and never closes the socket; only abuse does
-(sustained rate-limit breach: 1008, oversized frame: 1009).
+malformed message (a binary frame included: text frames only) is answered with ``error``
+and never closes the socket; only abuse does (sustained rate-limit breach: 1008, oversized
+frame: 1009).
 """
 
 from __future__ import annotations
@@ -92,6 +93,15 @@ class OrderSession:
             return
         # every frame costs a token, garbage included, so a flood of it is limited too
         allowed = self.bucket.take()
+        if isinstance(data, bytes):
+            # the contract is one JSON object per *text* frame: a binary one is refused
+            # unread (not decoded, so not executed), like any malformed message
+            self.node.metrics.messages_in.labels("ws", "invalid").inc()
+            if allowed:
+                self.error("BAD_REQUEST", "text frames only: send each message as a text frame")
+            else:
+                self.limited(None, None)
+            return
         try:
             op = decode_op(data)
         except ProtocolError as exc:

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 
-from tests.gateway.helpers import login
+from tests.gateway.helpers import OrderClient, limit, login
 
 BTC = "BTC-USD"
 
@@ -27,3 +28,20 @@ async def test_rest_takes_the_bearer_header_only(live_server: Any) -> None:
             assert (await http.get(path, headers=bearer(token))).status_code == 200
         r = await http.delete("/api/orders/x", params={"token": token})
         assert r.status_code == 401
+
+
+async def test_a_binary_order_frame_is_refused_and_changes_nothing(live_server: Any) -> None:
+    c = await OrderClient.connect(live_server.ws_url, await login(live_server.url, "alice"))
+    before = live_server.node.engine.state_hash()
+    order = {"op": "order.new", "req_id": 1, **limit("b1", BTC, "buy", "1", "10")}
+    await c.send(orjson.dumps(order))  # bytes: a binary frame
+    reply = await c.recv()
+    assert reply["type"] == "error" and reply["code"] == "BAD_REQUEST"
+    assert "text frames only" in reply["message"]
+    status = await c.request("order.status", client_order_id="b1")
+    assert status["type"] == "order.reject" and status["code"] == "UNKNOWN_ORDER"
+    assert live_server.node.engine.state_hash() == before
+    # the same message as a text frame is executed, with the same key (not used up)
+    ack = await c.request("order.new", **limit("b1", BTC, "buy", "1", "10"))
+    assert ack["type"] == "order.ack" and ack["duplicate"] is False
+    await c.close()
