@@ -62,7 +62,9 @@ class Settings:
     conn_burst: float = 100.0
     account_rate: float = 100.0  # order ops per second per account
     account_burst: float = 200.0
-    abuse_limit: int = 200  # rate-limited messages in a row before the socket is closed
+    #: Messages over the *connection's* limit in a row before the socket is closed (refusals
+    #: by the account's limit do not count: the socket kept its own rate).
+    abuse_limit: int = 200
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
     # connection limits, at the uvicorn edge (exchange.gateway.edge); 0 switches one off

@@ -114,10 +114,17 @@ class OrderSession:
         name: str = op.op
         req_id = getattr(op, "req_id", None)
         self.node.metrics.messages_in.labels("ws", name).inc()
-        if not allowed or (name in _ORDER_OPS and not self.account_bucket.take()):
+        if not allowed:
             self.limited(op, req_id)
             return
         self.limited_in_a_row = 0
+        if name in _ORDER_OPS and not self.account_bucket.take():
+            # the account's limit, shared with its other sockets and REST: refused,
+            # but this socket kept to its own rate, so it does not count toward abuse
+            self.node.metrics.rate_limited.labels("account").inc()
+            coid = getattr(op, "client_order_id", None)
+            self.reject("RATE_LIMITED", "too many requests", req_id, coid)
+            return
         try:
             await self.dispatch(name, op, req_id)
         except TimeoutError as exc:  # a cluster gateway got no answer in time (Unconfirmed)

@@ -45,3 +45,21 @@ async def test_a_binary_order_frame_is_refused_and_changes_nothing(live_server: 
     ack = await c.request("order.new", **limit("b1", BTC, "buy", "1", "10"))
     assert ack["type"] == "order.ack" and ack["duplicate"] is False
     await c.close()
+
+
+async def test_account_limit_rejects_do_not_close_the_socket(live_server_factory: Any) -> None:
+    """Ten sockets of one account, each well under its own limit, together over the
+    account's: the excess is refused, and no socket is closed for abuse."""
+    srv = live_server_factory(account_rate=5.0, account_burst=5.0, abuse_limit=3)
+    token = await login(srv.url, "alice")
+    clients = [await OrderClient.connect(srv.ws_url, token) for _ in range(10)]
+    replies = []
+    for n in range(5):
+        for i, c in enumerate(clients):
+            coid = f"c{i}-{n}"
+            replies.append(await c.request("order.new", **limit(coid, BTC, "buy", "1", "1")))
+    limited = [m for m in replies if m.get("code") == "RATE_LIMITED"]
+    assert len(limited) >= 30  # far more in a row than abuse_limit on several sockets
+    for c in clients:  # every socket still open and answering
+        assert (await c.request("ping"))["type"] == "pong"
+        await c.close()
