@@ -27,6 +27,7 @@ RATE_ENV = {
     "TICKWIRE_CONN_BURST": "1000000",
     "TICKWIRE_ACCOUNT_RATE": "1000000",
     "TICKWIRE_ACCOUNT_BURST": "1000000",
+    "TICKWIRE_IP_ORDER_RATE": "0",  # every benchmark client comes from one address
 }
 _ids = itertools.count(1)
 

@@ -63,8 +63,12 @@ class Settings:
     account_rate: float = 100.0  # order ops per second per account
     account_burst: float = 200.0
     #: Messages over the *connection's* limit in a row before the socket is closed (refusals
-    #: by the account's limit do not count: the socket kept its own rate).
+    #: by the account's or the address's limit do not count: the socket kept its own rate).
     abuse_limit: int = 200
+    #: Order ops per second from one client address, over all its accounts, sockets and
+    #: REST (token bucket refill); 0: no such limit.
+    ip_order_rate: float = 200.0
+    ip_order_burst: float = 400.0
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
     # connection limits, at the uvicorn edge (exchange.gateway.edge); 0 switches one off
@@ -135,10 +139,12 @@ class Settings:
         for name in (
             "rtc_max_peers", "rtc_max_peers_per_ip", "rtc_offer_rate", "max_header_bytes",
             "max_header_count", "header_timeout_s", "max_connections_per_ip", "max_connections",
-            "md_idle_timeout_s",
+            "md_idle_timeout_s", "ip_order_rate",
         ):  # fmt: skip
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
+        if self.ip_order_burst < 1:
+            problems.append("ip_order_burst must be >= 1")
         if self.rtc_offer_burst < 1:
             problems.append("rtc_offer_burst must be >= 1")
         bad_ice = [u for u in self.rtc_ice_servers if u.split(":", 1)[0] not in _ICE_SCHEMES]

@@ -46,6 +46,10 @@ class SessionRequest(BaseModel):
     secret: str | None = None
 
 
+def _ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
 def _node(request: Request) -> Node:
     node: Node = request.app.state.node
     return node
@@ -175,7 +179,7 @@ async def place_order(
         op: Any = decode_op(orjson.dumps({"op": "order.new", **body}))
     except ProtocolError as exc:
         raise api_error(400, exc.code, exc.message) from exc
-    if not node.account_bucket(acct).take():
+    if not (node.account_bucket(acct).take() and node.ip_order_buckets.take(_ip(request))):
         raise api_error(429, "RATE_LIMITED", "too many requests")
     events = await _submit(node, new_order(acct, op))
     return _direct_reply(node, events, created=201)
@@ -184,6 +188,8 @@ async def place_order(
 @router.delete("/orders/{client_order_id}", summary="Cancel an order")
 async def cancel_order(client_order_id: str, request: Request, acct: Account) -> Response:
     node = _node(request)
+    if not (node.account_bucket(acct).take() and node.ip_order_buckets.take(_ip(request))):
+        raise api_error(429, "RATE_LIMITED", "too many requests")
     events = await _submit(node, t.CancelOrder(acct, client_order_id=client_order_id))
     return _direct_reply(node, events, created=200)
 

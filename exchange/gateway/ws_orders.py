@@ -53,6 +53,7 @@ class OrderSession:
         self.outbox: Outbox = outbox_for(ws, account, s.subscriber_high_water)
         self.bucket = TokenBucket(s.conn_rate, s.conn_burst)
         self.account_bucket = node.account_bucket(account)
+        self.ip = ws.client.host if ws.client else ""
         self.limited_in_a_row = 0
         self.deadman_ms = 0
         self.deadman_timer: asyncio.TimerHandle | None = None
@@ -118,8 +119,10 @@ class OrderSession:
             self.limited(op, req_id)
             return
         self.limited_in_a_row = 0
-        if name in _ORDER_OPS and not self.account_bucket.take():
-            # the account's limit, shared with its other sockets and REST: refused,
+        if name in _ORDER_OPS and not (
+            self.account_bucket.take() and self.node.ip_order_buckets.take(self.ip)
+        ):
+            # the account's (or the address's) limit, shared with other sockets: refused,
             # but this socket kept to its own rate, so it does not count toward abuse
             self.node.metrics.rate_limited.labels("account").inc()
             coid = getattr(op, "client_order_id", None)

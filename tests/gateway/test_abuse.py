@@ -47,6 +47,29 @@ async def test_a_binary_order_frame_is_refused_and_changes_nothing(live_server: 
     await c.close()
 
 
+async def test_orders_per_address_are_limited_across_accounts(live_server_factory: Any) -> None:
+    """Many accounts from one address share the address's order budget (the per-account
+    limit alone would let a client multiply its rate by opening accounts)."""
+    srv = live_server_factory(ip_order_rate=0.01, ip_order_burst=6)
+    clients = [
+        await OrderClient.connect(srv.ws_url, await login(srv.url, f"acct-{i}")) for i in range(3)
+    ]
+    replies = []
+    for n in range(4):
+        for c in clients:
+            replies.append(await c.request("order.new", **limit(f"o{n}", BTC, "buy", "1", "1")))
+    kinds = [(m["type"], m.get("code")) for m in replies]
+    assert kinds.count(("order.ack", None)) == 6
+    assert kinds.count(("order.reject", "RATE_LIMITED")) == 6
+    async with httpx.AsyncClient(base_url=srv.url) as http:  # REST shares the budget
+        token = await login(srv.url, "acct-0")
+        r = await http.post("/api/orders", json=limit("r1", BTC, "buy", "1", "1"),
+                            headers={**bearer(token), "Idempotency-Key": "r1"})  # fmt: skip
+        assert r.status_code == 429 and r.json()["code"] == "RATE_LIMITED"
+    for c in clients:
+        await c.close()
+
+
 async def test_account_limit_rejects_do_not_close_the_socket(live_server_factory: Any) -> None:
     """Ten sockets of one account, each well under its own limit, together over the
     account's: the excess is refused, and no socket is closed for abuse."""
