@@ -69,6 +69,10 @@ class Settings:
     #: REST (token bucket refill); 0: no such limit.
     ip_order_rate: float = 200.0
     ip_order_burst: float = 400.0
+    #: New accounts per second one client address may open by logging in (token bucket
+    #: refill; 429 beyond); 0: no such limit.
+    account_create_rate: float = 1.0
+    account_create_burst: float = 30.0
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
     # connection limits, at the uvicorn edge (exchange.gateway.edge); 0 switches one off
@@ -139,12 +143,13 @@ class Settings:
         for name in (
             "rtc_max_peers", "rtc_max_peers_per_ip", "rtc_offer_rate", "max_header_bytes",
             "max_header_count", "header_timeout_s", "max_connections_per_ip", "max_connections",
-            "md_idle_timeout_s", "ip_order_rate",
+            "md_idle_timeout_s", "ip_order_rate", "account_create_rate",
         ):  # fmt: skip
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
-        if self.ip_order_burst < 1:
-            problems.append("ip_order_burst must be >= 1")
+        for name in ("ip_order_burst", "account_create_burst"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1")
         if self.rtc_offer_burst < 1:
             problems.append("rtc_offer_burst must be >= 1")
         bad_ice = [u for u in self.rtc_ice_servers if u.split(":", 1)[0] not in _ICE_SCHEMES]

@@ -117,6 +117,10 @@ class ExchangeNode:
         self._account_buckets: dict[str, TokenBucket] = {}
         #: Order ops per client address, over all its accounts (REST and WebSocket).
         self.ip_order_buckets = BucketMap(settings.ip_order_rate, settings.ip_order_burst)
+        #: New accounts opened per client address (``POST /api/sessions``).
+        self.account_create_buckets = BucketMap(
+            settings.account_create_rate, settings.account_create_burst
+        )
         self._sim_task: asyncio.Task[None] | None = None
         #: Order sources besides traders and the simulator (replay): each is called as
         #: ``await source(node, stop)`` once the node has started, and must return when

@@ -67,6 +67,13 @@ async def create_session(body: SessionRequest, request: Request) -> dict[str, An
                         "the market simulator: choose another name")  # fmt: skip
     if not node.settings.demo and not node.check_account_secret(body.account, body.secret):
         raise api_error(401, "UNAUTHORIZED", "unknown account or wrong secret")
+    if node.engine.account_view(body.account) is None and not node.account_create_buckets.take(
+        _ip(request)
+    ):
+        # logging in to an account one already has is free; opening new ones is limited
+        # per address, or one client could spread its orders over unlimited accounts
+        raise api_error(429, "RATE_LIMITED", "too many new accounts from this address: "
+                        "log in to one you already opened, or wait")  # fmt: skip
     try:
         await node.ensure_account(body.account)
     except TimeoutError as exc:  # a cluster gateway got no answer in time (Unconfirmed)

@@ -47,6 +47,22 @@ async def test_a_binary_order_frame_is_refused_and_changes_nothing(live_server: 
     await c.close()
 
 
+async def test_new_accounts_per_address_are_limited(live_server_factory: Any) -> None:
+    srv = live_server_factory(account_create_rate=0.01, account_create_burst=5)
+    async with httpx.AsyncClient(base_url=srv.url) as http:
+        codes = []
+        for i in range(8):
+            r = await http.post("/api/sessions", json={"account": f"new-{i}"})
+            codes.append(r.status_code)
+        assert codes == [200] * 5 + [429] * 3
+        assert r.json()["code"] == "RATE_LIMITED"
+        assert srv.node.engine.account_view("new-7") is None  # nothing opened
+        # logging in again to an account already opened is not limited
+        for _ in range(3):
+            r = await http.post("/api/sessions", json={"account": "new-0"})
+            assert r.status_code == 200 and r.json()["token"]
+
+
 async def test_orders_per_address_are_limited_across_accounts(live_server_factory: Any) -> None:
     """Many accounts from one address share the address's order budget (the per-account
     limit alone would let a client multiply its rate by opening accounts)."""
