@@ -1,17 +1,18 @@
 """Server settings: one frozen dataclass, filled from defaults, ``TICKWIRE_*`` environment
 variables and command-line options (in that order of precedence, last wins).
 
-Exports: ``Settings``, ``from_env``.
+Exports: ``Settings``, ``from_env``, ``is_loopback``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["TRANSPORTS", "ConfigError", "Settings", "from_env"]
+__all__ = ["TRANSPORTS", "ConfigError", "Settings", "from_env", "is_loopback"]
 
 #: Market-data transports a server can offer; ``Settings.transports`` switches them off one by one
 #: (``rtc``: WebRTC data channels, ``POST /rtc/offer``; ``rtc_max_peers=0`` switches it off too).
@@ -46,7 +47,11 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = "info"
-    demo: bool = True
+    #: Demo login: anyone may log in as any account (an unknown one is opened with the demo
+    #: balances). Off: only accounts from the config, with their secret.
+    demo_login: bool = True
+    #: Demo login on a non-loopback ``host`` only with this opt-in (the server refuses to start).
+    allow_demo_login_remote: bool = False
     token_ttl_s: int = 12 * 3600
     transports: tuple[str, ...] = TRANSPORTS
     #: Execution-stream messages kept per account for ``executions.resume``.
@@ -132,6 +137,12 @@ class Settings:
             problems.append(f"port {self.port} out of range")
         if self.sim_rate < 0:
             problems.append("sim_rate must be >= 0")
+        if self.demo_login and not self.allow_demo_login_remote and not is_loopback(self.host):
+            problems.append(
+                f"demo login (anyone may log in as any account) on {self.host!r}, which is "
+                "not a loopback address: pass --no-demo-login, or --allow-demo-login-remote "
+                "(TICKWIRE_ALLOW_DEMO_LOGIN_REMOTE=1) if that is really meant"
+            )
         if (self.tls_cert is None) != (self.tls_key is None):
             problems.append("TLS needs both a certificate and a key")
         for name in ("conn_rate", "conn_burst", "account_rate", "account_burst", "max_frame_bytes"):
@@ -161,6 +172,16 @@ class Settings:
     def replace(self, **changes: object) -> Settings:
         """A copy with ``changes`` applied (unknown names raise ``TypeError``)."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (``127.0.0.0/8``, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 _ENV_PREFIX = "TICKWIRE_"

@@ -53,6 +53,8 @@ def test_help_lists_commands_and_options() -> None:
         (["serve", "--tls-cert", "cert.pem"], {}, "both a certificate and a key"),
         (["serve"], {"TICKWIRE_PORT": "eighty"}, "TICKWIRE_PORT"),
         (["serve"], {"TICKWIRE_FSYNC": "never"}, "fsync"),
+        (["serve", "--host", "0.0.0.0"], {}, "demo login"),
+        (["serve"], {"TICKWIRE_HOST": "192.0.2.7"}, "--allow-demo-login-remote"),
     ],
 )
 def test_bad_settings_exit_2_with_a_clear_message(
@@ -168,3 +170,22 @@ def test_serve_over_tls(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert f"https://127.0.0.1:{port}/" in out
+
+
+def test_demo_login_on_a_public_address_needs_an_explicit_opt_in() -> None:
+    """One error line, exit 2, for ``--host 0.0.0.0`` with demo login on; either switching
+    demo login off or the opt-in makes the same settings valid."""
+    result = tickwire("serve", "--host", "0.0.0.0", "--port", str(free_port()))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "demo login" in result.stderr
+    from exchange.cli import settings_from_args
+
+    for extra in (["--no-demo-login"], ["--no-demo"], ["--allow-demo-login-remote"]):
+        args = build_parser().parse_args(["serve", "--host", "0.0.0.0", *extra])
+        settings = settings_from_args(args, Settings())
+        assert settings.host == "0.0.0.0"
+        assert settings.demo_login is (extra == ["--allow-demo-login-remote"])
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        assert Settings(host=host).demo_login  # loopback: the default local run keeps it
+    with pytest.raises(ConfigError, match="demo login"):
+        Settings(host="::")

@@ -65,7 +65,7 @@ async def create_session(body: SessionRequest, request: Request) -> dict[str, An
         # promises traders: nobody else may trade as one
         raise api_error(400, "BAD_REQUEST", f"accounts named {SIM_ACCOUNT_PREFIX}* belong to "
                         "the market simulator: choose another name")  # fmt: skip
-    if not node.settings.demo and not node.check_account_secret(body.account, body.secret):
+    if not node.settings.demo_login and not node.check_account_secret(body.account, body.secret):
         raise api_error(401, "UNAUTHORIZED", "unknown account or wrong secret")
     if node.engine.account_view(body.account) is None and not node.account_create_buckets.take(
         _ip(request)
