@@ -50,6 +50,12 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
         help="comma-separated browser origins allowed (default: same host)",
     )
     g.add_argument(
+        "--allowed-hosts",
+        type=_csv,
+        help="comma-separated names clients may use in Host ('*': any; default: the --host "
+        "address, localhost, 127.0.0.1, ::1)",
+    )
+    g.add_argument(
         "--transports",
         type=_transports,
         help="market-data transports offered (default ws,sse,poll,rtc)",
@@ -72,6 +78,7 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
     changes = {}
     for name in (
         "host", "port", "data_dir", "symbols", "seed", "sim_rate", "fsync", "allowed_origins",
+        "allowed_hosts",
         "transports", "tls_cert", "tls_key", "log_level", "demo_login",
         "allow_demo_login_remote",
     ):  # fmt: skip

@@ -44,6 +44,9 @@ class Settings:
     #: waits for the state to be serialized; False writes them inline (blocking).
     snapshot_fork: bool = True
     allowed_origins: tuple[str, ...] = ()  # empty: same host only (plus no Origin at all)
+    #: Names the server answers to in ``Host`` (any port; ``*``: any). Empty: the bind
+    #: address, ``localhost``, ``127.0.0.1`` and ``::1``. Anything else is 400 (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = "info"
@@ -168,6 +171,13 @@ class Settings:
             problems.append(f"rtc_ice_servers must be stun:, turn: or turns: URLs, not {bad_ice}")
         if problems:
             raise ConfigError("; ".join(problems))
+
+    def host_names(self) -> frozenset[str] | None:
+        """The ``Host`` names allowed (lower case, no port), or None when any is."""
+        if "*" in self.allowed_hosts:
+            return None
+        names = self.allowed_hosts or (self.host, "localhost", "127.0.0.1", "::1")
+        return frozenset(n.strip("[]").rstrip(".").lower() for n in names)
 
     def replace(self, **changes: object) -> Settings:
         """A copy with ``changes`` applied (unknown names raise ``TypeError``)."""

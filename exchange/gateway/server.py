@@ -19,6 +19,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.http11 import Request
 
 from exchange.config import Settings
+from exchange.gateway.deps import host_allowed
 from exchange.gateway.edge import ConnectionRegistry, HttpProtocol
 from exchange.gateway.logs import client_log, install_redaction, peer
 
@@ -79,6 +80,9 @@ class WsProtocol(WebSocketsSansIOProtocol):
 class ExposeTransport:
     """Outermost ASGI wrapper, between uvicorn and the app (see docs/architecture.md).
 
+    * A request or WebSocket handshake whose ``Host`` is not one of the server's names
+      (``Settings.allowed_hosts``) is refused with 400 before anything else (DNS rebinding:
+      a page on a name that resolves here would otherwise pass the same-host Origin rule).
     * Market-data streams and polls (``GET``/``HEAD`` ``/md/stream``, ``/md/poll``) go
       straight to their handlers with uvicorn's own ``send``, skipping the app's middleware
       and routing (their FastAPI routes declare them for OpenAPI and serve them under other
@@ -101,10 +105,16 @@ class ExposeTransport:
         self.app = app
         self.state = app.state
         self.node = app.state.node
+        self.host_names = self.node.settings.host_names()
         self._fast = {"/md/stream": serve_sse, "/md/poll": serve_poll}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
+        if kind != "lifespan" and self.host_names is not None:
+            host = _only_header(scope, b"host")
+            if not host_allowed(host, self.host_names):
+                await _refuse_host(kind, send)
+                return
         if kind == "http":
             handler = self._fast.get(scope["path"])
             if handler is not None and scope["method"] in ("GET", "HEAD"):
@@ -134,6 +144,25 @@ class ExposeTransport:
             client_log.warn("client_disconnect", "%s - %s %s: client disconnected before "
                             "the end of its request", peer(scope.get("client")),
                             scope.get("method"), scope.get("path"))  # fmt: skip
+
+
+def _only_header(scope: Any, name: bytes) -> str | None:
+    """The value of header ``name`` if it occurs exactly once (else None: a request with
+    two ``Host`` headers names no host)."""
+    found = [value for key, value in scope["headers"] if key == name]
+    return str(found[0].decode("latin-1")) if len(found) == 1 else None
+
+
+_HOST_REFUSED = b'{"code":"BAD_REQUEST","message":"host not allowed"}'
+
+
+async def _refuse_host(kind: str, send: Any) -> None:
+    """400 for a request (or, before the upgrade, a WebSocket handshake) to a foreign Host."""
+    prefix = "websocket.http." if kind == "websocket" else "http."
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(_HOST_REFUSED)).encode())]  # fmt: skip
+    await send({"type": prefix + "response.start", "status": 400, "headers": headers})
+    await send({"type": prefix + "response.body", "body": _HOST_REFUSED})
 
 
 class TickwireServer(uvicorn.Server):

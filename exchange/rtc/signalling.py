@@ -137,7 +137,10 @@ async def rtc_offer(request: Request, symbols: str | None = None) -> dict[str, s
     if "rtc" not in settings.transports or settings.rtc_max_peers <= 0 or node.shutting_down:
         raise api_error(503, "TRANSPORT_DISABLED", "WebRTC market data is off on this server")
     if not origin_allowed(
-        request.headers.get("origin"), request.headers.get("host"), settings.allowed_origins
+        request.headers.get("origin"),
+        request.headers.get("host"),
+        settings.allowed_origins,
+        request.url.scheme,
     ):
         # as for WebSocket handshakes: a page of another site may not open peers here
         raise api_error(403, "FORBIDDEN", "origin not allowed")
