@@ -38,7 +38,8 @@ class WsProtocol(WebSocketsSansIOProtocol):
     :class:`~exchange.gateway.edge.HttpProtocol` before the upgrade).
 
     A text frame that is not valid UTF-8 closes the socket with 1007 as in uvicorn, logged
-    as one rate-limited warning (uvicorn logs a traceback per frame, at ERROR).
+    as one rate-limited warning (uvicorn logs a traceback per frame, at ERROR). A handshake
+    refused with a denial response logs nothing at ERROR.
     """
 
     registry: ConnectionRegistry | None = None
@@ -64,6 +65,14 @@ class WsProtocol(WebSocketsSansIOProtocol):
         if not self.read_paused:
             self.read_paused = True
             self.transport.pause_reading()
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            # a denial (401, 403, 400) is a complete answer to the handshake; uvicorn 0.54
+            # would log "ASGI callable returned without completing handshake" at ERROR for
+            # each one, a line anyone could make the server write
+            self.handshake_complete = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.registry is not None:

@@ -104,6 +104,25 @@ async def test_posts_aborted_mid_body_log_no_traceback(live_server: Any) -> None
     assert not [r for r in records if r.levelno >= logging.ERROR]
 
 
+async def test_refused_handshakes_log_no_errors(live_server: Any) -> None:
+    """401 (no token), 403 (foreign Origin), 400 (foreign Host): each is an answer to the
+    client, not a server error."""
+    with server_logs() as records:
+        for _ in range(10):
+            for kwargs in ({}, {"origin": "http://evil.example"}):
+                with pytest.raises(websockets.InvalidStatus):
+                    await websockets.connect(f"{live_server.ws_url}/ws", **kwargs)
+            with pytest.raises(websockets.InvalidStatus):
+                await websockets.connect(
+                    f"ws://evil.example:{live_server.port}/ws/md",
+                    host="127.0.0.1",
+                    port=live_server.port,
+                )
+        async with httpx.AsyncClient(base_url=live_server.url) as http:
+            assert (await http.get("/healthz")).status_code == 200
+    assert [r.getMessage() for r in records if r.levelno >= logging.ERROR] == []
+
+
 async def test_no_token_reaches_a_log_line(live_server: Any) -> None:
     token = await login(live_server.url, "alice")
     with server_logs(level=logging.INFO) as records:
