@@ -90,8 +90,9 @@ class ExposeTransport:
     """Outermost ASGI wrapper, between uvicorn and the app (see docs/architecture.md).
 
     * A request or WebSocket handshake whose ``Host`` is not one of the server's names
-      (``Settings.allowed_hosts``) is refused with 400 before anything else (DNS rebinding:
-      a page on a name that resolves here would otherwise pass the same-host Origin rule).
+      (``Settings.allowed_hosts``), or that has two, is refused with 400 before anything
+      else (DNS rebinding: a page on a name that resolves here would otherwise pass the
+      same-host Origin rule). One without ``Host`` (not a browser) passes.
     * Market-data streams and polls (``GET``/``HEAD`` ``/md/stream``, ``/md/poll``) go
       straight to their handlers with uvicorn's own ``send``, skipping the app's middleware
       and routing (their FastAPI routes declare them for OpenAPI and serve them under other
@@ -120,8 +121,11 @@ class ExposeTransport:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
         if kind != "lifespan" and self.host_names is not None:
-            host = _only_header(scope, b"host")
-            if not host_allowed(host, self.host_names):
+            hosts = [value for key, value in scope["headers"] if key == b"host"]
+            # no Host at all is a non-browser client (HAProxy's HTTP/1.0 health checks):
+            # rebinding needs a browser, and a browser always sends one
+            if hosts and (len(hosts) > 1 or not host_allowed(hosts[0].decode("latin-1"),
+                                                            self.host_names)):  # fmt: skip
                 await _refuse_host(kind, send)
                 return
         if kind == "http":
@@ -153,13 +157,6 @@ class ExposeTransport:
             client_log.warn("client_disconnect", "%s - %s %s: client disconnected before "
                             "the end of its request", peer(scope.get("client")),
                             scope.get("method"), scope.get("path"))  # fmt: skip
-
-
-def _only_header(scope: Any, name: bytes) -> str | None:
-    """The value of header ``name`` if it occurs exactly once (else None: a request with
-    two ``Host`` headers names no host)."""
-    found = [value for key, value in scope["headers"] if key == name]
-    return str(found[0].decode("latin-1")) if len(found) == 1 else None
 
 
 _HOST_REFUSED = b'{"code":"BAD_REQUEST","message":"host not allowed"}'
