@@ -40,7 +40,8 @@ def test_help_lists_commands_and_options() -> None:
     assert "serve" in out and "tui" in out
     serve = tickwire("serve", "--help").stdout
     for option in ("--host", "--port", "--data-dir", "--seed", "--sim-rate", "--fsync",
-                   "--allowed-origins", "--tls-cert", "--tls-key", "--log-level", "--transports"):  # fmt: skip
+                   "--allowed-origins", "--tls-cert", "--tls-key", "--log-level", "--transports",
+                   "--allowed-hosts", "--no-demo-login", "--allow-demo-login-remote"):  # fmt: skip
         assert option in serve
     assert "--md-transport" in tickwire("tui", "--help").stdout
 
@@ -75,6 +76,12 @@ def test_settings_precedence_defaults_env_args() -> None:
 
     args = build_parser().parse_args(["serve", "--port", "9002"])
     assert settings_from_args(args, base).port == 9002
+    args = build_parser().parse_args(["serve", "--allowed-hosts", "a.example, B.example"])
+    hosts = settings_from_args(args, base)
+    assert hosts.allowed_hosts == ("a.example", "B.example")
+    assert hosts.host_names() == {"a.example", "b.example"}
+    assert Settings().host_names() == {"127.0.0.1", "localhost", "::1"}
+    assert Settings(allowed_hosts=("*",)).host_names() is None
     with pytest.raises(ConfigError):
         Settings(transports=("carrier-pigeon",))
 
