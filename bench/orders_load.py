@@ -27,6 +27,9 @@ RATE_ENV = {
     "TICKWIRE_CONN_BURST": "1000000",
     "TICKWIRE_ACCOUNT_RATE": "1000000",
     "TICKWIRE_ACCOUNT_BURST": "1000000",
+    # every benchmark client comes from one address, each its own account
+    "TICKWIRE_IP_ORDER_RATE": "0",
+    "TICKWIRE_ACCOUNT_CREATE_RATE": "0",
 }
 _ids = itertools.count(1)
 

@@ -50,6 +50,12 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
         help="comma-separated browser origins allowed (default: same host)",
     )
     g.add_argument(
+        "--allowed-hosts",
+        type=_csv,
+        help="comma-separated names clients may use in Host ('*': any; default: the --host "
+        "address, localhost, 127.0.0.1, ::1)",
+    )
+    g.add_argument(
         "--transports",
         type=_transports,
         help="market-data transports offered (default ws,sse,poll,rtc)",
@@ -59,8 +65,11 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], help="default info"
     )
-    g.add_argument("--no-demo", dest="demo", action="store_false", default=None,
-                   help="only accounts from the config may log in")  # fmt: skip
+    g.add_argument("--no-demo-login", "--no-demo", dest="demo_login", action="store_false",
+                   default=None, help="only accounts from the config may log in (default: "
+                   "demo login, anyone as any account)")  # fmt: skip
+    g.add_argument("--allow-demo-login-remote", action="store_true", default=None,
+                   help="keep demo login on a non-loopback --host (refused without this)")  # fmt: skip
 
 
 def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -> Settings:
@@ -69,7 +78,9 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
     changes = {}
     for name in (
         "host", "port", "data_dir", "symbols", "seed", "sim_rate", "fsync", "allowed_origins",
-        "transports", "tls_cert", "tls_key", "log_level", "demo",
+        "allowed_hosts",
+        "transports", "tls_cert", "tls_key", "log_level", "demo_login",
+        "allow_demo_login_remote",
     ):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:
@@ -254,8 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
-    except ConfigError as exc:  # bad settings: a clear message, not a traceback
-        parser.error(str(exc))
+    except ConfigError as exc:  # bad settings: one clear line, not a traceback
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,17 +1,18 @@
 """Server settings: one frozen dataclass, filled from defaults, ``TICKWIRE_*`` environment
 variables and command-line options (in that order of precedence, last wins).
 
-Exports: ``Settings``, ``from_env``.
+Exports: ``Settings``, ``from_env``, ``is_loopback``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["TRANSPORTS", "ConfigError", "Settings", "from_env"]
+__all__ = ["TRANSPORTS", "ConfigError", "Settings", "from_env", "is_loopback"]
 
 #: Market-data transports a server can offer; ``Settings.transports`` switches them off one by one
 #: (``rtc``: WebRTC data channels, ``POST /rtc/offer``; ``rtc_max_peers=0`` switches it off too).
@@ -43,10 +44,17 @@ class Settings:
     #: waits for the state to be serialized; False writes them inline (blocking).
     snapshot_fork: bool = True
     allowed_origins: tuple[str, ...] = ()  # empty: same host only (plus no Origin at all)
+    #: Names the server answers to in ``Host`` (any port; ``*``: any). Empty: the bind
+    #: address, ``localhost``, ``127.0.0.1`` and ``::1``. Anything else is 400 (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = "info"
-    demo: bool = True
+    #: Demo login: anyone may log in as any account (an unknown one is opened with the demo
+    #: balances). Off: only accounts from the config, with their secret.
+    demo_login: bool = True
+    #: Demo login on a non-loopback ``host`` only with this opt-in (the server refuses to start).
+    allow_demo_login_remote: bool = False
     token_ttl_s: int = 12 * 3600
     transports: tuple[str, ...] = TRANSPORTS
     #: Execution-stream messages kept per account for ``executions.resume``.
@@ -62,12 +70,37 @@ class Settings:
     conn_burst: float = 100.0
     account_rate: float = 100.0  # order ops per second per account
     account_burst: float = 200.0
-    abuse_limit: int = 200  # rate-limited messages in a row before the socket is closed
     #: Messages an order connection's outbox may queue for a socket that does not drain
     #: before it is closed with 1008 (the client resumes with ``executions.resume``).
     outbox_limit: int = 10_000
+    #: Messages over the *connection's* limit in a row before the socket is closed (refusals
+    #: by the account's or the address's limit do not count: the socket kept its own rate).
+    abuse_limit: int = 200
+    #: Order ops per second from one client address, over all its accounts, sockets and
+    #: REST (token bucket refill); 0: no such limit.
+    ip_order_rate: float = 200.0
+    ip_order_burst: float = 400.0
+    #: New accounts per second one client address may open by logging in (token bucket
+    #: refill; 429 beyond); 0: no such limit.
+    account_create_rate: float = 1.0
+    account_create_burst: float = 30.0
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
+    # connection limits, at the uvicorn edge (exchange.gateway.edge); 0 switches one off
+    #: Bytes of a request head (request line and headers) before 431 and a close.
+    max_header_bytes: int = 64 * 1024
+    #: Header lines in a request head before 431 and a close.
+    max_header_count: int = 100
+    #: Seconds from connect (or from the first byte of a keep-alive request) to a complete
+    #: request head; 408 and a close beyond.
+    header_timeout_s: float = 10.0
+    #: Open connections from one client address (HTTP and WebSocket; 503 at connect beyond).
+    #: Behind a proxy every client shares the proxy's address: raise it or set 0 there.
+    max_connections_per_ip: int = 256
+    #: Open connections in total (503 at connect beyond).
+    max_connections: int = 20_000
+    #: Seconds a ``/ws/md`` socket may stay without a subscription before it is closed (1008).
+    md_idle_timeout_s: float = 30.0
     # market data
     history_size: int = 200_000
     history_age_s: float = 3600.0
@@ -110,6 +143,12 @@ class Settings:
             problems.append(f"port {self.port} out of range")
         if self.sim_rate < 0:
             problems.append("sim_rate must be >= 0")
+        if self.demo_login and not self.allow_demo_login_remote and not is_loopback(self.host):
+            problems.append(
+                f"demo login (anyone may log in as any account) on {self.host!r}, which is "
+                "not a loopback address: pass --no-demo-login, or --allow-demo-login-remote "
+                "(TICKWIRE_ALLOW_DEMO_LOGIN_REMOTE=1) if that is really meant"
+            )
         if (self.tls_cert is None) != (self.tls_key is None):
             problems.append("TLS needs both a certificate and a key")
         for name in ("conn_rate", "conn_burst", "account_rate", "account_burst", "max_frame_bytes"):
@@ -118,9 +157,16 @@ class Settings:
         for name in ("subscriber_high_water", "subscriber_stall_s", "poll_page_events"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive")
-        for name in ("rtc_max_peers", "rtc_max_peers_per_ip", "rtc_offer_rate"):
+        for name in (
+            "rtc_max_peers", "rtc_max_peers_per_ip", "rtc_offer_rate", "max_header_bytes",
+            "max_header_count", "header_timeout_s", "max_connections_per_ip", "max_connections",
+            "md_idle_timeout_s", "ip_order_rate", "account_create_rate",
+        ):  # fmt: skip
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
+        for name in ("ip_order_burst", "account_create_burst"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1")
         if self.rtc_offer_burst < 1:
             problems.append("rtc_offer_burst must be >= 1")
         bad_ice = [u for u in self.rtc_ice_servers if u.split(":", 1)[0] not in _ICE_SCHEMES]
@@ -129,9 +175,26 @@ class Settings:
         if problems:
             raise ConfigError("; ".join(problems))
 
+    def host_names(self) -> frozenset[str] | None:
+        """The ``Host`` names allowed (lower case, no port), or None when any is."""
+        if "*" in self.allowed_hosts:
+            return None
+        names = self.allowed_hosts or (self.host, "localhost", "127.0.0.1", "::1")
+        return frozenset(n.strip("[]").rstrip(".").lower() for n in names)
+
     def replace(self, **changes: object) -> Settings:
         """A copy with ``changes`` applied (unknown names raise ``TypeError``)."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses (``127.0.0.0/8``, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 _ENV_PREFIX = "TICKWIRE_"

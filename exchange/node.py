@@ -31,7 +31,7 @@ from exchange.engine import Engine, render
 from exchange.engine import types as t
 from exchange.gateway.auth import TokenIssuer
 from exchange.gateway.metrics import Metrics
-from exchange.gateway.ratelimit import TokenBucket
+from exchange.gateway.ratelimit import BucketMap, TokenBucket
 from exchange.gateway.router import AccountRouter
 from exchange.hub import MarketHub
 from exchange.journal import Journal, decode_command, encode_command, load_or_create
@@ -115,6 +115,12 @@ class ExchangeNode:
         self.trades: dict[str, deque[dict[str, Any]]] = {}
         self.candles: dict[tuple[str, str], deque[dict[str, Any]]] = {}
         self._account_buckets: dict[str, TokenBucket] = {}
+        #: Order ops per client address, over all its accounts (REST and WebSocket).
+        self.ip_order_buckets = BucketMap(settings.ip_order_rate, settings.ip_order_burst)
+        #: New accounts opened per client address (``POST /api/sessions``).
+        self.account_create_buckets = BucketMap(
+            settings.account_create_rate, settings.account_create_burst
+        )
         self._sim_task: asyncio.Task[None] | None = None
         #: Order sources besides traders and the simulator (replay): each is called as
         #: ``await source(node, stop)`` once the node has started, and must return when

@@ -40,7 +40,8 @@ def test_help_lists_commands_and_options() -> None:
     assert "serve" in out and "tui" in out
     serve = tickwire("serve", "--help").stdout
     for option in ("--host", "--port", "--data-dir", "--seed", "--sim-rate", "--fsync",
-                   "--allowed-origins", "--tls-cert", "--tls-key", "--log-level", "--transports"):  # fmt: skip
+                   "--allowed-origins", "--tls-cert", "--tls-key", "--log-level", "--transports",
+                   "--allowed-hosts", "--no-demo-login", "--allow-demo-login-remote"):  # fmt: skip
         assert option in serve
     assert "--md-transport" in tickwire("tui", "--help").stdout
 
@@ -53,6 +54,8 @@ def test_help_lists_commands_and_options() -> None:
         (["serve", "--tls-cert", "cert.pem"], {}, "both a certificate and a key"),
         (["serve"], {"TICKWIRE_PORT": "eighty"}, "TICKWIRE_PORT"),
         (["serve"], {"TICKWIRE_FSYNC": "never"}, "fsync"),
+        (["serve", "--host", "0.0.0.0"], {}, "demo login"),
+        (["serve"], {"TICKWIRE_HOST": "192.0.2.7"}, "--allow-demo-login-remote"),
     ],
 )
 def test_bad_settings_exit_2_with_a_clear_message(
@@ -73,6 +76,12 @@ def test_settings_precedence_defaults_env_args() -> None:
 
     args = build_parser().parse_args(["serve", "--port", "9002"])
     assert settings_from_args(args, base).port == 9002
+    args = build_parser().parse_args(["serve", "--allowed-hosts", "a.example, B.example"])
+    hosts = settings_from_args(args, base)
+    assert hosts.allowed_hosts == ("a.example", "B.example")
+    assert hosts.host_names() == {"a.example", "b.example"}
+    assert Settings().host_names() == {"127.0.0.1", "localhost", "::1"}
+    assert Settings(allowed_hosts=("*",)).host_names() is None
     with pytest.raises(ConfigError):
         Settings(transports=("carrier-pigeon",))
 
@@ -168,3 +177,22 @@ def test_serve_over_tls(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert f"https://127.0.0.1:{port}/" in out
+
+
+def test_demo_login_on_a_public_address_needs_an_explicit_opt_in() -> None:
+    """One error line, exit 2, for ``--host 0.0.0.0`` with demo login on; either switching
+    demo login off or the opt-in makes the same settings valid."""
+    result = tickwire("serve", "--host", "0.0.0.0", "--port", str(free_port()))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "demo login" in result.stderr
+    from exchange.cli import settings_from_args
+
+    for extra in (["--no-demo-login"], ["--no-demo"], ["--allow-demo-login-remote"]):
+        args = build_parser().parse_args(["serve", "--host", "0.0.0.0", *extra])
+        settings = settings_from_args(args, Settings())
+        assert settings.host == "0.0.0.0"
+        assert settings.demo_login is (extra == ["--allow-demo-login-remote"])
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        assert Settings(host=host).demo_login  # loopback: the default local run keeps it
+    with pytest.raises(ConfigError, match="demo login"):
+        Settings(host="::")

@@ -1,7 +1,7 @@
 """Request helpers shared by the transports: the node, authentication, origin checks.
 
 Exports: ``Node``, ``authenticate_ws``, ``check_origin_ws``, ``deny``, ``require_account``,
-``api_error``, ``parse_filter``.
+``api_error``, ``parse_filter``, ``origin_allowed``, ``host_allowed``, ``host_name``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ __all__ = [
     "authenticate_ws",
     "check_origin_ws",
     "deny",
+    "host_allowed",
+    "host_name",
     "origin_allowed",
     "parse_filter",
     "require_account",
@@ -42,16 +44,41 @@ def api_error(status: int, code: str, message: str) -> ApiError:
     return ApiError(status, code, message)
 
 
-def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
+def origin_allowed(
+    origin: str | None, host: str | None, allowed: tuple[str, ...], scheme: str = "http"
+) -> bool:
     """No ``Origin`` (a non-browser client) is fine; a browser must come from an allowed
-    origin, or from the same host the request was sent to when no list is configured."""
+    origin, or, when no list is configured, from the same scheme (``http`` or ``https``:
+    ``ws``/``wss`` count as those), host and port the request was sent to. The ``Host`` itself
+    is checked against ``allowed_hosts`` first (``host_allowed``): equal to a rebinding
+    name, it would prove nothing."""
     if origin is None:
         return True
     if "*" in allowed or origin in allowed:
         return True
     if allowed:
         return False
-    return urlsplit(origin).netloc == (host or "")
+    parts = urlsplit(origin)
+    expected = "https" if scheme in ("https", "wss") else "http"
+    return parts.scheme == expected and parts.netloc == (host or "")
+
+
+def host_name(host: str) -> str:
+    """The name of a ``Host`` header value: no port, no brackets, lower case."""
+    if host.startswith("["):
+        name = host[1 : host.find("]")] if "]" in host else host[1:]
+    else:
+        name, sep, port = host.rpartition(":")
+        if not sep or not port.isdigit() or ":" in name:  # no port, or a bare IPv6 address
+            name = host
+    return name.rstrip(".").lower()
+
+
+def host_allowed(host: str | None, names: frozenset[str] | None) -> bool:
+    """``Host`` names one of ``names`` (``Settings.host_names()``; None: any host)."""
+    if names is None:
+        return True
+    return host is not None and host_name(host) in names
 
 
 async def deny(ws: WebSocket, status: int, message: str) -> None:
@@ -63,7 +90,10 @@ async def deny(ws: WebSocket, status: int, message: str) -> None:
 async def check_origin_ws(ws: WebSocket) -> bool:
     node: Node = ws.app.state.node
     if origin_allowed(
-        ws.headers.get("origin"), ws.headers.get("host"), node.settings.allowed_origins
+        ws.headers.get("origin"),
+        ws.headers.get("host"),
+        node.settings.allowed_origins,
+        ws.scope.get("scheme", "ws"),
     ):
         return True
     await deny(ws, 403, "origin not allowed")
@@ -81,11 +111,15 @@ def authenticate_ws(ws: WebSocket) -> str:
 
 
 def require_account(request: Request) -> str:
-    """FastAPI dependency: the account of the bearer token, or 401."""
+    """FastAPI dependency: the account of the ``Authorization: Bearer`` token, or 401.
+
+    REST takes the header only: ``?token=`` is for browser WebSockets, which cannot set
+    headers, and a token in a URL ends up in proxies' logs, histories and referrers."""
     node: Node = request.app.state.node
-    token = bearer_from_header(request.headers.get("authorization")) or request.query_params.get(
-        "token"
-    )
+    token = bearer_from_header(request.headers.get("authorization"))
+    if token is None and "token" in request.query_params:
+        raise api_error(401, "UNAUTHORIZED", "REST takes the token in an Authorization: "
+                        "Bearer header, not ?token=")  # fmt: skip
     try:
         return str(node.issuer.verify(token))
     except AuthError as exc:

@@ -1,6 +1,6 @@
 """Token buckets for per-connection and per-account rate limits.
 
-Exports: ``TokenBucket``.
+Exports: ``TokenBucket``, ``BucketMap``.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-__all__ = ["TokenBucket"]
+__all__ = ["BucketMap", "TokenBucket"]
 
 
 class TokenBucket:
@@ -37,3 +37,38 @@ class TokenBucket:
             self.tokens -= cost
             return True
         return False
+
+
+class BucketMap:
+    """One :class:`TokenBucket` per key (a client address), made on first use.
+
+    ``rate`` 0 switches the limit off (``take`` is always True). Bounded: past ``max_keys``
+    the oldest tenth of the buckets is forgotten (such a key starts again with a full
+    bucket), so a stream of new keys cannot grow memory without end.
+    """
+
+    __slots__ = ("_buckets", "_clock", "burst", "max_keys", "rate")
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        max_keys: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.max_keys = max_keys
+        self._clock = clock
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def take(self, key: str, cost: float = 1.0) -> bool:
+        if not self.rate:
+            return True
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self.max_keys:
+                for old in list(self._buckets)[: max(1, self.max_keys // 10)]:
+                    del self._buckets[old]
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, self._clock)
+        return bucket.take(cost)

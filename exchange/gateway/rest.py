@@ -46,6 +46,10 @@ class SessionRequest(BaseModel):
     secret: str | None = None
 
 
+def _ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
 def _node(request: Request) -> Node:
     node: Node = request.app.state.node
     return node
@@ -61,8 +65,15 @@ async def create_session(body: SessionRequest, request: Request) -> dict[str, An
         # promises traders: nobody else may trade as one
         raise api_error(400, "BAD_REQUEST", f"accounts named {SIM_ACCOUNT_PREFIX}* belong to "
                         "the market simulator: choose another name")  # fmt: skip
-    if not node.settings.demo and not node.check_account_secret(body.account, body.secret):
+    if not node.settings.demo_login and not node.check_account_secret(body.account, body.secret):
         raise api_error(401, "UNAUTHORIZED", "unknown account or wrong secret")
+    if node.engine.account_view(body.account) is None and not node.account_create_buckets.take(
+        _ip(request)
+    ):
+        # logging in to an account one already has is free; opening new ones is limited
+        # per address, or one client could spread its orders over unlimited accounts
+        raise api_error(429, "RATE_LIMITED", "too many new accounts from this address: "
+                        "log in to one you already opened, or wait")  # fmt: skip
     try:
         await node.ensure_account(body.account)
     except TimeoutError as exc:  # a cluster gateway got no answer in time (Unconfirmed)
@@ -175,7 +186,7 @@ async def place_order(
         op: Any = decode_op(orjson.dumps({"op": "order.new", **body}))
     except ProtocolError as exc:
         raise api_error(400, exc.code, exc.message) from exc
-    if not node.account_bucket(acct).take():
+    if not (node.account_bucket(acct).take() and node.ip_order_buckets.take(_ip(request))):
         raise api_error(429, "RATE_LIMITED", "too many requests")
     events = await _submit(node, new_order(acct, op))
     return _direct_reply(node, events, created=201)
@@ -184,6 +195,8 @@ async def place_order(
 @router.delete("/orders/{client_order_id}", summary="Cancel an order")
 async def cancel_order(client_order_id: str, request: Request, acct: Account) -> Response:
     node = _node(request)
+    if not (node.account_bucket(acct).take() and node.ip_order_buckets.take(_ip(request))):
+        raise api_error(429, "RATE_LIMITED", "too many requests")
     events = await _submit(node, t.CancelOrder(acct, client_order_id=client_order_id))
     return _direct_reply(node, events, created=200)
 

@@ -14,10 +14,14 @@ import socket
 from typing import Any
 
 import uvicorn
+from starlette.requests import ClientDisconnect
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
 from exchange.config import Settings
+from exchange.gateway.deps import host_allowed
+from exchange.gateway.edge import ConnectionRegistry, HttpProtocol
+from exchange.gateway.logs import client_log, install_redaction, peer
 
 __all__ = ["ExposeTransport", "TickwireServer", "WsProtocol", "build_server"]
 
@@ -29,7 +33,51 @@ class WsProtocol(WebSocketsSansIOProtocol):
     offers it. Browsers always offer it and script cannot turn it off; inflating each small
     market-data message cost Chromium ~0.5 ms per event (SSE won 99.9 % of the browser race
     with it, 39-51 % without: docs/benchmarks.md), so the web UI's race lanes ask for none.
+
+    A lost connection is counted out of the server's ``registry`` (it was counted in by
+    :class:`~exchange.gateway.edge.HttpProtocol` before the upgrade).
+
+    A text frame that is not valid UTF-8 closes the socket with 1007 as in uvicorn, logged
+    as one rate-limited warning (uvicorn logs a traceback per frame, at ERROR). A handshake
+    refused with a denial response logs nothing at ERROR.
     """
+
+    registry: ConnectionRegistry | None = None
+
+    def send_receive_event_to_app(self) -> None:
+        # uvicorn 0.54's, except for the invalid UTF-8 branch
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if self.close_sent:
+            return
+        if self.curr_msg_data_type == "text":
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                client_log.warn("invalid_utf8", "%s - invalid UTF-8 in a WebSocket text frame: "
+                                "closed 1007", peer(self.client))  # fmt: skip
+                self.conn.send_close(1007, "invalid UTF-8 in a text frame")
+                self.handle_parser_exception()
+                return
+            self.queue.put_nowait({"type": "websocket.receive", "text": text})
+        else:
+            self.queue.put_nowait({"type": "websocket.receive", "bytes": data})
+        if not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            # a denial (401, 403, 400) is a complete answer to the handshake; uvicorn 0.54
+            # would log "ASGI callable returned without completing handshake" at ERROR for
+            # each one, a line anyone could make the server write
+            self.handshake_complete = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.registry is not None:
+            self.registry.release(self.transport)
+        super().connection_lost(exc)
 
     def handle_connect(self, event: Request) -> None:
         _, _, query = event.path.partition("?")
@@ -41,6 +89,10 @@ class WsProtocol(WebSocketsSansIOProtocol):
 class ExposeTransport:
     """Outermost ASGI wrapper, between uvicorn and the app (see docs/architecture.md).
 
+    * A request or WebSocket handshake whose ``Host`` is not one of the server's names
+      (``Settings.allowed_hosts``), or that has two, is refused with 400 before anything
+      else (DNS rebinding: a page on a name that resolves here would otherwise pass the
+      same-host Origin rule). One without ``Host`` (not a browser) passes.
     * Market-data streams and polls (``GET``/``HEAD`` ``/md/stream``, ``/md/poll``) go
       straight to their handlers with uvicorn's own ``send``, skipping the app's middleware
       and routing (their FastAPI routes declare them for OpenAPI and serve them under other
@@ -50,6 +102,8 @@ class ExposeTransport:
     * An HTTP request's transport is put in ``scope`` (``tickwire.transport``) so a stream
       can *abort* a connection whose reader has stalled (``close()`` would wait to flush).
     * ``HEAD`` is served as the ``GET`` of the same route, without the body.
+    * A request the client abandons mid-body (``ClientDisconnect``) is one rate-limited
+      warning line, not uvicorn's traceback.
 
     uvicorn's ``send`` is a bound method of its request cycle or protocol; under any other
     server these keys are absent and the transports fall back to ASGI ``send``.
@@ -62,10 +116,19 @@ class ExposeTransport:
         self.app = app
         self.state = app.state
         self.node = app.state.node
+        self.host_names = self.node.settings.host_names()
         self._fast = {"/md/stream": serve_sse, "/md/poll": serve_poll}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
+        if kind != "lifespan" and self.host_names is not None:
+            hosts = [value for key, value in scope["headers"] if key == b"host"]
+            # no Host at all is a non-browser client (HAProxy's HTTP/1.0 health checks):
+            # rebinding needs a browser, and a browser always sends one
+            if hosts and (len(hosts) > 1 or not host_allowed(hosts[0].decode("latin-1"),
+                                                            self.host_names)):  # fmt: skip
+                await _refuse_host(kind, send)
+                return
         if kind == "http":
             handler = self._fast.get(scope["path"])
             if handler is not None and scope["method"] in ("GET", "HEAD"):
@@ -92,7 +155,25 @@ class ExposeTransport:
                 scope["app"] = self.app
                 await ws_md(WebSocket(scope, receive, send))
                 return
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            # the client went away in the middle of its request body: its doing, not a bug
+            client_log.warn("client_disconnect", "%s - %s %s: client disconnected before "
+                            "the end of its request", peer(scope.get("client")),
+                            scope.get("method"), scope.get("path"))  # fmt: skip
+
+
+_HOST_REFUSED = b'{"code":"BAD_REQUEST","message":"host not allowed"}'
+
+
+async def _refuse_host(kind: str, send: Any) -> None:
+    """400 for a request (or, before the upgrade, a WebSocket handshake) to a foreign Host."""
+    prefix = "websocket.http." if kind == "websocket" else "http."
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(_HOST_REFUSED)).encode())]  # fmt: skip
+    await send({"type": prefix + "response.start", "status": 400, "headers": headers})
+    await send({"type": prefix + "response.body", "body": _HOST_REFUSED})
 
 
 class TickwireServer(uvicorn.Server):
@@ -117,12 +198,24 @@ class TickwireServer(uvicorn.Server):
 
 
 def build_server(app: Any, settings: Settings, **overrides: Any) -> TickwireServer:
+    """A uvicorn server for ``app``, with this server's own connection registry shared by
+    its HTTP and WebSocket protocols (``exchange.gateway.edge``)."""
+    registry = ConnectionRegistry(settings.max_connections, settings.max_connections_per_ip)
+
+    class ServerHttp(HttpProtocol):
+        pass
+
+    class ServerWs(WsProtocol):
+        pass
+
+    ServerHttp.settings = settings
+    ServerHttp.registry = ServerWs.registry = registry
     options: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
-        ws=WsProtocol,
+        http=ServerHttp,
+        ws=ServerWs,
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=settings.ping_interval_s,
         ws_ping_timeout=settings.ping_timeout_s,
@@ -133,6 +226,7 @@ def build_server(app: Any, settings: Settings, **overrides: Any) -> TickwireServ
     )
     options.update(overrides)
     config = uvicorn.Config(ExposeTransport(app), **options)
+    install_redaction()  # after uvicorn set up its loggers: no ?token= in any log line
     server = TickwireServer(config)
     server.node = app.state.node
     return server

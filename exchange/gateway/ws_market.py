@@ -251,7 +251,23 @@ async def ws_md(ws: WebSocket) -> None:
     await ws.accept()
     outbox = outbox_for(ws, "", node.settings.subscriber_high_water)
     node.track_ws(ws, +1, "ws_md")
-    state: dict[str, Any] = {"feed": None}
+    state: dict[str, Any] = {"feed": None, "idle": None}
+    idle_s = node.settings.md_idle_timeout_s
+
+    def idle_out() -> None:
+        state["idle"] = None
+        if state["feed"] is None:
+            outbox.close(CLOSE_POLICY, f"no subscription within {idle_s:g} s")
+
+    def arm_idle() -> None:
+        # a socket without a subscription costs memory and a file descriptor for nothing
+        if idle_s and state["idle"] is None:
+            state["idle"] = asyncio.get_running_loop().call_later(idle_s, idle_out)
+
+    def disarm_idle() -> None:
+        if state["idle"] is not None:
+            state["idle"].cancel()
+            state["idle"] = None
 
     def on_slow(reason: str) -> None:
         direct = outbox.direct
@@ -281,20 +297,25 @@ async def ws_md(ws: WebSocket) -> None:
                 feed = await MarketFeed.start(node, outbox, op, "ws", req_id)
             except ValueError as exc:
                 outbox.send(_err("BAD_REQUEST", str(exc), req_id))
+                arm_idle()  # the subscription it replaced (if any) is gone
                 return
             feed.on_slow = on_slow
             feed.on_ended = on_ended
             state["feed"] = feed
+            disarm_idle()
         elif op.op == "unsubscribe":
             outbox.send({"type": "unsubscribed", "req_id": req_id})
+            arm_idle()
         elif op.op == "ping":
             outbox.send({"type": "pong", "req_id": req_id, "server_time": time.time_ns()})
         else:
             outbox.send(_err("UNKNOWN_OP", "only subscribe, unsubscribe and ping here", req_id))
 
+    arm_idle()
     try:
         await serve_socket(ws, outbox, on_frame)
     finally:
+        disarm_idle()
         node.track_ws(ws, -1, "ws_md")
         if state["feed"] is not None:
             state["feed"].close()

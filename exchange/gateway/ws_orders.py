@@ -4,8 +4,9 @@ Exports: ``router`` (the FastAPI router with ``/ws``), ``OrderSession``.
 
 Decode a frame, check limits, turn the op into an engine command or a query, hand it to the
 sequencer; replies flow back through the connection's :class:`Outbox` (in release order). A
-malformed message is answered with ``error`` and never closes the socket; only abuse does
-(sustained rate-limit breach: 1008, oversized frame: 1009).
+malformed message (a binary frame included: text frames only) is answered with ``error``
+and never closes the socket; only abuse does (sustained rate-limit breach: 1008, oversized
+frame: 1009).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class OrderSession:
         self.outbox: Outbox = outbox_for(ws, account, s.subscriber_high_water, s.outbox_limit)
         self.bucket = TokenBucket(s.conn_rate, s.conn_burst)
         self.account_bucket = node.account_bucket(account)
+        self.ip = ws.client.host if ws.client else ""
         self.limited_in_a_row = 0
         self.deadman_ms = 0
         self.deadman_timer: asyncio.TimerHandle | None = None
@@ -94,6 +96,15 @@ class OrderSession:
             return
         # every frame costs a token, garbage included, so a flood of it is limited too
         allowed = self.bucket.take()
+        if isinstance(data, bytes):
+            # the contract is one JSON object per *text* frame: a binary one is refused
+            # unread (not decoded, so not executed), like any malformed message
+            self.node.metrics.messages_in.labels("ws", "invalid").inc()
+            if allowed:
+                self.error("BAD_REQUEST", "text frames only: send each message as a text frame")
+            else:
+                self.limited(None, None)
+            return
         try:
             op = decode_op(data)
         except ProtocolError as exc:
@@ -106,10 +117,19 @@ class OrderSession:
         name: str = op.op
         req_id = getattr(op, "req_id", None)
         self.node.metrics.messages_in.labels("ws", name).inc()
-        if not allowed or (name in _ORDER_OPS and not self.account_bucket.take()):
+        if not allowed:
             self.limited(op, req_id)
             return
         self.limited_in_a_row = 0
+        if name in _ORDER_OPS and not (
+            self.account_bucket.take() and self.node.ip_order_buckets.take(self.ip)
+        ):
+            # the account's (or the address's) limit, shared with other sockets: refused,
+            # but this socket kept to its own rate, so it does not count toward abuse
+            self.node.metrics.rate_limited.labels("account").inc()
+            coid = getattr(op, "client_order_id", None)
+            self.reject("RATE_LIMITED", "too many requests", req_id, coid)
+            return
         try:
             await self.dispatch(name, op, req_id)
         except TimeoutError as exc:  # a cluster gateway got no answer in time (Unconfirmed)

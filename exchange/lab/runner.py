@@ -142,7 +142,10 @@ def start_server(
     env = dict(os.environ, TICKWIRE_MD_SYNTHETIC_RATE=str(rate), PYTHONPATH=str(REPO))
     # every lab client comes from one address: the server's per-address WebRTC limits
     # (made for the public) would refuse the lab's own clients
-    env.update(TICKWIRE_RTC_MAX_PEERS_PER_IP="0", TICKWIRE_RTC_OFFER_RATE="0")
+    env.update(TICKWIRE_RTC_MAX_PEERS_PER_IP="0", TICKWIRE_RTC_OFFER_RATE="0",
+               TICKWIRE_MAX_CONNECTIONS_PER_IP="0")  # fmt: skip
+    # the lab may bind a network namespace's address: its demo login is meant
+    env.update(TICKWIRE_ALLOW_DEMO_LOGIN_REMOTE="1")
     cmd = [*prefix, sys.executable, "-m", "exchange.cli", "serve", "--host", host,
            "--port", str(port), "--data-dir", data, "--sim-rate", "0", "--fsync", "off",
            "--log-level", "warning"]  # fmt: skip

@@ -14,8 +14,9 @@ Contract of ``POST /rtc/offer[?symbols=A,B]`` with ``{"sdp": "...", "type": "off
   names an unknown symbol. Nothing stays allocated.
 * 403 ``FORBIDDEN``: a browser ``Origin`` that is neither this host nor in
   ``allowed_origins`` (the rule of the WebSocket handshakes).
-* 401 ``UNAUTHORIZED``: a token was given (``?token=`` or ``Authorization: Bearer``) and is
-  not valid. A token is never required: market data is public.
+* 401 ``UNAUTHORIZED``: a token was given (``Authorization: Bearer``) and is not valid, or
+  one was given as ``?token=`` (never taken in a URL here). A token is never required:
+  market data is public.
 * 429 ``RATE_LIMITED``: over ``rtc_offer_rate`` offers per second (burst ``rtc_offer_burst``)
   from this client address (``client_address``); 429 ``TOO_MANY_PEERS``: the address already
   has ``rtc_max_peers_per_ip`` peers negotiating or open. Checked before the body is read.
@@ -65,9 +66,10 @@ def _peers(request: Request) -> RtcPeers:
 
 
 def _check_token(request: Request, node: Node) -> None:
-    token = bearer_from_header(request.headers.get("authorization")) or request.query_params.get(
-        "token"
-    )
+    if "token" in request.query_params:  # as for REST: a token in a URL ends up in logs
+        raise api_error(401, "UNAUTHORIZED", "the token goes in an Authorization: Bearer "
+                        "header, not ?token=")  # fmt: skip
+    token = bearer_from_header(request.headers.get("authorization"))
     if token:
         try:
             node.issuer.verify(token)
@@ -137,7 +139,10 @@ async def rtc_offer(request: Request, symbols: str | None = None) -> dict[str, s
     if "rtc" not in settings.transports or settings.rtc_max_peers <= 0 or node.shutting_down:
         raise api_error(503, "TRANSPORT_DISABLED", "WebRTC market data is off on this server")
     if not origin_allowed(
-        request.headers.get("origin"), request.headers.get("host"), settings.allowed_origins
+        request.headers.get("origin"),
+        request.headers.get("host"),
+        settings.allowed_origins,
+        request.url.scheme,
     ):
         # as for WebSocket handshakes: a page of another site may not open peers here
         raise api_error(403, "FORBIDDEN", "origin not allowed")

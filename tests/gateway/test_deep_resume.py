@@ -59,7 +59,7 @@ def sse_ids(port: int, last_id: str, n: int) -> tuple[list[str], bytes]:
     """The ids of the first ``n`` events after ``last_id`` (a raw reader: 100k events fast)."""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
         s.sendall(
-            f"GET /md/stream?channels=status HTTP/1.1\r\nHost: t\r\nLast-Event-ID: {last_id}"
+            f"GET /md/stream?channels=status HTTP/1.1\r\nHost: 127.0.0.1\r\nLast-Event-ID: {last_id}"
             "\r\n\r\n".encode()
         )
         buf = b""

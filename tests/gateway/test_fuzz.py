@@ -4,6 +4,7 @@ are, in fact, a valid request."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from typing import Any
 
@@ -21,7 +22,13 @@ ERROR_TYPES = {"error", "order.reject"}
 
 
 async def answer_of(c: OrderClient, frame: bytes | str) -> list[dict[str, Any]]:
-    """Send ``frame`` then a ping; everything before the pong is the frame's answer."""
+    """Send ``frame`` then a ping; everything before the pong is the frame's answer.
+
+    Bytes that are valid UTF-8 go as a text frame (the contract: binary frames are refused
+    unread), anything else as a binary frame."""
+    if isinstance(frame, bytes):
+        with contextlib.suppress(UnicodeDecodeError):
+            frame = frame.decode()
     await c.send(frame)
     marker = next(_pings)
     await c.send({"op": "ping", "req_id": marker})

@@ -132,6 +132,8 @@ async def test_unknown_symbol_bad_token_and_foreign_origin(
         r = await http.post("/rtc/offer", json=body, params={"token": "garbage"})
         assert r.status_code == 401 and r.json()["code"] == "UNAUTHORIZED"
         token = (await http.post("/api/sessions", json={"account": "rtcuser"})).json()["token"]
+        r = await http.post("/rtc/offer", json=body, params={"token": token})  # header only
+        assert r.status_code == 401 and "Authorization" in r.json()["message"]
         evil = {"origin": "http://evil.example"}
         r = await http.post("/rtc/offer", json=body, headers=evil)
         assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN"
