@@ -223,7 +223,7 @@ async def test_lost_book_delta_is_detected_and_resynced(
         server.on_message(from_server)
 
     async def setup(page: Page) -> None:
-        await page.route_web_socket(re.compile(r"/ws/md$"), route)
+        await page.route_web_socket(re.compile(r"/ws/md(\?.*)?$"), route)
 
     opened = await open_page(srv.url + "/?symbol=BTC-USD&transport=ws", setup=setup)
     await opened.until("() => window.tickwire.store.counters.resyncs >= 1")
