@@ -6,93 +6,20 @@ Exports: ``main``, ``build_parser``, ``settings_from_args``.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from exchange.config import TRANSPORTS, ConfigError, Settings, from_env
+from exchange.config import ConfigError
+from exchange.options import (
+    add_server_options,
+    configure_logging,
+    exit_quietly_after_shutdown,
+    settings_from_args,
+    tune_gc,
+)
 
 __all__ = ["build_parser", "main", "settings_from_args"]
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip())
-
-
-def _transports(value: str) -> tuple[str, ...]:
-    items = _csv(value)
-    bad = [v for v in items if v not in TRANSPORTS]
-    if bad:
-        raise argparse.ArgumentTypeError(f"unknown transport(s) {bad}; choose from {TRANSPORTS}")
-    return items
-
-
-def add_server_options(p: argparse.ArgumentParser) -> None:
-    """The options every command that runs an exchange takes (serve, replay, engine...)."""
-    g = p.add_argument_group("server")
-    g.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
-    g.add_argument("--port", type=int, help="port (default 8000)")
-    g.add_argument(
-        "--data-dir", type=Path, help="journal, snapshots, epoch and secret (default ./data)"
-    )
-    g.add_argument("--symbols", type=_csv, help="comma-separated symbols to trade (default: all)")
-    g.add_argument("--seed", type=int, help="simulator seed (default 7)")
-    g.add_argument(
-        "--sim-rate", type=float, help="simulator steps per second; 0 disables (default 10)"
-    )
-    g.add_argument(
-        "--fsync", choices=["always", "batch", "off"], help="journal fsync policy (default batch)"
-    )
-    g.add_argument(
-        "--allowed-origins",
-        type=_csv,
-        help="comma-separated browser origins allowed (default: same host)",
-    )
-    g.add_argument(
-        "--allowed-hosts",
-        type=_csv,
-        help="comma-separated names clients may use in Host ('*': any; default: the --host "
-        "address, localhost, 127.0.0.1, ::1)",
-    )
-    g.add_argument(
-        "--transports",
-        type=_transports,
-        help="market-data transports offered (default ws,sse,poll,rtc)",
-    )
-    g.add_argument("--tls-cert", type=Path, help="TLS certificate (PEM) to serve HTTPS/WSS")
-    g.add_argument("--tls-key", type=Path, help="TLS private key (PEM)")
-    g.add_argument(
-        "--log-level", choices=["debug", "info", "warning", "error"], help="default info"
-    )
-    g.add_argument("--no-demo-login", "--no-demo", dest="demo_login", action="store_false",
-                   default=None, help="only accounts from the config may log in (default: "
-                   "demo login, anyone as any account)")  # fmt: skip
-    g.add_argument("--allow-demo-login-remote", action="store_true", default=None,
-                   help="keep demo login on a non-loopback --host (refused without this)")  # fmt: skip
-
-
-def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -> Settings:
-    """Defaults < ``TICKWIRE_*`` environment < command-line options."""
-    settings = from_env(base)
-    changes = {}
-    for name in (
-        "host", "port", "data_dir", "symbols", "seed", "sim_rate", "fsync", "allowed_origins",
-        "allowed_hosts",
-        "transports", "tls_cert", "tls_key", "log_level", "demo_login",
-        "allow_demo_login_remote",
-    ):  # fmt: skip
-        value = getattr(args, name, None)
-        if value is not None:
-            changes[name] = value
-    return settings.replace(**changes) if changes else settings
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format='{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
-    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -100,7 +27,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from exchange.gateway.server import build_server
 
     settings = settings_from_args(args)
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     node = None
     if getattr(args, "record", None) is not None:
         from exchange.replay.record import RecordingNode
@@ -119,37 +46,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "  Ctrl-C stops (journal flushed, sockets closed with 1001)",
         flush=True,
     )
-    _exit_quietly_after_shutdown()
-    _tune_gc()
+    exit_quietly_after_shutdown()
+    tune_gc()
     server.run()
     return 0
-
-
-def _tune_gc() -> None:
-    """Fewer, cheaper collections for a long-lived server with many live objects.
-
-    Measured in bench/hub.py: with 10,000 SSE readers the default thresholds made the
-    collector the largest single cost (publish 6.4x cheaper with a first threshold of 50,000).
-    Objects allocated at start-up (the recovered state) are frozen out of every collection.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 10, 10)
-
-
-def _exit_quietly_after_shutdown() -> None:
-    """uvicorn shuts down cleanly on SIGINT/SIGTERM, then re-raises the signal to the
-    handler that was installed before it; make that handler end the process with status 0
-    (the shutdown already happened) instead of a traceback or a kill."""
-    import signal
-
-    def done(signum: int, frame: object) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGINT, done)
-    signal.signal(signal.SIGTERM, done)
 
 
 def _answers(url: str) -> bool:

@@ -14,22 +14,22 @@ __all__ = ["register"]
 
 
 def _cmd_engine(args: argparse.Namespace) -> int:
-    from exchange.cli import _configure_logging, settings_from_args
     from exchange.cluster.sequencer_proc import run_engine
+    from exchange.options import configure_logging, settings_from_args
 
     settings = settings_from_args(args)
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     return run_engine(settings, args.redis)
 
 
 def _cmd_gateway(args: argparse.Namespace) -> int:
-    from exchange.cli import _configure_logging, settings_from_args
     from exchange.cluster.gateway_proc import run_gateway
+    from exchange.options import configure_logging, settings_from_args
 
     settings = settings_from_args(args)
     if args.data_dir is None:  # only meta.json lands there; the real one comes from Redis
         settings = settings.replace(data_dir=Path(tempfile.mkdtemp(prefix="tickwire-gw-")))
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     return run_gateway(settings, args.redis)
 
 
@@ -47,7 +47,7 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``engine``, ``gateway`` and ``cluster`` to the ``tickwire`` subparsers ``sub``."""
-    from exchange.cli import add_server_options
+    from exchange.options import add_server_options
 
     engine = sub.add_parser(
         "engine",

@@ -25,7 +25,7 @@ __all__ = ["cmd_replay", "prepare", "register"]
 
 def register(sub: Any) -> None:
     """Add ``replay`` to the CLI's subcommands and ``--record FILE`` to ``serve``."""
-    from exchange.cli import add_server_options
+    from exchange.options import add_server_options
     from exchange.replay.load import FORMATS
 
     p = sub.add_parser(
@@ -90,7 +90,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
 def prepare(args: argparse.Namespace, *, show_progress: bool | None = None) -> Prepared:
     """Load, cut and index the recording and build the node; raises ``ReplayError`` for a bad
     file and ``UsageError`` for a bad option."""
-    from exchange.cli import settings_from_args
+    from exchange.options import settings_from_args
     from exchange.replay.driver import ReplayDriver
     from exchange.replay.index import select
     from exchange.replay.load import load_replays
@@ -143,9 +143,9 @@ def prepare(args: argparse.Namespace, *, show_progress: bool | None = None) -> P
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from exchange.cli import _configure_logging, _exit_quietly_after_shutdown
     from exchange.gateway.app import create_app
     from exchange.gateway.server import build_server
+    from exchange.options import configure_logging, exit_quietly_after_shutdown
     from exchange.replay.errors import ReplayError
     from exchange.replay.times import format_time
 
@@ -155,7 +155,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"tickwire replay: error: {exc}", file=sys.stderr)
         return 2
     settings, driver = prep.settings, prep.driver
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     src = driver.source
     app = create_app(settings, prep.node)
     server = build_server(app, settings)
@@ -172,7 +172,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         "  Ctrl-C stops",
         flush=True,
     )
-    _exit_quietly_after_shutdown()
+    exit_quietly_after_shutdown()
     try:
         server.run()
     finally:
