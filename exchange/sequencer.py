@@ -207,7 +207,8 @@ class Sequencer:
             self.journal.append(self.encode_command(cmd))
         events: list[t.Event] = self.engine.handle(cmd)
         if self.metrics is not None:
-            self.metrics.commands.labels(_KIND.get(type(cmd), "other")).inc()
+            m = self.metrics
+            m.child(m.commands, _KIND.get(type(cmd), "other")).inc()
         self._since_snapshot += 1
         return events
 
@@ -274,7 +275,7 @@ class Sequencer:
             self.metrics.order_latency.observe(time.perf_counter() - p.started)
             for ev in private:
                 if isinstance(ev, t.OrderRejected):
-                    self.metrics.rejects.labels(ev.code).inc()
+                    self.metrics.child(self.metrics.rejects, ev.code).inc()
         if p.future is not None and not p.future.done():
             p.future.set_result(p.events)
 

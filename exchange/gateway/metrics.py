@@ -59,9 +59,19 @@ class Metrics:
             "tickwire_engine_queue_depth", "Commands waiting for durability", registry=r
         )
         self._resume_children: dict[tuple[str, str], Any] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.commands = Counter(
             "tickwire_commands", "Commands sequenced by kind", ["kind"], registry=r
         )
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once: prometheus-client's ``labels`` takes a
+        lock and builds a tuple per call, which is per order on the hot path."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def resume_counter(self, transport: str, outcome: str) -> Any:
         """``resumes.labels(transport, outcome)``, looked up once (it is per request)."""

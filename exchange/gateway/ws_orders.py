@@ -71,7 +71,8 @@ class OrderSession:
         self.outbox.send(msg)
 
     def reject(self, code: str, message: str, req_id: Any, coid: Any = None) -> None:
-        self.node.metrics.rejects.labels(code).inc()
+        m = self.node.metrics
+        m.child(m.rejects, code).inc()
         msg: dict[str, Any] = {
             "type": "order.reject",
             "client_order_id": coid if isinstance(coid, str) else None,
@@ -116,7 +117,8 @@ class OrderSession:
             return
         name: str = op.op
         req_id = getattr(op, "req_id", None)
-        self.node.metrics.messages_in.labels("ws", name).inc()
+        m = self.node.metrics
+        m.child(m.messages_in, "ws", name).inc()
         if not allowed:
             self.limited(op, req_id)
             return
