@@ -372,9 +372,20 @@ class ExchangeNode:
 
     # ------------------------------------------------------------------ commands
 
+    #: ``submit_nowait`` is available: order connections pipeline (see ``ws_orders``).
+    pipelined = True
+
     async def submit(self, cmd: t.Command, origin: Origin | None = None) -> list[t.Event]:
         events: list[t.Event] = await self.sequencer.submit(cmd, origin)
         return events
+
+    def submit_nowait(
+        self, cmd: t.Command, origin: Origin | None = None
+    ) -> asyncio.Future[list[t.Event]] | None:
+        """Sequence ``cmd`` without waiting for its group commit (``Sequencer.submit_nowait``):
+        the replies reach ``origin`` on release; the future fails if the journal did."""
+        _, fut = self.sequencer.submit_nowait(cmd, origin)
+        return fut
 
     async def ensure_account(self, account: str) -> None:
         if self.engine.account_view(account) is not None:

@@ -161,6 +161,20 @@ class Sequencer:
 
     async def submit(self, cmd: t.Command, origin: Origin | None = None) -> list[t.Event]:
         """Sequence ``cmd``; returns its events once they are durable and released."""
+        events, fut = self.submit_nowait(cmd, origin)
+        return events if fut is None else await fut
+
+    def submit_nowait(
+        self, cmd: t.Command, origin: Origin | None = None
+    ) -> tuple[list[t.Event], asyncio.Future[list[t.Event]] | None]:
+        """Sequence ``cmd`` now, without waiting for it to be durable: ``(events, future)``.
+
+        The command is journaled and applied at once (so commands keep their arrival order);
+        its events are released to ``deliver``/the hub when durable, as with ``submit``. The
+        future (``None`` when already released: no group commit) completes then, or fails
+        if the journal could not be made durable. A connection can so have many orders in
+        one group commit instead of one per commit (``ws_orders`` pipelines this way).
+        """
         if self._closed:
             raise RuntimeError("sequencer is stopped")
         started = time.perf_counter()
@@ -176,11 +190,11 @@ class Sequencer:
                     self.journal.flush()
             self._release(_Pending(events, origin, None, started))
             self._after_release()
-            return events
+            return events, None
         fut: asyncio.Future[list[t.Event]] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(events, origin, fut, started))
         self._wakeup.set()
-        return await fut
+        return events, fut
 
     def unreleased(self) -> list[_Pending]:
         """Commands applied but not yet released (being made durable, then queued), oldest

@@ -111,6 +111,10 @@ class _NoSequencer:
 class GatewayNode(ExchangeNode):
     """A gateway process's node; see the module docstring."""
 
+    #: Every command is a Redis round trip with its own outcome (executed, not executed,
+    #: unconfirmed): order connections await each one.
+    pipelined = False
+
     def __init__(
         self,
         settings: Settings,

@@ -39,6 +39,7 @@ router = APIRouter()
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_GOING_AWAY = 1001
+CLOSE_INTERNAL = 1011
 #: The dead-man's cancel-all is resent after this, doubling up to the cap, until confirmed.
 _DEADMAN_RETRY_FIRST_S = 0.5
 _DEADMAN_RETRY_MAX_S = 5.0
@@ -149,16 +150,36 @@ class OrderSession:
         else:
             self.error("RATE_LIMITED", "too many requests", req_id)
 
+    async def submit(self, cmd: t.Command, origin: Origin) -> None:
+        """Hand an order op to the sequencer. Single node: pipelined, the reader goes on to
+        the next frame at once and the reply is released to this outbox with the command's
+        group commit (many orders of one connection share one fsync); cluster gateway:
+        awaited, each command being its own Redis round trip."""
+        node = self.node
+        if not node.pipelined:
+            await node.submit(cmd, origin)
+            return
+        fut = node.submit_nowait(cmd, origin)
+        if fut is not None:
+            fut.add_done_callback(self._released)
+
+    def _released(self, fut: asyncio.Future[list[t.Event]]) -> None:
+        if fut.cancelled() or fut.exception() is None:
+            return
+        # the journal could not be made durable: nothing of it was released; the client
+        # must reconnect and resume (the server's own fault, logged by the sequencer)
+        self.abort(CLOSE_INTERNAL, "server error: the order could not be made durable")
+
     async def dispatch(self, name: str, op: Any, req_id: Any) -> None:
         node, account = self.node, self.account
         origin = Origin(self.outbox, req_id)
         if name == "order.new":
-            await node.submit(new_order(account, op), origin)
+            await self.submit(new_order(account, op), origin)
         elif name == "order.cancel":
             if (op.client_order_id is None) == (op.order_id is None):
                 self.error("BAD_REQUEST", "give exactly one of client_order_id or order_id", req_id)
                 return
-            await node.submit(
+            await self.submit(
                 t.CancelOrder(account, client_order_id=op.client_order_id, order_id=op.order_id),
                 origin,
             )
@@ -166,7 +187,7 @@ class OrderSession:
             if op.price is None and op.qty is None:
                 self.error("BAD_REQUEST", "order.replace needs price and/or qty", req_id)
                 return
-            await node.submit(
+            await self.submit(
                 t.ReplaceOrder(
                     account,
                     client_order_id=op.client_order_id,
