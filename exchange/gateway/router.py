@@ -49,6 +49,7 @@ class Outbox:
         "_drainer",
         "_held",
         "_queue",
+        "_turn",
         "account",
         "close_code",
         "close_reason",
@@ -71,6 +72,9 @@ class Outbox:
         self.on_close: Callable[[], None] | None = None
         self._drainer: asyncio.Task[None] | None = None
         self._held: list[bytes] | None = None
+        #: Direct mode: frames put during this loop turn, written together at its end (one
+        #: write per connection per turn, however many replies a batch released).
+        self._turn: list[bytes] | None = None
 
     @property
     def queue(self) -> asyncio.Queue[bytes | None]:
@@ -101,14 +105,29 @@ class Outbox:
             return
         direct = self.direct
         if direct is not None and self._drainer is None:
+            turn = self._turn
+            if turn is not None:  # already writing at the end of this loop turn
+                turn.append(frame)
+                return
             if direct.ready():
-                direct.send_text(frame)
+                if direct.deflate:  # market data compresses in write order: no deferral
+                    direct.send_text(frame)
+                    return
+                self._turn = [frame]
+                asyncio.get_running_loop().call_soon(self.flush_turn)
                 return
             self._drainer = asyncio.ensure_future(self._drain())
         if self.queue.qsize() >= self.limit:
             self._overflow()
             return
         self.queue.put_nowait(frame)
+
+    def flush_turn(self) -> None:
+        """Write what this loop turn put, in one socket write (direct mode). Called at the
+        end of the turn, and by whoever writes to the socket past the outbox first."""
+        frames, self._turn = self._turn, None
+        if frames:
+            self.direct.send_texts(frames)
 
     def _overflow(self) -> None:
         self.overflowed = True
@@ -147,6 +166,8 @@ class Outbox:
             self.close_code, self.close_reason = code, reason
         if self.closed:
             return
+        if self._turn:
+            self.flush_turn()  # what was put before the close still goes out, first
         self.closed = True
         if self.direct is None:
             self.queue.put_nowait(None)

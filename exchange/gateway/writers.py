@@ -148,6 +148,18 @@ class WsWriter:
         else:
             self.transport.write(ws_text_frame(payload))
 
+    def send_texts(self, payloads: list[bytes]) -> None:
+        """Several text messages in one socket write (in order)."""
+        if self.closing():
+            return
+        if self.deflate:
+            conn = self.conn
+            for payload in payloads:
+                conn.send_text(payload)
+            self.transport.write(b"".join(conn.data_to_send()))
+        else:
+            self.transport.write(b"".join([ws_text_frame(p) for p in payloads]))
+
     def framing(self) -> Framing:
         """The market-data framing for this connection."""
         return DeflateFraming(self) if self.deflate else WS_TEXT

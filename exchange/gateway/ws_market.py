@@ -149,11 +149,13 @@ class _WsMdWriter:
         outbox = self.outbox
         if outbox._drainer is not None or outbox.closed:
             return False
+        outbox.flush_turn()  # replies put earlier in this turn go first
         ok: bool = self.direct.offer(data)
         return ok
 
     def write(self, data: bytes) -> None:
         if not self.outbox.closed:
+            self.outbox.flush_turn()
             self.direct.write(data)
 
     def buffered(self) -> int:

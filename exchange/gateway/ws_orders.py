@@ -61,6 +61,8 @@ class OrderSession:
         self.deadman_ms = 0
         self.deadman_timer: asyncio.TimerHandle | None = None
         self.market: MarketFeed | None = None
+        #: The last pipelined order's group commit (``submit``); None once released.
+        self.pipelined: asyncio.Future[list[t.Event]] | None = None
 
     # ------------------------------------------------------------------ errors
 
@@ -90,7 +92,23 @@ class OrderSession:
     # ------------------------------------------------------------------ input
 
     async def on_frame(self, data: str | bytes) -> None:
+        """One frame. Order ops are pipelined (``submit``); any other frame, a refused one
+        included, first waits for the replies of the orders before it, so a connection's
+        replies keep request order."""
         self.arm_deadman()
+        decoded: Any = None
+        if isinstance(data, str) and len(data) <= self.node.settings.max_frame_bytes:
+            try:
+                decoded = decode_op(data)
+            except ProtocolError as exc:
+                decoded = exc
+        pending = self.pipelined
+        in_order = getattr(decoded, "op", None) not in _PIPELINED
+        if pending is not None and in_order and not pending.done():
+            await asyncio.wait([pending])
+        await self._frame(data, decoded)
+
+    async def _frame(self, data: str | bytes, decoded: Any) -> None:
         size = len(data)
         if size > self.node.settings.max_frame_bytes:
             self.node.metrics.errors.labels("BAD_REQUEST").inc()
@@ -107,15 +125,15 @@ class OrderSession:
             else:
                 self.limited(None, None)
             return
-        try:
-            op = decode_op(data)
-        except ProtocolError as exc:
+        if isinstance(decoded, ProtocolError):
+            exc = decoded
             self.node.metrics.messages_in.labels("ws", "invalid").inc()
             if allowed:
                 self.error(exc.code, exc.message, exc.req_id)
             else:
                 self.limited(None, exc.req_id)
             return
+        op = decoded
         name: str = op.op
         req_id = getattr(op, "req_id", None)
         m = self.node.metrics
@@ -162,6 +180,7 @@ class OrderSession:
         fut = node.submit_nowait(cmd, origin)
         if fut is not None:
             fut.add_done_callback(self._released)
+            self.pipelined = fut
 
     def _released(self, fut: asyncio.Future[list[t.Event]]) -> None:
         if fut.cancelled() or fut.exception() is None:
@@ -364,6 +383,8 @@ class OrderSession:
 _background: set[asyncio.Task[None]] = set()
 
 _ORDER_OPS = frozenset({"order.new", "order.cancel", "order.replace", "orders.cancel_all"})
+#: The ops ``submit`` pipelines (their replies come with the group commit).
+_PIPELINED = frozenset({"order.new", "order.cancel", "order.replace"})
 
 
 @router.websocket("/ws")

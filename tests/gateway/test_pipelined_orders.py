@@ -43,3 +43,19 @@ async def test_a_burst_from_one_connection_is_one_group_commit(live_server_facto
     st = await c.request("order.status", client_order_id=f"b{ORDERS - 1}")
     assert st["type"] == "order.status" and st["status"] == "open"
     await c.close()
+
+
+async def test_replies_keep_request_order_on_a_connection(live_server_factory: Any) -> None:
+    """What follows pipelined orders (a ping, a malformed frame, a status) is answered after
+    their replies, never before."""
+    srv = live_server_factory(fsync="batch", batch_window_ms=WINDOW_MS)
+    c = await OrderClient.connect(srv.ws_url, await login(srv.url, "order"))
+    new = {"op": "order.new", "req_id": 1, **limit("o1", BTC, "buy", "0.1", "100")}
+    await c.ws.send(orjson.dumps(new).decode())
+    await c.ws.send('{"op": "ping", "req_id": 2}')
+    await c.ws.send("not json")
+    await c.ws.send('{"op": "order.status", "req_id": 3, "client_order_id": "o1"}')
+    got = [await c.recv(10) for _ in range(4)]
+    assert [m["type"] for m in got] == ["order.ack", "pong", "error", "order.status"], got
+    assert got[0]["req_id"] == 1 and got[1]["req_id"] == 2 and got[3]["status"] == "open"
+    await c.close()
