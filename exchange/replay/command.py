@@ -95,7 +95,7 @@ def prepare(args: argparse.Namespace, *, show_progress: bool | None = None) -> P
     from exchange.replay.index import select
     from exchange.replay.load import load_replays
     from exchange.replay.player import parse_speed
-    from exchange.replay.times import parse_time
+    from exchange.replay.times import format_time, parse_time
 
     try:
         speed = parse_speed(args.speed)
@@ -130,6 +130,12 @@ def prepare(args: argparse.Namespace, *, show_progress: bool | None = None) -> P
         source = select(source, symbols=symbols, end_ns=end)
         if not source.steps:
             raise UsageError("nothing to replay: no message of the recording is selected")
+        first, last = source.steps[0].ts, source.steps[-1].ts
+        if start is not None and start > last:
+            raise UsageError(
+                f"--start {args.start} is after the end of the recording, which runs "
+                f"{format_time(first)} .. {format_time(last)}"
+            )
         driver = ReplayDriver(
             source, speed=speed, start_ns=start, checkpoint_every=args.checkpoint_every
         )

@@ -51,7 +51,8 @@ def parse_speed(text: str | float | None) -> float | None:
 class ReplayClock:
     """Recorded time (ns) = anchor + elapsed wall time x speed, frozen while paused.
 
-    At ``speed=None`` (max) the clock stands at the last step played (``advance_to``)."""
+    At ``speed=None`` (max) the clock stands at the last step played (``advance_to``); it
+    never runs past ``end_ns`` (the end of the recording) once set."""
 
     def __init__(
         self,
@@ -74,10 +75,15 @@ class ReplayClock:
     def paused(self) -> bool:
         return self._paused
 
+    #: The recording's last timestamp: the clock stops there (nothing follows it).
+    end_ns: int | None = None
+
     def now(self) -> int:
         if self._paused or self._speed is None:
             return self._anchor
-        return self._anchor + int((self._wall() - self._anchor_wall) * self._speed * 1e9)
+        now = self._anchor + int((self._wall() - self._anchor_wall) * self._speed * 1e9)
+        end = self.end_ns
+        return now if end is None or now <= end or self._anchor > end else end
 
     def _rebase(self) -> None:
         self._anchor, self._anchor_wall = self.now(), self._wall()
@@ -144,6 +150,8 @@ class ReplayPlayer:
         self._on_step = on_step
         self._times: Sequence[int] = [s.ts for s in source.steps]
         self.clock = ReplayClock(source.start_ns or 0, speed, wall=wall)
+        if source.steps:  # after the last step the replay clock stands still
+            self.clock.end_ns = source.steps[-1].ts
         self.position = 0  # index of the next step
         self._setup_done = False
         self._seek_to: int | None = None

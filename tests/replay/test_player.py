@@ -125,6 +125,8 @@ async def test_paced_play_keeps_order_and_follows_the_clock(tmp_path: Path) -> N
     await until(lambda: player.status().finished)
     assert played == sorted(played) and len(played) == 20
     assert all(ts <= player.clock.now() for ts in played)  # nothing played before its time
+    await asyncio.sleep(0.1)  # 400 ms of recorded time at 4x: the clock stays at the end
+    assert player.status().clock_ns == src.steps[-1].ts
     stop.set()
     await asyncio.wait_for(task, 5)
 

@@ -154,6 +154,7 @@ def test_cli_bad_files_and_options_exit_2_with_one_line(tmp_path: Path) -> None:
         ((str(tmp_path / "x.bin"),), "x.bin"),
         ((str(good), "--speed", "fast"), "--speed"),
         ((str(good), "--start", "whenever"), "bad time"),
+        ((str(good), "--start", "+3600"), "after the end of the recording, which runs 2020-"),
         ((str(good), "--symbol", "NOPE"), "NOPE"),
     ]
     (tmp_path / "x.bin").write_bytes(b"\x00\x01")
