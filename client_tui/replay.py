@@ -20,6 +20,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from client_tui.model.market import ReplayClockEstimate
 from client_tui.trading import TradingActions
 
 __all__ = ["REPLAY_BINDINGS", "SPEEDS", "ReplayActions", "SeekScreen"]
@@ -68,6 +69,7 @@ class ReplayActions(TradingActions):
     """The replay keys and actions (see the module docstring)."""
 
     replay_status: dict[str, Any] | None = None
+    replay_clock: ReplayClockEstimate | None = None
 
     async def replay_probe(self) -> None:
         """Bind the replay keys if the server replays (``GET /api/replay`` says so)."""
@@ -78,10 +80,30 @@ class ReplayActions(TradingActions):
         if resp.status_code != 200 or not resp.json().get("replaying"):
             return
         self.replay_status = resp.json()
+        self._follow_replay_clock(self.replay_status)
+        self.set_interval(5.0, self._refresh_replay_status)
         for b in REPLAY_BINDINGS:
             self.bind(b.key, b.action, description=b.description, show=False,
                       key_display=b.key_display)  # fmt: skip
         self.notify(summary(self.replay_status), title="Replay")
+
+    def _follow_replay_clock(self, status: dict[str, Any]) -> None:
+        """Lag in a replay is measured against the replay clock, not the wall clock."""
+        if self.replay_clock is None:
+            self.replay_clock = ReplayClockEstimate(status)
+            self.market.clock = self.replay_clock.now_ns
+        else:
+            self.replay_clock.update(status)
+
+    async def _refresh_replay_status(self) -> None:
+        """Follow seeks and speed changes made elsewhere (the browser, another terminal)."""
+        try:
+            resp = await self.conn.http.get("/api/replay")
+        except httpx.HTTPError:
+            return
+        if resp.status_code == 200 and resp.json().get("replaying"):
+            self.replay_status = resp.json()
+            self._follow_replay_clock(self.replay_status)
 
     def replay_help_groups(self) -> list[tuple[str, list[Binding]]]:
         """The help screen's replay section (none when the server does not replay)."""
@@ -98,6 +120,7 @@ class ReplayActions(TradingActions):
             self.notify(str(data.get("message", resp.status_code)), severity="error")
             return
         self.replay_status = data
+        self._follow_replay_clock(data)
         self.notify(summary(data), title="Replay")
 
     async def action_replay_toggle(self) -> None:

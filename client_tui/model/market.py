@@ -1,6 +1,6 @@
 """Market-data state of the client: books, trades, tickers, candles, lag and resyncs.
 
-Exports ``SymbolInfo``, ``SymbolMarket`` and ``MarketState``.
+Exports ``SymbolInfo``, ``SymbolMarket``, ``MarketState`` and ``ReplayClockEstimate``.
 
 Contract: the connection calls :meth:`MarketState.apply` with every §4 event (name and
 decoded payload) in stream order. ``apply`` returns ``None`` when the event was applied, or
@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +132,10 @@ class MarketState:
     events: int = 0
     last_event_mono: float | None = None
     lag: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=200_000))
+    #: "Now" in ns against which an event's ``ts`` is lag, given that ``ts``: the wall clock
+    #: (default), or in a replay the replay clock (``ReplayClockEstimate.now_ns``), since a
+    #: recorded event's ``ts`` is recorded time.
+    clock: Callable[[int], int] | None = None
 
     def load_symbols(self, items: list[dict[str, Any]]) -> None:
         """Register the symbols of ``GET /api/symbols`` (keeps existing state)."""
@@ -189,7 +194,8 @@ class MarketState:
         self.last_event_mono = now
         ts = data.get("ts")
         if isinstance(ts, int) and ts > 0:
-            self.lag.append((now, (time.time_ns() - ts) / 1e6))
+            ref = time.time_ns() if self.clock is None else self.clock(ts)
+            self.lag.append((now, (ref - ts) / 1e6))
         m = self.symbols.get(str(data.get("symbol", "")))
         if m is None:
             return None  # status for a symbol we do not know yet, or a global event
@@ -239,3 +245,32 @@ class MarketState:
             return f"{m.info.symbol}: checksum mismatch at seq {data.get('seq')}"
         self.checksum_ok += 1
         return None
+
+
+class ReplayClockEstimate:
+    """The server's replay clock as the client can follow it between two ``GET /api/replay``
+    answers: recorded time advancing at the replay's speed from the last answer, frozen when
+    paused or finished, never past the recording's end. At ``max`` speed the replay clock is
+    the last step played, so the newest event seen stands for it."""
+
+    def __init__(self, status: dict[str, Any], mono: Callable[[], float] = time.monotonic):
+        self._mono = mono
+        self.update(status)
+
+    def update(self, status: dict[str, Any]) -> None:
+        self.at = self._mono()
+        self.clock = int(status.get("clock") or 0)
+        self.end = int(status.get("end") or 0) or None
+        self.frozen = bool(status.get("paused") or status.get("finished"))
+        speed = status.get("speed")
+        self.speed = None if speed in (None, "max") else float(speed)
+        self.latest = self.clock
+
+    def now_ns(self, ts: int) -> int:
+        if self.speed is None:
+            self.latest = max(self.latest, ts)
+            return self.latest
+        now = self.clock
+        if not self.frozen:
+            now += int((self._mono() - self.at) * self.speed * 1e9)
+        return now if self.end is None else min(now, self.end)

@@ -162,3 +162,32 @@ def test_tape_ticker_candles_and_lag() -> None:
     assert m.lag_ms(50) is not None and m.silent_for() is not None
     assert m.apply("status", {"symbol": "BTC-USD", "state": "halted"}) is None
     assert s.state == "halted"
+
+
+def test_replay_lag_is_measured_against_the_replay_clock() -> None:
+    """A recorded event's ts is recorded time: against the wall clock a replay of 2020 data
+    showed a lag of years (issue 17 #2)."""
+    from client_tui.model.market import ReplayClockEstimate
+
+    wall = [100.0]
+    start = 1_582_329_600 * 10**9  # 2020-02-22
+    status = {"clock": start, "speed": "2", "paused": False, "finished": False,
+              "end": start + 60 * 10**9}  # fmt: skip
+    clock = ReplayClockEstimate(status, mono=lambda: wall[0])
+    m = fresh()
+    m.clock = clock.now_ns
+    wall[0] += 1.0  # one wall second at 2x: the replay clock is 2 s on
+    trade = {"symbol": "BTC-USD", "trade_id": 1, "price": "100.01", "qty": "0.100",
+             "taker_side": "buy", "ts": start + 1_900_000_000}  # fmt: skip
+    m.apply("trade", trade)
+    assert m.lag_ms(50) == 100.0  # 2.0 s of replay clock - 1.9 s of event time
+    # paused: the clock stands still; past the end: it stops there
+    clock.update({**status, "paused": True, "clock": start + 10**9})
+    wall[0] += 30
+    assert clock.now_ns(0) == start + 10**9
+    clock.update({**status, "clock": start + 59 * 10**9})
+    wall[0] += 30
+    assert clock.now_ns(0) == start + 60 * 10**9
+    # at max speed the newest event stands for the clock: lag 0 for the newest
+    clock.update({**status, "speed": "max"})
+    assert clock.now_ns(start + 70 * 10**9) == start + 70 * 10**9
