@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_replay(sub)  # `replay`, and `serve --record FILE`
 
     tui = sub.add_parser("tui", help="the terminal trading client",
-                         description="Trade from the terminal against a tickwire server.")  # fmt: skip
+                         description="Trade from the terminal against a tickwire server.",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
     from client_tui.main import add_arguments
 
     add_arguments(tui)
@@ -151,7 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
     from exchange.lab import add_arguments as add_lab_arguments
 
-    add_lab_arguments(sub.add_parser("lab", help="measure the market-data transports side by side"))
+    add_lab_arguments(
+        sub.add_parser(
+            "lab",
+            help="measure the market-data transports side by side",
+            description="The protocol lab: the same feed over WebSocket, SSE, long polling "
+            "and WebRTC, measured side by side (latency, ticker staleness, bytes, server CPU, "
+            "reconnects) on a clean loopback or emulated lossy links; tables and plots go to "
+            "--out (docs/protocols.md explains every column).",
+        )
+    )
     from exchange.cluster import register as register_cluster
 
     register_cluster(sub)  # `engine`, `gateway`, `cluster` (scale-out on Redis)

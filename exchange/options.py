@@ -37,8 +37,10 @@ def _transports(value: str) -> tuple[str, ...]:
     return items
 
 
-def add_server_options(p: argparse.ArgumentParser) -> None:
-    """The options every command that runs an exchange takes (serve, replay, engine...)."""
+def add_server_options(p: argparse.ArgumentParser, *, simulator: bool = True) -> None:
+    """The options every command that runs an exchange takes (serve, replay, engine...);
+    ``simulator=False`` leaves out ``--seed`` and ``--sim-rate`` for commands that run no
+    simulated market (a replay, a cluster gateway)."""
     g = p.add_argument_group("server")
     g.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     g.add_argument("--port", type=int, help="port (default 8000)")
@@ -46,10 +48,11 @@ def add_server_options(p: argparse.ArgumentParser) -> None:
         "--data-dir", type=Path, help="journal, snapshots, epoch and secret (default ./data)"
     )
     g.add_argument("--symbols", type=_csv, help="comma-separated symbols to trade (default: all)")
-    g.add_argument("--seed", type=int, help="simulator seed (default 7)")
-    g.add_argument(
-        "--sim-rate", type=float, help="simulator steps per second; 0 disables (default 10)"
-    )
+    if simulator:
+        g.add_argument("--seed", type=int, help="simulator seed (default 7)")
+        g.add_argument(
+            "--sim-rate", type=float, help="simulator steps per second; 0 disables (default 10)"
+        )
     g.add_argument(
         "--fsync", choices=["always", "batch", "off"], help="journal fsync policy (default batch)"
     )

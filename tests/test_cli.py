@@ -43,7 +43,15 @@ def test_help_lists_commands_and_options() -> None:
                    "--allowed-origins", "--tls-cert", "--tls-key", "--log-level", "--transports",
                    "--allowed-hosts", "--no-demo-login", "--allow-demo-login-remote"):  # fmt: skip
         assert option in serve
-    assert "--md-transport" in tickwire("tui", "--help").stdout
+    tui = tickwire("tui", "--help").stdout
+    assert "--md-transport" in tui
+    assert "(default: trader)" in tui and "(default: http://127.0.0.1:8000)" in tui
+    # commands that run no simulated market do not offer its options
+    for command in ("replay", "gateway"):
+        text = tickwire(command, "--help").stdout
+        assert "--sim-rate" not in text and "--seed" not in text, command
+    lab = tickwire("lab", "--help").stdout
+    assert "protocol lab" in lab and "no PNG plots" in lab
 
 
 @pytest.mark.parametrize(

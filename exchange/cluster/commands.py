@@ -63,7 +63,7 @@ def register(sub: Any) -> None:
         help="run a gateway (HTTP, WebSocket, SSE) of a Redis cluster",
         description="A gateway keeping a replica of the engine from tw:seq; run as many as needed.",
     )
-    add_server_options(gateway)
+    add_server_options(gateway, simulator=False)
     gateway.add_argument("--redis", required=True, help="redis://host:port/db")
     gateway.set_defaults(func=_cmd_gateway)
 

@@ -119,7 +119,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--transports", default="",
                    help="race transports, comma-separated, from ws,sse,poll,rtc "
                         "(default: all four when aiortc is installed)")  # fmt: skip
-    p.add_argument("--no-plots", dest="plots", action="store_false")
+    p.add_argument("--no-plots", dest="plots", action="store_false",
+                   help="write the tables only, no PNG plots (default: plots too)")  # fmt: skip
     p.set_defaults(func=run)
 
 

@@ -46,7 +46,7 @@ def register(sub: Any) -> None:
     p.add_argument("--paused", action="store_true", help="start paused")
     p.add_argument("--checkpoint-every", type=int, default=2000, metavar="STEPS",
                    help="engine checkpoint interval for seeking (default 2000)")  # fmt: skip
-    add_server_options(p)
+    add_server_options(p, simulator=False)
     p.set_defaults(func=cmd_replay)
     serve = sub.choices.get("serve")
     if serve is not None:
