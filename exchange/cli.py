@@ -15,6 +15,7 @@ from exchange.options import (
     add_server_options,
     configure_logging,
     exit_quietly_after_shutdown,
+    preflight,
     settings_from_args,
     tune_gc,
 )
@@ -27,13 +28,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from exchange.gateway.server import build_server
 
     settings = settings_from_args(args)
+    preflight(settings)
     configure_logging(settings.log_level)
     node = None
     if getattr(args, "record", None) is not None:
         from exchange.replay.record import RecordingNode
 
         node = RecordingNode(settings, record=args.record)
-    app = create_app(settings, node)
+    try:
+        app = create_app(settings, node)
+    except ValueError as exc:  # e.g. --symbols naming a symbol the exchange does not list
+        raise ConfigError(str(exc)) from None
     server = build_server(app, settings)
     scheme = "https" if settings.tls_cert else "http"
     base = f"{scheme}://{settings.host}:{settings.port}"

@@ -1,6 +1,6 @@
 """Options and process set-up shared by every command that runs an exchange.
 
-Exports: ``add_server_options``, ``settings_from_args``, ``configure_logging``,
+Exports: ``add_server_options``, ``settings_from_args``, ``preflight``, ``configure_logging``,
 ``tune_gc``, ``exit_quietly_after_shutdown``.
 
 ``exchange.cli`` dispatches to ``serve`` and to the commands of ``exchange.replay`` and
@@ -20,6 +20,7 @@ __all__ = [
     "add_server_options",
     "configure_logging",
     "exit_quietly_after_shutdown",
+    "preflight",
     "settings_from_args",
     "tune_gc",
 ]
@@ -132,3 +133,42 @@ def exit_quietly_after_shutdown() -> None:
 
     signal.signal(signal.SIGINT, done)
     signal.signal(signal.SIGTERM, done)
+
+
+def preflight(settings: Settings) -> None:
+    """Check, before anything starts, what would otherwise fail as a traceback deep in the
+    start-up: the data directory (creatable, writable, not locked by another server) and the
+    port (free). Raises ``ConfigError`` with one line that says what to change."""
+    import errno
+    import socket
+
+    from exchange.config import ConfigError
+    from exchange.journal import Journal, JournalLocked
+
+    data = Path(settings.data_dir)
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        probe = data / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"--data-dir {data}: cannot be used ({exc.strerror or exc})") from None
+    journal_dir = data / "journal"
+    if journal_dir.is_dir():
+        try:
+            Journal.open(journal_dir).close()  # takes and releases the directory lock
+        except JournalLocked:
+            raise ConfigError(
+                f"--data-dir {data} is in use by another tickwire server (its journal is "
+                "locked): stop that one or give another --data-dir"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"--data-dir {data}: {exc.strerror or exc}") from None
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((settings.host, settings.port))
+        except OSError as exc:
+            why = "already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or exc)
+            raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {why}") from None

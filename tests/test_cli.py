@@ -204,3 +204,31 @@ def test_demo_login_on_a_public_address_needs_an_explicit_opt_in() -> None:
         assert Settings(host=host).demo_login  # loopback: the default local run keeps it
     with pytest.raises(ConfigError, match="demo login"):
         Settings(host="::")
+
+
+def test_start_up_faults_are_one_clear_line(tmp_path: Path) -> None:
+    """Each of these was a traceback of tens of lines (issue 17 #6); a taken port was
+    reported after "serving on ..."."""
+    from exchange.journal import Journal
+
+    plain = tmp_path / "plain"
+    plain.write_text("not a directory")
+    busy = tmp_path / "busy"
+    (busy / "journal").mkdir(parents=True)
+    port = free_port()
+    with Journal.open(busy / "journal"), socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        cases = [
+            (["--symbols", "DOGE-USD"], "unknown symbols: DOGE-USD"),
+            (["--data-dir", str(plain / "d")], "cannot be used (Not a directory)"),
+            (["--data-dir", str(busy)], "in use by another tickwire server"),
+            (["--data-dir", str(tmp_path / "free"), "--port", str(port)], "already in use"),
+        ]
+        for extra, needle in cases:
+            args = ["serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "d")]
+            out = tickwire(*args, *extra)
+            assert out.returncode == 2, (extra, out.stderr)
+            assert "Traceback" not in out.stderr and "serving on" not in out.stdout, extra
+            assert needle in out.stderr, (extra, out.stderr)
+            assert len(out.stderr.strip().splitlines()) == 1, out.stderr
