@@ -53,6 +53,8 @@ def create_app(settings: Settings, node: Any | None = None) -> FastAPI:
         "long polling and WebSocket",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served below from the pinned swagger-ui-dist (works offline)
+        redoc_url=None,
     )
     app.state.node = node
 
@@ -92,14 +94,41 @@ def create_app(settings: Settings, node: Any | None = None) -> FastAPI:
     vendor = WEB_DIR / "node_modules" / "lightweight-charts" / "dist"
     if vendor.is_dir():
         app.mount("/vendor/lightweight-charts", StaticFiles(directory=vendor), name="vendor")
+    _install_docs(app)
     if WEB_DIR.is_dir():
         app.router.routes.append(_UiMount("/", StaticFiles(directory=WEB_DIR, html=True)))
     install_openapi(app, node)
     return app
 
 
+def _install_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the pinned npm package ``swagger-ui-dist`` (installed with
+    the browser's JS packages), so the API docs work on a machine without internet; from
+    FastAPI's CDN only when that package is not installed."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    assets = WEB_DIR / "node_modules" / "swagger-ui-dist"
+    local = (assets / "swagger-ui-bundle.js").is_file()
+    if local:
+        app.mount("/vendor/swagger-ui", StaticFiles(directory=assets), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        if not local:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="tickwire API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="tickwire API",
+            swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/vendor/swagger-ui/favicon-32x32.png",
+        )
+
+
 #: Paths that belong to the API: the UI's files never answer for them.
-_API_PREFIXES = ("/api/", "/md/", "/ws", "/rtc/", "/healthz", "/metrics", "/openapi.json")
+_API_PREFIXES = (
+    "/api/", "/md/", "/ws", "/rtc/", "/healthz", "/metrics", "/openapi.json", "/docs",
+)  # fmt: skip
 
 
 class _UiMount(Mount):
