@@ -51,8 +51,16 @@ async function main() {
     onResync: () => feed.countResync(),
     onRestart: () => feed.restartFresh(),
   });
+  // ?transport= forces one; an unknown name is said so, not silently replaced
+  const asked = params.get("transport");
+  const forced = asked && Object.hasOwn(TRANSPORT_CLASSES, asked) ? asked : null;
+  if (asked && !forced) {
+    const note = $("url-notice");
+    note.textContent = `unknown transport "${asked}" in the URL (use ${Object.keys(TRANSPORT_CLASSES).join(", ")}): choosing automatically`;
+    note.hidden = false;
+  }
   const feed = new MarketFeed({
-    forced: params.get("transport"),
+    forced,
     onEvent: (event, data) => {
       store.handle(event, data);
       schedule();

@@ -226,3 +226,19 @@ async def test_keyboard_shortcuts_and_chart_interval(
     await opened.until("() => window.tickwire.ui.symbol === 'ETH-USD'")
     assert await page.text_content("#chart-title") == "ETH-USD"
     assert opened.errors == []
+
+
+async def test_an_unknown_transport_in_the_url_is_said_so(
+    live_server_factory: Any, open_page: Opener
+) -> None:
+    """``?transport=bogus`` used to become WebSocket without a word (issue 17 #9)."""
+    srv = live_server_factory(sim_rate=5.0)
+    opened = await open_page(srv.url + "/?transport=bogus")
+    await opened.until("() => !document.querySelector('#url-notice').hidden")
+    note = await opened.js("() => document.querySelector('#url-notice').textContent")
+    assert 'unknown transport "bogus"' in note and "ws, sse, poll" in note
+    assert await opened.js("() => window.tickwire.feed.forced") is None
+    await opened.until("() => window.tickwire.feed.current !== null")
+    good = await open_page(srv.url + "/?transport=poll")
+    await good.until("() => window.tickwire.feed.current === 'poll'")
+    assert await good.js("() => document.querySelector('#url-notice').hidden") is True
