@@ -289,7 +289,11 @@ class TickwireApp(ReplayActions):
         self._chart_due = True
         # Summaries (watchlist, status, positions) refresh at 4 Hz, not per event.
         self._dirty.update(("status", "positions", "watch"))
-        self._q(StaleBanner).show(self.market, self.market.silent_for(), self.stale_after_s)
+        conn = self.conn
+        unreachable = conn.base_url if conn.md_reconnects + conn.order_reconnects >= 2 else None
+        self._q(StaleBanner).show(
+            self.market, self.market.silent_for(), self.stale_after_s, unreachable
+        )
 
     def health(self) -> FeedHealth:
         """Figures for the status bar."""
@@ -306,6 +310,7 @@ class TickwireApp(ReplayActions):
             order_reconnects=self.conn.order_reconnects,
             exec_seq=self.tracker.last_exec_seq,
             in_flight=self.tracker.in_flight(),
+            account=self.conn.account,
         )
 
     # ------------------------------------------------------------------ actions

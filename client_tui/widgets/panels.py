@@ -98,6 +98,7 @@ class FeedHealth:
     order_reconnects: int
     exec_seq: int
     in_flight: int
+    account: str = ""
 
 
 _STATE_STYLE = {
@@ -114,6 +115,9 @@ class StatusBar(Static):
     def show(self, h: FeedHealth) -> None:
         """Redraw from ``h``."""
         t = Text(no_wrap=True, overflow="crop")
+        if h.account:
+            t.append(f" {h.account} ", style="bold black on #98c379")
+            t.append(" ")
         t.append(" MD ", style="bold black on #61afef")
         t.append(f" {h.md_transport} ", style="#abb2bf")
         t.append(f"● {h.md_state}", style=_STATE_STYLE.get(h.md_state, "#ff5c57"))
@@ -139,11 +143,21 @@ class StatusBar(Static):
 class StaleBanner(Static):
     """Shown (class ``-stale``) when market data has been silent for too long."""
 
-    def show(self, market: MarketState, silent_s: float | None, limit_s: float) -> None:
-        """Show or hide the banner."""
+    def show(
+        self,
+        market: MarketState,
+        silent_s: float | None,
+        limit_s: float,
+        unreachable: str | None = None,
+    ) -> None:
+        """Show or hide the banner; ``unreachable`` is the server's URL when connecting to it
+        has failed again and again before any market data arrived."""
         stale = silent_s is None or silent_s > limit_s
         self.set_class(stale, "-stale")
         if stale:
+            if silent_s is None and unreachable:
+                self.update(f"⚠ cannot reach {unreachable}: is the server running? ⚠")
+                return
             what = (
                 "no market data yet"
                 if silent_s is None

@@ -52,6 +52,7 @@ async def test_screen_fills_with_live_data(
         assert touch is not None and Decimal(touch[1]) < Decimal(touch[2])
         assert any(t["price"] in text for t in list(m.trades)[:10])
         assert "● live" in text and "book ✔ OK" in text and "resync 0" in text
+        assert " alice " in text  # the account traded as is on screen (issue 17 #12)
         assert app.market.checksum_ok > 0 and app.market.checksum_bad == 0
         assert "STALE" not in text
 
@@ -186,3 +187,21 @@ async def test_corrupted_delta_triggers_resync(
         assert app.market.resyncs == 1 and app.market.checksum_bad == 1
         await pilot.pause(0.3)
         assert "resync 1" in helpers.screen_text(app)
+
+
+async def test_a_dead_url_says_it_cannot_be_reached(helpers: Any) -> None:
+    """A URL nobody answers used to show only "reconnecting" (issue 17 #12)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    app = TickwireApp(url, "alice", "sse")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await helpers.wait_for(
+            pilot,
+            lambda: f"cannot reach {url}" in helpers.screen_text(app),
+            timeout=30,
+            what="the cannot-reach banner",
+        )
