@@ -51,7 +51,7 @@ def test_help_lists_commands_and_options() -> None:
         text = tickwire(command, "--help").stdout
         assert "--sim-rate" not in text and "--seed" not in text, command
     lab = tickwire("lab", "--help").stdout
-    assert "protocol lab" in lab and "no PNG plots" in lab
+    assert "protocol lab" in lab and "no PNG plots" in lab and "--port" in lab
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,8 @@ class LabOptions:
     notes: list[str] = field(default_factory=list)
     #: comma-separated race transports; "" = ws,sse,poll, plus rtc when aiortc is importable
     transports: str = ""
+    #: the port of the server the lab starts (0: a free one; emulated links use 8000 when 0)
+    port: int = 0
 
 
 def transports_for(opts: LabOptions) -> tuple[str, ...]:
@@ -110,6 +112,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "loss1, loss5, wan5 (20 ms and 5 %%) or all; several comma-separated")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("lab-out"), help="output directory")
     p.add_argument("--url", help="measure this running server instead of starting one")
+    p.add_argument("--port", type=int, default=0,
+                   help="port of the server the lab starts (default: a free one)")  # fmt: skip
     p.add_argument("--server-pid", type=int, default=0,
                    help="with --url: the server's pid, for CPU and memory figures")  # fmt: skip
     p.add_argument("--outage", type=float, default=0.25,
@@ -221,13 +225,13 @@ def _run_condition(opts: LabOptions, name: str, say: Callable[[str], None]) -> d
     if opts.url:
         return _probe(opts, opts.url, opts.server_pid, (), say)
     if name == "clean":
-        port = _free_port()
+        port = opts.port or _free_port()
         with start_server("127.0.0.1", port, opts.rate) as proc:
             return _probe(opts, f"http://127.0.0.1:{port}", proc.pid, (), say)
     from exchange.lab.netns import emulated_link
 
     with emulated_link(delay_ms=delay, jitter_ms=jitter, loss_pct=loss) as link:
-        port = 8000
+        port = opts.port or 8000
         url = f"http://{link.server_addr}:{port}"
         with start_server(link.server_addr, port, opts.rate, link.server_prefix) as proc:
             result = _probe(opts, url, proc.pid, link.client_prefix, say)
@@ -300,6 +304,7 @@ def run(args: argparse.Namespace) -> int:
         clients=args.clients, rate=args.rate, duration=args.duration, net=args.net,
         out=args.out, url=args.url, server_pid=args.server_pid, outage=args.outage,
         connects=args.connects, plots=args.plots, transports=args.transports,
+        port=args.port,
     )  # fmt: skip
     console = Console(width=max(150, Console().width))
 
