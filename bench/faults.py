@@ -669,7 +669,10 @@ async def _stalled(
         rss1 = rss_bytes(srv.pid)
         marked = eofs = 0
         last = b""
-        for s in socks.values():  # did the server end the stream as documented?
+        for peer, s in socks.items():  # did the server end the stream as documented?
+            if peer not in dropped_at:  # still open: nothing to read to its end
+                s.close()
+                continue
             s.settimeout(3.0)
             tail, eof = b"", False
             with contextlib.suppress(OSError):
