@@ -170,21 +170,16 @@ def _amend(doc: dict[str, Any], node: Any) -> None:
             if key == ("post", "/api/orders"):
                 _order_body(op, symbols)
             if key == ("post", "/rtc/offer"):
-                op["requestBody"] = {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["sdp", "type"],
-                                "properties": {
-                                    "sdp": {"type": "string", "minLength": 1},
-                                    "type": {"const": "offer"},
-                                },
-                            }
-                        }
-                    },
-                }
+                op["requestBody"] = _json_body(
+                    {
+                        "type": "object",
+                        "required": ["sdp", "type"],
+                        "properties": {
+                            "sdp": {"type": "string", "minLength": 1},
+                            "type": {"const": "offer"},
+                        },
+                    }
+                )
     metrics = doc.get("paths", {}).get("/metrics", {})
     for op in metrics.values():
         op["responses"]["200"] = {
@@ -205,28 +200,28 @@ def _order_body(op: dict[str, Any], symbols: list[str]) -> None:
         }
     )
     op["parameters"] = params
-    op["requestBody"] = {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["symbol", "side", "order_type", "qty"],
-                    "properties": {
-                        "client_order_id": {"type": "string", "description": "= Idempotency-Key"},
-                        "symbol": {"type": "string", "enum": symbols},
-                        "side": {"type": "string", "enum": ["buy", "sell"]},
-                        "order_type": {"type": "string", "enum": ["limit", "market"]},
-                        "qty": {"type": "string", "pattern": _DECIMAL},
-                        "price": {"type": ["string", "null"], "pattern": _DECIMAL},
-                        "tif": {"type": ["string", "null"], "enum": ["gtc", "ioc", "fok", None]},
-                        "post_only": {"type": "boolean"},
-                    },
-                }
-            }
-        },
-    }
+    op["requestBody"] = _json_body(
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["symbol", "side", "order_type", "qty"],
+            "properties": {
+                "client_order_id": {"type": "string", "description": "= Idempotency-Key"},
+                "symbol": {"type": "string", "enum": symbols},
+                "side": {"type": "string", "enum": ["buy", "sell"]},
+                "order_type": {"type": "string", "enum": ["limit", "market"]},
+                "qty": {"type": "string", "pattern": _DECIMAL},
+                "price": {"type": ["string", "null"], "pattern": _DECIMAL},
+                "tif": {"type": ["string", "null"], "enum": ["gtc", "ioc", "fok", None]},
+                "post_only": {"type": "boolean"},
+            },
+        }
+    )
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """A required JSON request body of ``schema``."""
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
 def _error_response(status: int, body: dict[str, Any]) -> dict[str, Any]:
