@@ -76,10 +76,12 @@ class EngineCore:
         self.key_queues: dict[int, KeyQueue] = {}
         self.next_candle_close: int | None = None
         self._fee_slack = 2 if max(maker_fee_bps, taker_fee_bps) > 0 else 0
-        # per-command scratch, reset by Engine.handle
+        # per-command scratch (reset by Engine.handle); with market batches the market-data
+        # parts (trades, touched symbols, closed candles) run to the next Publish instead
         self._priv: list[Event] = []
         self._trades: list[Trade] = []
         self._touched: dict[str, None] = {}
+        self._closed: list[Event] = []
 
     # ------------------------------------------------------------------ events
     def key_queue_of(self, acct: Account) -> KeyQueue:
@@ -255,6 +257,9 @@ class EngineCore:
             )
         )  # fmt: skip
         market.on_trade(price, qty, now)
+        end = market.next_close
+        if end is not None and (self.next_candle_close is None or end < self.next_candle_close):
+            self.next_candle_close = end
         self._touched[symbol] = None
         if not maker.leaves:
             book.remove(maker)

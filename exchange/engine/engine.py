@@ -10,6 +10,15 @@ Contract (see ``types`` and docs/architecture.md):
   cancels in execution order, then market data: trades, one ``BookDelta`` per touched
   symbol, a ``Ticker`` per symbol that traded or whose best level changed, candles
   (closed ones first, then the ones a trade updated).
+* ``market_batches=True`` (the server's setting): ``handle`` returns only the private events
+  of a command, and market data waits for a ``Publish`` command, which returns the market
+  data of every command since the previous one in the same shape, once per batch: all the
+  trades, one ``BookDelta`` per changed symbol (``first_seq == seq``, ``seq`` rising by one
+  per published delta; levels hold the quantity at the end of the batch, the checksum is
+  computed once), a ``Ticker`` per symbol that traded or whose touch changed, closed
+  candles, then the current candles of the symbols that traded. Book, ticker and candle
+  state after a ``Publish`` equal what the per-command form reaches; only the number of
+  deltas (and so ``seq``) differs. ``has_unpublished()`` says whether a ``Publish`` is due.
 * The engine clock is ``max`` of the command ``ts`` values seen; nothing reads a real clock.
 
 Choices left open by the protocol (documented in docs/architecture.md too):
@@ -47,6 +56,7 @@ from exchange.engine.types import (
     NewOrder,
     OpenAccount,
     OrderCanceled,
+    Publish,
     ReplaceOrder,
     SetSymbolState,
     SymbolSpec,
@@ -70,6 +80,7 @@ class Engine(ReplaceMixin):
         taker_fee_bps: int = 0,
         idempotency_ttl_ns: int = DAY_NS,
         exec_history: int = 100_000,
+        market_batches: bool = False,
     ) -> None:
         super().__init__(
             tuple(symbols), maker_fee_bps, taker_fee_bps, idempotency_ttl_ns, exec_history
@@ -85,7 +96,10 @@ class Engine(ReplaceMixin):
             OpenAccount: self._on_open_account,
             SetSymbolState: self._on_symbol_state,
             Tick: self._on_tick,
+            Publish: self._on_publish,
         }
+        #: market data per ``Publish`` instead of per command (see the module docstring)
+        self.market_batches = market_batches
 
     # ------------------------------------------------------------------ the mutator
     def handle(self, cmd: Command) -> list[Event]:
@@ -95,13 +109,13 @@ class Engine(ReplaceMixin):
             self.now = ts
         priv: list[Event] = []
         self._priv = priv
-        self._trades = []
-        self._touched = {}
-        closed = (
+        batches = self.market_batches
+        if not batches:
+            self._trades = []
+            self._touched = {}
+            self._closed = []
+        if self.next_candle_close is not None and self.now >= self.next_candle_close:
             self._close_candles()
-            if self.next_candle_close is not None and self.now >= self.next_candle_close
-            else None
-        )
         if self.key_queue and self.key_queue[0][0] + self.idempotency_ttl_ns <= self.now:
             self._purge_keys(self.key_queue, self.idempotency_ttl_ns)
         if self.key_queues:
@@ -112,14 +126,31 @@ class Engine(ReplaceMixin):
         if handler is None:
             raise TypeError(f"not an engine command: {cmd!r}")
         handler(cmd)
-        if not self._touched and not closed:
+        if batches or (not self._touched and not self._closed):
             return priv
-        return self._market_data(priv, closed)
+        return self._market_data(priv)
 
-    def _market_data(self, out: list[Event], closed: list[Event] | None) -> list[Event]:
+    def has_unpublished(self) -> bool:
+        """Whether market data waits for a ``Publish`` (always False without batches)."""
+        return self.market_batches and bool(self._touched or self._closed)
+
+    def _on_publish(self, cmd: Publish) -> None:
+        if self._touched or self._closed:
+            self._market_data(self._priv)
+            self._trades = []
+            self._touched = {}
+            self._closed = []
+
+    def _market_data(self, out: list[Event]) -> list[Event]:
         trades = self._trades
         out.extend(trades)
         now = self.now
+        if not trades:
+            traded: dict[str, None] = {}
+        elif self.market_batches:
+            traded = {t.symbol: None for t in trades}
+        else:
+            traded = {trades[0].symbol: None}  # one command trades on one symbol
         tickers = []
         for symbol in self._touched:
             book = self.books[symbol]
@@ -129,7 +160,7 @@ class Engine(ReplaceMixin):
                 bids, asks, checksum, touch = book.take_delta()
                 market.seq += 1
                 out.append(BookDelta(symbol, market.seq, market.seq, bids, asks, checksum, now))
-            if touch or (trades and trades[0].symbol == symbol):
+            if touch or symbol in traded:
                 tickers.append(
                     Ticker(
                         symbol,
@@ -144,21 +175,14 @@ class Engine(ReplaceMixin):
                     )
                 )
         out.extend(tickers)
-        if closed:
-            out.extend(closed)
-        if self._trades:
-            for symbol in {t.symbol: None for t in self._trades}:
-                market = self.markets[symbol]
-                out.extend(market.candle_events(False))
-                end = market.next_close
-                if end is not None and (
-                    self.next_candle_close is None or end < self.next_candle_close
-                ):
-                    self.next_candle_close = end
+        if self._closed:
+            out.extend(self._closed)
+        for symbol in traded:
+            out.extend(self.markets[symbol].candle_events(False))
         return out
 
-    def _close_candles(self) -> list[Event]:
-        closed: list[Event] = []
+    def _close_candles(self) -> None:
+        closed = self._closed
         nxt: int | None = None
         for market in self.markets.values():
             closed.extend(market.close_candles(self.now))
@@ -166,7 +190,6 @@ class Engine(ReplaceMixin):
             if end is not None and (nxt is None or end < nxt):
                 nxt = end
         self.next_candle_close = nxt
-        return closed
 
     def _purge_keys(self, queue: KeyQueue, ttl: int) -> None:
         horizon = self.now - ttl

@@ -1,7 +1,7 @@
 """Commands into the engine and events out of it: the engine's whole interface.
 
 Exports: ``SymbolSpec``, the commands (``NewOrder``, ``CancelOrder``, ``ReplaceOrder``,
-``CancelAll``, ``OpenAccount``, ``SetSymbolState``, ``Tick``; union ``Command``), the private
+``CancelAll``, ``OpenAccount``, ``SetSymbolState``, ``Tick``, ``Publish``; union ``Command``), the private
 events (``OrderAccepted``, ``OrderRejected``, ``OrderFilled``, ``OrderCanceled``,
 ``CanceledAll``; union ``PrivateEvent``), the market-data events (``BookDelta``, ``Trade``,
 ``Ticker``, ``Candle``, ``SymbolStatus``; union ``MarketEvent``) and ``OrderView``.
@@ -48,6 +48,7 @@ __all__ = [
     "OrderView",
     "Position",
     "PrivateEvent",
+    "Publish",
     "ReplaceOrder",
     "SetSymbolState",
     "SymbolSpec",
@@ -153,7 +154,18 @@ class Tick:
     ts: int
 
 
-Command = NewOrder | CancelOrder | ReplaceOrder | CancelAll | OpenAccount | SetSymbolState | Tick
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """Publish the market data of every command since the last ``Publish`` (an engine made
+    with ``market_batches=True``): trades, one ``BookDelta`` per changed symbol, tickers and
+    candles of the whole batch. Also advances the clock, as ``Tick`` does."""
+
+    ts: int
+
+
+Command = (
+    NewOrder | CancelOrder | ReplaceOrder | CancelAll | OpenAccount | SetSymbolState | Tick | Publish
+)
 
 # --------------------------------------------------------------------------- events
 
@@ -363,6 +375,7 @@ for _cls in (
     OpenAccount,
     SetSymbolState,
     Tick,
+    Publish,
     OrderView,
     OrderAccepted,
     OrderRejected,

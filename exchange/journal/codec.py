@@ -36,6 +36,7 @@ from exchange.engine.types import (
     Command,
     NewOrder,
     OpenAccount,
+    Publish,
     ReplaceOrder,
     SetSymbolState,
     Tick,
@@ -60,6 +61,7 @@ COMMAND_TAGS: dict[type, str] = {
     OpenAccount: "O",
     SetSymbolState: "S",
     Tick: "T",
+    Publish: "P",
 }
 #: The tag of a sourced record's wrapper (never a command's tag).
 SOURCE_TAG = "X"
