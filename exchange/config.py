@@ -43,6 +43,9 @@ class Settings:
     #: Write snapshots from a forked copy-on-write child (POSIX), so the event loop never
     #: waits for the state to be serialized; False writes them inline (blocking).
     snapshot_fork: bool = True
+    #: Market data once per batch (a group commit, or an event-loop turn without one):
+    #: one book delta per symbol for all the commands of the batch. False: per command.
+    market_batches: bool = True
     allowed_origins: tuple[str, ...] = ()  # empty: same host only (plus no Origin at all)
     #: Names the server answers to in ``Host`` (any port; ``*``: any). Empty: the bind
     #: address, ``localhost``, ``127.0.0.1`` and ``::1``. Anything else is 400 (DNS rebinding).

@@ -206,9 +206,11 @@ class ExchangeNode:
             snapshot=self.write_snapshot,
             metrics=self.metrics,
         )
-        # replay the tail: the engine and the hub's history come back exactly as they were
-        for _seq, payload in rec.records:
-            cmd = decode_command(payload)
+        # replay the tail: the engine and the hub's history come back exactly as they were;
+        # a tail written with market batches has its Publish records, and is replayed so
+        commands = [decode_command(payload) for _seq, payload in rec.records]
+        self.engine.set_market_batches(any(type(cmd) is t.Publish for cmd in commands))
+        for cmd in commands:
             events = self.engine.handle(cmd)
             self.sequencer.last_ts = max(self.sequencer.last_ts, getattr(cmd, "ts", 0))
             market = [
@@ -221,6 +223,9 @@ class ExchangeNode:
                     [(*_name_data(ev, self.engine),) for ev in market],
                     self.sequencer.last_ts,
                 )
+        # what a crash left unpublished goes out now (journaled), then this run's setting
+        self.sequencer.publish_now()
+        self.engine.set_market_batches(s.market_batches)
         log.info(
             "recovered: snapshot at %d, %d journal records replayed, state %s",
             rec.snapshot_seq, len(rec.records), self.engine.state_hash()[:12],

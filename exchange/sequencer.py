@@ -16,6 +16,13 @@ as durable as the fsync policy asks:
 Release is strictly in command order: private events go to ``deliver`` (the gateway's account
 router) and market events, rendered once, to ``MarketHub.publish``. ``submit`` returns the
 command's events after release, so a reply can never overtake the journal.
+
+Market-data batches: with an engine made with ``market_batches=True`` a command's events are
+only its private ones, and the sequencer *cuts* a batch by applying a journaled ``Publish``
+command whenever market data waits: once per group commit (the cut joins the batch, so its
+market data is released with the commands it covers, after their fsync), or, without group
+commit, once per event-loop turn (every command of that turn in one delta per symbol). The
+``Publish`` records make a replay of the journal cut exactly where the live run did.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ _KIND = {
     t.OpenAccount: "open_account",
     t.SetSymbolState: "symbol_state",
     t.Tick: "tick",
+    t.Publish: "publish",
 }
 
 
@@ -69,6 +77,8 @@ class _Pending:
     started: float
     #: A read barrier (``Sequencer.durable``), not a command: released with its batch.
     barrier: bool = False
+    #: A market-data cut (``Publish``): its latency is no order's.
+    cut: bool = False
 
 
 def split_market(events: Sequence[t.Event]) -> tuple[list[t.Event], list[t.Event]]:
@@ -122,10 +132,12 @@ class Sequencer:
         self._committer: asyncio.Task[None] | None = None
         self._since_snapshot = 0
         self._closed = False
+        self._cut_scheduled = False
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        self.publish_now()
         if self.fsync == "batch" and self.journal is not None and self._committer is None:
             self._committer = asyncio.create_task(self._commit_loop(), name="group-commit")
 
@@ -140,6 +152,7 @@ class Sequencer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
             self._committer = None
+        self.publish_now()
         if self.journal is not None:
             self.journal.sync()
         # no final snapshot: recovery replays at most ``snapshot_every`` commands of tail,
@@ -190,6 +203,8 @@ class Sequencer:
                     self.journal.flush()
             self._release(_Pending(events, origin, None, started))
             self._after_release()
+            if not self._cut_scheduled and self.engine.has_unpublished():
+                self._cut_soon()
             return events, None
         fut: asyncio.Future[list[t.Event]] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(events, origin, fut, started))
@@ -226,6 +241,47 @@ class Sequencer:
         self._since_snapshot += 1
         return events
 
+    # ------------------------------------------------------------------ market-data cuts
+
+    def _cut(self) -> list[t.Event] | None:
+        """Apply (and journal) a ``Publish`` if market data waits; its events, else None."""
+        if not self.engine.has_unpublished():
+            return None
+        return self._apply(self.stamp(t.Publish(0)))
+
+    def _cut_soon(self) -> None:
+        """Cut once the commands of this loop turn are in (no group commit)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (recovery, scripts): one command, one batch
+            self.publish_now()
+            return
+        self._cut_scheduled = True
+        loop.call_soon(self._cut_turn)
+
+    def _cut_turn(self) -> None:
+        self._cut_scheduled = False
+        if not self._closed:
+            self.publish_now()
+
+    def publish_now(self) -> None:
+        """Cut, make the cut as durable as the policy asks, and release it at once.
+
+        Not while group commit holds commands (they would be released after their own
+        market data): the commit loop cuts when it takes them."""
+        if self._pending or self._committing:
+            return
+        events = self._cut()
+        if events is None:
+            return
+        if self.journal is not None:
+            if self.fsync == "off":
+                self.journal.flush()
+            else:
+                self.journal.sync()
+        self._release(_Pending(events, None, None, time.perf_counter(), cut=True))
+        self._after_release()
+
     # ------------------------------------------------------------------ release
 
     async def _commit_loop(self) -> None:
@@ -238,6 +294,9 @@ class Sequencer:
             batch, self._pending = self._pending, []
             if not batch:
                 continue
+            cut = self._cut()  # the market data of exactly the commands of this batch
+            if cut is not None:
+                batch.append(_Pending(cut, None, None, time.perf_counter(), cut=True))
             if self.metrics is not None:
                 self.metrics.queue_depth.set(len(batch))
             in_flight = self._in_flight = asyncio.get_running_loop().create_future()
@@ -285,7 +344,7 @@ class Sequencer:
                 self.hub.publish(items, self.last_ts)
         except Exception:  # a delivery bug must not stall the sequencer
             log.exception("release failed")
-        if self.metrics is not None:
+        if self.metrics is not None and not p.cut:
             self.metrics.order_latency.observe(time.perf_counter() - p.started)
             for ev in private:
                 if isinstance(ev, t.OrderRejected):
@@ -294,7 +353,11 @@ class Sequencer:
             p.future.set_result(p.events)
 
     def _after_release(self) -> None:
-        if self._snapshot is not None and self._since_snapshot >= self.snapshot_every:
+        if (
+            self._snapshot is not None
+            and self._since_snapshot >= self.snapshot_every
+            and not self.engine.has_unpublished()  # a snapshot holds no unpublished changes
+        ):
             self._since_snapshot = 0
             try:
                 self._snapshot()

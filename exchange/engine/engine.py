@@ -130,6 +130,19 @@ class Engine(ReplaceMixin):
             return priv
         return self._market_data(priv)
 
+    def set_market_batches(self, on: bool) -> None:
+        """Switch between per-command and per-batch market data (recovery replays a tail in
+        the mode it was written in, then takes the run's setting). Turning batches off with
+        market data unpublished is refused: ``Publish`` first."""
+        if on == self.market_batches:
+            return
+        if not on and self.has_unpublished():
+            raise RuntimeError("market data unpublished: Publish before leaving batches")
+        self.market_batches = on
+        self._trades = []  # per-command scratch of the last command, already published
+        self._touched = {}
+        self._closed = []
+
     def has_unpublished(self) -> bool:
         """Whether market data waits for a ``Publish`` (always False without batches)."""
         return self.market_batches and bool(self._touched or self._closed)

@@ -164,7 +164,14 @@ class Publish:
 
 
 Command = (
-    NewOrder | CancelOrder | ReplaceOrder | CancelAll | OpenAccount | SetSymbolState | Tick | Publish
+    NewOrder
+    | CancelOrder
+    | ReplaceOrder
+    | CancelAll
+    | OpenAccount
+    | SetSymbolState
+    | Tick
+    | Publish
 )
 
 # --------------------------------------------------------------------------- events

@@ -123,7 +123,7 @@ class ReplayDriver:
 
     def engine_factory(self, settings: Settings) -> Callable[[], Engine]:
         """Fresh engines for this replay: the node's, the index's and a seek to 0's."""
-        options = {} if self.source.format == "tickwire" else dict(REPLAY_ENGINE)
+        options: dict[str, Any] = {} if self.source.format == "tickwire" else dict(REPLAY_ENGINE)
 
         def make() -> Engine:
             return Engine(
@@ -312,6 +312,7 @@ class ReplayDriver:
             engine, last_ts = self.index.engine_factory(), 0
         else:
             engine, last_ts = self.index.restore(target)
+        engine.set_market_batches(old.market_batches)
         node.engine = engine
         node.sequencer.engine = engine
         node.sequencer.last_ts = last_ts

@@ -3,6 +3,9 @@
 ``start_replay(paths, tmp_path, ...)`` builds the node the way ``tickwire replay`` does
 (``prepare``) and serves it with real uvicorn; ``driver.step_offsets[i]`` is the hub's last
 offset once step ``i`` was played (what a client must have applied to see that step).
+By default the node publishes market data per command (``market_batches`` off), so every
+step can be checked; ``batches=True`` runs it as the server does (per batch), and
+``driver.batch_ends`` lists ``(last step index, hub offset)`` of every published batch.
 ``read_sse(url, until)`` reads the real SSE stream until an event at offset ``until``.
 """
 
@@ -35,7 +38,11 @@ BIG_BUFFERS = {
 
 @contextmanager
 def start_replay(
-    paths: Sequence[Path], tmp_path: Path, *options: str, data: str = "data"
+    paths: Sequence[Path],
+    tmp_path: Path,
+    *options: str,
+    data: str = "data",
+    batches: bool = False,
 ) -> Iterator[tuple[LiveServer, Any]]:
     """A running replay server (``tickwire replay PATHS OPTIONS``) and its driver."""
     args = build_parser().parse_args(
@@ -46,18 +53,40 @@ def start_replay(
     driver = prep.driver
     offsets: list[int] = []
     driver.step_offsets = offsets
+    ends: list[tuple[int, int]] = []
+    driver.batch_ends = ends
 
     def on_step(index: int, step: ReplayStep) -> None:
         offsets.append(driver.node.hub.last_offset)
+        if batches and index == 0:  # the sequencer exists once the node started
+            tap = driver.node.sequencer.hub
+            publish = tap.publish
+
+            def noted(items: Any, ts: int) -> None:
+                publish(items, ts)
+                if any(name == "book" for name, _, _ in items):
+                    ends.append((len(offsets) - 1, driver.node.hub.last_offset))
+
+            tap.publish = noted
 
     driver.player._on_step = on_step
-    settings = prep.settings.replace(**BIG_BUFFERS)
+    settings = prep.settings.replace(market_batches=batches, **BIG_BUFFERS)
     prep.node.settings = settings
     srv = start_server(settings, 0, prep.node)
     try:
         yield srv, driver
     finally:
         srv.stop()
+
+
+def wait_published(node: Any, timeout: float = 10.0) -> int:
+    """The hub's last offset once the engine holds no unpublished market data."""
+    deadline = time.monotonic() + timeout
+    while node.engine.has_unpublished() or node.sequencer.unreleased():
+        if time.monotonic() > deadline:
+            raise TimeoutError("market data still unpublished")
+        time.sleep(0.01)
+    return int(node.hub.last_offset)
 
 
 def wait_finished(url: str, timeout: float = 240.0) -> dict[str, Any]:

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from .conftest import sample
-from .live import after_each_step, empty_book, read_sse, start_replay, wait_finished
+from .live import (
+    after_each_step,
+    empty_book,
+    read_sse,
+    start_replay,
+    wait_finished,
+    wait_published,
+)
 
 KRAKEN = ("cryptofeed-kraken-book-2021-04-17", "KRAKEN.ws.50.0")
 TARDIS = (
@@ -42,6 +49,29 @@ def test_kraken_published_books_have_krakens_checksums(tmp_path: Path) -> None:
     assert (matched, updates) == (4269, 4269)
 
 
+@pytest.mark.data
+def test_kraken_batches_end_on_krakens_checksums(tmp_path: Path) -> None:
+    """As the server runs by default (market data per batch): after every published batch
+    the client's book has Kraken's checksum of the batch's last message."""
+    path = sample(*KRAKEN)
+    with start_replay([path], tmp_path, "--speed", "max", batches=True) as (srv, driver):
+        wait_finished(srv.url)
+        last = wait_published(srv.node)
+        ends: list[tuple[int, int]] = driver.batch_ends
+        steps = driver.source.steps
+        events = read_sse(srv.url, "", last)
+    assert ends and ends[-1][1] == last
+    assert len(ends) < len(steps)  # batches, not one delta per message
+    books = {s.symbol: empty_book(s.symbol) for s in driver.source.symbols}
+    checked = matched = 0
+    for j, book in after_each_step(events, [off for _, off in ends], books):
+        step = steps[ends[j][0]]
+        if step.checksum is not None:
+            checked += 1
+            matched += book[step.symbol].checksum() == step.checksum
+    assert checked > 0 and matched == checked
+
+
 def ohlcv(path: Path) -> dict[int, tuple[Decimal, ...]]:
     """1-minute OHLCV of the Tardis file, computed here."""
     bars: dict[int, list[Decimal]] = {}
@@ -58,9 +88,9 @@ def ohlcv(path: Path) -> dict[int, tuple[Decimal, ...]]:
 @pytest.mark.data
 def test_tardis_published_1m_candles_equal_independent_ohlcv(tmp_path: Path) -> None:
     path = sample(*TARDIS)
-    with start_replay([path], tmp_path, "--speed", "max") as (srv, driver):
-        wait_finished(srv.url)
-        events = read_sse(srv.url, "channels=candles,status", driver.step_offsets[-1])
+    with start_replay([path], tmp_path, "--speed", "max", batches=True) as (srv, _):
+        wait_finished(srv.url)  # candles per batch, as the server runs by default
+        events = read_sse(srv.url, "channels=candles,status", wait_published(srv.node))
     candles: dict[int, dict[str, Any]] = {}
     for ev in events:
         if ev["event"] == "candle" and ev["data"]["interval"] == "1m":
