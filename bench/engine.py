@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import platform
 import sys
 from collections.abc import Callable
@@ -26,20 +27,23 @@ from bench.engine_runners import (
     time_tape,
 )
 from bench.engine_tapes import Op, cancel_heavy_tape, gate_tape, lobster_tape, mixed_tape
+from exchange.options import tune_gc
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 Row = tuple[str, str, int, float, float, float]  # tape, engine, n, ops/s, p50 us, p99 us
 
 
-def gate(n: int) -> tuple[bool, int]:
-    """(tickwire trades == orderly-chaos trades, number of trades) on ``gate_tape(n)``."""
+def gate(n: int, batch: int = 0) -> tuple[bool, int]:
+    """(tickwire trades == orderly-chaos trades, number of trades) on ``gate_tape(n)``;
+    ``batch``: tickwire publishing market data every ``batch`` commands."""
     tape = gate_tape(n)
-    ours = TickwireRunner(accounts=0, record=True)
+    ours = TickwireRunner(accounts=0, record=True, batch=batch)
     theirs = OrderlyChaosRunner(record=True)
     for runner in (ours, theirs):
         items = [runner.prepare(op) for op in tape]
         for item in items:
             runner.apply(item)
+    ours.finish()
     return ours.trades() == theirs.trades(), len(theirs.trades())
 
 
@@ -50,8 +54,9 @@ def measure(tape_name: str, tape: list[Op], make: Callable[[], Runner], repeat: 
     for _ in range(repeat):
         runner = make()
         name = runner.name
-        gc.collect()
+        tune_gc()  # every engine runs with the server's collector settings
         cpu, lat = time_tape(runner, tape)
+        gc.unfreeze()
         if best is None or cpu < best[0]:
             best = (cpu, lat)
         del runner
@@ -103,17 +108,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=None, help="runs per engine and tape (best kept)"
     )
-    parser.add_argument("--engines", default="tickwire,orderly-chaos,pyorderbook")
+    parser.add_argument(
+        "--engines",
+        default="tickwire,tickwire/b64,orderly-chaos,pyorderbook",
+        help="tickwire/bN: market data published every N commands, as the server batches it",
+    )
     parser.add_argument(
         "--write-doc", action="store_true", help="print the doc section to stdout only"
     )
     args = parser.parse_args(argv)
     n = args.n or (50_000 if args.quick else 1_000_000)
     repeat = args.repeat or (3 if args.quick else 1)
-    ok, trades = gate(20_000)
-    print(f"correctness gate (20,000 ops, {trades:,} trades): tickwire == orderly-chaos: {ok}")
-    if not ok:
-        return 1
+    print(f"tickwire engine: {_engine_build()}; load average {_load()}", flush=True)
+    for batch in (0, 64):
+        ok, trades = gate(20_000, batch)
+        label = f"tickwire/b{batch}" if batch else "tickwire"
+        print(f"correctness gate (20,000 ops, {trades:,} trades): {label} == orderly-chaos: {ok}")
+        if not ok:
+            return 1
     tapes: list[tuple[str, list[Op], int]] = [
         ("mixed", mixed_tape(n), 2),
         ("cancel-heavy", cancel_heavy_tape(n), 2),
@@ -127,6 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         "orderly-chaos": lambda pd: OrderlyChaosRunner,
         "pyorderbook": lambda pd: PyOrderbookRunner,
     }
+    for engine in args.engines.split(","):
+        if engine.startswith("tickwire/b") and engine[10:].isdigit():
+            makers[engine] = lambda pd, b=int(engine[10:]): (
+                lambda: TickwireRunner(price_decimals=pd, batch=b)
+            )
+        elif engine not in makers:
+            parser.error(f"unknown engine {engine!r}")
     rows: list[Row] = []
     for tape_name, tape, pd in tapes:
         for engine in args.engines.split(","):
@@ -141,13 +160,28 @@ def main(argv: list[str] | None = None) -> int:
         + (" --quick" if args.quick else "")
         + (f" -n {args.n}" if args.n else "")
     )
-    body = f"{table(rows)}\n\nCommand: `.venv/bin/{cmd}` (Python {platform.python_version()}, {platform.machine()})."
+    body = (
+        f"{table(rows)}\n\nCommand: `.venv/bin/{cmd}` (Python {platform.python_version()}, "
+        f"{platform.machine()}; tickwire engine {_engine_build()}; load average {_load()})."
+    )
     print()
     print(body)
     if args.write_doc and not write_doc(body):
         print(f"no {BEGIN} markers in {DOC}", file=sys.stderr)
         return 1
     return 0
+
+
+def _engine_build() -> str:
+    try:
+        from exchange.compiled import engine_build
+    except ImportError:  # a tree without the compiled-engine support
+        return "pure"
+    return engine_build()
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from exchange.engine.types import (
     CancelOrder,
     NewOrder,
     OpenAccount,
+    Publish,
     ReplaceOrder,
     SymbolSpec,
     Trade,
@@ -55,6 +56,9 @@ class TickwireRunner:
     ``accounts`` traders with ample balances (reservations checked, not risk-exempt);
     order ``i`` comes from account ``i % accounts``, or from its own account when
     ``accounts`` is 0 (no self-trade prevention ever applies: the correctness gate).
+    ``batch`` > 0: market data per batch as the server makes it (``market_batches``), a
+    ``Publish`` after every ``batch`` commands, its cost inside the timed command that
+    ends the batch.
     """
 
     name = "tickwire"
@@ -65,9 +69,14 @@ class TickwireRunner:
         record: bool = False,
         price_decimals: int = 2,
         exec_history: int = 10_000,
+        batch: int = 0,
     ) -> None:
         self.spec = SymbolSpec("X", price_decimals, 0, 1, 1, 1)
-        self.engine = Engine([self.spec], exec_history=exec_history)
+        self.engine = Engine([self.spec], exec_history=exec_history, market_batches=batch > 0)
+        self.batch = batch
+        self._left = batch
+        if batch:
+            self.name = f"tickwire/b{batch}"
         self.accounts = accounts
         self.record = record
         self.ts = 0
@@ -143,6 +152,18 @@ class TickwireRunner:
         events = self.engine.handle(item)
         if self.record:
             self._note(item, events)
+        if self.batch:
+            self._left -= 1
+            if not self._left:
+                self._left = self.batch
+                self.finish()
+
+    def finish(self) -> None:
+        """Publish what the current batch holds (no-op without batches)."""
+        if self.batch:
+            events = self.engine.handle(Publish(self.ts))
+            if self.record:
+                self._note(None, events)
 
     def _note(self, cmd: Any, events: list[Any]) -> None:
         for e in events:
