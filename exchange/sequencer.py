@@ -133,6 +133,10 @@ class Sequencer:
         self._since_snapshot = 0
         self._closed = False
         self._cut_scheduled = False
+        #: Cut market-data batches on its own (per group commit / loop turn). Off when the
+        #: commands bring their own ``Publish`` (replaying a tickwire recording made with
+        #: batches: the market data comes out exactly where the recorded run cut it).
+        self.auto_cut = True
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -203,7 +207,7 @@ class Sequencer:
                     self.journal.flush()
             self._release(_Pending(events, origin, None, started))
             self._after_release()
-            if not self._cut_scheduled and self.engine.has_unpublished():
+            if self.auto_cut and not self._cut_scheduled and self.engine.has_unpublished():
                 self._cut_soon()
             return events, None
         fut: asyncio.Future[list[t.Event]] = asyncio.get_running_loop().create_future()
@@ -294,7 +298,8 @@ class Sequencer:
             batch, self._pending = self._pending, []
             if not batch:
                 continue
-            cut = self._cut()  # the market data of exactly the commands of this batch
+            # the market data of exactly the commands of this batch
+            cut = self._cut() if self.auto_cut else None
             if cut is not None:
                 batch.append(_Pending(cut, None, None, time.perf_counter(), cut=True))
             if self.metrics is not None:

@@ -31,7 +31,7 @@ from typing import Any
 
 from exchange.config import Settings
 from exchange.engine import Engine, render
-from exchange.engine.types import Command, Event
+from exchange.engine.types import Command, Event, Publish
 from exchange.node import ExchangeNode
 from exchange.replay.index import ReplayIndex, apply_steps
 from exchange.replay.player import ReplayPlayer, ReplayStatus, parse_speed
@@ -108,6 +108,12 @@ class ReplayDriver:
         self.last_seek_s: float | None = None
         self._stamp: int | None = None
         self._engine_options: dict[str, int] = {}
+        #: The recording cuts its own market-data batches (a tickwire recording of a server
+        #: that ran with them has its ``Publish`` commands): engines batch, and the node's
+        #: sequencer adds no cuts of its own, so the replay publishes what the original did.
+        self.source_cuts = source.format == "tickwire" and any(
+            type(cmd) is Publish for step in source.steps for cmd in step.commands
+        )
         self._status_changed: asyncio.Event | None = None
         self.error: str | None = None
 
@@ -130,6 +136,7 @@ class ReplayDriver:
                 self.source.symbols,
                 maker_fee_bps=settings.maker_fee_bps,
                 taker_fee_bps=settings.taker_fee_bps,
+                market_batches=self.source_cuts,
                 **options,
             )
 
@@ -181,6 +188,10 @@ class ReplayDriver:
     async def run(self, node: ExchangeNode, stop: asyncio.Event) -> None:
         """The node's order source: play until ``stop`` is set."""
         self.node = node
+        if self.source_cuts:
+            node.sequencer.publish_now()
+            node.engine.set_market_batches(True)
+            node.sequencer.auto_cut = False
         self._status_changed = asyncio.Event()
         ticker = asyncio.create_task(self._status_loop(stop), name="replay-status")
         try:
