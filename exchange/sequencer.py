@@ -34,6 +34,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from exchange.engine import types as t
@@ -53,6 +54,31 @@ _KIND = {
     t.Tick: "tick",
     t.Publish: "publish",
 }
+
+
+def _one_field(name: str) -> Callable[[Any], tuple[Any, ...]]:
+    get = attrgetter(name)
+    return lambda cmd: (get(cmd),)
+
+
+def _rebuilders() -> dict[type, Callable[[Any], tuple[Any, ...]]]:
+    """For commands whose last field is ``ts``: a getter of the other fields (rebuilding with
+    a new ``ts`` is half the cost of ``dataclasses.replace``)."""
+    out: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+    for cls in _KIND:
+        names = [f.name for f in dataclasses.fields(cls)]
+        if names[-1] != "ts":
+            continue
+        if len(names) >= 3:
+            out[cls] = attrgetter(*names[:-1])
+        elif len(names) == 2:
+            out[cls] = _one_field(names[0])
+        else:
+            out[cls] = lambda cmd: ()
+    return out
+
+
+_REBUILD = _rebuilders()
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +200,12 @@ class Sequencer:
         if now < self.last_ts:
             now = self.last_ts
         self.last_ts = now
-        return dataclasses.replace(cmd, ts=now)
+        if cmd.ts == now:  # a replayed command stamped with its own time
+            return cmd
+        rebuild = _REBUILD.get(type(cmd))
+        if rebuild is None:
+            return dataclasses.replace(cmd, ts=now)
+        return type(cmd)(*rebuild(cmd), now)  # type: ignore[call-arg]
 
     async def submit(self, cmd: t.Command, origin: Origin | None = None) -> list[t.Event]:
         """Sequence ``cmd``; returns its events once they are durable and released."""
