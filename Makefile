@@ -4,18 +4,21 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SYSPKGS := redis-server haproxy chromium chromium-driver tmux librsvg2-bin fonts-firacode iproute2
+SYSPKGS := redis-server haproxy chromium chromium-driver tmux librsvg2-bin fonts-firacode iproute2 \
+           gcc python3-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup sysdeps pydeps jsdeps run serve tui cluster test test-fast pytest jstest lint fmt bench clean
+.PHONY: setup sysdeps pydeps compiled jsdeps run serve tui cluster test test-fast pytest jstest lint fmt bench clean
 
-setup: sysdeps pydeps jsdeps
+setup: sysdeps pydeps compiled jsdeps
 
 # System packages: installed only when running as root with apt-get and something is missing.
 sysdeps:
 	@missing=""; \
-	for c in redis-server haproxy chromium tmux rsvg-convert; do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	for c in redis-server haproxy chromium tmux rsvg-convert gcc; do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	$(PY) -c "import os, sysconfig; assert os.path.exists(sysconfig.get_paths()['include'] + '/Python.h')" \
+	  2>/dev/null || missing="$$missing Python.h"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing system packages (missing:$$missing)"; \
@@ -29,6 +32,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 pydeps: $(STAMP)
+
+# The engine compiled with mypyc (exchange/compiled): a no-op while its stamp matches the
+# sources; without gcc or the Python headers it warns and the pure-Python engine runs.
+compiled: pydeps
+	@$(BIN)/python -m exchange.compiled build
 
 jsdeps:
 	@if [ -f web/package.json ]; then \
@@ -61,6 +69,7 @@ fmt: pydeps
 PYTEST_WORKERS ?= 4
 pytest: setup
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	TICKWIRE_PURE_PYTHON=1 $(BIN)/pytest -q -p no:cacheprovider -n 2 tests/engine
 
 jstest: jsdeps
 	@if [ -d web/test ]; then node --test web/test/; fi
@@ -75,4 +84,5 @@ bench: setup
 	$(BIN)/python -m bench.engine
 
 clean:
-	rm -rf $(VENV) web/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) web/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis build/mypyc
+	rm -f exchange/engine/*.so shared/*.so exchange/.compiled-stamp

@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from exchange.config import ConfigError
 from exchange.options import (
@@ -119,10 +120,40 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, cwd=root)
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the package version and the engine's build, worked out only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from exchange.compiled import engine_build
+
+        try:
+            number = version("tickwire")
+        except PackageNotFoundError:  # run from a checkout that is not installed
+            number = "unknown"
+        print(f"{parser.prog} {number} (engine: {engine_build()})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tickwire",
         description="A simulated exchange with live trading clients over WebSocket, SSE and long polling.",
+    )
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the version and the engine build (compiled or pure), then exit",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

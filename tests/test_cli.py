@@ -10,12 +10,14 @@ import ssl
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
 import pytest
 
 from exchange.cli import build_parser
+from exchange.compiled import ENV_PURE, build_problem
 from exchange.config import ConfigError, Settings, from_env
 
 
@@ -52,6 +54,17 @@ def test_help_lists_commands_and_options() -> None:
         assert "--sim-rate" not in text and "--seed" not in text, command
     lab = tickwire("lab", "--help").stdout
     assert "protocol lab" in lab and "no PNG plots" in lab and "--port" in lab
+
+
+def test_version_names_the_engine_build() -> None:
+    number = version("tickwire")
+    problem = build_problem()
+    default = tickwire("--version", env={ENV_PURE: ""})
+    assert default.returncode == 0, default.stderr
+    expected = "compiled" if problem is None else f"pure ({problem})"
+    assert default.stdout == f"tickwire {number} (engine: {expected})\n"
+    pure = tickwire("--version", env={ENV_PURE: "1"}).stdout
+    assert pure == f"tickwire {number} (engine: pure (TICKWIRE_PURE_PYTHON))\n"
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from starlette.routing import Match, Mount
 from starlette.types import Scope
 
 from exchange import rtc
+from exchange.compiled import engine_build
 from exchange.config import Settings
 from exchange.gateway import long_poll, replay_api, rest, sse_market, ws_market, ws_orders
 from exchange.gateway.openapi import install_openapi
@@ -77,7 +78,11 @@ def create_app(settings: Settings, node: Any | None = None) -> FastAPI:
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok" if not node.shutting_down else "stopping", "epoch": node.meta.epoch}
+        return {
+            "status": "ok" if not node.shutting_down else "stopping",
+            "epoch": node.meta.epoch,
+            "engine": engine_build(),  # "compiled" or "pure (why)"
+        }
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:

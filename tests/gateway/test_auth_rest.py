@@ -11,6 +11,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
+from exchange.compiled import engine_build
 from tests.gateway.helpers import OrderClient, limit, login
 
 BTC = "BTC-USD"
@@ -144,7 +145,10 @@ async def test_sessions_validation_and_public_endpoints(live_server: Any) -> Non
             await http.get("/api/candles/BTC-USD", params={"interval": "5m"})
         ).status_code == 400
         assert (await http.get("/api/trades/NOPE")).status_code == 404
-        assert (await http.get("/healthz")).json()["status"] == "ok"
+        health = (await http.get("/healthz")).json()
+        assert health["status"] == "ok"
+        assert health["engine"] == engine_build()  # what this process imported
+        assert health["engine"].startswith(("compiled", "pure ("))
         metrics = (await http.get("/metrics")).text
         assert "tickwire_connections" in metrics and "tickwire_order_ack_seconds" in metrics
         assert (await http.get("/docs")).status_code == 200
