@@ -44,29 +44,27 @@ __all__ = [
 #: The directory that holds the ``exchange`` and ``shared`` packages (the repository root).
 ROOT = Path(__file__).resolve().parents[2]
 
-#: The source files compiled, relative to ``ROOT``. Every ``exchange/engine/*.py`` but
-#: ``__init__.py`` was tried; mypyc builds them all, but these break the engine tests when
-#: compiled and stay interpreted:
-#:
-#: * ``types.py``: mypyc makes its dataclasses native classes that check each field's declared
-#:   type on construction, so a command carrying a wrong-typed client value (``qty=1``) raises
-#:   ``TypeError`` instead of reaching validation and becoming a BAD_REQUEST reject; the
-#:   ``_fast_init`` test (strings in every field) fails for the same reason.
-#: * ``validation.py``, ``engine.py``: they read client values through attributes declared
-#:   ``str`` and then check ``type(x) is str``; compiled code checks the declared type on the
-#:   read itself and raises ``TypeError`` first (test_rejects, test_bad_input).
-#: * ``replace.py``, ``queries.py``, ``core.py``: ``Engine`` (interpreted, above) subclasses
-#:   ``ReplaceMixin(QueryMixin(EngineCore))``, and a native class cannot have interpreted
-#:   subclasses ("interpreted classes cannot inherit from compiled"). ``replace.py`` also
-#:   reads ``cmd.client_order_id`` as ``str`` before ``check_coid``, like ``engine.py``.
+#: The source files compiled, relative to ``ROOT``: every ``exchange/engine/*.py`` but
+#: ``__init__.py`` and ``types.py``, and ``shared/values.py``. ``types.py`` stays interpreted:
+#: mypyc makes dataclasses native classes that check each field's declared type when built,
+#: so a command carrying a wrong-typed client value (``qty=1``) would raise ``TypeError``
+#: instead of reaching validation and becoming a BAD_REQUEST reject. For the same reason the
+#: command handlers take commands as ``validation.Raw`` (``Any``): compiled code checks a
+#: declared type on every attribute read. ``Engine`` and its bases (``core``, ``queries``,
+#: ``replace``) compile together: a native class cannot have an interpreted subclass.
 MODULES: tuple[str, ...] = (
     "exchange/engine/accounts.py",
     "exchange/engine/book.py",
+    "exchange/engine/core.py",
+    "exchange/engine/engine.py",
     "exchange/engine/errors.py",
     "exchange/engine/marketdata.py",
     "exchange/engine/orders.py",
+    "exchange/engine/queries.py",
     "exchange/engine/render.py",
+    "exchange/engine/replace.py",
     "exchange/engine/snapshot.py",
+    "exchange/engine/validation.py",
     "shared/values.py",
 )
 

@@ -15,6 +15,7 @@ holds what walking the book costs plus the same fee terms and spends it down.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 from exchange.engine.accounts import Account, fee_for
 from exchange.engine.book import Book
@@ -98,7 +99,8 @@ class EngineCore:
         acct.exec_history.append(event)
         self._priv.append(event)
 
-    def _reject(self, account: str, coid: object, code: str, message: str) -> None:
+    def _reject(self, account: Any, coid: object, code: str, message: str) -> None:
+        # ``account`` as the client sent it (the reject of an unknown or malformed one)
         self._priv.append(
             OrderRejected(account, coid if type(coid) is str else None, code, message)
         )

@@ -64,7 +64,7 @@ from exchange.engine.types import (
     Tick,
     Ticker,
 )
-from exchange.engine.validation import parse_new
+from exchange.engine.validation import Raw, parse_new
 
 __all__ = ["Engine"]
 
@@ -223,7 +223,7 @@ class Engine(ReplaceMixin):
                 del self.orders[order.order_id]
 
     # ------------------------------------------------------------------ commands
-    def _on_open_account(self, cmd: OpenAccount) -> None:
+    def _on_open_account(self, cmd: Raw) -> None:
         if cmd.account in self.accounts:
             return
         acct = Account(cmd.account, cmd.cash, cmd.risk_exempt, self.exec_history)
@@ -240,7 +240,7 @@ class Engine(ReplaceMixin):
                 pos.cost = cost
         self.accounts[cmd.account] = acct
 
-    def _on_symbol_state(self, cmd: SetSymbolState) -> None:
+    def _on_symbol_state(self, cmd: Raw) -> None:
         market = self.markets.get(cmd.symbol) if type(cmd.symbol) is str else None
         if market is None or cmd.state not in ("open", "halted"):
             code = E.INVALID_SYMBOL if market is None else E.BAD_REQUEST
@@ -252,7 +252,7 @@ class Engine(ReplaceMixin):
     def _on_tick(self, cmd: Tick) -> None:
         return None
 
-    def _on_new(self, cmd: NewOrder) -> None:
+    def _on_new(self, cmd: Raw) -> None:
         try:
             f = parse_new(cmd, self.specs, self._parse_caches)
         except Rejection as r:
@@ -341,7 +341,7 @@ class Engine(ReplaceMixin):
         else:
             self._execute(acct, order)
 
-    def _on_cancel(self, cmd: CancelOrder) -> None:
+    def _on_cancel(self, cmd: Raw) -> None:
         acct = self.accounts.get(cmd.account)
         coid = cmd.client_order_id
         if (coid is None) == (cmd.order_id is None):
@@ -379,7 +379,7 @@ class Engine(ReplaceMixin):
         del acct.open_orders[order.order_id]
         self._canceled(acct, order, reason)
 
-    def _on_cancel_all(self, cmd: CancelAll) -> None:
+    def _on_cancel_all(self, cmd: Raw) -> None:
         acct = self.accounts.get(cmd.account)
         symbol = cmd.symbol
         if symbol is not None and (type(symbol) is not str or symbol not in self.specs):

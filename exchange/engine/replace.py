@@ -17,8 +17,8 @@ from exchange.engine.accounts import Account
 from exchange.engine.errors import Rejection
 from exchange.engine.orders import AMEND, Order
 from exchange.engine.queries import QueryMixin
-from exchange.engine.types import OrderAccepted, ReplaceOrder
-from exchange.engine.validation import check_coid, parse_price, parse_qty
+from exchange.engine.types import OrderAccepted
+from exchange.engine.validation import Raw, check_coid, parse_price, parse_qty
 
 __all__ = ["ReplaceMixin"]
 
@@ -40,14 +40,15 @@ class ReplaceMixin(QueryMixin):
             return
         self._priv.append(OrderAccepted(acct.name, order.view(), None, True))
 
-    def _find(self, acct: Account, coid: str | None, order_id: str | None) -> Order | None:
+    def _find(self, acct: Account, coid: object, order_id: object) -> Order | None:
+        """The order a client names by key or id (either may be any client value)."""
         if coid is not None:
             entry = acct.keys.get(coid) if type(coid) is str else None
             return None if entry is None else self.orders.get(entry[1])
         order = self.orders.get(order_id) if type(order_id) is str else None
         return order if order is not None and order.account == acct.name else None
 
-    def _on_replace(self, cmd: ReplaceOrder) -> None:
+    def _on_replace(self, cmd: Raw) -> None:
         coid = cmd.client_order_id
         try:
             check_coid(coid)

@@ -12,11 +12,11 @@ A value of the wrong Python type (a number where a decimal string belongs, a non
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from exchange.engine import errors as E
 from exchange.engine.errors import Rejection
-from exchange.engine.types import NewOrder, SymbolSpec
+from exchange.engine.types import SymbolSpec
 from shared.values import InvalidDecimal, to_units
 
 __all__ = ["COID_RE", "NewFields", "check_coid", "parse_new", "parse_price", "parse_qty"]
@@ -25,6 +25,13 @@ COID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 _SIDES = {"buy": True, "sell": False}
 _TYPES = {"limit": "limit", "market": "market"}
 _TIFS = {"gtc": "gtc", "ioc": "ioc", "fok": "fok"}
+
+
+#: A command as a client sent it. Its fields are declared ``str`` and so on, but a client may
+#: have put anything there, and checking that is this module's job: handlers take commands as
+#: ``Raw`` so that the compiled engine (mypyc checks a declared type on every read) reads the
+#: value as it is and validation rejects it, instead of a ``TypeError`` on the read.
+Raw = Any
 
 
 class NewFields(NamedTuple):
@@ -108,7 +115,7 @@ def parse_qty(text: object, spec: SymbolSpec, cache: dict[str, int] | None = Non
 
 
 def parse_new(
-    cmd: NewOrder,
+    cmd: Raw,
     specs: dict[str, SymbolSpec],
     caches: dict[str, tuple[dict[str, int], dict[str, int]]] | None = None,
 ) -> NewFields:

@@ -153,7 +153,10 @@ def test_default_form_follows_the_build() -> None:
     assert build == expected_default()
     if build == "compiled":
         assert book.endswith(SUFFIXES) and values.endswith(SUFFIXES)
-        assert Path(book).parent == ROOT / "exchange" / "engine"
+        # mypyc names a grouped module's file after the group library's folder
+        # (shared/exchange/engine/...): the extension itself is the shim beside book.py
+        assert Path(book).name.startswith("book.")
+        assert list((ROOT / "exchange" / "engine").glob(f"book.*{Path(book).suffix}"))
     else:
         assert book.endswith(".py") and values.endswith(".py")
     # the command-line form says the same, without runpy's "found in sys.modules" warning

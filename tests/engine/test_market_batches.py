@@ -101,7 +101,7 @@ def _commands(steps: list[tuple[str, Any]]) -> list[Command]:
             cmds.append(ReplaceOrder(a, coid, c, price, None, ts))
             coids.append((a, coid))
         elif kind == "cancel_all":
-            cmds.append(CancelAll(acct, symbol if pick % 2 else None, ts))
+            cmds.append(CancelAll(acct, symbol if pick % 2 else None, ts=ts))
         elif kind == "tick":
             cmds.append(Tick(ts))
         elif kind == "publish":
