@@ -122,10 +122,18 @@ class Engine(ReplaceMixin):
             for ttl, queue in self.key_queues.items():
                 if queue and queue[0][0] + ttl <= self.now:
                     self._purge_keys(queue, ttl)
-        handler = self._handlers.get(type(cmd))
-        if handler is None:
-            raise TypeError(f"not an engine command: {cmd!r}")
-        handler(cmd)
+        kind = type(cmd)
+        if kind is NewOrder:  # direct calls for the common commands (native calls, compiled)
+            self._on_new(cmd)
+        elif kind is CancelOrder:
+            self._on_cancel(cmd)
+        elif kind is ReplaceOrder:
+            self._on_replace(cmd)
+        else:
+            handler = self._handlers.get(kind)
+            if handler is None:
+                raise TypeError(f"not an engine command: {cmd!r}")
+            handler(cmd)
         if batches or (not self._touched and not self._closed):
             return priv
         return self._market_data(priv)

@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange.engine import Engine
+from exchange.engine.errors import Rejection
 from exchange.engine.types import NewOrder, OpenAccount, OrderRejected, SymbolSpec
+from exchange.engine.validation import COID_RE, check_coid
 
 SPEC = SymbolSpec(
     "BTC-USD", price_decimals=2, qty_decimals=4, tick_size=5, lot_size=10, min_qty=100
@@ -78,3 +80,18 @@ def test_malformed_field_is_rejected_with_its_code(case: tuple[str, Any, str]) -
 def test_the_good_order_is_accepted() -> None:
     eng = engine()
     assert not isinstance(eng.handle(NewOrder(**GOOD))[0], OrderRejected)
+
+
+@given(
+    st.text(alphabet=st.characters(max_codepoint=0x2FF), max_size=70)
+    | st.from_regex(COID_RE, fullmatch=True)
+)
+def test_check_coid_accepts_exactly_the_pattern(coid: str) -> None:
+    """The fast path for alphanumeric keys accepts nothing the pattern refuses (Unicode
+    letters and digits included), and refuses nothing it accepts."""
+    try:
+        check_coid(coid)
+        accepted = True
+    except Rejection:
+        accepted = False
+    assert accepted == (COID_RE.fullmatch(coid) is not None)
