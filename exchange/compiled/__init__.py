@@ -45,10 +45,11 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[2]
 
 #: The source files compiled, relative to ``ROOT``: every ``exchange/engine/*.py`` but
-#: ``__init__.py`` and ``types.py``, and ``shared/values.py``. ``types.py`` stays interpreted:
-#: mypyc makes dataclasses native classes that check each field's declared type when built,
-#: so a command carrying a wrong-typed client value (``qty=1``) would raise ``TypeError``
-#: instead of reaching validation and becoming a BAD_REQUEST reject. For the same reason the
+#: ``__init__.py`` and ``types.py``, and ``shared/values.py``. ``types.py`` (the commands)
+#: stays interpreted: mypyc makes dataclasses native classes that check each field's declared
+#: type when built, so a command carrying a wrong-typed client value (``qty=1``) would raise
+#: ``TypeError`` instead of reaching validation and becoming a BAD_REQUEST reject. The events
+#: (``events.py``), which only the engine builds, are native. For the same reason the
 #: command handlers take commands as ``validation.Raw`` (``Any``): compiled code checks a
 #: declared type on every attribute read. ``Engine`` and its bases (``core``, ``queries``,
 #: ``replace``) compile together: a native class cannot have an interpreted subclass.
@@ -58,6 +59,7 @@ MODULES: tuple[str, ...] = (
     "exchange/engine/core.py",
     "exchange/engine/engine.py",
     "exchange/engine/errors.py",
+    "exchange/engine/events.py",
     "exchange/engine/marketdata.py",
     "exchange/engine/orders.py",
     "exchange/engine/queries.py",

@@ -15,7 +15,6 @@ holds what walking the book costs plus the same fee terms and spends it down.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 from exchange.engine.accounts import Account, fee_for
 from exchange.engine.book import Book
@@ -99,10 +98,17 @@ class EngineCore:
         acct.exec_history.append(event)
         self._priv.append(event)
 
-    def _reject(self, account: Any, coid: object, code: str, message: str) -> None:
-        # ``account`` as the client sent it (the reject of an unknown or malformed one)
+    def _reject(self, account: object, coid: object, code: str, message: str) -> None:
+        """A reject; ``account`` and ``coid`` as the client sent them. One that is not a
+        string is named ``""`` / None in the event (no account has the name ``""``, so the
+        reject reaches only the connection that sent it)."""
         self._priv.append(
-            OrderRejected(account, coid if type(coid) is str else None, code, message)
+            OrderRejected(
+                account if type(account) is str else "",
+                coid if type(coid) is str else None,
+                code,
+                message,
+            )
         )
 
     def _accepted(self, acct: Account, order: Order) -> None:

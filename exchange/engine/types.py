@@ -24,8 +24,29 @@ Contract:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
+
+from exchange.engine.events import (
+    AccountView,
+    BookDelta,
+    BookSnapshot,
+    CanceledAll,
+    Candle,
+    Event,
+    Level,
+    MarketEvent,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderRejected,
+    OrderView,
+    Position,
+    PrivateEvent,
+    SymbolStatus,
+    Ticker,
+    Trade,
+)
 
 __all__ = [
     "AccountView",
@@ -57,10 +78,6 @@ __all__ = [
     "Ticker",
     "Trade",
 ]
-
-Side = Literal["buy", "sell"]
-#: A price level: (price units, total quantity units); quantity 0 removes the level.
-Level = tuple[int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,170 +192,7 @@ Command = (
 )
 
 # --------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True, slots=True)
-class OrderView:
-    """An order's current state, in the fields of ``order.ack``/``order.status``."""
-
-    order_id: str
-    client_order_id: str
-    account: str
-    symbol: str
-    side: Side
-    order_type: Literal["limit", "market"]
-    price: int | None
-    qty: int
-    tif: Literal["gtc", "ioc", "fok"]
-    post_only: bool
-    status: Literal["open", "partially_filled", "filled", "canceled"]
-    filled_qty: int
-    leaves_qty: int
-    ts: int  # when the order was accepted
-
-
-@dataclass(frozen=True, slots=True)
-class OrderAccepted:
-    account: str
-    order: OrderView
-    exec_seq: int | None  # None on a duplicate
-    duplicate: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRejected:
-    account: str
-    client_order_id: str | None
-    code: str  # one of shared.errors codes
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFilled:
-    account: str
-    exec_seq: int
-    order_id: str
-    client_order_id: str
-    trade_id: int
-    symbol: str
-    side: Side
-    price: int
-    qty: int
-    leaves_qty: int
-    liquidity: Literal["maker", "taker"]
-    fee: int  # cash units, >= 0
-    ts: int
-
-
-@dataclass(frozen=True, slots=True)
-class OrderCanceled:
-    account: str
-    exec_seq: int | None  # None on a duplicate
-    order_id: str
-    client_order_id: str
-    symbol: str
-    reason: str  # canceled | ioc_expired | fok_unfilled | self_trade | deadman | replaced | ...
-    filled_qty: int
-    ts: int
-    duplicate: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CanceledAll:
-    account: str
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class BookDelta:
-    symbol: str
-    first_seq: int
-    seq: int
-    bids: tuple[Level, ...]  # changed levels
-    asks: tuple[Level, ...]
-    checksum: int
-    ts: int
-
-
-@dataclass(frozen=True, slots=True)
-class Trade:
-    symbol: str
-    trade_id: int
-    price: int
-    qty: int
-    taker_side: Side
-    ts: int
-    maker_order_id: str = field(default="", compare=True)
-    taker_order_id: str = field(default="", compare=True)
-
-
-@dataclass(frozen=True, slots=True)
-class Ticker:
-    symbol: str
-    bid: int | None
-    ask: int | None
-    last: int | None
-    open: int | None
-    high: int | None
-    low: int | None
-    volume: int
-    ts: int
-
-
-@dataclass(frozen=True, slots=True)
-class Candle:
-    symbol: str
-    interval: Literal["1s", "1m"]
-    t: int  # interval start, ns
-    o: int
-    h: int
-    l: int  # noqa: E741 - the protocol's field name
-    c: int
-    v: int
-    closed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SymbolStatus:
-    symbol: str
-    state: str
-    ts: int
-
-
-@dataclass(frozen=True, slots=True)
-class BookSnapshot:
-    """The whole book of one symbol (or its best ``depth`` levels), best first."""
-
-    symbol: str
-    seq: int
-    bids: tuple[Level, ...]
-    asks: tuple[Level, ...]
-    last_trade_id: int
-    checksum: int
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    symbol: str
-    qty: int  # qty units (available + reserved)
-    avg_price: int | None  # price units, None when flat
-    realized_pnl: int  # cash units
-
-
-@dataclass(frozen=True, slots=True)
-class AccountView:
-    account: str
-    cash: int  # cash units, total
-    cash_available: int  # total minus reservations of resting buys
-    positions: tuple[Position, ...]
-    fees_paid: int
-    latest_exec_seq: int
-
-
-PrivateEvent = OrderAccepted | OrderRejected | OrderFilled | OrderCanceled | CanceledAll
-MarketEvent = BookDelta | Trade | Ticker | Candle | SymbolStatus
-Event = PrivateEvent | MarketEvent
-
+# (in ``events``, compiled with the engine; re-exported here)
 
 # --------------------------------------------------------------------------- fast __init__
 
@@ -383,20 +237,6 @@ for _cls in (
     SetSymbolState,
     Tick,
     Publish,
-    OrderView,
-    OrderAccepted,
-    OrderRejected,
-    OrderFilled,
-    OrderCanceled,
-    CanceledAll,
-    BookDelta,
-    Trade,
-    Ticker,
-    Candle,
-    SymbolStatus,
-    BookSnapshot,
-    Position,
-    AccountView,
 ):
     _fast_init(_cls)
 del _cls
