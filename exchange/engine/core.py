@@ -98,6 +98,10 @@ class EngineCore:
         acct.exec_history.append(event)
         self._priv.append(event)
 
+    def _account(self, name: object) -> Account | None:
+        """The account a client command names (None for an unknown or non-string name)."""
+        return self.accounts.get(name) if type(name) is str else None
+
     def _reject(self, account: object, coid: object, code: str, message: str) -> None:
         """A reject; ``account`` and ``coid`` as the client sent them. One that is not a
         string is named ``""`` / None in the event (no account has the name ``""``, so the

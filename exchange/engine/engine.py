@@ -267,7 +267,7 @@ class Engine(ReplaceMixin):
             self._reject(cmd.account, cmd.client_order_id, r.code, r.message)
             return
         coid = cmd.client_order_id
-        acct = self.accounts.get(cmd.account)
+        acct = self._account(cmd.account)
         if acct is None:
             self._reject(cmd.account, coid, E.INSUFFICIENT_FUNDS, "unknown account")
             return
@@ -350,7 +350,7 @@ class Engine(ReplaceMixin):
             self._execute(acct, order)
 
     def _on_cancel(self, cmd: Raw) -> None:
-        acct = self.accounts.get(cmd.account)
+        acct = self._account(cmd.account)
         coid = cmd.client_order_id
         if (coid is None) == (cmd.order_id is None):
             self._reject(cmd.account, coid, E.BAD_REQUEST, "give client_order_id or order_id")
@@ -388,7 +388,7 @@ class Engine(ReplaceMixin):
         self._canceled(acct, order, reason)
 
     def _on_cancel_all(self, cmd: Raw) -> None:
-        acct = self.accounts.get(cmd.account)
+        acct = self._account(cmd.account)
         symbol = cmd.symbol
         if symbol is not None and (type(symbol) is not str or symbol not in self.specs):
             self._reject(cmd.account, None, E.INVALID_SYMBOL, f"unknown symbol {symbol!r}")
@@ -399,4 +399,5 @@ class Engine(ReplaceMixin):
                 if symbol is None or order.symbol == symbol:
                     self._cancel_resting(acct, order, cmd.reason)
                     count += 1
-        self._priv.append(CanceledAll(cmd.account, count))
+        name = cmd.account if type(cmd.account) is str else ""
+        self._priv.append(CanceledAll(name, count))

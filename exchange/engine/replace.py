@@ -52,7 +52,7 @@ class ReplaceMixin(QueryMixin):
         coid = cmd.client_order_id
         try:
             check_coid(coid)
-            acct = self.accounts.get(cmd.account)
+            acct = self._account(cmd.account)
             if acct is None:
                 raise Rejection(E.INSUFFICIENT_FUNDS, "unknown account")
             order = (

@@ -5,12 +5,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange.engine import Engine
 from exchange.engine.errors import Rejection
-from exchange.engine.types import NewOrder, OpenAccount, OrderRejected, SymbolSpec
+from exchange.engine.types import (
+    CancelAll,
+    CanceledAll,
+    CancelOrder,
+    NewOrder,
+    OpenAccount,
+    OrderRejected,
+    ReplaceOrder,
+    SymbolSpec,
+)
 from exchange.engine.validation import COID_RE, check_coid
 
 SPEC = SymbolSpec(
@@ -95,3 +105,24 @@ def test_check_coid_accepts_exactly_the_pattern(coid: str) -> None:
     except Rejection:
         accepted = False
     assert accepted == (COID_RE.fullmatch(coid) is not None)
+
+
+@pytest.mark.parametrize("account", [["x"], {"a": 1}, 7, None, b"alice"])
+def test_a_non_string_account_is_a_reject_not_an_exception(account: Any) -> None:
+    """Found by the compiled-engine comparison: an unhashable account used to raise
+    ``TypeError`` out of ``handle`` (it cannot come off the wire, where the gateway sets the
+    account from the token, but ``handle`` never raises on bad input)."""
+    engine = Engine([SymbolSpec("BTC-USD", 2, 4, 1, 1, 1)])
+    engine.handle(OpenAccount("alice", 10**12, (("BTC-USD", 10**8),)))
+    before = engine.state_hash()
+    commands = [
+        NewOrder(account, "c1", "BTC-USD", "buy", "limit", "0.0001", "100.00"),
+        CancelOrder(account, "c1"),
+        CancelAll(account),
+        ReplaceOrder(account, "c2", "c1", "101.00", None),
+    ]
+    for cmd in commands:
+        events = engine.handle(cmd)
+        assert all(isinstance(e, (OrderRejected, CanceledAll)) for e in events), events
+        assert all(e.account == "" for e in events)
+    assert engine.state_hash() == before
