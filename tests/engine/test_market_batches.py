@@ -214,7 +214,7 @@ def _check_batch(
     assert rank == sorted(rank)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=75, deadline=None)
 @given(_steps())
 def test_batched_market_data_reaches_the_per_command_state(steps: list[tuple[str, Any]]) -> None:
     _run(_commands(steps))
