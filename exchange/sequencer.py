@@ -282,7 +282,9 @@ class Sequencer:
         """Apply (and journal) a ``Publish`` if market data waits; its events, else None."""
         if not self.engine.has_unpublished():
             return None
-        return self._apply(self.stamp(t.Publish(0)))
+        events = self._apply(self.stamp(t.Publish(0)))
+        self._since_snapshot -= 1  # snapshot_every counts the commands, not the cuts
+        return events
 
     def _cut_soon(self) -> None:
         """Cut once the commands of this loop turn are in (no group commit)."""

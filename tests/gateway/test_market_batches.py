@@ -104,3 +104,21 @@ def test_a_crash_before_the_publish_recovers_a_consistent_hub(
         kinds = [type(decode_command(p)).__name__ for _, p in journal.recover().records]
     # a batched tail: recovery journaled the cut it published; a per-command one needed none
     assert kinds[-1] == ("Publish" if batched_tail else "NewOrder")
+
+
+def test_cuts_do_not_count_toward_snapshot_every(tmp_path: Path) -> None:
+    """``snapshot_every`` bounds the commands a recovery replays; the Publish records the
+    cuts add are not commands of anyone's and must not make snapshots more frequent."""
+    settings = Settings(data_dir=tmp_path / "data", sim_rate=0.0, fsync="off", snapshot_every=6)
+    node = ExchangeNode(settings)
+    node.recover()
+    seq = node.sequencer
+    taken: list[int] = []
+    seq._snapshot = lambda: taken.append(node.journal.last_seq)
+    seq.submit_nowait(t.OpenAccount("a", 10**15, ((BTC, 10**9),), False, 0))
+    for i in range(4):  # no loop: every order is cut (and journals a Publish) at once
+        seq.submit_nowait(t.NewOrder("a", f"s{i}", BTC, "sell", "limit", "0.1", f"2{i}0"))
+    assert node.journal.last_seq == 9 and taken == []  # 5 commands, 4 cuts
+    seq.submit_nowait(t.NewOrder("a", "s9", BTC, "sell", "limit", "0.1", "290"))
+    assert taken == [11]  # the sixth command (and its cut)
+    node.journal.close()
