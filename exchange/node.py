@@ -209,7 +209,8 @@ class ExchangeNode:
         # replay the tail: the engine and the hub's history come back exactly as they were;
         # a tail written with market batches has its Publish records, and is replayed so
         commands = [decode_command(payload) for _seq, payload in rec.records]
-        self.engine.set_market_batches(any(type(cmd) is t.Publish for cmd in commands))
+        tail_batches = any(type(cmd) is t.Publish for cmd in commands)
+        self.engine.set_market_batches(tail_batches)
         for cmd in commands:
             events = self.engine.handle(cmd)
             self.sequencer.last_ts = max(self.sequencer.last_ts, getattr(cmd, "ts", 0))
@@ -226,6 +227,11 @@ class ExchangeNode:
         # what a crash left unpublished goes out now (journaled), then this run's setting
         self.sequencer.publish_now()
         self.engine.set_market_batches(s.market_batches)
+        if commands and tail_batches != s.market_batches:
+            # The journal tells a tail's mode only by its Publish records, so a tail of two
+            # modes would be replayed in one. A snapshot now (inline: it must be on disk
+            # before this run appends a record) starts this run's tail clean.
+            self.write_snapshot(inline=True)
         log.info(
             "recovered: snapshot at %d, %d journal records replayed, state %s",
             rec.snapshot_seq, len(rec.records), self.engine.state_hash()[:12],
@@ -331,8 +337,9 @@ class ExchangeNode:
         if self.hub is not None:
             self.hub.close()  # every subscription ends: streams finish, polls answer
 
-    def write_snapshot(self) -> None:
-        """Snapshot engine and hub state after the last journal record.
+    def write_snapshot(self, inline: bool = False) -> None:
+        """Snapshot engine and hub state after the last journal record (``inline``: here
+        and now, not in a forked child).
 
         Forked (``snapshot_fork``, the default on POSIX inside the event loop): a child
         serializes its copy-on-write image while this process goes on, so no connection
@@ -348,7 +355,7 @@ class ExchangeNode:
             return _pack_snapshot(engine.to_snapshot(), hub.to_state())
 
         loop = _running_loop()
-        if self.settings.snapshot_fork and hasattr(os, "fork") and loop is not None:
+        if not inline and self.settings.snapshot_fork and hasattr(os, "fork") and loop is not None:
             job = self._snapshot_job = journal.fork_snapshot(make)
             self._snapshot_loop = loop
             loop.add_reader(job.fd, self._snapshot_written)
