@@ -231,7 +231,7 @@ class ExchangeNode:
             # The journal tells a tail's mode only by its Publish records, so a tail of two
             # modes would be replayed in one. A snapshot now (inline: it must be on disk
             # before this run appends a record) starts this run's tail clean.
-            self.write_snapshot(inline=True)
+            self._snapshot_after_recovery()
         log.info(
             "recovered: snapshot at %d, %d journal records replayed, state %s",
             rec.snapshot_seq, len(rec.records), self.engine.state_hash()[:12],
@@ -336,6 +336,10 @@ class ExchangeNode:
         self._stop_signals.clear()
         if self.hub is not None:
             self.hub.close()  # every subscription ends: streams finish, polls answer
+
+    def _snapshot_after_recovery(self) -> None:
+        """The snapshot ``recover`` asks for after a tail in the other mode (inline)."""
+        self.write_snapshot(inline=True)
 
     def write_snapshot(self, inline: bool = False) -> None:
         """Snapshot engine and hub state after the last journal record (``inline``: here

@@ -182,11 +182,13 @@ class EngineNode(ExchangeNode):
         self._saved_cmd_id = ""
         self._snap_seq = -1
         self._unpublished: list[JournaledCommand] = []
+        self._snapshot_due = False  # recover: a snapshot once the journal tail is scanned
         self.resume_cmd_id = "0-0"
         self.redis_resets = 0
         self.sources.append(_read_commands)
 
     def recover(self) -> None:
+        self._snapshot_due = False
         super().recover()
         saved = self.meta.values.get(_CMD_ID_KEY, "0-0")
         cmd_log = CommandLog(horizon=saved)
@@ -198,6 +200,11 @@ class EngineNode(ExchangeNode):
         self.resume_cmd_id = max(saved, cmd_log.last, key=stream_id_key)
         self._saved_cmd_id = saved
         self.sequencer = ClusterSequencer.adopt(self.sequencer, self.seq_writer, cmd_log)
+        if self._snapshot_due:  # once the tail is scanned: the snapshot may prune it
+            self.write_snapshot(inline=True)
+
+    def _snapshot_after_recovery(self) -> None:
+        self._snapshot_due = True
 
     async def start(self) -> None:
         if self.engine is None:
@@ -266,10 +273,10 @@ class EngineNode(ExchangeNode):
             meta_store.save(self.data_dir, self.meta)
             self._saved_cmd_id = cmd_id
 
-    def write_snapshot(self) -> None:
+    def write_snapshot(self, inline: bool = False) -> None:
         # the journal before this snapshot may be pruned: keep its last tw:cmd id first
         self.save_cmd_id()
-        super().write_snapshot()
+        super().write_snapshot(inline)
 
     async def _housekeeping(self) -> None:
         last_snap = last_stats = time.monotonic()
