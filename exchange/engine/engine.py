@@ -19,6 +19,8 @@ Contract (see ``types`` and docs/architecture.md):
   candles, then the current candles of the symbols that traded. Book, ticker and candle
   state after a ``Publish`` equal what the per-command form reaches; only the number of
   deltas (and so ``seq``) differs. ``has_unpublished()`` says whether a ``Publish`` is due.
+  A ``SetSymbolState`` ends the batch as a ``Publish`` would: its events are the batch's
+  market data, then the ``SymbolStatus`` (a halt never overtakes the trades before it).
 * The engine clock is ``max`` of the command ``ts`` values seen; nothing reads a real clock.
 
 Choices left open by the protocol (documented in docs/architecture.md too):
@@ -155,7 +157,7 @@ class Engine(ReplaceMixin):
         """Whether market data waits for a ``Publish`` (always False without batches)."""
         return self.market_batches and bool(self._touched or self._closed)
 
-    def _on_publish(self, cmd: Publish) -> None:
+    def _on_publish(self, cmd: Raw) -> None:
         if self._touched or self._closed:
             self._market_data(self._priv)
             self._trades = []
@@ -255,6 +257,8 @@ class Engine(ReplaceMixin):
             self._reject("", None, code, f"bad symbol state {cmd.symbol!r} {cmd.state!r}")
             return
         market.state = cmd.state
+        if self.market_batches:  # the batch ends here: its market data goes before the status
+            self._on_publish(cmd)
         self._priv.append(SymbolStatus(cmd.symbol, cmd.state, self.now))
 
     def _on_tick(self, cmd: Tick) -> None:

@@ -31,6 +31,7 @@ from exchange.engine.types import (
     OpenAccount,
     Publish,
     ReplaceOrder,
+    SetSymbolState,
     Tick,
     Ticker,
     Trade,
@@ -248,3 +249,19 @@ def test_without_batches_publish_is_a_tick() -> None:
     assert any(isinstance(e, BookDelta) for e in ev)
     assert not engine.has_unpublished()
     assert engine.handle(Publish(6)) == []
+
+
+def test_a_halt_ends_the_batch() -> None:
+    """Found in review: the status of a halt went out before the trades of the commands
+    before it (they waited for the next Publish)."""
+    engine = Engine([BTC], market_batches=True)
+    for cmd in _setup():
+        engine.handle(cmd)
+    engine.handle(
+        NewOrder("a", "s", "BTC-USD", "sell", "limit", "0.0001", "100.00", None, False, 5)
+    )
+    engine.handle(NewOrder("b", "t", "BTC-USD", "buy", "limit", "0.0001", "100.00", None, False, 6))
+    out = engine.handle(SetSymbolState("BTC-USD", "halted", 7))
+    names = [type(e).__name__ for e in out]
+    assert names[0] == "Trade" and names[-1] == "SymbolStatus" and "BookDelta" in names
+    assert not engine.has_unpublished()
