@@ -71,7 +71,7 @@ def offline(source: Path) -> dict[str, Any]:
     engine = index.engine_factory()
     last = apply_commands(engine, src.setup, 0)
     t0, c0 = time.perf_counter(), time.process_time()
-    apply_steps(engine, src.steps, 0, len(src.steps), last)
+    apply_steps(engine, src.steps, 0, len(src.steps), last, driver.step_cuts)
     engine_s, engine_cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "steps": len(src.steps),

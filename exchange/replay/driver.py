@@ -10,7 +10,9 @@ Contract:
 * Replayed commands are stamped with their recorded ``ts`` (the sequencer's clock follows the
   replay clock exactly), so the engine, its candles and every published ``ts`` are the
   recording's, and two replays at any speeds publish identical book/trade/ticker/candle
-  payloads. A trader's command is stamped with the replay clock's current time.
+  payloads. A node that publishes market data per batch gets one batch per recorded
+  message (the driver's ``Publish`` after each step, ``step_cuts``; the index cuts the same
+  way), or the recording's own cuts for a tickwire recording that has them. A trader's command is stamped with the replay clock's current time.
 * ``control(action, ...)`` pauses, resumes, sets the speed or seeks; each change publishes a
   ``status`` event per symbol (``state: "replay"`` with the clock and speed), as does a timer
   every ``status_interval`` seconds.
@@ -100,6 +102,7 @@ class ReplayDriver:
             jump_after=checkpoint_every,
             yield_every=64,
             on_step=on_step,
+            end_step=self._end_step,
         )
         self.index: ReplayIndex | None = None
         self.checkpoint_every = checkpoint_every
@@ -115,6 +118,8 @@ class ReplayDriver:
             type(cmd) is Publish for step in source.steps for cmd in step.commands
         )
         self._status_changed: asyncio.Event | None = None
+        #: cut after every step (set by ``engine_factory`` from the node's settings)
+        self.step_cuts = False
         self.error: str | None = None
 
     # ------------------------------------------------------------------ building
@@ -130,13 +135,17 @@ class ReplayDriver:
     def engine_factory(self, settings: Settings) -> Callable[[], Engine]:
         """Fresh engines for this replay: the node's, the index's and a seek to 0's."""
         options: dict[str, Any] = {} if self.source.format == "tickwire" else dict(REPLAY_ENGINE)
+        # A batching replay cuts after every recorded message (the same batches at any
+        # speed), unless the recording brings its own cuts.
+        batches = settings.market_batches or self.source_cuts
+        self.step_cuts = settings.market_batches and not self.source_cuts
 
         def make() -> Engine:
             return Engine(
                 self.source.symbols,
                 maker_fee_bps=settings.maker_fee_bps,
                 taker_fee_bps=settings.taker_fee_bps,
-                market_batches=self.source_cuts,
+                market_batches=batches,
                 **options,
             )
 
@@ -146,9 +155,10 @@ class ReplayDriver:
         self, settings: Settings, progress: Callable[[int, int], None] | None = None
     ) -> ReplayIndex:
         """The pre-pass (engine checkpoints for seeking); ``build_node`` runs it if not done."""
-        self.index = ReplayIndex(
-            self.source, self.engine_factory(settings), self.checkpoint_every
-        ).build(progress)
+        factory = self.engine_factory(settings)
+        self.index = ReplayIndex(self.source, factory, self.checkpoint_every, self.step_cuts).build(
+            progress
+        )
         return self.index
 
     def build_node(self, settings: Settings) -> ExchangeNode:
@@ -182,6 +192,12 @@ class ReplayDriver:
             return await self.node.submit(cmd)
         finally:
             self._stamp = None
+
+    async def _end_step(self, step: ReplayStep) -> None:
+        """One market-data batch per recorded message (a batching node, ``step_cuts``)."""
+        node = self.node
+        if self.step_cuts and node is not None and node.engine.has_unpublished():
+            await self._submit(Publish(node.sequencer.last_ts))
 
     # ------------------------------------------------------------------ the order source
 
@@ -349,4 +365,4 @@ class ReplayDriver:
         from exchange.replay.index import apply_commands
 
         last_ts = apply_commands(engine, self.source.setup, 0)
-        return apply_steps(engine, self.source.steps, 0, target, last_ts)
+        return apply_steps(engine, self.source.steps, 0, target, last_ts, self.step_cuts)

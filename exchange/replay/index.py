@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exchange.engine import Engine
-from exchange.engine.types import Command
+from exchange.engine.types import Command, Publish
 from exchange.replay.errors import ReplaySourceError
 from exchange.replay.source import ReplaySource, ReplayStep
 
@@ -41,11 +41,20 @@ def apply_commands(engine: Any, commands: Sequence[Command], last_ts: int) -> in
 
 
 def apply_steps(
-    engine: Any, steps: Sequence[ReplayStep], start: int, stop: int, last_ts: int
+    engine: Any,
+    steps: Sequence[ReplayStep],
+    start: int,
+    stop: int,
+    last_ts: int,
+    step_cuts: bool = False,
 ) -> int:
-    """Apply ``steps[start:stop]`` to ``engine``; returns the last ``ts`` stamped."""
+    """Apply ``steps[start:stop]`` to ``engine``; returns the last ``ts`` stamped.
+    ``step_cuts``: a ``Publish`` after every step that left market data unpublished, as the
+    driver cuts a batching replay (one batch per recorded message)."""
     for i in range(start, stop):
         last_ts = apply_commands(engine, steps[i].commands, last_ts)
+        if step_cuts and engine.has_unpublished():
+            engine.handle(Publish(last_ts))
     return last_ts
 
 
@@ -61,12 +70,21 @@ class Checkpoint:
 class ReplayIndex:
     """Checkpoints of one source, every ``every`` steps (see the module docstring)."""
 
-    def __init__(self, source: ReplaySource, engine_factory: Callable[[], Any], every: int) -> None:
+    def __init__(
+        self,
+        source: ReplaySource,
+        engine_factory: Callable[[], Any],
+        every: int,
+        step_cuts: bool = False,
+    ) -> None:
         if every < 1:
             raise ValueError("checkpoint interval must be at least 1 step")
         self.source = source
         self.engine_factory = engine_factory
         self.every = every
+        #: cut market data after every step (see ``apply_steps``)
+        self.step_cuts = step_cuts
+        self.batches = False  # the factory's engines publish per batch (set by ``build``)
         self.checkpoints: list[Checkpoint] = []
         self._positions: list[int] = []
         #: ``state_hash`` after the last step (set by ``build``)
@@ -75,14 +93,19 @@ class ReplayIndex:
     def build(self, progress: Callable[[int, int], None] | None = None) -> ReplayIndex:
         """Run the pre-pass (``progress(steps_done, steps_total)`` now and then)."""
         engine = self.engine_factory()
+        self.batches = engine.market_batches
         steps = self.source.steps
         last_ts = apply_commands(engine, self.source.setup, 0)
         self._add(Checkpoint(0, last_ts, engine.to_snapshot()))
         total = len(steps)
+        due = False
         for i in range(total):
-            last_ts = apply_commands(engine, steps[i].commands, last_ts)
+            last_ts = apply_steps(engine, steps, i, i + 1, last_ts, self.step_cuts)
             done = i + 1
-            if done % self.every == 0 and done < total:
+            due = due or done % self.every == 0
+            # a snapshot holds no unpublished market data: checkpoint between batches only
+            if due and done < total and not engine.has_unpublished():
+                due = False
                 self._add(Checkpoint(done, last_ts, engine.to_snapshot()))
                 if progress is not None:
                     progress(done, total)
@@ -106,7 +129,10 @@ class ReplayIndex:
         """``(engine, last_ts)`` as after the setup and ``position`` steps."""
         cp = self.before(position)
         engine = Engine.from_snapshot(cp.state)
-        last_ts = apply_steps(engine, self.source.steps, cp.position, position, cp.last_ts)
+        engine.set_market_batches(self.batches)  # a snapshot does not say; the index does
+        last_ts = apply_steps(
+            engine, self.source.steps, cp.position, position, cp.last_ts, self.step_cuts
+        )
         return engine, last_ts
 
     @property

@@ -140,6 +140,7 @@ class ReplayPlayer:
         speed: float | None = 1.0,
         reset: Reset | None = None,
         on_step: Callable[[int, ReplayStep], None] | None = None,
+        end_step: Callable[[ReplayStep], Awaitable[None]] | None = None,
         wall: Callable[[], float] = time.monotonic,
         yield_every: int = 256,
         jump_after: int | None = None,
@@ -148,6 +149,8 @@ class ReplayPlayer:
         self._submit = submit
         self._reset = reset
         self._on_step = on_step
+        #: awaited after each step's commands (the driver's market-data cut)
+        self._end_step = end_step
         self._times: Sequence[int] = [s.ts for s in source.steps]
         self.clock = ReplayClock(source.start_ns or 0, speed, wall=wall)
         if source.steps:  # after the last step the replay clock stands still
@@ -238,6 +241,8 @@ class ReplayPlayer:
         step = self.source.steps[index]
         for cmd in step.commands:
             await self._submit(cmd)
+        if self._end_step is not None:
+            await self._end_step(step)
         self.position = index + 1
         self.clock.advance_to(step.ts)
         if self._on_step is not None:

@@ -5,7 +5,7 @@
 offset once step ``i`` was played (what a client must have applied to see that step).
 By default the node publishes market data per command (``market_batches`` off), so every
 step can be checked; ``batches=True`` runs it as the server does (per batch), and
-``driver.batch_ends`` lists ``(last step index, hub offset)`` of every published batch.
+``driver.batch_ends`` lists ``(step index, hub offset)`` of every published batch.
 ``read_sse(url, until)`` reads the real SSE stream until an event at offset ``until``.
 """
 
@@ -47,7 +47,7 @@ def start_replay(
     """A running replay server (``tickwire replay PATHS OPTIONS``) and its driver."""
     args = build_parser().parse_args(
         ["replay", *map(str, paths), "--data-dir", str(tmp_path / data), "--log-level",
-         "warning", *options]
+         "warning", *(() if batches else ("--per-command-md",)), *options]
     )  # fmt: skip
     prep = prepare(args, show_progress=False)
     driver = prep.driver
@@ -65,12 +65,13 @@ def start_replay(
             def noted(items: Any, ts: int) -> None:
                 publish(items, ts)
                 if any(name == "book" for name, _, _ in items):
-                    ends.append((len(offsets) - 1, driver.node.hub.last_offset))
+                    # the driver cuts at the end of a step, before its position moves on
+                    ends.append((driver.player.position, driver.node.hub.last_offset))
 
             tap.publish = noted
 
     driver.player._on_step = on_step
-    settings = prep.settings.replace(market_batches=batches, **BIG_BUFFERS)
+    settings = prep.settings.replace(**BIG_BUFFERS)
     prep.node.settings = settings
     srv = start_server(settings, 0, prep.node)
     try:

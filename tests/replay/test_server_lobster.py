@@ -81,17 +81,20 @@ def _from_start_hash(driver: object, position: int) -> str:
     src = driver.source  # type: ignore[attr-defined]
     engine = driver.index.engine_factory()  # type: ignore[attr-defined]
     last = apply_commands(engine, src.setup, 0)
-    apply_steps(engine, src.steps, 0, position, last)
+    apply_steps(engine, src.steps, 0, position, last, driver.step_cuts)  # type: ignore[attr-defined]
     assert isinstance(engine, Engine)
     return engine.state_hash()
 
 
 @pytest.mark.data
-def test_seek_forward_and_back_equals_replay_from_start(tmp_path: Path) -> None:
+@pytest.mark.parametrize("batches", [False, True], ids=["per-command", "per-batch"])
+def test_seek_forward_and_back_equals_replay_from_start(tmp_path: Path, batches: bool) -> None:
+    """Per batch too (found in review: checkpoints restored per command, and could fall
+    inside a batch)."""
     path = sample(*AAPL)
     rows = orderbook_rows(path)
     opts = ("--speed", "max", "--paused", "--checkpoint-every", "100")
-    with start_replay([path], tmp_path, *opts) as (srv, driver):
+    with start_replay([path], tmp_path, *opts, batches=batches) as (srv, driver):
         src = driver.source
         seen_resets = 0
         for i in (700, 150, 151, 998, 0, 420, 40):
