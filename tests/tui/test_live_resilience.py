@@ -13,6 +13,7 @@ from itertools import pairwise
 from typing import Any
 
 from client_tui.app import TickwireApp
+from shared.values import to_units
 
 SYM = "BTC-USD"
 
@@ -163,12 +164,22 @@ async def test_corrupted_delta_triggers_resync(
     corrupted: list[dict[str, Any]] = []
 
     def corrupt_once(event: str, data: dict[str, Any]) -> dict[str, Any]:
-        if event == "book" and not corrupted and data["bids"]:
-            price, qty = data["bids"][0]
-            wrong = qty[:-1] + ("1" if qty[-1] != "1" else "2")  # still a valid decimal
-            bad = {**data, "bids": [[price, wrong], *data["bids"][1:]]}
-            corrupted.append(bad)
-            return bad
+        # corrupt a level the checksum covers (the 10 best bids): a batched delta also lists
+        # deep levels, whose corruption no checksum can see
+        if event != "book" or corrupted or not data["bids"]:
+            return data
+        m = app.market.symbols.get(data["symbol"])
+        if m is None or len(m.bids) < 10:
+            return data
+        tenth = sorted(m.bids, reverse=True)[9]
+        pd = m.info.price_decimals
+        for i, (price, qty) in enumerate(data["bids"]):
+            if to_units(price, pd) > tenth and qty != "0":
+                wrong = qty[:-1] + ("1" if qty[-1] != "1" else "2")  # still a valid decimal
+                bids = [*data["bids"][:i], [price, wrong], *data["bids"][i + 1 :]]
+                bad = {**data, "bids": bids}
+                corrupted.append(bad)
+                return bad
         return data
 
     async with app.run_test(size=(160, 48)) as pilot:
