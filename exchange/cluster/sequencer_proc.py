@@ -126,7 +126,12 @@ class ClusterSequencer(Sequencer):
                 return []
         # read by ``encode`` in the synchronous first step of ``Sequencer.submit``
         self._source = tag.source if isinstance(tag, CmdEntryTag) else None
-        return await super().submit(cmd, origin)
+        try:
+            return await super().submit(cmd, origin)
+        finally:
+            # consumed by ``_apply``; a refused submit (stopped) must not leave it for the next
+            # record (a cut) to be journaled under (found in review)
+            self._source = None
 
     def _apply(self, cmd: t.Command) -> list[t.Event]:
         source = self._source  # ``encode`` (called by super) journals with it
