@@ -113,9 +113,7 @@ class Engine(ReplaceMixin):
         self._priv = priv
         batches = self.market_batches
         if not batches:
-            self._trades = []
-            self._touched = {}
-            self._closed = []
+            self._clear_market_data()
         if self.next_candle_close is not None and self.now >= self.next_candle_close:
             self._close_candles()
         if self.key_queue and self.key_queue[0][0] + self.idempotency_ttl_ns <= self.now:
@@ -149,9 +147,7 @@ class Engine(ReplaceMixin):
         if not on and self.has_unpublished():
             raise RuntimeError("market data unpublished: Publish before leaving batches")
         self.market_batches = on
-        self._trades = []  # per-command scratch of the last command, already published
-        self._touched = {}
-        self._closed = []
+        self._clear_market_data()  # the last command's scratch, already published
 
     def has_unpublished(self) -> bool:
         """Whether market data waits for a ``Publish`` (always False without batches)."""
@@ -160,9 +156,13 @@ class Engine(ReplaceMixin):
     def _on_publish(self, cmd: Raw) -> None:
         if self._touched or self._closed:
             self._market_data(self._priv)
-            self._trades = []
-            self._touched = {}
-            self._closed = []
+            self._clear_market_data()
+
+    def _clear_market_data(self) -> None:
+        """Forget the trades, touched symbols and closed candles (once published)."""
+        self._trades = []
+        self._touched = {}
+        self._closed = []
 
     def _market_data(self, out: list[Event]) -> list[Event]:
         trades = self._trades
