@@ -273,7 +273,8 @@ class Sequencer:
         if self.metrics is not None:
             m = self.metrics
             m.child(m.commands, _KIND.get(type(cmd), "other")).inc()
-        self._since_snapshot += 1
+        if type(cmd) is not t.Publish:  # snapshot_every counts the commands, not the cuts
+            self._since_snapshot += 1
         return events
 
     # ------------------------------------------------------------------ market-data cuts
@@ -282,9 +283,7 @@ class Sequencer:
         """Apply (and journal) a ``Publish`` if market data waits; its events, else None."""
         if not self.engine.has_unpublished():
             return None
-        events = self._apply(self.stamp(t.Publish(0)))
-        self._since_snapshot -= 1  # snapshot_every counts the commands, not the cuts
-        return events
+        return self._apply(self.stamp(t.Publish(0)))
 
     def _cut_soon(self) -> None:
         """Cut once the commands of this loop turn are in (no group commit)."""
