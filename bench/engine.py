@@ -27,6 +27,7 @@ from bench.engine_runners import (
     time_tape,
 )
 from bench.engine_tapes import Op, cancel_heavy_tape, gate_tape, lobster_tape, mixed_tape
+from exchange.compiled import engine_build
 from exchange.options import tune_gc
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n = args.n or (50_000 if args.quick else 1_000_000)
     repeat = args.repeat or (3 if args.quick else 1)
-    print(f"tickwire engine: {_engine_build()}; load average {_load()}", flush=True)
+    print(f"tickwire engine: {engine_build()}; load average {_load()}", flush=True)
     for batch in (0, 64):
         ok, trades = gate(20_000, batch)
         label = f"tickwire/b{batch}" if batch else "tickwire"
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     body = (
         f"{table(rows)}\n\nCommand: `.venv/bin/{cmd}` (Python {platform.python_version()}, "
-        f"{platform.machine()}; tickwire engine {_engine_build()}; load average {_load()})."
+        f"{platform.machine()}; tickwire engine {engine_build()}; load average {_load()})."
     )
     print()
     print(body)
@@ -170,14 +171,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no {BEGIN} markers in {DOC}", file=sys.stderr)
         return 1
     return 0
-
-
-def _engine_build() -> str:
-    try:
-        from exchange.compiled import engine_build
-    except ImportError:  # a tree without the compiled-engine support
-        return "pure"
-    return engine_build()
 
 
 def _load() -> str:
