@@ -1,10 +1,11 @@
 """Commands into the engine and events out of it: the engine's whole interface.
 
 Exports: ``SymbolSpec``, the commands (``NewOrder``, ``CancelOrder``, ``ReplaceOrder``,
-``CancelAll``, ``OpenAccount``, ``SetSymbolState``, ``Tick``, ``Publish``; union ``Command``), the private
-events (``OrderAccepted``, ``OrderRejected``, ``OrderFilled``, ``OrderCanceled``,
-``CanceledAll``; union ``PrivateEvent``), the market-data events (``BookDelta``, ``Trade``,
-``Ticker``, ``Candle``, ``SymbolStatus``; union ``MarketEvent``) and ``OrderView``.
+``CancelAll``, ``OpenAccount``, ``SetSymbolState``, ``Tick``, ``Publish``; union
+``Command``), and, defined in ``events``, the private events (``OrderAccepted``,
+``OrderRejected``, ``OrderFilled``, ``OrderCanceled``, ``CanceledAll``; union
+``PrivateEvent``), the market-data events (``BookDelta``, ``Trade``, ``Ticker``, ``Candle``,
+``SymbolStatus``; union ``MarketEvent``) and ``OrderView``.
 
 Contract:
 

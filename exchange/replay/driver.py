@@ -12,7 +12,8 @@ Contract:
   recording's, and two replays at any speeds publish identical book/trade/ticker/candle
   payloads. A node that publishes market data per batch gets one batch per recorded
   message (the driver's ``Publish`` after each step, ``step_cuts``; the index cuts the same
-  way), or the recording's own cuts for a tickwire recording that has them. A trader's command is stamped with the replay clock's current time.
+  way), or the recording's own cuts for a tickwire recording that has them. A trader's
+  command is stamped with the replay clock's current time.
 * ``control(action, ...)`` pauses, resumes, sets the speed or seeks; each change publishes a
   ``status`` event per symbol (``state: "replay"`` with the clock and speed), as does a timer
   every ``status_interval`` seconds.
