@@ -1,8 +1,9 @@
 """One lab run against one server under one network condition: every measurement, as a dict.
 
 Exports: ``ProbeConfig``, ``run_probe``, ``main`` (``python -m exchange.lab.probe``, which
-prints JSON lines: ``{"progress": phase, "done": k, "of": n}`` then ``{"result": {...}}``;
-the lab runs it inside the client network namespace).
+prints JSON lines ``{"progress": phase}`` and writes the result to ``--result-file``, or
+prints it as a last line ``{"result": {...}}`` without one; the lab runs it inside the
+client network namespace).
 
 Phases (all clients subscribe to every symbol and channel of the same live feed; ``rtc``
 clients get tickers on their unordered ``ticker`` data channel and the rest on ``book``):
@@ -28,11 +29,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 
 import orjson
 
@@ -324,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--outage", type=float, default=0.25)
     p.add_argument("--connects", type=int, default=5)
     p.add_argument("--transports", default=",".join(RACE), help="comma-separated: ws,sse,poll,rtc")
+    p.add_argument(
+        "--result-file", type=Path, default=None,
+        help="write the result here (JSON) instead of as the last line on stdout",
+    )  # fmt: skip
     a = p.parse_args(argv)
     transports = tuple(t for t in a.transports.split(",") if t)
     cfg = ProbeConfig(
@@ -341,8 +348,16 @@ def main(argv: list[str] | None = None) -> int:
     # a bound on the whole run, so a stuck phase cannot hang the lab
     limit = 60 + cfg.duration * 10 + cfg.outage_s * 12 + (60 if "rtc" in transports else 0)
     result = uvloop.run(asyncio.wait_for(run_probe(cfg, say), limit))
-    sys.stdout.write(orjson.dumps({"result": result}).decode() + "\n")
-    sys.stdout.flush()
+    if a.result_file is None:
+        sys.stdout.write(orjson.dumps({"result": result}).decode() + "\n")
+        sys.stdout.flush()
+    else:
+        # a file, not the pipe: a result of many kilobytes is never cut short by a pipe's
+        # buffer or a descriptor something in the run left non-blocking; renamed into place
+        # so the reader sees all of it or nothing
+        tmp = a.result_file.with_name(a.result_file.name + ".part")
+        tmp.write_bytes(orjson.dumps(result))
+        os.replace(tmp, a.result_file)
     return 0
 
 

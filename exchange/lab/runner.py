@@ -192,31 +192,35 @@ def _free_port() -> int:
 def _probe(
     opts: LabOptions, url: str, pid: int, prefix: Sequence[str], say: Callable[[str], None]
 ) -> dict[str, object]:
-    cmd = [*prefix, sys.executable, "-m", "exchange.lab.probe", "--url", url,
-           "--server-pid", str(pid), "--clients", str(opts.clients), "--rate", str(opts.rate),
-           "--duration", str(opts.duration), "--outage", str(opts.outage),
-           "--connects", str(opts.connects),
-           "--transports", ",".join(transports_for(opts))]  # fmt: skip
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE)
-    result: dict[str, object] | None = None
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            msg = orjson.loads(line)
-            if "progress" in msg:
-                say(msg["progress"])
-            elif "result" in msg:
-                result = msg["result"]
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    with tempfile.TemporaryDirectory(prefix="twlab-probe-") as tmp:
+        result_file = Path(tmp) / "result.json"
+        cmd = [*prefix, sys.executable, "-m", "exchange.lab.probe", "--url", url,
+               "--server-pid", str(pid), "--clients", str(opts.clients),
+               "--rate", str(opts.rate), "--duration", str(opts.duration),
+               "--outage", str(opts.outage), "--connects", str(opts.connects),
+               "--transports", ",".join(transports_for(opts)),
+               "--result-file", str(result_file)]  # fmt: skip
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE)
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:  # progress lines only; the result comes in a file
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    msg = orjson.loads(line)
+                    if isinstance(msg, dict) and "progress" in msg:
+                        say(str(msg["progress"]))
             proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-    if result is None:
-        raise RuntimeError(f"the lab probe failed (exit {proc.returncode})")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        if proc.returncode != 0 or not result_file.exists():
+            raise RuntimeError(f"the lab probe failed (exit {proc.returncode})")
+        result = orjson.loads(result_file.read_bytes())
+    if not isinstance(result, dict):
+        raise RuntimeError("the lab probe wrote a result that is not an object")
     return result
 
 
