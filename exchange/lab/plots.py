@@ -79,7 +79,7 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
     ax.bar([x + 0.2 for x in xs], up, 0.4, label="up (client -> server)")
     ax.set_xticks(list(xs), labels)
     ax.set_ylabel("bytes on the socket per event")
-    ax.set_title(f"bytes per event ({sub})")
+    ax.set_title(f"bytes per event, each transport alone\n({sub})", fontsize=10)
     ax.legend()
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
@@ -149,7 +149,8 @@ def _staleness(conds: dict[str, Any], names: list[str], sub: str, out: Path) -> 
             ax.set_ylabel("percentile")
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7)
-    fig.suptitle(f"ticker staleness, sampled every 10 ms ({sub})")
+    # two lines: one condition's panels are narrower than the title on one line
+    fig.suptitle(f"ticker staleness, sampled every 10 ms\n({sub})", fontsize=10)
     fig.tight_layout()
     return _save(fig, out / "staleness.png")
 

@@ -1,6 +1,6 @@
 """The lab's terminal table and the description of the machine it ran on.
 
-Exports: ``render_table``, ``markdown``, ``ticker_markdown``, ``environment``, ``rows``.
+Exports: ``render_table``, ``markdown``, ``condition_title``, ``LEGEND``, ``ticker_markdown``, ``environment``, ``rows``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["environment", "markdown", "render_table", "rows", "ticker_markdown"]
+__all__ = [
+    "LEGEND",
+    "condition_title",
+    "environment",
+    "markdown",
+    "render_table",
+    "rows",
+    "ticker_markdown",
+]
 
 
 def environment() -> dict[str, object]:
@@ -49,6 +57,10 @@ def rows(cond: dict[str, Any]) -> list[list[str]]:
         race = _g(cond, "race", t) or {}
         solo = _g(cond, "solo", t) or {}
         lat = race.get("latency") or solo.get("latency") or {}
+        # bytes per event from the solo phase (one transport alone), as bytes.png shows them:
+        # in the race a long poll's request carries more events when the others load the
+        # server, so its bytes up per event would depend on who else runs
+        sized = solo or race
         base = t.split("-")[0]
         rec = _g(cond, "reconnect", base, "resume") if t == base else None
         fresh = _g(cond, "reconnect", base, "fresh") if t == base else None
@@ -60,8 +72,8 @@ def rows(cond: dict[str, Any]) -> list[list[str]]:
                 f"{lat.get('p50_ms', 0):.2f}",
                 f"{lat.get('p99_ms', 0):.2f}",
                 f"{lat.get('p999_ms', 0):.2f}",
-                f"{(race or solo).get('down_per_event', 0):.0f}",
-                f"{(race or solo).get('up_per_event', 0):.1f}",
+                f"{sized.get('down_per_event', 0):.0f}",
+                f"{sized.get('up_per_event', 0):.1f}",
                 f"{solo.get('cpu_cores_per_1000_clients', 0):.2f}",
                 f"{solo.get('rss_bytes_per_connection', 0) / 1024:.0f}",
                 "-" if ttfe is None else f"{ttfe:.1f}",
@@ -92,6 +104,23 @@ COLUMNS = (
     "tick deliv %",
 )
 
+#: What each column means, printed under the tables (``tickwire lab``) and in the docs.
+LEGEND = (
+    ("p50/p99/p99.9 ms", "delivery latency in the race (all transports at once): event ts to "
+     "client receipt"),
+    ("B/ev down, up", "bytes on the socket per event delivered, server to client and client "
+     "to server (solo phase: the transport alone)"),
+    ("cores/1k cl", "server CPU cores per 1,000 clients of that transport alone, the idle "
+     "feed's own CPU subtracted (solo phase)"),
+    ("RSS KiB/conn", "server memory per open connection (solo phase)"),
+    ("1st event ms", "connect to first event, fresh connections"),
+    ("resume ms/lost", "after the server drops the connection: ms to the first event on "
+     "the resumed stream / events lost (0 means the resume replayed every one)"),
+    ("fresh ms/lost", "the same, reconnecting without a resume position"),
+    ("tick stale p50/p99", "age of the newest ticker a client holds, sampled every 10 ms"),
+    ("tick deliv %", "share of published tickers that reached the client"),
+)  # fmt: skip
+
 #: Row order; ``rtc`` appears only when the run measured it.
 TRANSPORTS = ("ws", "ws-deflate", "sse", "poll", "rtc")
 
@@ -101,7 +130,7 @@ def render_table(report: dict[str, Any], console: Any) -> None:
     from rich.table import Table
 
     for name, cond in (report.get("conditions") or {}).items():
-        table = Table(title=f"{name}: {cond.get('condition')}", title_justify="left")
+        table = Table(title=condition_title(name, cond), title_justify="left")
         for col in COLUMNS:
             table.add_column(col, justify="left" if col == "transport" else "right")
         for row in rows(cond):
@@ -129,20 +158,30 @@ def render_table(report: dict[str, Any], console: Any) -> None:
                 f"{row['bytes_down_per_s'] / 1024:.1f} KiB/s, p50 {lat['p50_ms']:.1f} ms, "
                 f"p99 {lat['p99_ms']:.1f} ms, disconnected={row['disconnected']}"
             )
+    if report.get("conditions"):
+        console.print("columns:")
+        for col, meaning in LEGEND:
+            console.print(f"  {col}: {meaning}")
     for note in report.get("notes") or []:
         console.print(f"note: {note}")
+
+
+def condition_title(name: str, cond: dict[str, Any]) -> str:
+    """``loss5: delay 0 ms ± 0 ms, loss 5 %; idle server CPU 0.012 cores``."""
+    c = cond.get("condition") or {}
+    return (
+        f"{name}: delay {c.get('delay_ms', 0):g} ms ± {c.get('jitter_ms', 0):g} ms, "
+        f"loss {c.get('loss_pct', 0):g} %; idle server CPU "
+        f"{cond.get('idle_server_cpu_cores', 0):.3f} cores"
+    )
 
 
 def markdown(report: dict[str, Any]) -> str:
     """The report's tables as Markdown (what ``docs/protocols.md`` carries)."""
     lines: list[str] = []
     for name, cond in (report.get("conditions") or {}).items():
-        c = cond.get("condition") or {}
-        lines.append(
-            f"**{name}** (delay {c.get('delay_ms', 0):g} ms ± {c.get('jitter_ms', 0):g} ms, "
-            f"loss {c.get('loss_pct', 0):g} %; idle server CPU "
-            f"{cond.get('idle_server_cpu_cores', 0):.3f} cores)\n"
-        )
+        head, _, rest = condition_title(name, cond).partition(": ")
+        lines.append(f"**{head}** ({rest})\n")
         lines.append("| " + " | ".join(COLUMNS) + " |")
         lines.append("|" + "---|" * len(COLUMNS))
         for row in rows(cond):

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from PIL import Image
 
-from exchange.lab.report import ticker_markdown
+from exchange.lab.report import COLUMNS, render_table, rows, ticker_markdown
 from exchange.lab.runner import LabOptions, run_lab
 
 TRANSPORTS = ("ws", "sse", "poll")
@@ -115,6 +115,19 @@ def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
     assert 0 < gz["gzip_payload_per_event"] < gz["payload_per_event"]
     for label in ("plain", "conflate_100ms"):
         assert cond["conflation"][label]["events"] > 0
+    # the terminal table: a readable heading (not a dict), the columns explained, and the
+    # bytes per event the same as bytes.png's (the solo phase)
+    from rich.console import Console
+
+    console = Console(record=True, width=300)
+    render_table(report, console)
+    text = console.export_text()
+    assert "clean: delay 0 ms ± 0 ms, loss 0 %" in text and "{" not in text
+    assert "cores/1k cl: server CPU cores per 1,000 clients" in text
+    assert "resume ms/lost: " in text
+    up = COLUMNS.index("B/ev up")
+    poll_row = next(r for r in rows(cond) if r[0] == "poll")
+    assert poll_row[up] == f"{cond['solo']['poll']['up_per_event']:.1f}"
     assert len(report["plots"]) == 5
     for name in ("latency.png", "staleness.png", "bytes.png", "cpu.png", "tail.png"):
         with Image.open(tmp_path / name) as img:
