@@ -66,6 +66,7 @@ MODULES: tuple[str, ...] = (
     "exchange/engine/render.py",
     "exchange/engine/replace.py",
     "exchange/engine/snapshot.py",
+    "exchange/engine/stops.py",
     "exchange/engine/validation.py",
     "shared/values.py",
 )

@@ -20,12 +20,14 @@ from exchange.engine.accounts import Account, fee_for
 from exchange.engine.book import Book
 from exchange.engine.marketdata import SymbolMarket
 from exchange.engine.orders import CANCEL, Order
+from exchange.engine.stops import StopBook
 from exchange.engine.types import (
     Event,
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
     OrderRejected,
+    OrderTriggered,
     SymbolSpec,
     Trade,
 )
@@ -76,6 +78,11 @@ class EngineCore:
         self.key_queues: dict[int, KeyQueue] = {}
         self.next_candle_close: int | None = None
         self._fee_slack = 2 if max(maker_fee_bps, taker_fee_bps) > 0 else 0
+        #: waiting stop orders per symbol (a symbol has an entry only while it has some)
+        self.stops: dict[str, StopBook] = {}
+        #: symbols with waiting stops that traded in this command: their stops are looked at
+        #: once the command's own matching is done
+        self._stops_due: dict[str, None] = {}
         # per-command scratch (reset by Engine.handle); with market batches the market-data
         # parts (trades, touched symbols, closed candles) run to the next Publish instead
         self._priv: list[Event] = []
@@ -273,9 +280,81 @@ class EngineCore:
         if end is not None and (self.next_candle_close is None or end < self.next_candle_close):
             self.next_candle_close = end
         self._touched[symbol] = None
+        if self.stops and symbol in self.stops:
+            self._stops_due[symbol] = None
         if not maker.leaves:
             book.remove(maker)
             del macct.open_orders[maker.order_id]
+
+    # ------------------------------------------------------------------ stop orders
+    def _add_stop(self, order: Order) -> None:
+        stops = self.stops.get(order.symbol)
+        if stops is None:
+            stops = self.stops[order.symbol] = StopBook()
+        stops.add(order)
+
+    def _remove_stop(self, order: Order) -> None:
+        stops = self.stops[order.symbol]
+        stops.remove(order)
+        if not len(stops):
+            del self.stops[order.symbol]
+
+    def _run_stops(self) -> None:
+        """Trigger every stop order the command's trades reached, one at a time, in the
+        order ``StopBook`` gives (each triggered order trades before the next is looked at,
+        and its own trades may make more due)."""
+        due = self._stops_due
+        while due:
+            symbol = next(iter(due))
+            stops = self.stops.get(symbol)
+            last = self.markets[symbol].last
+            order = None if stops is None or last is None else stops.pop_triggered(last)
+            if order is None:
+                del due[symbol]
+                continue
+            assert stops is not None and last is not None
+            if not len(stops):
+                del self.stops[symbol]
+            self._trigger(order, last)
+
+    def _trigger(self, order: Order, last: int) -> None:
+        """``order``'s stop price traded at ``last``: it becomes a market (``stop``) or limit
+        (``stop_limit``) order and matches as one arriving now would. What would have refused
+        that order at entry cancels it here (no liquidity, a fok not fillable, the funds of a
+        market buy), with the reason said."""
+        acct = self.accounts[order.account]
+        symbol = order.symbol
+        assert order.stop_price is not None
+        order.triggered = True
+        acct.exec_seq += 1
+        self._exec(
+            acct,
+            OrderTriggered(
+                acct.name, acct.exec_seq, order.order_id, order.client_order_id, symbol,
+                "buy" if order.is_buy else "sell", order.order_type,  # type: ignore[arg-type]
+                order.stop_price, last, self.now,
+            ),
+        )  # fmt: skip
+        book = self.books[symbol]
+        is_buy = order.is_buy
+        if order.price is None and (book.best_ask() if is_buy else book.best_bid()) is None:
+            self._cancel_incoming(acct, order, "no_liquidity")
+            return
+        if order.tif == "fok" or (order.price is None and is_buy and not acct.risk_exempt):
+            fillable, notional = self.walk(book, acct.name, is_buy, order.price, order.leaves)
+            if order.tif == "fok" and fillable < order.leaves:
+                self._cancel_incoming(acct, order, "fok_unfilled")
+                return
+            if order.price is None and is_buy and not acct.risk_exempt:
+                # the hold placed at entry was an estimate at the stop price: hold what
+                # walking the book costs now, as a market buy arriving now would
+                need = self.cash_reservation(symbol, notional, fillable)
+                if need > acct.available_cash() + order.reserved:
+                    self._cancel_incoming(acct, order, "insufficient_funds")
+                    return
+                acct.reserved_cash += need - order.reserved
+                order.reserved = need
+        self._execute(acct, order)
 
     def _settle(self, acct: Account, order: Order, qty: int, notional: int, fee: int) -> None:
         """Move cash and inventory for one fill of ``order`` and adjust its reservation."""

@@ -66,7 +66,8 @@ from exchange.engine.types import (
     Tick,
     Ticker,
 )
-from exchange.engine.validation import Raw, parse_new
+from exchange.engine.validation import NewFields, Raw, parse_new
+from shared.values import format_units
 
 __all__ = ["Engine"]
 
@@ -134,6 +135,8 @@ class Engine(ReplaceMixin):
             if handler is None:
                 raise TypeError(f"not an engine command: {cmd!r}")
             handler(cmd)
+        if self._stops_due:
+            self._run_stops()
         if batches or (not self._touched and not self._closed):
             return priv
         return self._market_data(priv)
@@ -276,12 +279,19 @@ class Engine(ReplaceMixin):
             self._reject(cmd.account, coid, E.INSUFFICIENT_FUNDS, "unknown account")
             return
         symbol = f.spec.symbol
-        fingerprint = ("new", symbol, f.is_buy, f.order_type, f.price, f.qty, f.tif, f.post_only)
+        fingerprint: tuple[Any, ...] = (
+            "new", symbol, f.is_buy, f.order_type, f.price, f.qty, f.tif, f.post_only
+        )  # fmt: skip
+        if f.stop_price is not None:  # only then: the keys of other orders stay as they were
+            fingerprint = (*fingerprint, f.stop_price)
         if coid in acct.keys:
             self._duplicate(acct, coid, fingerprint)
             return
         if self.markets[symbol].state != "open":
             self._reject(cmd.account, coid, E.MARKET_HALTED, f"{symbol} is halted")
+            return
+        if f.stop_price is not None:
+            self._new_stop(acct, coid, f, fingerprint)
             return
         book = self.books[symbol]
         is_buy = f.is_buy
@@ -353,6 +363,55 @@ class Engine(ReplaceMixin):
         else:
             self._execute(acct, order)
 
+    def _new_stop(
+        self, acct: Account, coid: str, f: NewFields, fingerprint: tuple[Any, ...]
+    ) -> None:
+        """Accept a stop or stop-limit order: it holds funds as the order it becomes would
+        (a stop buy at its stop price, an estimate made good when it triggers) and waits
+        outside the book. Its stop price must be on the far side of the last trade, else it
+        would trigger at once."""
+        symbol = f.spec.symbol
+        stop = f.stop_price
+        assert stop is not None
+        last = self.markets[symbol].last
+        if last is not None and (stop <= last if f.is_buy else stop >= last):
+            spec = f.spec
+            side, where = ("buy", "above") if f.is_buy else ("sell", "below")
+            self._reject(acct.name, coid, E.INVALID_PRICE,
+                         f"a {side} stop's stop_price must be {where} the last trade "
+                         f"({format_units(last, spec.price_decimals)})")  # fmt: skip
+            return
+        reserve = 0
+        if not acct.risk_exempt:
+            if f.is_buy:
+                reserve = self.buy_reservation(
+                    symbol, f.price if f.price is not None else stop, f.qty
+                )
+                ok = acct.available_cash() >= reserve
+            else:
+                reserve = f.qty
+                ok = acct.available_qty(symbol) >= reserve
+            if not ok:
+                self._reject(acct.name, coid, E.INSUFFICIENT_FUNDS, "insufficient funds")
+                return
+        self.order_seq += 1
+        order = Order(
+            self.order_seq, acct.name, coid, symbol, f.is_buy, f.order_type, f.price, f.qty,
+            f.tif, False, self.now, stop,
+        )  # fmt: skip
+        self.orders[order.order_id] = order
+        acct.keys[coid] = (fingerprint, order.order_id, self.now)
+        self.key_queue_of(acct).append((self.now, acct.name, coid))
+        if reserve:
+            order.reserved = reserve
+            if f.is_buy:
+                acct.reserved_cash += reserve
+            else:
+                acct.position(symbol).reserved += reserve
+        acct.open_orders[order.order_id] = order
+        self._accepted(acct, order)
+        self._add_stop(order)
+
     def _on_cancel(self, cmd: Raw) -> None:
         acct = self._account(cmd.account)
         coid = cmd.client_order_id
@@ -385,8 +444,11 @@ class Engine(ReplaceMixin):
 
     def _cancel_resting(self, acct: Account, order: Order, reason: str) -> None:
         order.transition(CANCEL)
-        self.books[order.symbol].remove(order)
-        self._touched[order.symbol] = None
+        if order.stop_price is not None and not order.triggered:
+            self._remove_stop(order)  # waiting outside the book: no market data changes
+        else:
+            self.books[order.symbol].remove(order)
+            self._touched[order.symbol] = None
         self._release(acct, order)
         del acct.open_orders[order.order_id]
         self._canceled(acct, order, reason)

@@ -1,7 +1,7 @@
 """The engine's events (and the read-only views its queries return), apart from commands.
 
 Exports the private events (``OrderAccepted``, ``OrderRejected``, ``OrderFilled``,
-``OrderCanceled``, ``CanceledAll``; union ``PrivateEvent``), the market-data events
+``OrderCanceled``, ``OrderTriggered``, ``CanceledAll``; union ``PrivateEvent``), the market-data events
 (``BookDelta``, ``Trade``, ``Ticker``, ``Candle``, ``SymbolStatus``; union ``MarketEvent``),
 ``Event``, ``OrderView``, ``BookSnapshot``, ``Position``, ``AccountView``, ``Side``, ``Level``.
 ``exchange.engine.types`` re-exports all of them: import them from there.
@@ -31,6 +31,7 @@ __all__ = [
     "OrderCanceled",
     "OrderFilled",
     "OrderRejected",
+    "OrderTriggered",
     "OrderView",
     "Position",
     "PrivateEvent",
@@ -56,7 +57,7 @@ class OrderView:
     account: str
     symbol: str
     side: Side
-    order_type: Literal["limit", "market"]
+    order_type: Literal["limit", "market", "stop", "stop_limit"]
     price: int | None
     qty: int
     tif: Literal["gtc", "ioc", "fok"]
@@ -65,6 +66,8 @@ class OrderView:
     filled_qty: int
     leaves_qty: int
     ts: int  # when the order was accepted
+    stop_price: int | None = None  # stop orders only
+    triggered: bool = False  # a stop order whose stop price has traded
 
 
 @dataclass(slots=True)
@@ -111,6 +114,23 @@ class OrderCanceled:
     filled_qty: int
     ts: int
     duplicate: bool = False
+
+
+@dataclass(slots=True)
+class OrderTriggered:
+    """A stop order's stop price traded: from here on it is a market (``stop``) or a limit
+    (``stop_limit``) order, and its fills or cancel follow in the same command."""
+
+    account: str
+    exec_seq: int
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: Literal["stop", "stop_limit"]
+    stop_price: int
+    trigger_price: int  # the trade price that triggered it
+    ts: int
 
 
 @dataclass(slots=True)
@@ -205,6 +225,8 @@ class AccountView:
     latest_exec_seq: int
 
 
-PrivateEvent = OrderAccepted | OrderRejected | OrderFilled | OrderCanceled | CanceledAll
+PrivateEvent = (
+    OrderAccepted | OrderRejected | OrderFilled | OrderCanceled | OrderTriggered | CanceledAll
+)
 MarketEvent = BookDelta | Trade | Ticker | Candle | SymbolStatus
 Event = PrivateEvent | MarketEvent

@@ -54,7 +54,9 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 
 
 class Order:
-    """One order. ``price`` is None for a market order; quantities are integer units.
+    """One order. ``price`` is None for a market order (and a ``stop`` one); quantities are
+    integer units. A stop order (``stop_price`` set) waits outside the book until a trade
+    prints at its stop price (``triggered``), then matches as a market or limit order.
 
     ``prev``/``next``/``level`` link a resting order into its price level's FIFO (the book
     owns them). ``reserved`` is the cash (buy) or inventory (sell) this order holds back.
@@ -77,8 +79,10 @@ class Order:
         "reserved",
         "seq",
         "status",
+        "stop_price",
         "symbol",
         "tif",
+        "triggered",
         "ts",
     )
 
@@ -95,6 +99,7 @@ class Order:
         tif: str,
         post_only: bool,
         ts: int,
+        stop_price: int | None = None,
     ) -> None:
         self.seq = seq
         self.order_id = f"O{seq}"
@@ -112,9 +117,16 @@ class Order:
         self.status = OPEN
         self.ts = ts
         self.reserved = 0
+        self.stop_price = stop_price
+        self.triggered = False
         self.prev: Order | None = None
         self.next: Order | None = None
         self.level: Level | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """A stop order still waiting for its trigger (open, outside the book)."""
+        return self.stop_price is not None and not self.triggered and self.is_open
 
     @property
     def is_open(self) -> bool:
@@ -154,11 +166,15 @@ class Order:
             self.filled,
             self.leaves,
             self.ts,
+            self.stop_price,
+            self.triggered,
         )
 
     def to_record(self) -> list[Any]:
-        """A JSON-able record of the order (for snapshots); see :meth:`from_record`."""
-        return [
+        """A JSON-able record of the order (for snapshots); see :meth:`from_record`. A stop
+        order's two fields are appended, so other orders' records (and the state hash of an
+        engine without stop orders) are what they were before stop orders existed."""
+        rec = [
             self.seq,
             self.account,
             self.client_order_id,
@@ -174,9 +190,14 @@ class Order:
             self.ts,
             self.reserved,
         ]
+        if self.stop_price is not None:
+            rec.append(self.stop_price)
+            rec.append(self.triggered)
+        return rec
 
     @classmethod
     def from_record(cls, rec: list[Any]) -> Order:
+        stop = rec[14:]
         (
             seq,
             account,
@@ -192,8 +213,11 @@ class Order:
             status,
             ts,
             res,
-        ) = rec
+        ) = rec[:14]
         order = cls(seq, account, coid, symbol, is_buy, otype, price, qty, tif, post, ts)
+        if stop:
+            order.stop_price = int(stop[0])
+            order.triggered = bool(stop[1])
         order.filled = filled
         order.leaves = qty - filled
         order.status = {OPEN: OPEN, PARTIALLY_FILLED: PARTIALLY_FILLED, FILLED: FILLED}.get(

@@ -24,6 +24,7 @@ from exchange.engine.types import (
     OrderCanceled,
     OrderFilled,
     OrderRejected,
+    OrderTriggered,
     OrderView,
     SymbolStatus,
     Ticker,
@@ -69,7 +70,7 @@ def _levels(
 def render_order(view: OrderView, engine: EngineLike) -> dict[str, Any]:
     """The ``order.status`` field set of an order (no ``type``, ``duplicate``, ``exec_seq``)."""
     sym = view.symbol
-    return {
+    out: dict[str, Any] = {
         "client_order_id": view.client_order_id,
         "order_id": view.order_id,
         "symbol": sym,
@@ -84,6 +85,10 @@ def render_order(view: OrderView, engine: EngineLike) -> dict[str, Any]:
         "leaves_qty": qty_str(engine, sym, view.leaves_qty),
         "ts": view.ts,
     }
+    if view.stop_price is not None:  # stop orders only: other orders' payloads are unchanged
+        out["stop_price"] = price_str(engine, sym, view.stop_price)
+        out["triggered"] = view.triggered
+    return out
 
 
 def render_private(event: Event, engine: EngineLike) -> dict[str, Any]:
@@ -125,6 +130,20 @@ def render_private(event: Event, engine: EngineLike) -> dict[str, Any]:
         if event.exec_seq is not None:
             msg["exec_seq"] = event.exec_seq
         return msg
+    if isinstance(event, OrderTriggered):
+        sym = event.symbol
+        return {
+            "type": "order.triggered",
+            "order_id": event.order_id,
+            "client_order_id": event.client_order_id,
+            "symbol": sym,
+            "side": event.side,
+            "order_type": event.order_type,
+            "stop_price": price_str(engine, sym, event.stop_price),
+            "trigger_price": price_str(engine, sym, event.trigger_price),
+            "ts": event.ts,
+            "exec_seq": event.exec_seq,
+        }
     if isinstance(event, OrderRejected):
         return {
             "type": "order.reject",

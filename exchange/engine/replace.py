@@ -85,6 +85,10 @@ class ReplaceMixin(QueryMixin):
         """Raise ``Rejection`` unless the replace may go ahead; return the new price."""
         if not order.is_open:
             raise Rejection(E.ORDER_NOT_OPEN, f"order is {order.status}")
+        if order.stop_price is not None:
+            raise Rejection(
+                E.INVALID_TYPE, "a stop order cannot be replaced: cancel it and send a new one"
+            )
         if price is None:
             raise Rejection(E.INVALID_PRICE, "a market order cannot be replaced")
         if self.markets[order.symbol].state != "open":

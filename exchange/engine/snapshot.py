@@ -27,6 +27,7 @@ from exchange.engine.types import (
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
+    OrderTriggered,
     OrderView,
     SymbolSpec,
 )
@@ -41,13 +42,21 @@ _EVENT_TYPES: dict[str, type] = {
     "OrderAccepted": OrderAccepted,
     "OrderFilled": OrderFilled,
     "OrderCanceled": OrderCanceled,
+    "OrderTriggered": OrderTriggered,
 }
+#: OrderView fields a record leaves out when they hold their default (the stop order
+#: fields), so an engine without stop orders snapshots (and hashes) as it did before them
+_VIEW_FIELDS = [f.name for f in dataclasses.fields(OrderView)]
+_VIEW_REQUIRED = sum(1 for f in dataclasses.fields(OrderView) if f.default is dataclasses.MISSING)
 
 
 def _event_record(event: Event) -> list[Any]:
     values = [getattr(event, f.name) for f in dataclasses.fields(event)]
     if isinstance(event, OrderAccepted):
-        values[1] = [getattr(event.order, f.name) for f in dataclasses.fields(OrderView)]
+        view = [getattr(event.order, name) for name in _VIEW_FIELDS]
+        if event.order.stop_price is None:
+            view = view[:_VIEW_REQUIRED]
+        values[1] = view
     return [type(event).__name__, values]
 
 
@@ -142,6 +151,9 @@ def _restore(cls: type[E], doc: dict[str, Any]) -> E:
             for oid in ids:
                 book.add(orders[oid])
         book.take_changes()
+    for order in orders.values():  # in seq order, as they were placed
+        if order.waiting:
+            engine._add_stop(order)
     for rec in doc["accounts"]:
         name, cash, reserved, exempt, fees, exec_seq, positions, open_ids, keys, hist = rec[:10]
         acct = Account(name, cash, exempt, history)

@@ -3,7 +3,7 @@
 Exports: ``SymbolSpec``, the commands (``NewOrder``, ``CancelOrder``, ``ReplaceOrder``,
 ``CancelAll``, ``OpenAccount``, ``SetSymbolState``, ``Tick``, ``Publish``; union
 ``Command``), and, defined in ``events``, the private events (``OrderAccepted``,
-``OrderRejected``, ``OrderFilled``, ``OrderCanceled``, ``CanceledAll``; union
+``OrderRejected``, ``OrderFilled``, ``OrderCanceled``, ``OrderTriggered``, ``CanceledAll``; union
 ``PrivateEvent``), the market-data events (``BookDelta``, ``Trade``, ``Ticker``, ``Candle``,
 ``SymbolStatus``; union ``MarketEvent``) and ``OrderView``.
 
@@ -19,7 +19,7 @@ Contract:
   of the engine. ``exchange.engine.render`` turns them into wire payloads.
 * ``exec_seq`` is per account, starts at 1 and rises by exactly 1 over the account's
   execution stream (first ack of an accepted new/replace, every fill, every cancel that
-  cancels something). Events that change nothing have ``exec_seq = None``.
+  cancels something, a stop order's trigger). Events that change nothing have ``exec_seq = None``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from exchange.engine.events import (
     OrderCanceled,
     OrderFilled,
     OrderRejected,
+    OrderTriggered,
     OrderView,
     Position,
     PrivateEvent,
@@ -67,6 +68,7 @@ __all__ = [
     "OrderCanceled",
     "OrderFilled",
     "OrderRejected",
+    "OrderTriggered",
     "OrderView",
     "Position",
     "PrivateEvent",
@@ -107,9 +109,11 @@ class NewOrder:
     order_type: str
     qty: str
     price: str | None = None
-    tif: str | None = None  # None -> default (gtc for limit, ioc for market)
+    tif: str | None = None  # None -> default (gtc for limit/stop_limit, ioc for market/stop)
     post_only: bool = False
     ts: int = 0
+    # last, so journal records written before stop orders existed decode unchanged
+    stop_price: str | None = None  # stop and stop_limit orders only
 
 
 @dataclass(frozen=True, slots=True)

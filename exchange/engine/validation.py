@@ -4,7 +4,10 @@ Exports: ``COID_RE``, ``check_coid``, ``parse_price``, ``parse_qty``, ``parse_ne
 ``NewFields``.
 
 Order of checks for a new order (the first failure decides the code):
-``client_order_id`` (BAD_REQUEST), symbol, side, order_type, tif, post_only, price, qty.
+``client_order_id`` (BAD_REQUEST), symbol, side, order_type, tif, post_only, price, qty,
+stop_price. ``stop`` (a market order once triggered: ``ioc``/``fok``, no price) and
+``stop_limit`` (a limit order at ``price`` once triggered) need a ``stop_price``; no other
+type takes one.
 A value of the wrong Python type (a number where a decimal string belongs, a non-bool
 ``post_only``) is BAD_REQUEST, like a wrong-typed JSON field on the wire.
 """
@@ -23,7 +26,9 @@ __all__ = ["COID_RE", "NewFields", "check_coid", "parse_new", "parse_price", "pa
 
 COID_RE = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 _SIDES = {"buy": True, "sell": False}
-_TYPES = {"limit": "limit", "market": "market"}
+_TYPES = {"limit": "limit", "market": "market", "stop": "stop", "stop_limit": "stop_limit"}
+#: what a stop type becomes when triggered (and so which rules of tif and price it follows)
+_TRIGGERS_AS = {"stop": "market", "stop_limit": "limit"}
 _TIFS = {"gtc": "gtc", "ioc": "ioc", "fok": "fok"}
 
 
@@ -38,7 +43,7 @@ class NewFields:
     """The validated fields of a ``NewOrder`` (a plain class: native, and cheap to build, in
     the compiled engine, where a ``NamedTuple`` is built by interpreted code)."""
 
-    __slots__ = ("is_buy", "order_type", "post_only", "price", "qty", "spec", "tif")
+    __slots__ = ("is_buy", "order_type", "post_only", "price", "qty", "spec", "stop_price", "tif")
 
     def __init__(
         self,
@@ -49,8 +54,10 @@ class NewFields:
         qty: int,
         tif: str,
         post_only: bool,
+        stop_price: int | None = None,
     ) -> None:
         self.spec = spec
+        self.stop_price = stop_price
         self.is_buy = is_buy
         self.order_type = order_type
         self.price = price
@@ -154,16 +161,18 @@ def parse_new(
     otype = _TYPES.get(cmd.order_type) if type(cmd.order_type) is str else None
     if otype is None:
         raise Rejection(E.INVALID_TYPE, f"bad order_type {cmd.order_type!r}")
+    # a stop type follows the rules of what it becomes when triggered
+    base = _TRIGGERS_AS.get(otype, otype)
     tif_raw = cmd.tif
     if tif_raw is None:
-        tif = "gtc" if otype == "limit" else "ioc"
+        tif = "gtc" if base == "limit" else "ioc"
     else:
         tif_opt = _TIFS.get(tif_raw) if type(tif_raw) is str else None
         if tif_opt is None:
             raise Rejection(E.INVALID_TIF, f"bad tif {tif_raw!r}")
         tif = tif_opt
-    if otype == "market" and tif == "gtc":
-        raise Rejection(E.INVALID_TIF, "a market order is ioc or fok")
+    if base == "market" and tif == "gtc":
+        raise Rejection(E.INVALID_TIF, f"a {otype} order is ioc or fok")
     post_only = cmd.post_only
     if type(post_only) is not bool:
         raise Rejection(E.BAD_REQUEST, "post_only must be a boolean")
@@ -171,13 +180,24 @@ def parse_new(
         raise Rejection(E.INVALID_TYPE, "post_only needs a limit order")
     if post_only and tif != "gtc":
         raise Rejection(E.INVALID_TIF, "post_only needs tif gtc")
-    if otype == "limit":
+    if base == "limit":
         if cmd.price is None:
-            raise Rejection(E.INVALID_PRICE, "a limit order needs a price")
+            raise Rejection(E.INVALID_PRICE, f"a {otype} order needs a price")
         price: int | None = parse_price(cmd.price, spec, caches[symbol][0] if caches else None)
     else:
         if cmd.price is not None:
-            raise Rejection(E.INVALID_PRICE, "a market order takes no price")
+            raise Rejection(E.INVALID_PRICE, f"a {otype} order takes no price")
         price = None
     qty = parse_qty(cmd.qty, spec, caches[symbol][1] if caches else None)
-    return NewFields(spec, is_buy, otype, price, qty, tif, post_only)
+    raw_stop = cmd.stop_price
+    if otype == base:
+        if raw_stop is not None:
+            raise Rejection(E.INVALID_PRICE, "stop_price is for stop and stop_limit orders")
+        return NewFields(spec, is_buy, otype, price, qty, tif, post_only)
+    if raw_stop is None:
+        raise Rejection(E.INVALID_PRICE, f"a {otype} order needs a stop_price")
+    try:
+        stop_price = parse_price(raw_stop, spec)
+    except Rejection as r:
+        raise Rejection(r.code, "stop_price: " + r.message) from None
+    return NewFields(spec, is_buy, otype, price, qty, tif, post_only, stop_price)

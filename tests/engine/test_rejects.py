@@ -18,7 +18,7 @@ CASES = [
     ({"symbol": 3}, "INVALID_SYMBOL"),
     ({"side": "BUY"}, "INVALID_SIDE"),
     ({"side": "hold"}, "INVALID_SIDE"),
-    ({"order_type": "stop"}, "INVALID_TYPE"),
+    ({"order_type": "trailing_stop"}, "INVALID_TYPE"),
     ({"tif": "day"}, "INVALID_TIF"),
     ({"order_type": "market", "price": None, "tif": "gtc"}, "INVALID_TIF"),
     ({"price": "100.001"}, "INVALID_PRICE"),  # off tick (2 decimals)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -29,6 +29,7 @@ from exchange.engine.types import (
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
+    OrderTriggered,
     ReplaceOrder,
     SymbolSpec,
     Tick,
@@ -75,6 +76,8 @@ class EngineMachine(RuleBasedStateMachine):
             if isinstance(e, BookDelta):  # the cached checksum equals a fresh one
                 assert e.checksum == self.engine.books["XYZ"].checksum()
         self.check_events(cmd, events, before)
+        if any(isinstance(e, OrderTriggered) for e in events):
+            event("a stop order triggered")  # in --hypothesis-show-statistics
         return events
 
     def check_events(self, cmd: Command, events: list[Event], before: dict[Any, list[str]]) -> None:
@@ -83,9 +86,21 @@ class EngineMachine(RuleBasedStateMachine):
                 acct = e.account  # type: ignore[union-attr]
                 assert e.exec_seq == self.last_seq[acct] + 1  # type: ignore[union-attr]
                 self.last_seq[acct] = e.exec_seq  # type: ignore[union-attr]
-        trades = [e for e in events if isinstance(e, Trade)]
-        if not trades:
+        all_trades = [e for e in events if isinstance(e, Trade)]
+        if not all_trades:
             return
+        # the command's own order trades first; triggered stop orders trade after it, each
+        # as an incoming order of its own (checked for price and self-trade only: the
+        # queues they meet are no longer the ones before the command)
+        trades = [t for t in all_trades if t.taker_order_id == all_trades[0].taker_order_id]
+        triggered = {e.order_id for e in events if isinstance(e, OrderTriggered)}
+        for t in all_trades[len(trades) :]:
+            assert t.taker_order_id in triggered
+            taker = self.engine.orders[t.taker_order_id]
+            maker = self.engine.orders[t.maker_order_id]
+            assert maker.account != taker.account and t.price == maker.price
+            if taker.price is not None:
+                assert t.price <= taker.price if taker.is_buy else t.price >= taker.price
         taker = self.engine.orders[trades[0].taker_order_id]
         consumed: dict[int, list[str]] = {}
         last_price = None
@@ -109,7 +124,7 @@ class EngineMachine(RuleBasedStateMachine):
         if taker.is_buy and best is not None:
             assert trades[0].price == best
         fills = [e for e in events if isinstance(e, OrderFilled)]
-        assert len(fills) == 2 * len(trades)
+        assert len(fills) == 2 * len(all_trades)
         for f in fills:
             rate = 3 if f.liquidity == "maker" else 7
             assert f.fee == fee_for(f.price * f.qty, rate)
@@ -166,6 +181,32 @@ class EngineMachine(RuleBasedStateMachine):
                 "fok" if fok else None,
                 False,
                 self.tick(),
+            )
+        )
+
+    @rule(
+        account=st.sampled_from(ACCOUNTS),
+        side=st.sampled_from(["buy", "sell"]),
+        stop_price=prices,
+        price=st.none() | prices,
+        qty=qtys,
+    )
+    def stop(self, account: str, side: str, stop_price: str, price: str | None, qty: str) -> None:
+        self.n += 1
+        otype = "stop" if price is None else "stop_limit"
+        self.new(
+            NewOrder(
+                account,
+                f"k{self.n}",
+                "XYZ",
+                side,
+                otype,
+                qty,
+                price,
+                None,
+                False,
+                self.tick(),
+                stop_price,
             )
         )
 
@@ -246,11 +287,18 @@ class EngineMachine(RuleBasedStateMachine):
                     resting.add(o.order_id)
         assert sorted(book.bid_prices) == book.bid_prices == sorted(book.bids)
         assert sorted(book.ask_keys) == book.ask_keys == sorted(-p for p in book.asks)
+        waiting = {o.order_id for sb in self.engine.stops.values() for o in sb.orders()}
+        assert not resting & waiting
+        assert all(len(sb) for sb in self.engine.stops.values())
         opened = {oid for a in self.engine.accounts.values() for oid in a.open_orders}
-        assert opened == resting
+        assert opened == resting | waiting
+        last = self.engine.markets["XYZ"].last
         for o in self.engine.orders.values():
             assert o.leaves + o.filled == o.qty and o.leaves >= 0
-            assert o.is_open == (o.order_id in resting)
+            assert o.is_open == (o.order_id in opened)
+            assert o.waiting == (o.order_id in waiting)
+            if o.waiting and last is not None:  # nothing waits that the last trade reached
+                assert o.stop_price > last if o.is_buy else o.stop_price < last
 
     @invariant()
     def money_conserved(self) -> None:
@@ -273,7 +321,7 @@ class EngineMachine(RuleBasedStateMachine):
             assert pos.qty - pos.reserved >= 0
             for o in held:
                 if o.is_buy:
-                    assert o.reserved >= o.leaves * o.price
+                    assert o.reserved >= o.leaves * (o.price or o.stop_price)
 
     @invariant()
     def replay_and_snapshot(self) -> None:
