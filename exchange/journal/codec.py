@@ -2,8 +2,8 @@
 
 ``encode_command(cmd)`` writes a compact JSON array (orjson): a one-letter type tag followed
 by the dataclass fields in declaration order, e.g. ``["N","alice","c1","BTC-USD","buy",
-"limit","1.5","100.25",null,false,1700000000]``. Every field is written, so defaults and
-``None`` round-trip exactly. ``decode_command(data)`` checks the tag, the arity and the type
+"limit","1.5","100.25",null,false,1700000000]``. Every field is written (but the
+``APPENDED`` ones at their default, see below), so defaults and ``None`` round-trip exactly. ``decode_command(data)`` checks the tag, the arity and the type
 of every field and raises :class:`JournalCorrupt` on anything else; it never returns a
 half-valid command.
 
@@ -14,7 +14,9 @@ Redis sequencer journals each ``tw:cmd`` entry id this way, so a command read ag
 crash is recognised exactly.
 
 Evolution: a field appended to a command (with a default) stays readable from old journals,
-because a shorter array takes the defaults of the missing trailing fields. Never reorder or
+because a shorter array takes the defaults of the missing trailing fields. An appended field
+listed in ``APPENDED`` is left out while it holds its default, so commands that do not use it
+encode to the bytes they had before it existed (``NewOrder.stop_price``). Never reorder or
 remove fields, never reuse a tag. Integers of any size round-trip: beyond 64 bits (orjson's
 limit) both directions fall back to the standard library's ``json``.
 """
@@ -44,6 +46,7 @@ from exchange.engine.types import (
 from exchange.journal.errors import JournalCorrupt, RecordTooLarge
 
 __all__ = [
+    "APPENDED",
     "COMMAND_TAGS",
     "SOURCE_TAG",
     "command_source",
@@ -63,6 +66,9 @@ COMMAND_TAGS: dict[type, str] = {
     Tick: "T",
     Publish: "P",
 }
+#: Fields appended after a command's first release: written only when not at their default
+#: (trailing ones first), so records of commands without them keep their old bytes.
+APPENDED: dict[type, tuple[str, ...]] = {NewOrder: ("stop_price",)}
 #: The tag of a sourced record's wrapper (never a command's tag).
 SOURCE_TAG = "X"
 _SOURCE_PREFIX = b'["X",'
@@ -98,6 +104,7 @@ class _Spec:
         "positions_at",
         "signatures",
         "tag",
+        "trim",
     )
 
     def __init__(self, cls: type, tag: str) -> None:
@@ -128,6 +135,11 @@ class _Spec:
             for sig in itertools.product(*self.kinds[:arity])
         )
         self.positions_at = tuple(i for i, k in enumerate(kinds) if k is _POSITIONS)
+        appended = APPENDED.get(cls, ())
+        if appended != self.names[len(self.names) - len(appended) :]:
+            raise TypeError(f"APPENDED fields of {cls.__name__} must be its last fields")
+        #: defaults of the trailing appended fields, first to last (empty: write every field)
+        self.trim = tuple(f.default for f in fields[len(fields) - len(appended) :])
         getter = attrgetter(*self.names)
         if len(self.names) == 1:
             single: Callable[[Any], Any] = getter
@@ -150,6 +162,13 @@ def encode_command(cmd: Command) -> bytes:
     if spec is None:
         raise TypeError(f"not a journal command: {type(cmd).__name__}")
     fields = (spec.tag, *spec.getter(cmd))
+    if spec.trim:
+        n = len(fields)
+        for default in reversed(spec.trim):
+            if fields[n - 1] != default:
+                break
+            n -= 1
+        fields = fields[:n]
     try:
         return orjson.dumps(fields)
     except orjson.JSONEncodeError:

@@ -97,6 +97,17 @@ def test_encoding_is_compact_array_with_tag() -> None:
     assert data == b'["N","a","c1","X","buy","limit","1.5","100.25",null,false,9]'
 
 
+def test_a_stop_order_round_trips_and_other_orders_keep_their_bytes() -> None:
+    cmd = NewOrder("a", "c1", "X", "buy", "stop", "1.5", None, None, False, 9, "101.50")
+    data = encode_command(cmd)
+    assert data == b'["N","a","c1","X","buy","stop","1.5",null,null,false,9,"101.50"]'
+    assert decode_command(data) == cmd
+    # the field appended for stop orders is left out at its default: the bytes of before
+    plain = NewOrder("a", "c1", "X", "buy", "limit", "1.5", "100.25", ts=9)
+    assert encode_command(plain).endswith(b"false,9]")
+    assert decode_command(encode_command(plain)) == plain
+
+
 def test_missing_trailing_defaulted_fields_take_defaults() -> None:
     # An older journal written before a defaulted field was appended stays readable.
     assert decode_command(b'["A","bob"]') == CancelAll("bob")
