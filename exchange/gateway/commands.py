@@ -28,4 +28,5 @@ def new_order(account: str, op: Any) -> t.NewOrder:
         price=op.price,
         tif=op.tif,
         post_only=bool(op.post_only),
+        stop_price=op.stop_price,
     )

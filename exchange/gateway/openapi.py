@@ -209,11 +209,16 @@ def _order_body(op: dict[str, Any], symbols: list[str]) -> None:
                 "client_order_id": {"type": "string", "description": "= Idempotency-Key"},
                 "symbol": {"type": "string", "enum": symbols},
                 "side": {"type": "string", "enum": ["buy", "sell"]},
-                "order_type": {"type": "string", "enum": ["limit", "market"]},
+                "order_type": {"type": "string", "enum": ["limit", "market", "stop", "stop_limit"]},
                 "qty": {"type": "string", "pattern": _DECIMAL},
                 "price": {"type": ["string", "null"], "pattern": _DECIMAL},
                 "tif": {"type": ["string", "null"], "enum": ["gtc", "ioc", "fok", None]},
                 "post_only": {"type": "boolean"},
+                "stop_price": {
+                    "type": ["string", "null"],
+                    "pattern": _DECIMAL,
+                    "description": "stop and stop_limit orders: the trade price that triggers",
+                },
             },
         }
     )

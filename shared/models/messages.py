@@ -1,7 +1,7 @@
 """Server -> client messages on the WebSocket (PROTOCOL.md sections 3 and 5).
 
 Exports: ``Session``, ``ExecutionsResumed``, ``OrderAck``, ``OrderReject``, ``OrderFill``,
-``OrderCanceled``, ``OrdersCanceledAll``, ``DeadmanSet``, ``Subscribed``, ``Unsubscribed``,
+``OrderCanceled``, ``OrderTriggered``, ``OrdersCanceledAll``, ``DeadmanSet``, ``Subscribed``, ``Unsubscribed``,
 ``OrderStatus``, ``Error``, ``Pong``, the market-data envelopes ``MdSnapshot``, ``MdBook``,
 ``MdTrade``, ``MdTicker``, ``MdCandle``, ``MdStatus``, ``MdReset``, the union
 ``ServerMessage`` (tagged by ``type``), ``EXECUTION_TYPES``, ``TYPE_NAMES`` and the literal
@@ -9,7 +9,8 @@ types ``Side``, ``OrderType``, ``Tif``, ``OrderState``.
 
 Contract: unlike client ops, enumerations are ``Literal`` here (the server writes only legal
 values). ``exec_seq`` is present exactly on the execution stream (first ack of an accepted
-new/replace, every fill, every cancel that cancels something) and absent on duplicates;
+new/replace, every fill, every cancel that cancels something, a stop order's trigger) and
+absent on duplicates;
 ``req_id`` is present on direct replies when the request carried one.
 """
 
@@ -50,6 +51,7 @@ __all__ = [
     "OrderReject",
     "OrderState",
     "OrderStatus",
+    "OrderTriggered",
     "OrderType",
     "OrdersCanceledAll",
     "Pong",
@@ -62,7 +64,7 @@ __all__ = [
 ]
 
 Side = Literal["buy", "sell"]
-OrderType = Literal["limit", "market"]
+OrderType = Literal["limit", "market", "stop", "stop_limit"]
 Tif = Literal["gtc", "ioc", "fok"]
 OrderState = Literal["open", "partially_filled", "filled", "canceled"]
 ExecSeq = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -109,12 +111,18 @@ class _OrderState(_Reply):
     filled_qty: Dec
     leaves_qty: Dec
     ts: Nanos
+    # stop and stop_limit orders only (absent on the others)
+    stop_price: Dec | None = None
+    triggered: bool | None = None
+
+
+_STOP_FIELDS: frozenset[str] = frozenset({"stop_price", "triggered"})
 
 
 class OrderAck(_OrderState):
     """An accepted new/replace (``exec_seq`` set) or a duplicate of one (``duplicate``)."""
 
-    OMIT_IF_NONE: ClassVar[frozenset[str]] = _REQ_AND_EXEC
+    OMIT_IF_NONE: ClassVar[frozenset[str]] = _REQ_AND_EXEC | _STOP_FIELDS
     type: Literal["order.ack"] = "order.ack"
     duplicate: bool = False
     exec_seq: ExecSeq | None = None
@@ -123,7 +131,25 @@ class OrderAck(_OrderState):
 class OrderStatus(_OrderState):
     """Answer to ``order.status``: the order's current state; changes nothing."""
 
+    OMIT_IF_NONE: ClassVar[frozenset[str]] = frozenset({"req_id"}) | _STOP_FIELDS
     type: Literal["order.status"] = "order.status"
+
+
+class OrderTriggered(WireModel):
+    """A stop order's stop price traded: it now works as a market (``stop``) or limit
+    (``stop_limit``) order; its fills (or its cancel) follow."""
+
+    OMIT_IF_NONE: ClassVar[frozenset[str]] = frozenset()
+    type: Literal["order.triggered"] = "order.triggered"
+    order_id: StrictStr
+    client_order_id: StrictStr
+    symbol: StrictStr
+    side: Side
+    order_type: Literal["stop", "stop_limit"]
+    stop_price: Dec
+    trigger_price: Dec
+    ts: Nanos
+    exec_seq: ExecSeq
 
 
 class OrderReject(_Reply):
@@ -265,6 +291,7 @@ _ALL = (
     OrderReject,
     OrderFill,
     OrderCanceled,
+    OrderTriggered,
     OrdersCanceledAll,
     DeadmanSet,
     Subscribed,
@@ -288,6 +315,7 @@ ServerMessage = Annotated[
     | OrderReject
     | OrderFill
     | OrderCanceled
+    | OrderTriggered
     | OrdersCanceledAll
     | DeadmanSet
     | Subscribed
@@ -308,4 +336,6 @@ ServerMessage = Annotated[
 #: Every ``type`` value, for dispatch and for the browser's constants test.
 TYPE_NAMES: frozenset[str] = frozenset(cls.model_fields["type"].default for cls in _ALL)
 #: Message types that can carry ``exec_seq`` (the execution stream).
-EXECUTION_TYPES: frozenset[str] = frozenset({"order.ack", "order.fill", "order.canceled"})
+EXECUTION_TYPES: frozenset[str] = frozenset(
+    {"order.ack", "order.fill", "order.canceled", "order.triggered"}
+)

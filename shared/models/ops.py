@@ -69,6 +69,7 @@ class OrderNew(_Op):
     price: Dec | None = None
     tif: StrictStr | None = None
     post_only: bool = False
+    stop_price: Dec | None = None  # stop and stop_limit orders
 
 
 def _exactly_one_id(client_order_id: str | None, order_id: str | None) -> None:

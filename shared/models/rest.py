@@ -114,6 +114,7 @@ class OrderRequest(WireModel):
     price: Dec | None = None
     tif: StrictStr | None = None
     post_only: bool = False
+    stop_price: Dec | None = None  # stop and stop_limit orders
 
 
 class ErrorBody(WireModel):

@@ -42,11 +42,12 @@ _order_new = st.builds(
     client_order_id=raw_strings | identifiers,
     symbol=symbols,
     side=sides | raw_strings,
-    order_type=st.sampled_from(["limit", "market"]) | raw_strings,
+    order_type=st.sampled_from(["limit", "market", "stop", "stop_limit"]) | raw_strings,
     qty=raw_strings,
     price=_opt(raw_strings),
     tif=_opt(st.sampled_from(["gtc", "ioc", "fok"]) | raw_strings),
     post_only=st.booleans(),
+    stop_price=_opt(raw_strings),
 )
 
 
@@ -163,6 +164,14 @@ STRATEGIES.update(
 
 
 def _order_state(cls: type[WireModel], **extra: S[Any]) -> S[Any]:
+    plain = _order_state_of(cls, ["limit", "market"], **extra)
+    stops = _order_state_of(
+        cls, ["stop", "stop_limit"], stop_price=decimals, triggered=st.booleans(), **extra
+    )
+    return plain | stops
+
+
+def _order_state_of(cls: type[WireModel], types: list[str], **extra: S[Any]) -> S[Any]:
     return st.builds(
         cls,
         req_id=req_ids,
@@ -170,7 +179,7 @@ def _order_state(cls: type[WireModel], **extra: S[Any]) -> S[Any]:
         order_id=identifiers,
         symbol=symbols,
         side=sides,
-        order_type=st.sampled_from(["limit", "market"]),
+        order_type=st.sampled_from(types),
         price=_opt(decimals),
         qty=decimals,
         tif=st.sampled_from(["gtc", "ioc", "fok"]),
@@ -231,6 +240,18 @@ STRATEGIES.update(
             ts=nanos,
             duplicate=st.booleans(),
             exec_seq=_opt(exec_seqs),
+        ),
+        messages.OrderTriggered: st.builds(
+            messages.OrderTriggered,
+            order_id=identifiers,
+            client_order_id=identifiers,
+            symbol=symbols,
+            side=sides,
+            order_type=st.sampled_from(["stop", "stop_limit"]),
+            stop_price=decimals,
+            trigger_price=decimals,
+            ts=nanos,
+            exec_seq=exec_seqs,
         ),
         messages.OrdersCanceledAll: st.builds(
             messages.OrdersCanceledAll, req_id=req_ids, count=seqs

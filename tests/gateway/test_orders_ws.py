@@ -230,7 +230,7 @@ async def test_ping_pong(live_server: Any) -> None:
         ({"qty": "-1"}, "INVALID_QTY"),
         ({"qty": "9" * 30}, "INVALID_QTY"),
         ({"side": "up"}, "INVALID_SIDE"),
-        ({"order_type": "stop"}, "INVALID_TYPE"),
+        ({"order_type": "trailing_stop"}, "INVALID_TYPE"),
         ({"tif": "day"}, "INVALID_TIF"),
         ({"qty": "900000", "price": "100"}, "INSUFFICIENT_FUNDS"),
         ({"side": "sell", "qty": "1000"}, "INSUFFICIENT_FUNDS"),

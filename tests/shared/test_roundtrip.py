@@ -123,6 +123,7 @@ def test_type_and_op_names_match_the_protocol() -> None:
         "session",
         "executions.resumed",
         "order.ack",
+        "order.triggered",  # tickwire's extension for stop orders (docs/protocol.md)
         "order.reject",
         "order.fill",
         "order.canceled",

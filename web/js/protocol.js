@@ -35,6 +35,7 @@ export const MESSAGE_TYPES = Object.freeze({
   ORDER_REJECT: "order.reject",
   ORDER_FILL: "order.fill",
   ORDER_CANCELED: "order.canceled",
+  ORDER_TRIGGERED: "order.triggered",
   ORDERS_CANCELED_ALL: "orders.canceled_all",
   DEADMAN_SET: "deadman.set",
   SUBSCRIBED: "subscribed",
@@ -67,7 +68,7 @@ export const CHANNEL_EVENTS = Object.freeze({
 });
 
 export const SIDES = Object.freeze(["buy", "sell"]);
-export const ORDER_TYPES = Object.freeze(["limit", "market"]);
+export const ORDER_TYPES = Object.freeze(["limit", "market", "stop", "stop_limit"]);
 export const TIFS = Object.freeze(["gtc", "ioc", "fok"]);
 export const ORDER_STATUSES = Object.freeze(["open", "partially_filled", "filled", "canceled"]);
 export const LIQUIDITY = Object.freeze(["maker", "taker"]);
