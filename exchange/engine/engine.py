@@ -7,7 +7,8 @@ Contract (see ``types`` and docs/architecture.md):
 * ``handle`` is the only mutator. Every refusal is an ``OrderRejected`` event and changes
   nothing (no order, no key used, no reservation); an exception out of ``handle`` is a bug.
 * Events of one command: the direct reply first (ack / reject / cancel), then fills and
-  cancels in execution order, then market data: trades, one ``BookDelta`` per touched
+  cancels in execution order, then the stop orders its trades reached (each
+  ``OrderTriggered``, then that order's fills or cancel; see ``stops``), then market data: trades, one ``BookDelta`` per touched
   symbol, a ``Ticker`` per symbol that traded or whose best level changed, candles
   (closed ones first, then the ones a trade updated).
 * ``market_batches=True`` (the server's setting): ``handle`` returns only the private events
