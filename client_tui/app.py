@@ -118,6 +118,7 @@ class TickwireApp(ReplayActions):
         )
         self._dirty: set[str] = set()
         self._chart_due = True
+        self._drawn_seeks: int | None = None
         self._stopping = False
         #: Benchmark switch: redraw ladder, tape and watchlist on every frame, dirty or not.
         self.redraw_every_frame = False
@@ -188,10 +189,18 @@ class TickwireApp(ReplayActions):
                 self._dirty.add("tape")
         elif msg.event == "candle" and active and msg.data.get("interval") == self.interval:
             self._dirty.add("chart")
+        elif msg.event == "status":
+            replay = msg.data.get("replay")
+            if isinstance(replay, dict):
+                self.follow_replay(replay)
+                m = self.active()
+                if active and m is not None and m.seeks != self._drawn_seeks:
+                    self._drawn_seeks = m.seeks  # a seek cleared tape and candles
+                    self._dirty.update(("tape", "chart", "watch"))
 
     def on_market_reset(self, _: MarketReset) -> None:
-        """Books were dropped; redraw the ladder (it says it is waiting)."""
-        self._dirty.add("ladder")
+        """Books were dropped (and after a replay seek, tape and candles): redraw them."""
+        self._dirty.update(("ladder", "tape", "chart", "watch"))
 
     def on_order_update(self, _: OrderUpdate) -> None:
         """Own orders changed: orders, fills, ladder marks and the ticket's key."""
@@ -201,9 +210,12 @@ class TickwireApp(ReplayActions):
         """Positions and cash changed."""
         self._dirty.add("positions")
 
-    def on_connection_state(self, _: ConnectionState) -> None:
-        """Connection states show in the status bar."""
+    def on_connection_state(self, msg: ConnectionState) -> None:
+        """Connection states show in the status bar; a market-data reconnect asks the server
+        again whether it replays (it may have been restarted as a replay, or not)."""
         self._dirty.add("status")
+        if msg.channel == "md" and msg.state == "live" and self.conn.md_reconnects:
+            self.run_worker(self.replay_probe(), name="replay-probe", group="net")
 
     def on_ping_result(self, _: PingResult) -> None:
         """Round trip shows in the status bar."""
