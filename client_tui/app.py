@@ -58,6 +58,8 @@ from shared.values import InvalidDecimal, to_units
 __all__ = ["TickwireApp"]
 
 FRAME_S = 1 / 60
+#: Replay formats that carry the book only: their tape and chart stay empty (and say why).
+BOOK_ONLY_FORMATS = frozenset({"kraken"})
 
 
 class TickwireApp(ReplayActions):
@@ -263,7 +265,7 @@ class TickwireApp(ReplayActions):
         self.frames += 1
         m = self.active()
         if "watch" in dirty:
-            self._q(Watchlist).show(self.market, self.symbol)
+            self._q(Watchlist).show(self.market, self.symbol, self.no_trades_note())
         if "ladder" in dirty:
             ladder = self._q(LadderView)
             state = self.ladders.get(self.symbol)
@@ -276,12 +278,15 @@ class TickwireApp(ReplayActions):
                     self._sync_ticket_price()
             ladder.show(m, state, self.tracker)
         if "tape" in dirty:
-            self._q(TimeAndSales).show(m)
+            self._q(TimeAndSales).show(m, self.no_trades_note())
         if "chart" in dirty and m is not None and self._chart_due:
             # plotext rebuilds the whole figure: at most a few times per second.
             self._chart_due = False
             self._q(CandleChart).show(
-                self.symbol, self.interval, list(m.candles[self.interval].values())
+                self.symbol,
+                self.interval,
+                list(m.candles[self.interval].values()),
+                self.no_trades_note() if not m.trades else "waiting for candles…",
             )
         elif "chart" in dirty:
             self._dirty.add("chart")
@@ -291,9 +296,17 @@ class TickwireApp(ReplayActions):
         if "fills" in dirty:
             self._q(FillsPanel).show(self.tracker)
         if "positions" in dirty:
-            self._q(PositionsPanel).show(self.portfolio, self.marks())
+            decimals = {n: sm.info.price_decimals for n, sm in self.market.symbols.items()}
+            self._q(PositionsPanel).show(self.portfolio, self.marks(), decimals)
         if "status" in dirty:
             self._q(StatusBar).show(self.health())
+
+    def no_trades_note(self) -> str:
+        """Why the tape and chart of a symbol without trades are empty."""
+        replay = self.market.replay or self.replay_status
+        if replay is not None and replay.get("format") in BOOK_ONLY_FORMATS:
+            return "this recording has no trades (book only)"
+        return "no trades yet"
 
     def _slow_tick(self) -> None:
         if self._shutting_down():
