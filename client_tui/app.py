@@ -53,7 +53,6 @@ from client_tui.widgets import (
     Watchlist,
 )
 from client_tui.widgets.panels import FeedHealth
-from shared.values import InvalidDecimal, to_units
 
 __all__ = ["TickwireApp"]
 
@@ -72,6 +71,8 @@ class TickwireApp(ReplayActions):
         Binding("s", "side('sell')", "Sell @ cursor"),
         Binding("plus,equals_sign", "size(1)", "Size +", key_display="+"),
         Binding("minus", "size(-1)", "Size -", key_display="-"),
+        Binding("e", "edit_ticket('qty')", "Type size", show=False),
+        Binding("E", "edit_ticket('price')", "Type price", show=False, key_display="E"),
         Binding("enter", "send", "Send"),
         Binding("c", "cancel", "Cancel order"),
         Binding("C", "cancel_all", "Cancel all", key_display="C"),
@@ -97,7 +98,8 @@ class TickwireApp(ReplayActions):
         account: str = "trader",
         md_transport: str = "sse",
         *,
-        confirm_notional: Decimal | None = Decimal("100000"),
+        confirm_notional: Decimal | None = Decimal("10000"),
+        default_notional: Decimal = Decimal("1000"),
         stale_after_s: float = 5.0,
         start_network: bool = True,
     ) -> None:
@@ -107,6 +109,7 @@ class TickwireApp(ReplayActions):
         self.portfolio = Portfolio()
         self.ladders: dict[str, LadderState] = {}
         self.confirm_notional = confirm_notional
+        self.default_notional = default_notional
         self.stale_after_s = stale_after_s
         self.start_network = start_network
         self.conn = Connection(
@@ -227,13 +230,9 @@ class TickwireApp(ReplayActions):
         """A new active symbol redraws everything that depends on it."""
         ticket = self._q("#ticket", OrderTicket)
         ticket.symbol = symbol
-        m = self.market.symbols.get(symbol)
-        if m is not None:  # the ticket's size in this symbol's canonical form, at least min_qty
-            try:
-                units = to_units(ticket.qty, m.info.qty_decimals)
-            except InvalidDecimal:
-                units = 0
-            ticket.qty = m.info.qty(max(units - units % m.info.lot, m.info.min_qty))
+        ticket.price = ""
+        self.auto_size = True  # a new symbol starts with its own small default size
+        self._apply_default_size()
         self._dirty.update(("watch", "ladder", "tape", "chart"))
         self._sync_ticket_price()
 
@@ -312,6 +311,8 @@ class TickwireApp(ReplayActions):
         if self._shutting_down():
             return
         self._chart_due = True
+        if self.auto_size:  # the default size needs a price: follow it until one is chosen
+            self._apply_default_size()
         # Summaries (watchlist, status, positions) refresh at 4 Hz, not per event.
         self._dirty.update(("status", "positions", "watch"))
         conn = self.conn
@@ -346,6 +347,19 @@ class TickwireApp(ReplayActions):
             return
         idx = names.index(self.symbol) if self.symbol in names else 0
         self.symbol = names[(idx + delta) % len(names)]
+
+    def action_edit_ticket(self, field: str) -> None:
+        """Type the ticket's size (``qty``) or price; Enter or escape come back."""
+        self._q(OrderTicket).edit(field)
+
+    def on_order_ticket_done(self, _: OrderTicket.Done) -> None:
+        """Typing ended: keyboard back to the ladder; say what is wrong with the values."""
+        self.auto_size = False
+        ticket = self._q(OrderTicket)
+        problem = self.ticket_problem()
+        ticket.last_result = f"check: {problem}" if problem else ""
+        self._update_notional()
+        self._q(LadderView).focus()
 
     def action_interval(self) -> None:
         """Chart: 1 s <-> 1 m candles."""
