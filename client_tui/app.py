@@ -53,11 +53,12 @@ from client_tui.widgets import (
     Watchlist,
 )
 from client_tui.widgets.panels import FeedHealth
-from shared.values import InvalidDecimal, to_units
 
 __all__ = ["TickwireApp"]
 
 FRAME_S = 1 / 60
+#: Replay formats that carry the book only: their tape and chart stay empty (and say why).
+BOOK_ONLY_FORMATS = frozenset({"kraken"})
 
 
 class TickwireApp(ReplayActions):
@@ -70,6 +71,8 @@ class TickwireApp(ReplayActions):
         Binding("s", "side('sell')", "Sell @ cursor"),
         Binding("plus,equals_sign", "size(1)", "Size +", key_display="+"),
         Binding("minus", "size(-1)", "Size -", key_display="-"),
+        Binding("e", "edit_ticket('qty')", "Type size", show=False),
+        Binding("E", "edit_ticket('price')", "Type price", show=False, key_display="E"),
         Binding("enter", "send", "Send"),
         Binding("c", "cancel", "Cancel order"),
         Binding("C", "cancel_all", "Cancel all", key_display="C"),
@@ -95,7 +98,8 @@ class TickwireApp(ReplayActions):
         account: str = "trader",
         md_transport: str = "sse",
         *,
-        confirm_notional: Decimal | None = Decimal("100000"),
+        confirm_notional: Decimal | None = Decimal("10000"),
+        default_notional: Decimal = Decimal("1000"),
         stale_after_s: float = 5.0,
         start_network: bool = True,
     ) -> None:
@@ -105,6 +109,7 @@ class TickwireApp(ReplayActions):
         self.portfolio = Portfolio()
         self.ladders: dict[str, LadderState] = {}
         self.confirm_notional = confirm_notional
+        self.default_notional = default_notional
         self.stale_after_s = stale_after_s
         self.start_network = start_network
         self.conn = Connection(
@@ -118,6 +123,7 @@ class TickwireApp(ReplayActions):
         )
         self._dirty: set[str] = set()
         self._chart_due = True
+        self._drawn_seeks: int | None = None
         self._stopping = False
         #: Benchmark switch: redraw ladder, tape and watchlist on every frame, dirty or not.
         self.redraw_every_frame = False
@@ -188,10 +194,18 @@ class TickwireApp(ReplayActions):
                 self._dirty.add("tape")
         elif msg.event == "candle" and active and msg.data.get("interval") == self.interval:
             self._dirty.add("chart")
+        elif msg.event == "status":
+            replay = msg.data.get("replay")
+            if isinstance(replay, dict):
+                self.follow_replay(replay)
+                m = self.active()
+                if active and m is not None and m.seeks != self._drawn_seeks:
+                    self._drawn_seeks = m.seeks  # a seek cleared tape and candles
+                    self._dirty.update(("tape", "chart", "watch"))
 
     def on_market_reset(self, _: MarketReset) -> None:
-        """Books were dropped; redraw the ladder (it says it is waiting)."""
-        self._dirty.add("ladder")
+        """Books were dropped (and after a replay seek, tape and candles): redraw them."""
+        self._dirty.update(("ladder", "tape", "chart", "watch"))
 
     def on_order_update(self, _: OrderUpdate) -> None:
         """Own orders changed: orders, fills, ladder marks and the ticket's key."""
@@ -201,9 +215,12 @@ class TickwireApp(ReplayActions):
         """Positions and cash changed."""
         self._dirty.add("positions")
 
-    def on_connection_state(self, _: ConnectionState) -> None:
-        """Connection states show in the status bar."""
+    def on_connection_state(self, msg: ConnectionState) -> None:
+        """Connection states show in the status bar; a market-data reconnect asks the server
+        again whether it replays (it may have been restarted as a replay, or not)."""
         self._dirty.add("status")
+        if msg.channel == "md" and msg.state == "live" and self.conn.md_reconnects:
+            self.run_worker(self.replay_probe(), name="replay-probe", group="net")
 
     def on_ping_result(self, _: PingResult) -> None:
         """Round trip shows in the status bar."""
@@ -213,13 +230,9 @@ class TickwireApp(ReplayActions):
         """A new active symbol redraws everything that depends on it."""
         ticket = self._q("#ticket", OrderTicket)
         ticket.symbol = symbol
-        m = self.market.symbols.get(symbol)
-        if m is not None:  # the ticket's size in this symbol's canonical form, at least min_qty
-            try:
-                units = to_units(ticket.qty, m.info.qty_decimals)
-            except InvalidDecimal:
-                units = 0
-            ticket.qty = m.info.qty(max(units - units % m.info.lot, m.info.min_qty))
+        ticket.price = ""
+        self.auto_size = True  # a new symbol starts with its own small default size
+        self._apply_default_size()
         self._dirty.update(("watch", "ladder", "tape", "chart"))
         self._sync_ticket_price()
 
@@ -251,7 +264,7 @@ class TickwireApp(ReplayActions):
         self.frames += 1
         m = self.active()
         if "watch" in dirty:
-            self._q(Watchlist).show(self.market, self.symbol)
+            self._q(Watchlist).show(self.market, self.symbol, self.no_trades_note())
         if "ladder" in dirty:
             ladder = self._q(LadderView)
             state = self.ladders.get(self.symbol)
@@ -264,12 +277,15 @@ class TickwireApp(ReplayActions):
                     self._sync_ticket_price()
             ladder.show(m, state, self.tracker)
         if "tape" in dirty:
-            self._q(TimeAndSales).show(m)
+            self._q(TimeAndSales).show(m, self.no_trades_note())
         if "chart" in dirty and m is not None and self._chart_due:
             # plotext rebuilds the whole figure: at most a few times per second.
             self._chart_due = False
             self._q(CandleChart).show(
-                self.symbol, self.interval, list(m.candles[self.interval].values())
+                self.symbol,
+                self.interval,
+                list(m.candles[self.interval].values()),
+                self.no_trades_note() if not m.trades else "waiting for candles…",
             )
         elif "chart" in dirty:
             self._dirty.add("chart")
@@ -279,14 +295,24 @@ class TickwireApp(ReplayActions):
         if "fills" in dirty:
             self._q(FillsPanel).show(self.tracker)
         if "positions" in dirty:
-            self._q(PositionsPanel).show(self.portfolio, self.marks())
+            decimals = {n: sm.info.price_decimals for n, sm in self.market.symbols.items()}
+            self._q(PositionsPanel).show(self.portfolio, self.marks(), decimals)
         if "status" in dirty:
             self._q(StatusBar).show(self.health())
+
+    def no_trades_note(self) -> str:
+        """Why the tape and chart of a symbol without trades are empty."""
+        replay = self.market.replay or self.replay_status
+        if replay is not None and replay.get("format") in BOOK_ONLY_FORMATS:
+            return "this recording has no trades (book only)"
+        return "no trades yet"
 
     def _slow_tick(self) -> None:
         if self._shutting_down():
             return
         self._chart_due = True
+        if self.auto_size:  # the default size needs a price: follow it until one is chosen
+            self._apply_default_size()
         # Summaries (watchlist, status, positions) refresh at 4 Hz, not per event.
         self._dirty.update(("status", "positions", "watch"))
         conn = self.conn
@@ -321,6 +347,19 @@ class TickwireApp(ReplayActions):
             return
         idx = names.index(self.symbol) if self.symbol in names else 0
         self.symbol = names[(idx + delta) % len(names)]
+
+    def action_edit_ticket(self, field: str) -> None:
+        """Type the ticket's size (``qty``) or price; Enter or escape come back."""
+        self._q(OrderTicket).edit(field)
+
+    def on_order_ticket_done(self, _: OrderTicket.Done) -> None:
+        """Typing ended: keyboard back to the ladder; say what is wrong with the values."""
+        self.auto_size = False
+        ticket = self._q(OrderTicket)
+        problem = self.ticket_problem()
+        ticket.last_result = f"check: {problem}" if problem else ""
+        self._update_notional()
+        self._q(LadderView).focus()
 
     def action_interval(self) -> None:
         """Chart: 1 s <-> 1 m candles."""

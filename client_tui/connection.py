@@ -212,8 +212,7 @@ class Connection:
         if self.md_filter is not None:
             data = self.md_filter(event, data)
         if event == "reset":
-            self.market.resets += 1
-            self.market.reset_books()
+            self.market.apply_reset(str(data.get("reason", "")))
             self.post(MarketReset(str(data.get("reason", "reset"))))
         else:
             problem = self.market.apply(event, data)

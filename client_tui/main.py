@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--confirm-notional",
         type=Decimal,
-        default=Decimal("100000"),
+        default=Decimal("10000"),
         help="ask for confirmation above this order notional (0 always asks)",
     )
 
@@ -34,17 +34,31 @@ def run(
     url: str = "http://127.0.0.1:8000",
     account: str = "trader",
     md_transport: str = "sse",
-    confirm_notional: Decimal | None = Decimal("100000"),
+    confirm_notional: Decimal | None = Decimal("10000"),
+    default_notional: Decimal = Decimal("1000"),
 ) -> None:
     """Run the terminal client until the trader quits."""
     from client_tui.app import TickwireApp  # Textual import only when running
 
-    TickwireApp(url, account, md_transport, confirm_notional=confirm_notional).run()
+    TickwireApp(
+        url,
+        account,
+        md_transport,
+        confirm_notional=confirm_notional,
+        default_notional=default_notional,
+    ).run()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m client_tui [--url ...]``."""
     parser = argparse.ArgumentParser(prog="tickwire tui", description="tickwire trading terminal")
     add_arguments(parser)
+    # Only here for now: ``tickwire tui`` (exchange/cli.py) does not hand it to ``run`` yet.
+    parser.add_argument(
+        "--default-notional",
+        type=Decimal,
+        default=Decimal("1000"),
+        help="the ticket's default size: the largest preset worth at most this",
+    )
     args = parser.parse_args(argv)
-    run(args.url, args.account, args.md_transport, args.confirm_notional)
+    run(args.url, args.account, args.md_transport, args.confirm_notional, args.default_notional)

@@ -3,7 +3,10 @@
 Exports ``ReplayActions`` (the app's mixin: keys, actions, the probe), ``SeekScreen``,
 ``REPLAY_BINDINGS`` and ``SPEEDS``.
 
-At start-up ``replay_probe`` asks ``GET /api/replay``; when the server replays, the keys of
+``replay_probe`` asks ``GET /api/replay`` once at start-up and again after the market-data
+feed reconnects; from then on the client follows the replay through the ``status`` events of
+the feed, whose ``data.replay`` is the same status (no polling): the app hands each one to
+:meth:`ReplayActions.follow_replay`. Once the server is known to replay, the keys of
 ``REPLAY_BINDINGS`` are bound (space pause/resume, ``]``/``[`` faster/slower through
 ``SPEEDS``, ``g`` seek) and listed in the help screen. Each action posts to ``/api/replay``
 and shows the answer (replay clock, speed, paused) as a notification.
@@ -72,20 +75,28 @@ class ReplayActions(TradingActions):
     replay_clock: ReplayClockEstimate | None = None
 
     async def replay_probe(self) -> None:
-        """Bind the replay keys if the server replays (``GET /api/replay`` says so)."""
+        """Ask ``GET /api/replay`` once; when the server replays, follow its answer."""
         try:
             resp = await self.conn.http.get("/api/replay")
         except httpx.HTTPError:
             return
-        if resp.status_code != 200 or not resp.json().get("replaying"):
+        if resp.status_code != 200:
             return
-        self.replay_status = resp.json()
-        self._follow_replay_clock(self.replay_status)
-        self.set_interval(5.0, self._refresh_replay_status)
-        for b in REPLAY_BINDINGS:
-            self.bind(b.key, b.action, description=b.description, show=False,
-                      key_display=b.key_display)  # fmt: skip
-        self.notify(summary(self.replay_status), title="Replay")
+        body = resp.json()
+        if isinstance(body, dict) and body.get("replaying"):
+            self.follow_replay(body)
+
+    def follow_replay(self, status: dict[str, Any]) -> None:
+        """A replay status (probe answer, control answer or a ``status`` event's
+        ``data.replay``): the first one binds the replay keys."""
+        first = self.replay_status is None
+        self.replay_status = status
+        self._follow_replay_clock(status)
+        if first:
+            for b in REPLAY_BINDINGS:
+                self.bind(b.key, b.action, description=b.description, show=False,
+                          key_display=b.key_display)  # fmt: skip
+            self.notify(summary(status), title="Replay")
 
     def _follow_replay_clock(self, status: dict[str, Any]) -> None:
         """Lag in a replay is measured against the replay clock, not the wall clock."""
@@ -94,16 +105,6 @@ class ReplayActions(TradingActions):
             self.market.clock = self.replay_clock.now_ns
         else:
             self.replay_clock.update(status)
-
-    async def _refresh_replay_status(self) -> None:
-        """Follow seeks and speed changes made elsewhere (the browser, another terminal)."""
-        try:
-            resp = await self.conn.http.get("/api/replay")
-        except httpx.HTTPError:
-            return
-        if resp.status_code == 200 and resp.json().get("replaying"):
-            self.replay_status = resp.json()
-            self._follow_replay_clock(self.replay_status)
 
     def replay_help_groups(self) -> list[tuple[str, list[Binding]]]:
         """The help screen's replay section (none when the server does not replay)."""
@@ -119,8 +120,7 @@ class ReplayActions(TradingActions):
         if resp.status_code != 200:
             self.notify(str(data.get("message", resp.status_code)), severity="error")
             return
-        self.replay_status = data
-        self._follow_replay_clock(data)
+        self.follow_replay(data)
         self.notify(summary(data), title="Replay")
 
     async def action_replay_toggle(self) -> None:

@@ -18,9 +18,10 @@ from client_tui.connection import Connection
 from client_tui.model.ladder import LadderState, choose_step
 from client_tui.model.market import MarketState, SymbolMarket
 from client_tui.model.orders import OrderTracker, Portfolio
+from client_tui.model.sizing import check_on_grid, default_size, step_size
 from client_tui.screens import ConfirmScreen, ReplaceScreen
 from client_tui.widgets import OrdersPanel, OrderTicket
-from shared.values import to_units
+from shared.values import InvalidDecimal, to_units
 
 __all__ = ["TradingActions"]
 
@@ -40,6 +41,9 @@ class TradingActions(App[None]):
     conn: Connection
     ladders: dict[str, LadderState]
     confirm_notional: Decimal | None
+    default_notional: Decimal
+    #: the ticket's size follows ``default_size`` until the trader chooses one
+    auto_size: bool = True
     _dirty: set[str]
 
     def _q(self, selector: Any, expect: Any = None) -> Any:
@@ -78,6 +82,7 @@ class TradingActions(App[None]):
         m = self.active()
         if state is not None and state.cursor is not None and m is not None:
             self._q(OrderTicket).price = m.info.price(state.cursor)
+            self._update_notional()
 
     def action_side(self, side: str) -> None:
         """Ticket: this side, at the ladder cursor's price."""
@@ -86,15 +91,64 @@ class TradingActions(App[None]):
         self._sync_ticket_price()
 
     def action_size(self, steps: int) -> None:
-        """Ticket: quantity up/down by one whole unit (or one lot when lots are larger)."""
+        """Ticket: the next preset size up/down (1, 2, 5 x 10^k lots; ``model.sizing``)."""
         m = self.active()
         if m is None:
             return
         info = m.info
         ticket = self._q(OrderTicket)
-        step = max(info.lot, 10**info.qty_decimals)
-        qty = to_units(ticket.qty, info.qty_decimals) + steps * step
-        ticket.qty = info.qty(max(qty, info.min_qty, info.lot))
+        try:
+            units = to_units(ticket.qty, info.qty_decimals)
+        except InvalidDecimal:
+            units = 0
+        self.auto_size = False
+        ticket.qty = info.qty(step_size(units, steps, info.lot, info.min_qty))
+        self._update_notional()
+
+    def default_size(self, m: SymbolMarket) -> str:
+        """A small order of the symbol: the largest preset worth at most
+        ``default_notional`` at the mark (the smallest preset before there is a mark)."""
+        info = m.info
+        mark = self.marks().get(info.symbol)
+        units = default_size(info.lot, info.min_qty, mark, info.qty_decimals,
+                             self.default_notional)  # fmt: skip
+        return info.qty(units)
+
+    def _apply_default_size(self) -> None:
+        """While the trader has not chosen a size, follow the default (it needs a price)."""
+        m = self.active()
+        if m is not None and self.auto_size:
+            self._q(OrderTicket).qty = self.default_size(m)
+        self._update_notional()
+
+    def _update_notional(self) -> None:
+        ticket = self._q(OrderTicket)
+        try:
+            value = self.ticket_notional()
+        except ArithmeticError:
+            ticket.notional = ""
+            return
+        ticket.notional = f"{value:,.2f}" if value else ""
+
+    def ticket_problem(self) -> str | None:
+        """Why the ticket cannot be sent as it is (size or price off the grid), or None."""
+        m = self.active()
+        ticket = self._q(OrderTicket)
+        if m is None:
+            return "no symbol"
+        info = m.info
+        try:
+            qty = to_units(ticket.qty, info.qty_decimals)
+        except InvalidDecimal:
+            return f"size {ticket.qty or '(empty)'} is not a multiple of {info.qty(info.lot)}"
+        problem = check_on_grid(qty, info.lot, info.min_qty, "size", info.qty)
+        if problem is None and ticket.order_type == "limit":
+            try:
+                price = to_units(ticket.price, info.price_decimals)
+            except InvalidDecimal:
+                return f"price {ticket.price or '(empty)'} is not a multiple of {info.price(info.tick)}"
+            problem = check_on_grid(price, info.tick, info.tick, "price", info.price)
+        return problem
 
     def action_order_type(self) -> None:
         """Ticket: limit <-> market (a market order is IOC)."""
@@ -123,13 +177,17 @@ class TradingActions(App[None]):
         price = Decimal(ticket.price) if ticket.order_type == "limit" and ticket.price else None
         if price is None:
             price = self.marks().get(self.symbol) or Decimal(0)
-        return price * Decimal(ticket.qty)
+        return price * Decimal(ticket.qty or "0")
 
     def action_send(self) -> None:
         """Send the ticket (after a confirmation above the configured notional)."""
         ticket = self._q(OrderTicket)
         if not ticket.symbol or (ticket.order_type == "limit" and not ticket.price):
             ticket.last_result = "no price: move the ladder cursor first"
+            return
+        problem = self.ticket_problem()
+        if problem is not None:
+            ticket.last_result = f"not sent: {problem}"
             return
         notional = self.ticket_notional()
         if self.confirm_notional is not None and notional > self.confirm_notional:

@@ -10,13 +10,17 @@ import time
 from collections.abc import Sequence
 from decimal import Decimal
 
+from shared.values import format_units
+
 __all__ = [
     "SPARK_CHARS",
     "change_pct",
     "compact",
+    "fit_decimal",
     "fmt_clock",
     "fmt_duration_ms",
     "fmt_signed",
+    "mid_text",
     "percentile",
     "size_bar",
     "sparkline",
@@ -125,3 +129,34 @@ def compact(value: Decimal | float, *, signed: bool = True, decimals: int = 2) -
     if signed and v > 0 and text.strip("0."):
         return "+" + text
     return text
+
+
+def fit_decimal(text: str, width: int) -> str:
+    """A decimal string in at most ``width`` cells: trailing decimals are cut first (never
+    rounded up), then it becomes :func:`compact` (``17.2k``). Fits already: unchanged."""
+    if len(text) <= width:
+        return text
+    whole, _, frac = text.partition(".")
+    room = width - len(whole) - 1
+    if frac and room >= 1:
+        return f"{whole}.{frac[:room]}"
+    if len(whole) <= width:
+        return whole
+    try:
+        short = compact(Decimal(text), signed=False, decimals=0)
+    except ArithmeticError:
+        return text[:width]
+    suffix = short[-1] if short[-1] in "kMB" else ""
+    mantissa = short[: len(short) - len(suffix)]
+    if len(short) > width and "." in mantissa:
+        keep = max(width - len(suffix), mantissa.index("."))
+        mantissa = mantissa[:keep].rstrip(".")
+    return (mantissa + suffix)[: max(width, len(mantissa + suffix))]
+
+
+def mid_text(mid_x2: int, price_decimals: int) -> str:
+    """The mid of twice-the-mid ``mid_x2`` (price units) in the symbol's decimals, with one
+    more decimal only when the mid falls between two ticks."""
+    if mid_x2 % 2 == 0:
+        return format_units(mid_x2 // 2, price_decimals)
+    return format_units(mid_x2 * 5, price_decimals + 1)

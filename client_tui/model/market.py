@@ -1,12 +1,18 @@
 """Market-data state of the client: books, trades, tickers, candles, lag and resyncs.
 
-Exports ``SymbolInfo``, ``SymbolMarket``, ``MarketState`` and ``ReplayClockEstimate``.
+Exports ``SymbolInfo``, ``SymbolMarket``, ``MarketState``, ``ReplayClockEstimate`` and
+``add_candle``.
 
 Contract: the connection calls :meth:`MarketState.apply` with every §4 event (name and
 decoded payload) in stream order. ``apply`` returns ``None`` when the event was applied, or
 a reason string when the book of that symbol can no longer be trusted (a ``seq`` gap, a
 delta before any snapshot, or a checksum mismatch after applying); the caller must then
-resynchronise (fresh snapshots) and call :meth:`reset_books` first.
+resynchronise (fresh snapshots) and call :meth:`reset_books` first. A ``reset`` event goes
+to :meth:`MarketState.apply_reset` instead.
+
+In a replay, every seek starts the tape and the candles afresh: a ``reset`` with reason
+``seek`` clears them, and so does a ``status`` whose ``data.replay.seeks`` went up (a forward
+seek publishes no reset); candles are kept in time order whatever order they arrive in.
 
 Books are dicts of integer price units -> integer quantity units; the checksum is verified
 with ``shared.checksum.book_checksum`` over the canonical decimal strings.
@@ -24,9 +30,10 @@ from typing import Any
 from shared.checksum import CHECKSUM_DEPTH, book_checksum
 from shared.values import InvalidDecimal, format_units, to_units
 
-__all__ = ["MarketState", "SymbolInfo", "SymbolMarket"]
+__all__ = ["MarketState", "ReplayClockEstimate", "SymbolInfo", "SymbolMarket", "add_candle"]
 
 LAG_WINDOW_S = 60.0
+MAX_CANDLES_KEPT = 240
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,20 @@ class SymbolMarket:
     )
     spark: deque[float] = field(default_factory=lambda: deque(maxlen=120))
     state: str = "open"
+    #: The replay's ``seeks`` counter as last seen in this symbol's ``status`` (None: none yet).
+    seeks: int | None = None
+    #: A ``reset`` (reason ``seek``) already cleared the history of the seek still to be
+    #: counted by the next ``status``: that status must not clear it again.
+    seek_cleared: bool = False
+
+    def clear_history(self) -> None:
+        """Forget trades, ticker, candles and sparkline (after a replay seek: they belong to
+        another stretch of recorded time)."""
+        self.trades.clear()
+        self.ticker = None
+        for series in self.candles.values():
+            series.clear()
+        self.spark.clear()
 
     @property
     def best_bid(self) -> int | None:
@@ -136,6 +157,9 @@ class MarketState:
     #: (default), or in a replay the replay clock (``ReplayClockEstimate.now_ns``), since a
     #: recorded event's ``ts`` is recorded time.
     clock: Callable[[int], int] | None = None
+    #: The newest replay status seen in a ``status`` event's ``data.replay`` (None: not a
+    #: replay, or no status yet).
+    replay: dict[str, Any] | None = None
 
     def load_symbols(self, items: list[dict[str, Any]]) -> None:
         """Register the symbols of ``GET /api/symbols`` (keeps existing state)."""
@@ -214,13 +238,34 @@ class MarketState:
         elif event == "ticker":
             m.ticker = data
         elif event == "candle":
-            series = m.candles.setdefault(str(data["interval"]), OrderedDict())
-            series[int(data["t"])] = data
-            while len(series) > 240:
-                series.popitem(last=False)
+            add_candle(m.candles.setdefault(str(data["interval"]), OrderedDict()), data)
         elif event == "status":
             m.state = str(data.get("state", m.state))
+            replay = data.get("replay")
+            if isinstance(replay, dict):
+                self.replay = replay
+                self._follow_seeks(m, int(replay.get("seeks") or 0))
         return None
+
+    def _follow_seeks(self, m: SymbolMarket, seeks: int) -> None:
+        # Any seek (back, or forward without a reset) makes the tape and candles another
+        # stretch of time: start them afresh, once per seek.
+        if m.seeks is not None and seeks > m.seeks:
+            if m.seek_cleared:
+                m.seek_cleared = False
+            else:
+                m.clear_history()
+        m.seeks = seeks
+
+    def apply_reset(self, reason: str) -> None:
+        """A ``reset`` event: forget every book; a replay seek (``reason == "seek"``) also
+        forgets trades and candles, since the snapshots that follow are of another time."""
+        self.resets += 1
+        self.reset_books()
+        if reason == "seek":
+            for m in self.symbols.values():
+                m.clear_history()
+                m.seek_cleared = True
 
     def _delta(self, m: SymbolMarket, data: dict[str, Any]) -> str | None:
         if m.seq is None:
@@ -245,6 +290,21 @@ class MarketState:
             return f"{m.info.symbol}: checksum mismatch at seq {data.get('seq')}"
         self.checksum_ok += 1
         return None
+
+
+def add_candle(series: OrderedDict[int, dict[str, Any]], data: dict[str, Any]) -> None:
+    """Put one candle into ``series`` (oldest first) by its start time ``t``: a newer one is
+    appended, one already there replaced, an older one inserted in its place (never appended
+    after newer candles), keeping the newest ``MAX_CANDLES_KEPT``."""
+    t = int(data["t"])
+    newest = next(reversed(series), None) if series else None
+    series[t] = data
+    if newest is not None and t < newest:
+        ordered = sorted(series.items())
+        series.clear()
+        series.update(ordered)
+    while len(series) > MAX_CANDLES_KEPT:
+        series.popitem(last=False)
 
 
 class ReplayClockEstimate:

@@ -55,10 +55,25 @@ class CandleChart(Widget):
         """The last finished figure."""
         return self._text
 
-    def show(self, symbol: str, interval: str, candles: Sequence[dict[str, Any]]) -> None:
-        """Rebuild the figure from ``candles`` (oldest first, §4 ``candle`` payloads)."""
+    def show(
+        self,
+        symbol: str,
+        interval: str,
+        candles: Sequence[dict[str, Any]],
+        empty_note: str = "waiting for candles…",
+    ) -> None:
+        """Rebuild the figure from ``candles`` (oldest first, §4 ``candle`` payloads); with
+        none, show ``empty_note`` (why there are none) instead of an empty figure."""
         self._generation += 1
         generation = self._generation
+        if not candles:
+            self._last = None
+            self._finished(
+                generation,
+                Text(f"{symbol} · {interval} candles\n\n{empty_note}", style="#5c6370"),
+                (self.size.width, self.size.height),
+            )
+            return
         width, height = self.size.width, self.size.height
         tail = [dict(c) for c in list(candles)[-MAX_CANDLES:]]
         self._last = (symbol, interval, tail)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
+from client_tui.model.format import fit_decimal, mid_text
 from client_tui.model.ladder import LadderState, build_ladder
 from client_tui.model.market import SymbolMarket
 from client_tui.model.orders import OrderTracker
 from client_tui.widgets.lines import LineBuilder, LinesWidget
-from shared.values import format_units, to_units
+from shared.values import to_units
 
 __all__ = ["LadderView"]
 
@@ -16,6 +17,8 @@ BID = "#26d07c"
 ASK = "#ff5c57"
 OWN = "#ffd75f"
 DIM = "#5c6370"
+OWN_W = 4
+MIN_BAR = 2
 
 
 class LadderView(LinesWidget, can_focus=True):
@@ -56,57 +59,74 @@ class LadderView(LinesWidget, can_focus=True):
             own_buy=own["buy"],
             own_sell=own["sell"],
         )
-        width = max(self.size.width - 2, 40)
-        pw = max(len(info.price(r.price)) for r in view.rows) + 2
-        qw = 9
-        bar_w = max(3, (width - pw - 2 * qw - 2 * 4) // 2)
+        width = max(self.size.width, 30)
+        prices = [info.price(r.price) for r in view.rows]
+        pw = max(len(p) for p in prices)
+        bids = [info.qty(r.bid_qty) if r.bid_qty else "" for r in view.rows]
+        asks = [info.qty(r.ask_qty) if r.ask_qty else "" for r in view.rows]
+        # Columns from the symbol's decimals, each kept apart by a space: own(4) bar ' ' bid
+        # ' ' marker price ' ' ask ' ' bar own(4). Sizes too long for the panel lose trailing
+        # decimals first (fit_decimal), so price and size never run together.
+        fixed = 2 * OWN_W + pw + 1 + 4
+        qw = max(3, *(len(q) for q in bids + asks))
+        qw = max(3, min(qw, (width - fixed - 2 * MIN_BAR) // 2))
+        bar_w = max(1, (width - fixed - 2 * qw) // 2)
         text = LineBuilder()
-        spread = info.price(view.spread) if view.spread is not None else "-"
-        mid = (
-            format_units(view.mid_x2 * 5, info.price_decimals + 1)
-            if view.mid_x2 is not None
-            else "-"
-        )
         bid = info.price(m.best_bid) if m.best_bid is not None else "-"
         ask = info.price(m.best_ask) if m.best_ask is not None else "-"
+        head = f" {info.symbol} {bid} / {ask}"
         text.append(f" {info.symbol} ", style="bold #e6e6e6")
         text.append(bid, style=f"bold {BID}")
         text.append(" / ", style=DIM)
         text.append(ask, style=f"bold {ASK}")
-        text.append(f"  spr {spread}  mid {mid}", style="#8a8f98")
+        extra = []
+        if view.spread is not None:
+            extra.append(f"spr {info.price(view.spread)}")
+        if view.mid_x2 is not None:
+            extra.append(f"mid {mid_text(view.mid_x2, info.price_decimals)}")
         if state.frozen:
-            text.append(" FROZEN", style="bold reverse #ffb000")
+            extra.append("FROZEN")
+        # What does not fit goes: the spread first, then the mid.
+        while extra and len(head) + sum(len(e) + 2 for e in extra) > width:
+            extra.pop(0)
+        for e in extra:
+            style = "bold reverse #ffb000" if e == "FROZEN" else "#8a8f98"
+            text.append("  ")
+            text.append(e, style=style)
         text.append("\n")
         # The row size shows where the ask bars go when rows bucket several ticks.
         row_note = f"row {info.price(state.row_step)}" if state.row_step != info.tick else ""
+        row_note = row_note if len(row_note) <= bar_w else ""
         text.append(
-            f"{'own':>4}{'':>{bar_w}}{'BID':>{qw}}{'PRICE':^{pw}}{'ASK':<{qw}}"
-            f"{row_note:>{bar_w}}{'own':>4}\n",
+            f"{'own':>{OWN_W}}{'':>{bar_w}} {'BID':>{qw}}  {'PRICE':^{pw}} {'ASK':<{qw}} "
+            f"{row_note:>{bar_w}}{'own':>{OWN_W}}\n",
             style="bold #8a8f98",
         )
         top = max(view.max_qty, 1)
-        for row in view.rows:
+        for row, price, bid_q, ask_q in zip(view.rows, prices, bids, asks, strict=True):
             cursor = row.price == state.cursor
             base = "on #2a3242" if cursor else ""
             own_b = info.qty(row.own_buy) if row.own_buy else ""
             own_s = info.qty(row.own_sell) if row.own_sell else ""
-            text.append(f"{_short(own_b):>4}", style=f"bold {OWN} {base}")
+            text.append(f"{_short(own_b):>{OWN_W}}", style=f"bold {OWN} {base}")
             bar = "█" * round(row.bid_qty / top * bar_w) if row.bid_qty else ""
-            text.append(f"{bar:>{bar_w}}", style=f"#1d6b45 {base}")
-            bid = info.qty(row.bid_qty) if row.bid_qty else ""
-            text.append(f"{bid:>{qw}}", style=f"{'bold ' if row.best_bid else ''}{BID} {base}")
+            text.append(f"{bar:>{bar_w}} ", style=f"#1d6b45 {base}")
+            text.append(
+                f"{fit_decimal(bid_q, qw):>{qw}} ",
+                style=f"{'bold ' if row.best_bid else ''}{BID} {base}",
+            )
             price_style = (
                 "bold #ffffff" if cursor else ("#c8ccd4" if row.bid_qty or row.ask_qty else DIM)
             )
             marker = "▸" if cursor else " "
+            text.append(f"{marker}{price:>{pw}} ", style=f"{price_style} {base}")
             text.append(
-                f"{marker}{info.price(row.price):^{pw - 2}} ", style=f"{price_style} {base}"
+                f"{fit_decimal(ask_q, qw):<{qw}} ",
+                style=f"{'bold ' if row.best_ask else ''}{ASK} {base}",
             )
-            ask = info.qty(row.ask_qty) if row.ask_qty else ""
-            text.append(f"{ask:<{qw}}", style=f"{'bold ' if row.best_ask else ''}{ASK} {base}")
             bar = "█" * round(row.ask_qty / top * bar_w) if row.ask_qty else ""
             text.append(f"{bar:<{bar_w}}", style=f"#7a2b2b {base}")
-            text.append(f"{_short(own_s):<4}\n", style=f"bold {OWN} {base}")
+            text.append(f"{_short(own_s):<{OWN_W}}\n", style=f"bold {OWN} {base}")
         self.set_lines(text.lines)
 
 

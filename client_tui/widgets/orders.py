@@ -48,22 +48,31 @@ class OrdersPanel(Static, can_focus=True):
         self._ids = [o.client_order_id for o in orders]
         if self.selected not in self._ids:
             self.selected = self._ids[0] if self._ids else None
+        shown = orders[:50]
+        # Widths from the values (the symbols' decimals); the key gives way on a narrow panel.
+        pw = max([5, *(len(o.price or "MKT") for o in shown)]) + 1
+        qw = max([3, *(len(q) for o in shown for q in (o.qty, o.leaves_qty))]) + 1
+        sw = max([4, *(len(o.symbol) for o in shown)]) + 1
+        kw = max(9, min(17, self.size.width - (sw + 5 + pw + 2 * qw + 2 + 16)))
         t = Text(no_wrap=True, overflow="crop")
         t.append(
-            f" {'KEY':<17}{'SYM':<9}{'SIDE':<5}{'PRICE':>10}{'QTY':>9}{'LEFT':>9}  STATUS\n",
+            f" {'KEY':<{kw}}{'SYM':<{sw}}{'SIDE':<5}{'PRICE':>{pw}}{'QTY':>{qw}}{'LEFT':>{qw}}"
+            "  STATUS\n",
             style="bold #8a8f98",
         )
-        for o in orders[:50]:
+        for o in shown:
             sel = o.client_order_id == self.selected
             base = "on #2a3242" if sel else ""
             side_c = "#26d07c" if o.side == "buy" else "#ff5c57"
             t.append(
-                ("▸" if sel else " ") + f"{o.client_order_id[-16:]:<17}", style=f"#e6e6e6 {base}"
+                ("▸" if sel else " ") + f"{o.client_order_id[-(kw - 1) :]:<{kw}}",
+                style=f"#e6e6e6 {base}",
             )
-            t.append(f"{o.symbol:<9}", style=f"#e6e6e6 {base}")
+            t.append(f"{o.symbol:<{sw}}", style=f"#e6e6e6 {base}")
             t.append(f"{o.side:<5}", style=f"{side_c} {base}")
             t.append(
-                f"{o.price or 'MKT':>10}{o.qty:>9}{o.leaves_qty:>9}  ", style=f"#e6e6e6 {base}"
+                f"{o.price or 'MKT':>{pw}}{o.qty:>{qw}}{o.leaves_qty:>{qw}}  ",
+                style=f"#e6e6e6 {base}",
             )
             status = o.status + (" (cxl…)" if o.cancel_requested else "")
             t.append(f"{status}\n", style=f"{_STATUS.get(o.status, '')} {base}")
@@ -79,16 +88,21 @@ class FillsPanel(Static):
 
     def show(self, tracker: OrderTracker) -> None:
         """Redraw from the tracker's fills."""
+        fills = list(tracker.fills)[: max(self.size.height, 5)]
+        pw = max([5, *(len(f.price) for f in fills)]) + 1
+        qw = max([3, *(len(f.qty) for f in fills)]) + 1
+        sw = max([4, *(len(f.symbol) for f in fills)]) + 1
         t = Text(no_wrap=True, overflow="crop")
         t.append(
-            f" {'TIME':<13}{'SYM':<9}{'SIDE':<5}{'PRICE':>10}{'QTY':>9} {'LIQ':<6}{'FEE':>8}\n",
+            f" {'TIME':<13}{'SYM':<{sw}}{'SIDE':<5}{'PRICE':>{pw}}{'QTY':>{qw}} {'LIQ':<6}"
+            f"{'FEE':>8}\n",
             style="bold #8a8f98",
         )
-        for f in list(tracker.fills)[: max(self.size.height, 5)]:
+        for f in fills:
             side_c = "#26d07c" if f.side == "buy" else "#ff5c57"
-            t.append(f" {fmt_clock(f.ts) if f.ts else '-':<13}{f.symbol:<9}", style="#e6e6e6")
+            t.append(f" {fmt_clock(f.ts) if f.ts else '-':<13}{f.symbol:<{sw}}", style="#e6e6e6")
             t.append(f"{f.side:<5}", style=side_c)
-            t.append(f"{f.price:>10}{f.qty:>9} {f.liquidity:<6}{f.fee:>8}\n", style="#e6e6e6")
+            t.append(f"{f.price:>{pw}}{f.qty:>{qw}} {f.liquidity:<6}{f.fee:>8}\n", style="#e6e6e6")
         if not tracker.fills:
             t.append(" no fills yet", style="#5c6370")
         self.update(t, layout=False)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from rich.text import Text
 from textual.widgets import Static
 
-from client_tui.model.format import compact, fmt_clock, fmt_duration_ms, fmt_signed
+from client_tui.model.format import compact, fit_decimal, fmt_clock, fmt_duration_ms, fmt_signed
 from client_tui.model.market import MarketState, SymbolMarket
 from client_tui.model.orders import Portfolio
 from client_tui.widgets.lines import LineBuilder, LinesWidget
@@ -20,29 +20,43 @@ __all__ = ["FeedHealth", "PositionsPanel", "StaleBanner", "StatusBar", "TimeAndS
 class TimeAndSales(LinesWidget):
     """Trades of the active symbol, newest first, coloured by the aggressor (taker) side."""
 
-    def show(self, m: SymbolMarket | None) -> None:
-        """Redraw from the symbol's tape."""
+    def show(self, m: SymbolMarket | None, empty_note: str = "no trades yet") -> None:
+        """Redraw from the symbol's tape; ``empty_note`` says why it is empty."""
         t = LineBuilder()
-        t.append(f" {'TIME':<13}{'PRICE':>10}{'QTY':>10}  SIDE\n", style="bold #8a8f98")
-        if m is not None:
-            for tr in list(m.trades)[: max(self.size.height - 1, 5)]:
-                buy = tr.get("taker_side") == "buy"
-                colour = "#26d07c" if buy else "#ff5c57"
-                t.append(f" {fmt_clock(int(tr.get('ts', 0))):<13}", style="#8a8f98")
-                t.append(
-                    f"{tr['price']:>10}{tr['qty']:>10}  {'▲ buy' if buy else '▼ sell'}\n",
-                    style=colour,
-                )
+        trades = list(m.trades)[: max(self.size.height - 1, 5)] if m is not None else []
+        # Column widths from the symbol's decimals (the longest value shown), so a price
+        # with 9 decimals and a size with 8 never run together.
+        pw = max([5, *(len(str(tr["price"])) for tr in trades)]) + 1
+        qw = max([3, *(len(str(tr["qty"])) for tr in trades)]) + 1
+        t.append(f" {'TIME':<13}{'PRICE':>{pw}}{'QTY':>{qw}}  SIDE\n", style="bold #8a8f98")
+        for tr in trades:
+            buy = tr.get("taker_side") == "buy"
+            colour = "#26d07c" if buy else "#ff5c57"
+            t.append(f" {fmt_clock(int(tr.get('ts', 0))):<13}", style="#8a8f98")
+            t.append(
+                f"{tr['price']:>{pw}}{tr['qty']:>{qw}}  {'▲ buy' if buy else '▼ sell'}\n",
+                style=colour,
+            )
+        if m is not None and not trades:
+            t.append(f" {empty_note}\n", style="#5c6370")
         self.set_lines(t.lines)
 
 
 class PositionsPanel(Static):
     """Per-symbol position, average price, realized and unrealized P&L, then cash."""
 
-    def show(self, portfolio: Portfolio, marks: Mapping[str, Decimal | None]) -> None:
-        """Redraw; ``marks`` maps symbol -> mark price (mid, else last) for unrealized P&L."""
+    def show(
+        self,
+        portfolio: Portfolio,
+        marks: Mapping[str, Decimal | None],
+        price_decimals: Mapping[str, int] | None = None,
+    ) -> None:
+        """Redraw; ``marks`` maps symbol -> mark price (mid, else last) for unrealized P&L,
+        ``price_decimals`` symbol -> its price decimals (the average price is shown in them)."""
         t = Text(no_wrap=True, overflow="crop")
-        t.append(f" {'SYM':<8}{'POS':>8}{'AVG':>9}{'REAL':>9}{'UNREAL':>9}\n", style="bold #8a8f98")
+        t.append(
+            f" {'SYM':<8}{'POS':>8}{'AVG':>11}{'REAL':>9}{'UNREAL':>9}\n", style="bold #8a8f98"
+        )
         total = Decimal(0)
         for sym, pos in sorted(portfolio.positions.items()):
             unreal = pos.unrealized(marks.get(sym))
@@ -50,11 +64,10 @@ class PositionsPanel(Static):
             t.append(f" {sym:<8}", style="#e6e6e6")
             pos_c = "#26d07c" if pos.qty > 0 else ("#ff5c57" if pos.qty < 0 else "#8a8f98")
             t.append(f"{compact(pos.qty, signed=False, decimals=4):>8}", style=pos_c)
-            avg = f"{pos.avg_price:.2f}"
-            t.append(
-                f"{avg if len(avg) <= 9 else compact(pos.avg_price, signed=False):>9}",
-                style="#e6e6e6",
-            )
+            pd = (price_decimals or {}).get(sym, 2)
+            avg = f"{pos.avg_price:.{pd}f}"
+            avg = avg if len(avg) <= 10 else compact(pos.avg_price, signed=False, decimals=pd)
+            t.append(f" {fit_decimal(avg, 10):>10}", style="#e6e6e6")
             # P&L columns in compact form: 9 cells hold up to about +9,999,999.
             t.append(f"{compact(pos.realized_pnl):>9}", style=_pnl(pos.realized_pnl))
             un = compact(unreal) if unreal is not None else "-"

@@ -74,30 +74,32 @@ async def test_keyboard_order_creates_exactly_that_order(
     srv = live_server_factory()
     await seed_book(helpers, srv.url)
     alice = await helpers.login(srv.url, "alice")
-    app = make_app(srv.url, confirm_notional=Decimal("100000"))
+    app = make_app(srv.url, confirm_notional=Decimal("1000"))
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app, helpers)
         assert app.ladders[SYM].cursor == 6_000_000  # centred on the mid, 60000.00
+        # the default size is worth at most 1,000 (0.01); one preset up is 0.02
+        await helpers.wait_for(pilot, lambda: app.query_one("#ticket").qty == "0.0100")
         await pilot.press("down", "down", "down", "b", "plus")
         await pilot.pause()
         assert "t-alice-1" in helpers.screen_text(app)  # the key is visible before sending
         await pilot.press("enter")
-        # 2 x 59999.97 is above the 100k confirmation threshold: the dialog asks first.
+        # 0.02 x 59999.97 is above the 1,000 confirmation threshold: the dialog asks first.
         await helpers.wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert "119,999.94" in helpers.screen_text(app)
+        assert "1,200.00" in helpers.screen_text(app)
         await pilot.press("y")
         await helpers.wait_for(pilot, lambda: app.tracker.orders["t-alice-1"].status == "open")
         orders = await helpers.server_orders(srv.url, alice)
         assert [
             (o["client_order_id"], o["symbol"], o["side"], o["price"], o["qty"], o["order_type"])
             for o in orders
-        ] == [("t-alice-1", SYM, "buy", "59999.97", "2.0000", "limit")]
+        ] == [("t-alice-1", SYM, "buy", "59999.97", "0.0200", "limit")]
         await helpers.wait_for(
             pilot, lambda: "59999.97" in helpers.screen_text(app).split("Open orders")[-1]
         )
         # the ladder marks the own order at its level
         ladder = app.query_one("#ladder")
-        assert app.tracker.resting_by_price(SYM, "buy") == {"59999.97": Decimal("2.0000")}
+        assert app.tracker.resting_by_price(SYM, "buy") == {"59999.97": Decimal("0.0200")}
         assert ladder is not None
 
 
@@ -159,7 +161,8 @@ async def test_fill_updates_orders_fills_and_pnl(
         await helpers.wait_for(pilot, lambda: SYM in app.portfolio.positions, what="account")
         before = app.portfolio.positions[SYM].qty
         cash_before = app.portfolio.balances["cash"][0]
-        await pilot.press("b", "enter")  # 1.0000 @ 60000.00, rests (best ask is 60010.00)
+        await pilot.press("b", "e", "1", "enter")  # size typed: 1
+        await pilot.press("enter")  # 1 @ 60000.00, rests (best ask is 60010.00)
         await helpers.wait_for(pilot, lambda: app.tracker.orders["t-alice-1"].status == "open")
         # another account sells into it
         await helpers.rest_order(

@@ -191,3 +191,59 @@ def test_replay_lag_is_measured_against_the_replay_clock() -> None:
     # at max speed the newest event stands for the clock: lag 0 for the newest
     clock.update({**status, "speed": "max"})
     assert clock.now_ns(start + 70 * 10**9) == start + 70 * 10**9
+
+
+def _candle(t: int, c: str = "100.00") -> dict[str, Any]:
+    return {"symbol": "BTC-USD", "interval": "1s", "t": t, "o": c, "h": c, "l": c, "c": c,
+            "v": "1.000", "closed": True}  # fmt: skip
+
+
+def _trade(tid: int, ts: int) -> dict[str, Any]:
+    return {"symbol": "BTC-USD", "trade_id": tid, "price": "100.01", "qty": "0.100",
+            "taker_side": "buy", "ts": ts}  # fmt: skip
+
+
+def _status(seeks: int) -> dict[str, Any]:
+    return {"symbol": "BTC-USD", "state": "replay", "ts": 1,
+            "replay": {"clock": 1, "speed": "1", "paused": False, "seeks": seeks}}  # fmt: skip
+
+
+def test_candles_stay_in_time_order_whatever_order_they_arrive_in() -> None:
+    """An older candle is inserted in its place, not appended after newer ones (the chart's
+    time axis ran 15:17 -> 14:0x after a seek back; issue 17 #1)."""
+    m = fresh()
+    for t in (30, 10, 40, 20, 10):
+        m.apply("candle", _candle(t, f"{t}.00"))
+    series = m.symbols["BTC-USD"].candles["1s"]
+    assert list(series) == [10, 20, 30, 40]
+    assert series[10]["c"] == "10.00"
+
+
+def test_a_replay_seek_starts_tape_and_candles_afresh() -> None:
+    """Backwards: ``reset`` (seek) clears them; the status that counts that seek must not
+    clear what arrived after the reset. Forwards (no reset): the status' ``seeks`` does."""
+    m = fresh()
+    s = m.symbols["BTC-USD"]
+    m.apply("status", _status(0))
+    m.apply("trade", _trade(1, 5_000))
+    m.apply("candle", _candle(5_000))
+    m.apply("ticker", {"symbol": "BTC-USD", "last": "100.01", "open": "99"})
+    assert m.replay is not None and m.replay["seeks"] == 0
+    # a seek back: reset, fresh snapshot, a trade of the earlier time, then the status
+    m.apply_reset("seek")
+    assert not s.trades and not s.candles["1s"] and s.ticker is None and not s.bids
+    assert m.apply("snapshot", snapshot(9)) is None
+    m.apply("trade", _trade(1, 1_000))
+    m.apply("candle", _candle(1_000))
+    m.apply("status", _status(0))  # a periodic status before the seek is counted
+    m.apply("status", _status(1))
+    assert [t["ts"] for t in s.trades] == [1_000] and list(s.candles["1s"]) == [1_000]
+    # a seek forward that needed no reset: only the status says so
+    m.apply("trade", _trade(2, 2_000))
+    m.apply("status", _status(2))
+    assert not s.trades and not s.candles["1s"] and not s.spark
+    assert s.bids  # the book is not touched: it stays exact (no reset came)
+    # a reset for another reason keeps the tape
+    m.apply("trade", _trade(3, 90_000))
+    m.apply_reset("too_old")
+    assert len(s.trades) == 1
