@@ -237,6 +237,7 @@ class ReplayDriver:
         if node is None or node.hub is None or node.shutting_down:
             return
         st = self.status()
+        speed = self.player.status().speed
         items: list[tuple[str, str | None, dict[str, Any]]] = []
         for spec in self.source.symbols:
             items.append(
@@ -247,7 +248,10 @@ class ReplayDriver:
                         "symbol": spec.symbol,
                         "state": "replay",
                         "ts": st["clock"],
-                        "replay": st,
+                        # the protocol's fields (replay_speed absent at "max")
+                        "replay_clock": st["clock"],
+                        **({"replay_speed": speed} if speed is not None else {}),
+                        "replay": st,  # and the whole GET /api/replay status
                     },
                 )
             )

@@ -13,7 +13,7 @@ is the unsigned CRC32 of ``shared.checksum.book_checksum``.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Any, Annotated, ClassVar, Literal
 
 from pydantic import Field, StrictStr
 
@@ -101,12 +101,17 @@ class CandlePayload(WireModel):
 class StatusPayload(WireModel):
     """Trading state of ``symbol``; ``replay_*`` only while replaying recorded data."""
 
-    OMIT_IF_NONE: ClassVar[frozenset[str]] = frozenset({"ts", "replay_clock", "replay_speed"})
+    OMIT_IF_NONE: ClassVar[frozenset[str]] = frozenset(
+        {"ts", "replay_clock", "replay_speed", "replay"}
+    )
     symbol: StrictStr
     state: Literal["open", "halted", "replay"]
     ts: Nanos | None = None
     replay_clock: Nanos | None = None
     replay_speed: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    #: tickwire's extension while replaying: the whole ``GET /api/replay`` status (clock,
+    #: speed, paused, position, start, end, seeks, ...), so clients need not poll it
+    replay: dict[str, Any] | None = None
 
 
 class ResetPayload(WireModel):

@@ -7,7 +7,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+
+from shared.codec import decode_market
 
 from .conftest import sample
 from .live import (
@@ -136,5 +139,8 @@ def test_two_speeds_publish_identical_payloads(tmp_path: Path, batches: bool) ->
     assert statuses
     data = [s.payload() for s in statuses]
     assert all(d["state"] == "replay" and d["replay"]["speed"] == "25" for d in data)
+    for d in data:  # the contract's fields, and a strict client's model accepts the event
+        assert d["replay_clock"] == d["replay"]["clock"] and d["replay_speed"] == 25.0
+        decode_market("status", orjson.dumps(d))
     clocks = [d["replay"]["clock"] for d in data]
     assert clocks == sorted(clocks)
