@@ -13,7 +13,7 @@ is the unsigned CRC32 of ``shared.checksum.book_checksum``.
 
 from __future__ import annotations
 
-from typing import Any, Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StrictStr
 
