@@ -50,6 +50,12 @@ async function main() {
     onCandle: (c) => chart.onCandle(c),
     onResync: () => feed.countResync(),
     onRestart: () => feed.restartFresh(),
+    // a replay seek: the chart reloads its history (else it would drop every candle older
+    // than the last one drawn, and freeze after a seek backwards)
+    onSeek: () => {
+      chart.show(ui.symbol, ui.interval).catch((err) => ($("chart-stats").textContent = err.message));
+      schedule();
+    },
   });
   // ?transport= forces one; an unknown name is said so, not silently replaced
   const asked = params.get("transport");

@@ -63,6 +63,29 @@ async def test_replay_bar_buttons_and_scrubber(browser: Browser, tmp_path: Path)
         )
         assert clock.now() == target
         assert "13:30:30" in await page.locator(".replay-clock").inner_text()
+        # candles up to 13:30:30 are drawn; a seek back to 13:30:10 redraws the chart from
+        # there (it used to drop every candle older than the last one and freeze)
+        at_30 = target // 10**9
+        await page.wait_for_function(
+            f"window.tickwire.chart.state.lastTime >= {at_30 - 5}", timeout=WAIT_MS
+        )
+        seeks = await page.evaluate("window.tickwire.store.counters.seeks ?? 0")
+        await page.locator(".replay-scrub").fill("10000")
+        await page.wait_for_function(
+            "window.tickwire.replay.state.status.clock_iso.includes('13:30:10')", timeout=WAIT_MS
+        )
+        at_10 = (driver.source.start_ns + 10 * 10**9) // 10**9
+        await page.wait_for_function(
+            f"!window.tickwire.chart.state.loading"
+            f" && window.tickwire.chart.state.lastTime <= {at_10}",
+            timeout=WAIT_MS,
+        )
+        assert await page.evaluate("window.tickwire.store.counters.seeks") > seeks
+        # the tape holds nothing from after the new clock
+        newest = await page.evaluate(
+            "(window.tickwire.store.trades.get(window.tickwire.ui.symbol) ?? [])[0]?.ts ?? 0"
+        )
+        assert newest <= driver.source.start_ns + 10 * 10**9
         assert errors == []
 
 

@@ -17,12 +17,14 @@ import { MD_EVENTS } from "./protocol.js";
 const TAPE_LENGTH = 80;
 
 export class MarketStore {
-  constructor({ specs = new Map(), fetchJson, onResync = () => {}, onCandle = () => {}, onRestart = () => {} }) {
+  constructor({ specs = new Map(), fetchJson, onResync = () => {}, onCandle = () => {}, onRestart = () => {}, onSeek = () => {} }) {
     this.specs = specs; // symbol -> {price_decimals, qty_decimals, ...}
     this.fetchJson = fetchJson;
     this.onResync = onResync;
     this.onCandle = onCandle;
     this.onRestart = onRestart;
+    this.onSeek = onSeek; // a replay seek: trades and candles start afresh
+    this.replaySeeks = null; // the replay's seek count as its status events last said
     this.books = new Map();
     this.tickers = new Map();
     this.tickDirection = new Map(); // symbol -> "up" | "down" since the last render
@@ -31,7 +33,7 @@ export class MarketStore {
     this.status = new Map();
     this.syncing = new Map(); // symbol -> buffered deltas while a resync is in flight
     this.dirty = { book: new Set(), ticker: new Set(), trades: new Set() };
-    this.counters = { resyncs: 0, tradeGaps: 0, checksumOk: 0, checksumBad: 0, resets: 0, events: 0, byEvent: {} };
+    this.counters = { resyncs: 0, tradeGaps: 0, checksumOk: 0, checksumBad: 0, resets: 0, seeks: 0, events: 0, byEvent: {} };
   }
 
   book(symbol) {
@@ -65,15 +67,39 @@ export class MarketStore {
       case MD_EVENTS.STATUS:
         this.status.set(data.symbol, data);
         this.dirty.ticker.add(data.symbol);
+        this.noteReplay(data.replay);
         break;
       case MD_EVENTS.RESET:
         // History was lost: ids and trade ids restart; the snapshots that follow rebuild books.
         this.counters.resets += 1;
         this.lastTradeId.clear();
+        if (data.reason === "seek") {
+          // a seek (backwards, or forwards to a checkpoint): the status after it counts it
+          if (this.replaySeeks !== null) this.replaySeeks += 1;
+          this.seeked();
+        }
         break;
       default:
         throw new Error(`unknown market-data event: ${event}`);
     }
+  }
+
+  /** A replay status (`status` data.replay): a seek count that rose without a reset before
+   * it (a forward seek played through) also starts trades and candles afresh. */
+  noteReplay(replay) {
+    if (!replay || typeof replay.seeks !== "number") return;
+    const before = this.replaySeeks;
+    if (before === null || replay.seeks > before) {
+      this.replaySeeks = replay.seeks;
+      if (before !== null) this.seeked();
+    }
+  }
+
+  seeked() {
+    this.counters.seeks += 1;
+    this.trades.clear();
+    for (const symbol of this.specs.keys()) this.dirty.trades.add(symbol);
+    this.onSeek();
   }
 
   onSnapshot(data) {
