@@ -44,6 +44,7 @@ async function main() {
   const frameCost = new TransportStats("frame"); // our own work per frame, in ms
 
   const chart = createChart($("chart"), { fetchJson });
+  let replayBar = null; // created below; status events may name a replay before it exists
   const store = new MarketStore({
     specs,
     fetchJson,
@@ -52,6 +53,7 @@ async function main() {
     onRestart: () => feed.restartFresh(),
     // a replay seek: the chart reloads its history (else it would drop every candle older
     // than the last one drawn, and freeze after a seek backwards)
+    onReplay: (status) => replayBar?.onStatus(status),
     onSeek: () => {
       chart.show(ui.symbol, ui.interval).catch((err) => ($("chart-stats").textContent = err.message));
       schedule();
@@ -110,6 +112,7 @@ async function main() {
   );
 
   const replay = createReplayBar($("replay"), { fetchJson });
+  replayBar = replay;
 
   let accountTimer = null;
   function refreshAccount() {

@@ -40,6 +40,8 @@ async def test_replay_bar_buttons_and_scrubber(browser: Browser, tmp_path: Path)
         page = await browser.new_page(viewport={"width": 1440, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        gets: list[str] = []
+        page.on("request", lambda r: gets.append(r.url) if r.method == "GET" and "/api/replay" in r.url else None)  # fmt: skip
         await page.goto(srv.url + "/")
         bar = page.locator("#replay")
         await bar.wait_for(state="visible", timeout=WAIT_MS)
@@ -86,6 +88,9 @@ async def test_replay_bar_buttons_and_scrubber(browser: Browser, tmp_path: Path)
             "(window.tickwire.store.trades.get(window.tickwire.ui.symbol) ?? [])[0]?.ts ?? 0"
         )
         assert newest <= driver.source.start_ns + 10 * 10**9
+        # the bar followed the stream's status events; GET /api/replay was asked once
+        assert await page.evaluate("window.tickwire.replay.state.updates") > 0
+        assert len(gets) == 1, gets
         assert errors == []
 
 
@@ -95,6 +100,10 @@ async def test_no_replay_bar_on_a_live_market(
 ) -> None:
     srv = live_server_factory()
     page = await browser.new_page()
+    gets: list[str] = []
+    page.on("request", lambda r: gets.append(r.url) if "/api/replay" in r.url else None)
     await page.goto(srv.url + "/")
     await page.wait_for_function("window.tickwire?.replay.state.probes >= 1", timeout=WAIT_MS)
+    await page.wait_for_timeout(2500)  # it polled once a second: nothing more now
+    assert len(gets) == 1, gets
     assert await page.locator("#replay").is_hidden()

@@ -17,13 +17,14 @@ import { MD_EVENTS } from "./protocol.js";
 const TAPE_LENGTH = 80;
 
 export class MarketStore {
-  constructor({ specs = new Map(), fetchJson, onResync = () => {}, onCandle = () => {}, onRestart = () => {}, onSeek = () => {} }) {
+  constructor({ specs = new Map(), fetchJson, onResync = () => {}, onCandle = () => {}, onRestart = () => {}, onSeek = () => {}, onReplay = () => {} }) {
     this.specs = specs; // symbol -> {price_decimals, qty_decimals, ...}
     this.fetchJson = fetchJson;
     this.onResync = onResync;
     this.onCandle = onCandle;
     this.onRestart = onRestart;
     this.onSeek = onSeek; // a replay seek: trades and candles start afresh
+    this.onReplay = onReplay; // a status event's replay status (the replay bar follows it)
     this.replaySeeks = null; // the replay's seek count as its status events last said
     this.books = new Map();
     this.tickers = new Map();
@@ -88,6 +89,7 @@ export class MarketStore {
    * it (a forward seek played through) also starts trades and candles afresh. */
   noteReplay(replay) {
     if (!replay || typeof replay.seeks !== "number") return;
+    this.onReplay(replay);
     const before = this.replaySeeks;
     if (before === null || replay.seeks > before) {
       this.replaySeeks = replay.seeks;

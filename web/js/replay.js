@@ -1,10 +1,13 @@
 /**
  * Replay controls: pause/resume, slower/faster, and a scrubber showing the replay clock.
- * Exports createReplayBar(root, { fetchJson, fetchImpl }) -> { refresh(), state }.
+ * Exports createReplayBar(root, { fetchJson, fetchImpl }) -> { refresh(), onStatus(replay), state }.
  *
- * The bar stays hidden unless GET /api/replay says `replaying: true` (a server that is not
- * replaying answers `{"replaying": false}`). It polls the status once a second and after every action; the scrubber's range
- * is the recording (milliseconds after its start) and a release seeks there (`to: "+s"`).
+ * The bar stays hidden unless the server replays. It asks GET /api/replay once at load (a
+ * server that is not replaying answers `{"replaying": false}`, and is never asked again),
+ * then follows the replay's `status` events on the market-data stream (`data.replay`, the
+ * same status, sent on every change and every second: `onStatus`) and each action's answer;
+ * nothing polls. The scrubber's range is the recording (milliseconds after its start) and a
+ * release seeks there (`to: "+s"`).
  */
 import { el, setText } from "./dom.js";
 
@@ -20,8 +23,8 @@ export function nextSpeed(current, step) {
   return String([...numeric].reverse().find((s) => s < value) ?? current);
 }
 
-export function createReplayBar(root, { fetchJson, fetchImpl = fetch, pollMs = 1000 }) {
-  const state = { status: null, dragging: false, error: "", probes: 0 };
+export function createReplayBar(root, { fetchJson, fetchImpl = fetch }) {
+  const state = { status: null, dragging: false, error: "", probes: 0, updates: 0 };
   const toggle = el("button", "replay-toggle", "Pause");
   const slower = el("button", "replay-slower", "«");
   const speed = el("span", "replay-speed muted", "");
@@ -96,10 +99,15 @@ export function createReplayBar(root, { fetchJson, fetchImpl = fetch, pollMs = 1
     }
   });
 
+  /** A `status` event's `data.replay` (the GET /api/replay status) from the stream. */
+  function onStatus(replay) {
+    if (!replay || typeof replay !== "object") return;
+    state.status = { replaying: true, ...replay };
+    state.updates += 1;
+    render();
+  }
+
   root.hidden = true;
   refresh();
-  setInterval(() => {
-    if (!state.dragging) refresh();
-  }, pollMs);
-  return { refresh, state };
+  return { refresh, onStatus, state };
 }
