@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Decimal("10000"),
         help="ask for confirmation above this order notional (0 always asks)",
     )
+    parser.add_argument(
+        "--default-notional",
+        type=Decimal,
+        default=Decimal("1000"),
+        help="the ticket's default size: the largest preset worth at most this",
+    )
 
 
 def run(
@@ -53,12 +59,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     """``python -m client_tui [--url ...]``."""
     parser = argparse.ArgumentParser(prog="tickwire tui", description="tickwire trading terminal")
     add_arguments(parser)
-    # Only here for now: ``tickwire tui`` (exchange/cli.py) does not hand it to ``run`` yet.
-    parser.add_argument(
-        "--default-notional",
-        type=Decimal,
-        default=Decimal("1000"),
-        help="the ticket's default size: the largest preset worth at most this",
-    )
     args = parser.parse_args(argv)
     run(args.url, args.account, args.md_transport, args.confirm_notional, args.default_notional)

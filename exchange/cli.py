@@ -90,7 +90,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
                 return 1
             time.sleep(0.1)
     try:
-        run(args.url, args.account, args.md_transport, args.confirm_notional)
+        run(args.url, args.account, args.md_transport, args.confirm_notional,
+            args.default_notional)  # fmt: skip
     finally:
         if server is not None:
             server.terminate()
