@@ -1,7 +1,18 @@
 /**
  * Depth chart on a canvas: cumulative bid size (left, green) and ask size (right, red) over
- * price for the best `levels` levels of each side. Exports createDepthChart(canvas) -> { render(book) }.
+ * price for the best `levels` levels of each side. Exports createDepthChart(canvas) -> { render(book) }
+ * and midText(bid, ask, decimals). Labels are the book's own price strings and the mid is
+ * exact in the symbol's decimals (one more when it falls between two ticks), never a float
+ * rounded to 2 places (an 8- or 9-decimal symbol read "mid 0.00").
  */
+import { formatUnits, toUnits } from "./protocol.js";
+
+/** The exact mid of two canonical price strings with `decimals` decimals. */
+export function midText(bid, ask, decimals) {
+  const twice = toUnits(bid, decimals) + toUnits(ask, decimals);
+  if (twice % 2n === 0n) return formatUnits(twice / 2n, decimals);
+  return formatUnits(twice * 5n, decimals + 1); // a half tick: one decimal more
+}
 const BID = "38,166,154";
 const ASK = "239,83,80";
 
@@ -57,8 +68,10 @@ export function createDepthChart(canvas, { levels = 40 } = {}) {
     const { w, h, ratio } = resize();
     ctx.clearRect(0, 0, w, h);
     if (!book) return;
-    const bids = side(book.levels("bids", levels));
-    const asks = side(book.levels("asks", levels));
+    const bidLevels = book.levels("bids", levels);
+    const askLevels = book.levels("asks", levels);
+    const bids = side(bidLevels);
+    const asks = side(askLevels);
     if (bids.length === 0 && asks.length === 0) return;
     const prices = [...bids, ...asks].map(([p]) => p);
     const lo = Math.min(...prices);
@@ -74,10 +87,15 @@ export function createDepthChart(canvas, { levels = 40 } = {}) {
     ctx.font = `${10 * ratio}px ui-monospace, monospace`;
     ctx.textBaseline = "bottom";
     ctx.textAlign = "left";
-    ctx.fillText(String(lo), pad, h - 2 * ratio);
+    // the extremes as the book wrote them: the deepest bid (or best ask) and the deepest ask
+    const loText = (bidLevels.at(-1) ?? askLevels[0])[0];
+    const hiText = (askLevels.at(-1) ?? bidLevels[0])[0];
+    ctx.fillText(loText, pad, h - 2 * ratio);
     ctx.textAlign = "right";
-    ctx.fillText(String(hi), w - pad, h - 2 * ratio);
-    const mid = book.bestBid() && book.bestAsk() ? ((Number(book.bestBid()[0]) + Number(book.bestAsk()[0])) / 2).toFixed(2) : null;
+    ctx.fillText(hiText, w - pad, h - 2 * ratio);
+    const bid = book.bestBid();
+    const ask = book.bestAsk();
+    const mid = bid && ask ? midText(bid[0], ask[0], book.priceDecimals ?? decimalsIn(bid[0])) : null;
     if (mid !== null) {
       ctx.textAlign = "center";
       ctx.fillText(`mid ${mid}`, w / 2, h - 2 * ratio);
@@ -85,4 +103,9 @@ export function createDepthChart(canvas, { levels = 40 } = {}) {
   }
 
   return { render: draw };
+}
+
+function decimalsIn(price) {
+  const dot = price.indexOf(".");
+  return dot < 0 ? 0 : price.length - dot - 1;
 }
