@@ -8,9 +8,9 @@ Contract (see ``types`` and docs/architecture.md):
   nothing (no order, no key used, no reservation); an exception out of ``handle`` is a bug.
 * Events of one command: the direct reply first (ack / reject / cancel), then fills and
   cancels in execution order, then the stop orders its trades reached (each
-  ``OrderTriggered``, then that order's fills or cancel; see ``stops``), then market data: trades, one ``BookDelta`` per touched
-  symbol, a ``Ticker`` per symbol that traded or whose best level changed, candles
-  (closed ones first, then the ones a trade updated).
+  ``OrderTriggered``, then that order's fills or cancel; see ``stops``), then market data:
+  trades, one ``BookDelta`` per touched symbol, a ``Ticker`` per symbol that traded or
+  whose best level changed, candles (closed ones first, then the ones a trade updated).
 * ``market_batches=True`` (the server's setting): ``handle`` returns only the private events
   of a command, and market data waits for a ``Publish`` command, which returns the market
   data of every command since the previous one in the same shape, once per batch: all the
@@ -329,31 +329,7 @@ class Engine(ReplaceMixin):
             if not ok:
                 self._reject(cmd.account, coid, E.INSUFFICIENT_FUNDS, "insufficient funds")
                 return
-        self.order_seq += 1
-        order = Order(
-            self.order_seq,
-            acct.name,
-            coid,
-            symbol,
-            is_buy,
-            f.order_type,
-            f.price,
-            f.qty,
-            f.tif,
-            f.post_only,
-            self.now,
-        )
-        self.orders[order.order_id] = order
-        acct.keys[coid] = (fingerprint, order.order_id, self.now)
-        self.key_queue_of(acct).append((self.now, acct.name, coid))
-        if reserve:
-            order.reserved = reserve
-            if is_buy:
-                acct.reserved_cash += reserve
-            else:
-                acct.position(symbol).reserved += reserve
-        acct.open_orders[order.order_id] = order
-        self._accepted(acct, order)
+        order = self._open(acct, coid, f, fingerprint, reserve)
         if (
             f.tif == "gtc"
             and price is not None
@@ -395,10 +371,16 @@ class Engine(ReplaceMixin):
             if not ok:
                 self._reject(acct.name, coid, E.INSUFFICIENT_FUNDS, "insufficient funds")
                 return
+        self._add_stop(self._open(acct, coid, f, fingerprint, reserve))
+
+    def _open(
+        self, acct: Account, coid: str, f: NewFields, fingerprint: tuple[Any, ...], reserve: int
+    ) -> Order:
+        """Make the accepted order: its id, its key, its hold of ``reserve``, its ack."""
         self.order_seq += 1
         order = Order(
-            self.order_seq, acct.name, coid, symbol, f.is_buy, f.order_type, f.price, f.qty,
-            f.tif, False, self.now, stop,
+            self.order_seq, acct.name, coid, f.spec.symbol, f.is_buy, f.order_type, f.price,
+            f.qty, f.tif, f.post_only, self.now, f.stop_price,
         )  # fmt: skip
         self.orders[order.order_id] = order
         acct.keys[coid] = (fingerprint, order.order_id, self.now)
@@ -408,10 +390,10 @@ class Engine(ReplaceMixin):
             if f.is_buy:
                 acct.reserved_cash += reserve
             else:
-                acct.position(symbol).reserved += reserve
+                acct.position(f.spec.symbol).reserved += reserve
         acct.open_orders[order.order_id] = order
         self._accepted(acct, order)
-        self._add_stop(order)
+        return order
 
     def _on_cancel(self, cmd: Raw) -> None:
         acct = self._account(cmd.account)
