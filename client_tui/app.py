@@ -350,6 +350,9 @@ class TickwireApp(ReplayActions):
 
     def action_edit_ticket(self, field: str) -> None:
         """Type the ticket's size (``qty``) or price; Enter or escape come back."""
+        # The trader chooses now: the default size must not overwrite what is being typed
+        # (it follows the price on the slow tick while auto_size holds).
+        self.auto_size = False
         self._q(OrderTicket).edit(field)
 
     def on_order_ticket_done(self, _: OrderTicket.Done) -> None:
