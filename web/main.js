@@ -20,6 +20,7 @@ import { createRaceView } from "./js/raceview.js";
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const session = { account: null, token: null };
+const STALE_AFTER_MS = 1500; // market data silent this long (no transport live): prices dim
 
 async function fetchJson(path, options = {}) {
   const headers = { ...(options.headers ?? {}) };
@@ -192,7 +193,11 @@ async function main() {
       const orderInfo = orders
         ? `orders: ${orders.ready ? "live" : "reconnecting"} · exec_seq ${orders.tracker.lastExecSeq} · reconnects ${orders.reconnects} · re-sent ${orders.resent}${orders.notice ? ` · ${orders.notice}` : ""}`
         : "orders: not logged in";
-      connection.render(feed.snapshot(), orderInfo);
+      const snap = feed.snapshot();
+      connection.render(snap, orderInfo);
+      // Market data down for more than a moment: every price on the page is dimmed, so nobody
+      // trades on a frozen book thinking it live.
+      document.body.classList.toggle("md-down", !snap.current && snap.downForMs >= STALE_AFTER_MS);
       raceView.render(race ? race.snapshot() : null);
       if (account) positions.render(account, store.tickers); // P&L follows the last prices
       $("chart-stats").textContent = `${chart.state.updates} updates`;

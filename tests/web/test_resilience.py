@@ -243,3 +243,33 @@ async def test_lost_book_delta_is_detected_and_resynced(
         "() => document.querySelector('#conn-table tr[data-transport=\"ws\"] td:nth-child(11)').textContent === '1'"
     )
     assert opened.errors == []
+
+
+async def test_server_restart_dims_prices_and_goes_back_to_websocket(
+    live_server_factory: Any, open_page: Opener
+) -> None:
+    srv = live_server_factory(sim_rate=20.0)
+    opened = await open_page(srv.url)
+    await opened.until("() => window.tickwire.feed.current === 'ws'")
+    assert not await opened.js("() => document.body.classList.contains('md-down')")
+    srv.stop()
+    # Down for more than a moment: the prices on the page are dimmed, the panel says so.
+    await opened.until("() => document.body.classList.contains('md-down')")
+    await opened.until("() => getComputedStyle(document.getElementById('book')).opacity < 0.5")
+    await opened.until(
+        "() => /down for \\d+ s/.test(document.querySelector('#conn-current').textContent)"
+    )
+    # Long enough for the WebSocket's own retries to give up: the feed falls back.
+    await opened.until("() => window.tickwire.feed.stats.ws.failures >= 4")
+    live_server_factory(port=srv.port, data_dir=srv.settings.data_dir, sim_rate=20.0)
+    # Back up: the page does not stay on a fallback but tries the WebSocket again (2 s, then
+    # doubling), well before the old fixed 30 s.
+    await opened.until(
+        "() => window.tickwire.feed.current === 'ws' && window.tickwire.feed.upgrades >= 1"
+        " || window.tickwire.feed.current === 'ws' && window.tickwire.feed.stats.ws.state === 'live'",
+        timeout=15_000,
+    )
+    await opened.until("() => !document.body.classList.contains('md-down')")
+    await opened.until("() => window.tickwire.feed.stats.ws.messages > 5")
+    assert only_network_noise(opened.errors), opened.errors
+

@@ -35,6 +35,8 @@ export function createConnectionPanel({ table, current, badge, switchForm, order
       } else {
         current.textContent = snap.forced ? `${name} (forced)` : name;
       }
+      if (!snap.current && snap.downForMs >= 1000) current.textContent = `down for ${Math.round(snap.downForMs / 1000)} s, reconnecting…`;
+      else if (snap.nextUpgrade?.mode) current.textContent += ` · trying ${LABELS[snap.nextUpgrade.mode]} again in ${Math.ceil(snap.nextUpgrade.inMs / 1000)} s`;
       current.title = rtcError ? `WebRTC: ${rtcError}` : "";
       // The switch shows what is in force, also when it came from the URL (?transport=).
       const chosen = snap.forced ?? "auto";

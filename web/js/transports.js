@@ -8,12 +8,13 @@
  * id) whatever transport carries it: WebSocket `/ws/md` (subscribe with `after`), SSE
  * `/md/stream` (EventSource; it resumes with Last-Event-ID by itself), long polling
  * `/md/poll?cursor=`, or, opt-in, WebRTC data channels (js/rtc.js). Order WS -> SSE -> poll by feature detection and on failure (see
- * FallbackPolicy); force(mode) pins one; force(null) returns to automatic. On a fallback, every
- * upgradeAfterMs it tries again a better transport that worked before. The last event id
+ * FallbackPolicy); force(mode) pins one; force(null) returns to automatic. On a fallback it
+ * tries a better transport again after upgradeAfterMs, doubling up to upgradeCapMs while the
+ * tries fail, unless that transport was refused by a reachable server. The last event id
  * is shared, so a switch of transport resumes where the previous one stopped. Call
  * noteRender() once per painted frame to sample event-to-render latency.
  */
-import { FallbackPolicy, detectSupport } from "./fallback.js";
+import { FallbackPolicy, backoffDelay, detectSupport } from "./fallback.js";
 import { CHANNELS, MD_EVENTS, MD_PREFIX, OPS, TRANSPORTS } from "./protocol.js";
 import { RtcTransport } from "./rtc.js";
 import { TransportStats, httpResponseBytes, sseFrameBytes, wsFrameBytes } from "./stats.js";
@@ -207,7 +208,8 @@ export class MarketFeed {
     onChange = () => {},
     env = globalThis,
     forced = null,
-    upgradeAfterMs = 30000,
+    upgradeAfterMs = 2000,
+    upgradeCapMs = 30000,
     policyOptions = {},
   }) {
     this.symbols = symbols;
@@ -229,28 +231,52 @@ export class MarketFeed {
     this.policy = null;
     this.policyOptions = policyOptions;
     this.upgradeAfterMs = upgradeAfterMs;
+    this.upgradeCapMs = upgradeCapMs;
     this.upgradeTimer = null;
+    this.upgradeAttempts = 0; // since the feed last sat on its best transport
+    this.upgradeAt = null; // epoch ms of the next try, for the panel
     this.upgrades = 0;
+    // Transports that failed without ever delivering since the feed was last live. When the
+    // next transport then works at its first try, the server was reachable: those were
+    // refused (no WebSocket through this proxy, a transport switched off) and are not retried.
+    // When the next one had to retry too, the server was down: they stay candidates.
+    this.cascade = new Set();
+    this.refused = new Set();
+    this.downSince = null; // performance.now() when data last stopped, null while live
   }
 
   start() {
     this.policy = new FallbackPolicy({ ...this.policyOptions, supported: this.supported, forced: this.forced });
-    this.arm();
+    this.downSince ??= this.env.performance.now();
     this.open(this.policy.first());
   }
 
-  // While on a fallback, periodically try to go back up to a transport that worked before
-  // (it dropped, e.g. a server restart, rather than being refused outright).
-  arm() {
-    clearInterval(this.upgradeTimer);
-    this.upgradeTimer = setInterval(() => this.maybeUpgrade(), this.upgradeAfterMs);
+  /** The transport above the current one to try again, or null (on the best one, or pinned). */
+  upgradeCandidate() {
+    if (this.policy.forced || !this.current) return null;
+    const order = this.policy.order;
+    return order.slice(0, order.indexOf(this.current)).find((mode) => this.everLive.has(mode) || !this.refused.has(mode)) ?? null;
+  }
+
+  // On a fallback, try to go back up with capped exponential backoff (2, 4, 8 ... 30 s): a
+  // server restart must not leave the page on SSE or long polling for good.
+  armUpgrade() {
+    clearTimeout(this.upgradeTimer);
+    this.upgradeAt = null;
+    if (!this.upgradeCandidate()) {
+      this.upgradeAttempts = 0;
+      return;
+    }
+    this.upgradeAttempts += 1;
+    const delayMs = backoffDelay(this.upgradeAttempts, { baseMs: this.upgradeAfterMs, capMs: this.upgradeCapMs });
+    this.upgradeAt = Date.now() + delayMs;
+    this.upgradeTimer = setTimeout(() => this.maybeUpgrade(), delayMs);
   }
 
   maybeUpgrade() {
-    if (this.policy.forced || !this.current || !this.transport) return;
-    const order = this.policy.order;
-    const better = order.slice(0, order.indexOf(this.current)).find((mode) => this.everLive.has(mode));
-    if (!better) return;
+    this.upgradeAt = null;
+    const better = this.upgradeCandidate();
+    if (!better || !this.transport) return;
     this.transport.close();
     this.stats[this.current].state = "closed";
     this.transport = null;
@@ -274,13 +300,13 @@ export class MarketFeed {
     this.lastId = null;
     const mode = this.current ?? this.policy.first();
     this.stop();
-    this.arm();
     this.open(mode);
   }
 
   stop() {
     clearTimeout(this.timer);
-    clearInterval(this.upgradeTimer);
+    clearTimeout(this.upgradeTimer);
+    this.upgradeAt = null;
     if (this.transport) {
       this.transport.close();
       this.stats[this.transport.name].state = "closed";
@@ -307,10 +333,14 @@ export class MarketFeed {
   transportLive(transport) {
     if (transport !== this.transport) return;
     const mode = transport.name;
+    if (!this.cascade.has(mode)) for (const failed of this.cascade) this.refused.add(failed);
+    this.cascade.clear();
     this.current = mode;
+    this.downSince = null;
     this.everLive.add(mode);
     this.policy.success(mode);
     this.stats[mode].state = "live";
+    this.armUpgrade();
     this.changed();
   }
 
@@ -330,8 +360,10 @@ export class MarketFeed {
     stats.failures += 1;
     stats.lastError = reason;
     stats.state = "failed";
+    if (!this.everLive.has(mode)) this.cascade.add(mode);
     this.transport = null;
     this.current = null;
+    this.downSince ??= this.env.performance.now();
     const next = this.policy.failure(mode, this.everLive.has(mode));
     this.timer = setTimeout(() => this.open(next.mode), next.delayMs);
     this.changed();
@@ -389,6 +421,17 @@ export class MarketFeed {
   snapshot() {
     const stats = {};
     for (const name of this.tried) stats[name] = this.stats[name].toJSON();
-    return { current: this.current, forced: this.forced, supported: this.supported, lastId: this.lastId, upgrades: this.upgrades, stats };
+    const downForMs = this.downSince === null ? 0 : this.env.performance.now() - this.downSince;
+    const next = this.upgradeAt === null ? null : { mode: this.upgradeCandidate(), inMs: Math.max(0, this.upgradeAt - Date.now()) };
+    return {
+      current: this.current,
+      forced: this.forced,
+      supported: this.supported,
+      lastId: this.lastId,
+      upgrades: this.upgrades,
+      nextUpgrade: next,
+      downForMs,
+      stats,
+    };
   }
 }

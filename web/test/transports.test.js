@@ -171,3 +171,48 @@ test("a transport that was refused is not retried by the upgrade", async () => {
   assert.equal(feed.current, "sse");
   feed.stop();
 });
+
+test("a page opened while the server was down goes back up to WebSocket once it is up", async () => {
+  const env = makeEnv({ pollResponses: [{ status: 503, body: {} }] });
+  const feed = new MarketFeed({ env, onEvent: () => {}, upgradeAfterMs: 40 });
+  feed.start();
+  env.sockets[0].onclose({ code: 1006, reason: "" }); // nothing listening
+  await tick();
+  env.sources[0].readyState = 2; // EventSource gave up: nothing listening
+  env.sources[0].onerror({});
+  await tick();
+  assert.ok(feed.snapshot().downForMs > 0, "the feed says it is down");
+  // the first poll fails (server still down), the retry gets an answer: the server is back
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  assert.equal(feed.current, null);
+  assert.ok(env.polls.length >= 2, "long polling retried");
+  feed.transportLive(feed.transport);
+  assert.equal(feed.current, "poll");
+  assert.equal(feed.snapshot().downForMs, 0);
+  assert.equal(feed.snapshot().nextUpgrade.mode, "ws", "WebSocket was never refused: it is tried again");
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(env.sockets.length, 2, "a new WebSocket was opened");
+  feed.stop();
+});
+
+test("failed upgrade tries back off: each wait is longer than the one before", async () => {
+  const env = makeEnv();
+  const feed = new MarketFeed({ env, onEvent: () => {}, upgradeAfterMs: 20, upgradeCapMs: 1000, policyOptions: { maxRetries: 0 } });
+  feed.start();
+  env.sockets[0].onopen();
+  env.sockets[0].onmessage({ data: JSON.stringify({ type: "subscribed", req_id: 1 }) });
+  env.sockets[0].onclose({ code: 1012, reason: "restart" }); // the WebSocket drops: SSE takes over
+  await tick();
+  const waits = [];
+  for (let i = 0; i < 3; i += 1) {
+    env.sources.at(-1).onopen();
+    assert.equal(feed.current, "sse");
+    waits.push(feed.snapshot().nextUpgrade.inMs);
+    await new Promise((resolve) => setTimeout(resolve, waits.at(-1) + 30));
+    assert.equal(env.sockets.length, i + 2, "the WebSocket was tried again");
+    env.sockets.at(-1).onclose({ code: 1006, reason: "" }); // still broken: back to SSE
+    await tick();
+  }
+  assert.ok(waits[1] > waits[0] && waits[2] > waits[1], `waits grow: ${waits}`);
+  feed.stop();
+});
