@@ -5,7 +5,7 @@ import { createConnectionPanel } from "./js/connection.js";
 import { createDepthChart } from "./js/depth.js";
 import { createLogin } from "./js/login.js";
 import { MarketStore } from "./js/market.js";
-import { OrderClient } from "./js/orders.js";
+import { OrderClient, OrderTracker } from "./js/orders.js";
 import { createOrdersView } from "./js/orders_view.js";
 import { createPositions } from "./js/positions.js";
 import { createReplayBar } from "./js/replay.js";
@@ -129,9 +129,11 @@ async function main() {
     }, 150);
   }
 
-  createLogin($("login-form"), {
+  const login = createLogin($("login-form"), {
     who: $("login-who"),
+    logoutButton: $("logout"),
     onLogin: ({ account: name, token }) => {
+      orders?.close();
       session.account = name;
       session.token = token;
       orders = new OrderClient({
@@ -149,6 +151,18 @@ async function main() {
       orders.connect();
       ticket.setEnabled(true);
       refreshAccount();
+    },
+    onLogout: () => {
+      orders?.close();
+      orders = null;
+      account = null;
+      session.account = null;
+      session.token = null;
+      ticket.setEnabled(false);
+      ordersView.render(new OrderTracker());
+      positions.render(null, store.tickers);
+      panelDue = true;
+      schedule();
     },
   });
 
@@ -288,6 +302,7 @@ async function main() {
   }, 250);
   selectSymbol(ui.symbol);
   feed.start();
+  await login.restore(); // a reload keeps the session until its token expires
 }
 
 main().catch((err) => {

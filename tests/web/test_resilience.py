@@ -1,6 +1,7 @@
 """The browser UI when connections fail: order socket closed with an order in flight,
 WebSocket and SSE unavailable (fallback to SSE, then long polling), the force switch, and an
-SSE stream killed by a server restart (resume with no gap)."""
+SSE stream killed by a server restart (resume with no gap), prices dimmed while the server is
+down and the WebSocket taken again after it restarts, and the session kept across reloads."""
 
 from __future__ import annotations
 
@@ -273,3 +274,42 @@ async def test_server_restart_dims_prices_and_goes_back_to_websocket(
     await opened.until("() => window.tickwire.feed.stats.ws.messages > 5")
     assert only_network_noise(opened.errors), opened.errors
 
+
+async def test_reload_keeps_the_session_until_it_expires_or_logout(
+    live_server_factory: Any, open_page: Opener
+) -> None:
+    srv = live_server_factory()
+    opened = await open_page(srv.url)
+    page = opened.page
+    await login(opened, "dora")
+    stored = await opened.js("() => JSON.parse(localStorage.getItem('tickwire.session'))")
+    assert stored["account"] == "dora" and stored["expiresAtMs"] > 0
+    await page.reload()
+    # No typing: the stored session logs in and the order socket comes up.
+    await opened.until("() => window.tickwire && window.tickwire.orders && window.tickwire.orders.ready")
+    assert await page.text_content("#login-who") == "dora"
+    assert await page.is_hidden("#login-form")
+    # Log out: forgotten, and a reload shows the form.
+    await page.click("#logout")
+    assert await page.is_visible("#login-form")
+    assert await opened.js("() => localStorage.getItem('tickwire.session')") is None
+    await page.reload()
+    await opened.until("() => window.tickwire && window.tickwire.feed.current !== null")
+    assert await page.is_visible("#login-form")
+    assert await opened.js("() => window.tickwire.orders") is None
+    # An expired session or a token the server refuses is not used.
+    for session, message in (
+        ({"account": "dora", "token": stored["token"], "expiresAtMs": 1000}, ""),
+        (
+            {"account": "dora", "token": "not-a-token", "expiresAtMs": 9e15},
+            "session no longer valid",
+        ),
+    ):
+        await opened.js("(s) => localStorage.setItem('tickwire.session', JSON.stringify(s))", session)
+        await page.reload()
+        await opened.until("() => window.tickwire && window.tickwire.feed.current !== null")
+        await page.wait_for_timeout(300)  # the restore's GET /api/account has answered
+        assert await page.is_visible("#login-form"), session
+        assert await opened.js("() => window.tickwire.orders") is None
+        assert message in (await page.text_content("#login-form [data-error]") or "")
+        assert await opened.js("() => localStorage.getItem('tickwire.session')") is None
