@@ -286,7 +286,9 @@ async def test_reload_keeps_the_session_until_it_expires_or_logout(
     assert stored["account"] == "dora" and stored["expiresAtMs"] > 0
     await page.reload()
     # No typing: the stored session logs in and the order socket comes up.
-    await opened.until("() => window.tickwire && window.tickwire.orders && window.tickwire.orders.ready")
+    await opened.until(
+        "() => window.tickwire && window.tickwire.orders && window.tickwire.orders.ready"
+    )
     assert await page.text_content("#login-who") == "dora"
     assert await page.is_hidden("#login-form")
     # Log out: forgotten, and a reload shows the form.
@@ -305,7 +307,9 @@ async def test_reload_keeps_the_session_until_it_expires_or_logout(
             "session no longer valid",
         ),
     ):
-        await opened.js("(s) => localStorage.setItem('tickwire.session', JSON.stringify(s))", session)
+        await opened.js(
+            "(s) => localStorage.setItem('tickwire.session', JSON.stringify(s))", session
+        )
         await page.reload()
         await opened.until("() => window.tickwire && window.tickwire.feed.current !== null")
         await page.wait_for_timeout(300)  # the restore's GET /api/account has answered
