@@ -1,9 +1,13 @@
 /**
  * Depth chart on a canvas: cumulative bid size (left, green) and ask size (right, red) over
- * price for the best `levels` levels of each side. Exports createDepthChart(canvas) -> { render(book) }
+ * price for the best `levels` levels of each side. Exports createDepthChart(canvas) -> { render(book), state }
  * and midText(bid, ask, decimals). Labels are the book's own price strings and the mid is
  * exact in the symbol's decimals (one more when it falls between two ticks), never a float
  * rounded to 2 places (an 8- or 9-decimal symbol read "mid 0.00").
+ *
+ * The price axis is centred on the mid and clipped to the book near it (depthWindow): one
+ * far order (a bid at 1.00 under a 60,000 market) would otherwise squash every other level
+ * into a few pixels. The levels beyond the window are left out and counted in the corner.
  */
 import { formatUnits, toUnits } from "./protocol.js";
 
@@ -13,6 +17,30 @@ export function midText(bid, ask, decimals) {
   if (twice % 2n === 0n) return formatUnits(twice / 2n, decimals);
   return formatUnits(twice * 5n, decimals + 1); // a half tick: one decimal more
 }
+/**
+ * The price window around the mid: half-width the farthest level's distance, but at most
+ * 2.5x the 75th percentile of the levels' distances (and never less than the spread), so a
+ * few outliers are clipped while an evenly spread book is shown whole. `bids` descending and
+ * `asks` ascending, as numbers. Returns { lo, hi, bidCount, askCount } (levels inside).
+ */
+export function depthWindow(bids, asks) {
+  const all = [...bids, ...asks];
+  if (bids.length === 0 || asks.length === 0) {
+    return { lo: Math.min(...all), hi: Math.max(...all), bidCount: bids.length, askCount: asks.length };
+  }
+  const mid = (bids[0] + asks[0]) / 2;
+  const distances = [...bids.map((p) => mid - p), ...asks.map((p) => p - mid)].sort((a, b) => a - b);
+  const p75 = distances[Math.floor((distances.length - 1) * 0.75)];
+  const half = Math.min(distances.at(-1), Math.max(2.5 * p75, asks[0] - bids[0]));
+  const inside = (d) => d <= half * (1 + 1e-12);
+  return {
+    lo: mid - half,
+    hi: mid + half,
+    bidCount: bids.filter((p) => inside(mid - p)).length,
+    askCount: asks.filter((p) => inside(p - mid)).length,
+  };
+}
+
 const BID = "38,166,154";
 const ASK = "239,83,80";
 
@@ -20,6 +48,7 @@ export function createDepthChart(canvas, { levels = 40 } = {}) {
   const ctx = canvas.getContext("2d");
   // The size comes from a ResizeObserver: reading layout in the frame would force a reflow.
   const size = { width: 0, height: 0 };
+  const state = { lo: null, hi: null, clipped: 0 }; // the last drawn window, for tests
   let last = null;
   new ResizeObserver(([entry]) => {
     size.width = entry.contentRect.width;
@@ -68,21 +97,26 @@ export function createDepthChart(canvas, { levels = 40 } = {}) {
     const { w, h, ratio } = resize();
     ctx.clearRect(0, 0, w, h);
     if (!book) return;
-    const bidLevels = book.levels("bids", levels);
-    const askLevels = book.levels("asks", levels);
+    const allBids = book.levels("bids", levels);
+    const allAsks = book.levels("asks", levels);
+    if (allBids.length === 0 && allAsks.length === 0) return;
+    const win = depthWindow(allBids.map(([p]) => Number(p)), allAsks.map(([p]) => Number(p)));
+    const bidLevels = allBids.slice(0, win.bidCount);
+    const askLevels = allAsks.slice(0, win.askCount);
+    const clipped = allBids.length - bidLevels.length + allAsks.length - askLevels.length;
     const bids = side(bidLevels);
     const asks = side(askLevels);
-    if (bids.length === 0 && asks.length === 0) return;
-    const prices = [...bids, ...asks].map(([p]) => p);
-    const lo = Math.min(...prices);
-    const hi = Math.max(...prices);
+    const lo = win.lo;
+    const hi = win.hi;
+    Object.assign(state, { lo, hi, clipped });
     const maxTotal = Math.max(bids.at(-1)?.[1] ?? 0, asks.at(-1)?.[1] ?? 0) || 1;
     const pad = 6 * ratio;
     const bottom = h - 16 * ratio;
     const x = (p) => pad + ((p - lo) / (hi - lo || 1)) * (w - 2 * pad);
     const y = (t) => bottom - (t / maxTotal) * (bottom - pad);
-    area(bids, x, y, h, BID, bottom);
-    area(asks, x, y, h, ASK, bottom);
+    // each side runs flat from its deepest level shown to the window's edge
+    area(bids.length ? [...bids, [lo, bids.at(-1)[1]]] : bids, x, y, h, BID, bottom);
+    area(asks.length ? [...asks, [hi, asks.at(-1)[1]]] : asks, x, y, h, ASK, bottom);
     ctx.fillStyle = "#8b98a5";
     ctx.font = `${10 * ratio}px ui-monospace, monospace`;
     ctx.textBaseline = "bottom";
@@ -100,9 +134,14 @@ export function createDepthChart(canvas, { levels = 40 } = {}) {
       ctx.textAlign = "center";
       ctx.fillText(`mid ${mid}`, w / 2, h - 2 * ratio);
     }
+    if (clipped > 0) {
+      ctx.textAlign = "right";
+      ctx.textBaseline = "top";
+      ctx.fillText(`${clipped} far level${clipped === 1 ? "" : "s"} not shown`, w - pad, pad);
+    }
   }
 
-  return { render: draw };
+  return { render: draw, state };
 }
 
 function decimalsIn(price) {
