@@ -277,6 +277,7 @@ async function main() {
     },
     ticket,
     chart,
+    depth: depth.state,
     frameCost: () => frameCost.latency(),
     checksum: (symbol = ui.symbol) => store.books.get(symbol)?.checksum() ?? null,
     selectSymbol,

@@ -242,3 +242,53 @@ async def test_an_unknown_transport_in_the_url_is_said_so(
     good = await open_page(srv.url + "/?transport=poll")
     await good.until("() => window.tickwire.feed.current === 'poll'")
     assert await good.js("() => document.querySelector('#url-notice').hidden") is True
+
+
+async def test_desktop_layout_fits_1600x1000_and_depth_clips_a_far_order(
+    live_server_factory: Any, open_page: Opener
+) -> None:
+    srv = live_server_factory(sim_rate=20.0)
+    opened = await open_page(srv.url + "/?symbol=BTC-USD", {"width": 1600, "height": 1000})
+    page = opened.page
+    await login(opened, "layout")
+    await page.click("#race-toggle")
+    await opened.until("() => document.querySelectorAll('#race-table tr').length >= 3")
+    # Nothing below the fold: the page does not scroll, and every panel, the race table's
+    # rows and the key footer lie inside the viewport.
+    assert await opened.js("() => document.scrollingElement.scrollHeight <= window.innerHeight + 1")
+    boxes = await opened.js(
+        """() => [...document.querySelectorAll(
+              '.panel, .help, #race-table tr, #conn-table tr, #book .ladder-spread')]
+            .map((e) => { const r = e.getBoundingClientRect();
+                          return [e.className || e.tagName, r.top, r.bottom, r.height]; })"""
+    )
+    for name, top, bottom, height in boxes:
+        assert height > 0 and top >= 0 and bottom <= 1000 + 0.5, (name, top, bottom)
+    # The book shows levels on both sides of the spread in the room it has.
+    assert await page.locator("#book .ladder-row.buy .price:not(:empty)").count() >= 8
+    assert await page.locator("#book .ladder-row.sell .price:not(:empty)").count() >= 8
+    await opened.until("() => window.tickwire.depth.hi !== null")
+    # One bid far under the market: the depth chart leaves it out instead of squashing
+    # the book into a few pixels, and says so.
+    token = rest_token(srv.url, "far")
+    response = httpx.post(
+        f"{srv.url}/api/orders",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "far-1"},
+        json={
+            "client_order_id": "far-1",
+            "symbol": "BTC-USD",
+            "side": "buy",
+            "order_type": "limit",
+            "price": "100.00",
+            "qty": "0.0100",
+        },
+    )
+    assert response.status_code in (200, 201), response.text
+    await opened.until(
+        "() => window.tickwire.store.books.get('BTC-USD').levels('bids', 40)"
+        ".some(([p]) => p === '100.00')"
+    )
+    await opened.until("() => window.tickwire.depth.clipped >= 1")
+    lo, hi = await opened.js("() => [window.tickwire.depth.lo, window.tickwire.depth.hi]")
+    assert lo > 50_000 and hi - lo < 5_000, (lo, hi)
+    assert opened.errors == []
