@@ -104,7 +104,7 @@ async def poll_ids(srv: LiveServer, cursor: str, n: int) -> list[tuple[str, str]
 
 
 def resumes(srv: LiveServer, transport: str, outcome: str) -> float:
-    value: float = srv.node.metrics.resumes.labels(transport, outcome)._value.get()
+    value: float = srv.node.metrics.resumes.labels(transport, outcome).value
     return value
 
 

@@ -136,7 +136,7 @@ async def test_slow_consumers_are_dropped_and_do_not_delay_others(live_server_fa
     deadline = time.monotonic() + 20
     dropped = 0.0
     while time.monotonic() < deadline:
-        dropped = srv.node.metrics.slow_consumers.labels("sse")._value.get()
+        dropped = srv.node.metrics.slow_consumers.labels("sse").value
         if dropped >= len(stalled):
             break
         await asyncio.sleep(0.2)
