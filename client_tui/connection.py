@@ -14,9 +14,11 @@ Contract:
 * Market data resumes from the last applied event id after a drop (``Last-Event-ID`` on
   SSE, ``after`` on WebSocket, ``cursor`` on long poll). A gap or a checksum mismatch makes
   the feed reconnect *without* an id, i.e. take fresh snapshots (counted as a resync).
-* Orders: the ``OrderTracker`` assigns every ``client_order_id`` before :meth:`send`. After
-  a reconnect the client sends ``executions.resume`` from its last ``exec_seq`` and, once
-  ``executions.resumed`` arrives, re-sends every still unanswered request unchanged.
+* Orders: the ``OrderTracker`` assigns every ``client_order_id`` before :meth:`send`. On
+  every connect the client sends ``executions.resume`` from its last ``exec_seq`` (0 on the
+  first, so the account's past orders and fills replay; those ``OrderUpdate``s carry
+  ``replayed=True``), and once ``executions.resumed`` arrives (after the first one, also
+  ``GET /api/orders``) re-sends every still unanswered request unchanged.
 """
 
 from __future__ import annotations
@@ -120,6 +122,10 @@ class Connection:
         self._md_response: httpx.Response | None = None
         self._synced = False  # a session was seen: later connects resume from exec_seq
         self._resuming = False
+        #: True from the first connect's ``executions.resume`` (after 0) until it is answered:
+        #: the messages in between are the account's history, not news (no notification).
+        self._history = False
+        self._session_exec_seq = 0
         self._generation = 0
         self._sent_on: dict[int, int] = {}  # req_id -> connection generation it went out on
         self._pings: dict[str, float] = {}
@@ -317,20 +323,20 @@ class Connection:
                 raise websockets.InvalidMessage(f"expected session, got {session.get('type')}")
             self._ws = ws
             self._generation += 1
-            if self._synced:
-                self._resuming = True
-                await self._send_raw(
-                    {
-                        "op": "executions.resume",
-                        "req_id": "resume",
-                        "after": self.tracker.last_exec_seq,
-                    }
-                )
-            else:
-                self.tracker.last_exec_seq = int(session.get("latest_exec_seq", 0))
-                await self._load_open_orders()
-                self._synced = True
-                await self._resend_unanswered()
+            self._session_exec_seq = int(session.get("latest_exec_seq", 0))
+            # Every connect resumes the execution stream from the last exec_seq applied: on
+            # the first one that is 0, so the account's past acks, fills and cancels replay
+            # (the Fills panel of a restarted client is the account's, as in the browser).
+            # The tracker drops what it has seen (exec_seq), so nothing counts twice.
+            self._history = not self._synced
+            self._resuming = True
+            await self._send_raw(
+                {
+                    "op": "executions.resume",
+                    "req_id": "resume",
+                    "after": self.tracker.last_exec_seq,
+                }
+            )
             self._state("orders", "live", self.account)
             backoff.reset()
             pinger = asyncio.create_task(self._ping_loop(ws))
@@ -339,6 +345,14 @@ class Connection:
                     await self._on_order_message(orjson.loads(raw))
             finally:
                 pinger.cancel()
+
+    async def _history_loaded(self) -> None:
+        # The start-up replay is done: what follows is live. The open orders' current state
+        # comes from GET /api/orders (read while the socket waits, so later messages apply
+        # after it).
+        self._history = False
+        self._synced = True
+        await self._load_open_orders()
 
     async def _load_open_orders(self) -> None:
         resp = await self.http.get("/api/orders", headers=self._auth())
@@ -358,6 +372,16 @@ class Connection:
             return
         if kind == "executions.resumed":
             self._resuming = False
+            if self._history:
+                await self._history_loaded()
+            await self._resend_unanswered()
+            return
+        if kind == "error" and msg.get("req_id") == "resume" and self._history:
+            # The server no longer keeps the oldest executions: start from the session's
+            # exec_seq instead; GET /api/orders still brings the open orders.
+            self.tracker.last_exec_seq = max(self.tracker.last_exec_seq, self._session_exec_seq)
+            self._resuming = False
+            await self._history_loaded()
             await self._resend_unanswered()
             return
         if self.tracker.needs_resume(msg):
@@ -372,7 +396,7 @@ class Connection:
                 )
             return  # the replay brings this message again, in order
         if self.tracker.apply(msg):
-            self.post(OrderUpdate(msg))
+            self.post(OrderUpdate(msg, replayed=self._history))
         if kind == "order.fill":
             self._schedule_account_refresh()
 

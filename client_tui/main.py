@@ -57,7 +57,11 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m client_tui [--url ...]``."""
-    parser = argparse.ArgumentParser(prog="tickwire tui", description="tickwire trading terminal")
+    parser = argparse.ArgumentParser(
+        prog="tickwire tui",
+        description="tickwire trading terminal",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     add_arguments(parser)
     args = parser.parse_args(argv)
     run(args.url, args.account, args.md_transport, args.confirm_notional, args.default_notional)

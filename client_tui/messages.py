@@ -43,11 +43,16 @@ class MarketReset(Message):
 
 
 class OrderUpdate(Message):
-    """A server message of the order socket was applied to the ``OrderTracker``."""
+    """A server message of the order socket was applied to the ``OrderTracker``.
 
-    def __init__(self, msg: dict[str, Any]) -> None:
+    ``replayed`` is True for the account's history replayed on the first connect (not news:
+    no fill notification).
+    """
+
+    def __init__(self, msg: dict[str, Any], *, replayed: bool = False) -> None:
         super().__init__()
         self.msg = msg
+        self.replayed = replayed
 
 
 class AccountUpdate(Message):
