@@ -7,7 +7,7 @@
  * (`GET /api/account`); otherwise it is dropped and the form shows. "Log out" forgets it.
  *
  * Exports createLogin(form, { who, logoutButton, onLogin, onLogout, storage, fetchImpl, now })
- *   -> { restore(): Promise<boolean>, logout(), expire(reason) }
+ *   -> { restore(): Promise<boolean>, logout(message?) }
  * and the pure helpers readSession(storage, nowMs), saveSession(storage, session), SESSION_KEY.
  */
 export const SESSION_KEY = "tickwire.session";
@@ -75,7 +75,7 @@ export function createLogin(
     clearTimeout(expiryTimer);
     // setTimeout holds at most ~24.8 days; a demo token lives hours
     const left = Math.min(session.expiresAtMs - now(), 2 ** 31 - 1);
-    expiryTimer = setTimeout(() => expire("session expired: log in again"), Math.max(0, left));
+    expiryTimer = setTimeout(() => loggedOut("session expired: log in again"), Math.max(0, left));
     onLogin(session);
   }
 
@@ -88,10 +88,6 @@ export function createLogin(
     if (logoutButton) logoutButton.hidden = true;
     error.textContent = message;
     onLogout();
-  }
-
-  function expire(reason) {
-    loggedOut(reason);
   }
 
   form.addEventListener("submit", async (ev) => {
@@ -139,7 +135,6 @@ export function createLogin(
       show(session);
       return true;
     },
-    logout: () => loggedOut(),
-    expire,
+    logout: loggedOut,
   };
 }
