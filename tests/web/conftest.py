@@ -96,6 +96,15 @@ def rest_get(base_url: str, path: str, token: str | None = None) -> Any:
     return response.json()
 
 
+def rest_order(base_url: str, token: str, body: dict[str, Any]) -> httpx.Response:
+    """``POST /api/orders`` with the body's ``client_order_id`` as its Idempotency-Key."""
+    return httpx.post(
+        f"{base_url}/api/orders",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": body["client_order_id"]},
+        json=body,
+    )
+
+
 async def close_order_sockets(node: Any, code: int = 1012) -> int:
     """Close, from the server's own loop, every order-entry socket (`/ws`) the node holds."""
 

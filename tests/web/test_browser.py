@@ -6,10 +6,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 import pytest
 
-from .conftest import DESKTOP, PHONE, SCREENSHOTS, OpenedPage, login, rest_get, rest_token
+from .conftest import (
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    OpenedPage,
+    login,
+    rest_get,
+    rest_order,
+    rest_token,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -135,10 +143,10 @@ async def test_ticket_order_cancel_fill_and_positions(
     )
     qty_before = await page.text_content('#positions tr[data-symbol="BTC-USD"] td:nth-child(2)')
     bob = rest_token(srv.url, "bob")
-    taken = httpx.post(
-        f"{srv.url}/api/orders",
-        headers={"Authorization": f"Bearer {bob}", "Idempotency-Key": "bob-take-1"},
-        json={
+    taken = rest_order(
+        srv.url,
+        bob,
+        {
             "client_order_id": "bob-take-1",
             "symbol": "BTC-USD",
             "side": "buy",
@@ -271,10 +279,10 @@ async def test_desktop_layout_fits_1600x1000_and_depth_clips_a_far_order(
     # One bid far under the market: the depth chart leaves it out instead of squashing
     # the book into a few pixels, and says so.
     token = rest_token(srv.url, "far")
-    response = httpx.post(
-        f"{srv.url}/api/orders",
-        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "far-1"},
-        json={
+    response = rest_order(
+        srv.url,
+        token,
+        {
             "client_order_id": "far-1",
             "symbol": "BTC-USD",
             "side": "buy",
