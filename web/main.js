@@ -12,6 +12,7 @@ import { createReplayBar } from "./js/replay.js";
 import { createTape } from "./js/tape.js";
 import { createTicker } from "./js/ticker.js";
 import { createTicket } from "./js/ticket.js";
+import { createToasts, fillToastText } from "./js/toasts.js";
 import { TransportStats } from "./js/stats.js";
 import { MarketFeed, TRANSPORT_CLASSES } from "./js/transports.js";
 import { Race } from "./js/race_lanes.js";
@@ -21,6 +22,9 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const session = { account: null, token: null };
 const STALE_AFTER_MS = 1500; // market data silent this long (no transport live): prices dim
+const TAPE_HISTORY = 80; // trades loaded over REST when a symbol is shown
+// Replay formats that carry the book only (as the TUI's BOOK_ONLY_FORMATS): tape and chart say why they are empty.
+const BOOK_ONLY_FORMATS = new Set(["kraken"]);
 
 async function fetchJson(path, options = {}) {
   const headers = { ...(options.headers ?? {}) };
@@ -57,6 +61,7 @@ async function main() {
     onReplay: (status) => replayBar?.onStatus(status),
     onSeek: () => {
       chart.show(ui.symbol, ui.interval).catch((err) => ($("chart-stats").textContent = err.message));
+      loadTrades(ui.symbol);
       schedule();
     },
   });
@@ -78,13 +83,26 @@ async function main() {
   });
 
   const ticker = createTicker($("ticker"), { symbols, onSelect: selectSymbol });
-  const ticket = createTicket($("ticket"), { onSubmit: (fields) => orders?.submit(fields) });
-  const bookView = createBookView($("book"), { depth: 12, onPrice: (price, side) => ticket.setPrice(price, side) });
+  const ticket = createTicket($("ticket"), {
+    onSubmit: (fields) => orders?.submit(fields),
+    onReplace: (orig, key, change) => orders?.replace(orig, key, change),
+    lastTrade: (symbol) => store.lastPrice(symbol),
+  });
+  const toasts = createToasts($("toasts"));
+  const bookView = createBookView($("book"), { depth: 12, specs, onPrice: (price, side) => ticket.setPrice(price, side) });
   const depth = createDepthChart($("depth"));
   const tape = createTape($("tape"), { rows: 40 });
   const ordersView = createOrdersView(
     { openBody: $("open-orders"), fillsBody: $("fills"), cancelAllButton: $("cancel-all"), counts: { open: $("count-open"), fills: $("count-fills") } },
-    { onCancel: (key) => orders?.cancel(key), onCancelAll: () => orders?.cancelAll() },
+    {
+      onCancel: (key) => orders?.cancel(key),
+      onCancelAll: () => orders?.cancelAll(),
+      onModify: (order) => {
+        ticket.startModify(order);
+        ordersDirty = true;
+        schedule();
+      },
+    },
   );
   const positions = createPositions({ body: $("positions"), balances: $("balances"), total: $("pnl-total") });
   const connection = createConnectionPanel(
@@ -138,8 +156,11 @@ async function main() {
       session.token = token;
       orders = new OrderClient({
         token,
-        onUpdate: (_tracker, msg) => {
+        onUpdate: (tracker, msg) => {
           ordersDirty = true;
+          // A toast per fill the user has not seen: live ones, and those a reconnect's resume
+          // brings back (the first resume's history happened before this page connected).
+          for (const fill of tracker.takeLiveFills()) toasts.show(fillToastText(fill), fill.side);
           if (msg && (msg.type === "order.fill" || msg.type === "executions.resumed")) refreshAccount();
           schedule();
         },
@@ -158,6 +179,7 @@ async function main() {
       account = null;
       session.account = null;
       session.token = null;
+      ticket.cancelModify();
       ticket.setEnabled(false);
       ordersView.render(new OrderTracker());
       positions.render(null, store.tickers);
@@ -193,12 +215,12 @@ async function main() {
       }
     }
     store.dirty.book.clear();
-    if (store.dirty.trades.has(ui.symbol)) tape.render(store.trades.get(ui.symbol));
+    if (store.dirty.trades.has(ui.symbol)) tape.render(store.trades.get(ui.symbol), store.tradesLoaded.has(ui.symbol) ? noTradesNote() : "loading trades…");
     store.dirty.trades.clear();
     if (ordersDirty && orders) {
       ordersDirty = false;
-      ordersView.render(orders.tracker);
       ticket.render(orders.tracker);
+      ordersView.render(orders.tracker, ticket.modifying?.client_order_id ?? null);
       positions.render(account, store.tickers);
     }
     // The panel is text-heavy and changes slowly: a timer marks it due 4 times a second.
@@ -214,10 +236,25 @@ async function main() {
       document.body.classList.toggle("md-down", !snap.current && snap.downForMs >= STALE_AFTER_MS);
       raceView.render(race ? race.snapshot() : null);
       if (account) positions.render(account, store.tickers); // P&L follows the last prices
-      $("chart-stats").textContent = `${chart.state.updates} updates`;
+      $("chart-stats").textContent = chart.state.updates === 0 && (store.trades.get(ui.symbol)?.length ?? 0) === 0 ? noTradesNote() : `${chart.state.updates} updates`;
     }
     feed.noteRender();
     frameCost.addLatency(performance.now() - started);
+  }
+
+  /** Why a symbol's tape and chart are empty. */
+  function noTradesNote() {
+    return BOOK_ONLY_FORMATS.has(replay.state.status?.format) ? "this recording has no trades (book only)" : "no trades yet";
+  }
+
+  /** The trades printed before the page connected (the stream only brings new ones). */
+  function loadTrades(symbol) {
+    fetchJson(`/api/trades/${encodeURIComponent(symbol)}?limit=${TAPE_HISTORY}`)
+      .then((trades) => {
+        store.seedTrades(symbol, trades);
+        schedule();
+      })
+      .catch((err) => ($("chart-stats").textContent = `trades: ${err.message}`));
   }
 
   function selectSymbol(symbol) {
@@ -229,6 +266,7 @@ async function main() {
     store.dirty.book.add(symbol);
     store.dirty.trades.add(symbol);
     chart.show(symbol, ui.interval).catch((err) => ($("chart-stats").textContent = err.message));
+    if (!store.tradesLoaded.has(symbol)) loadTrades(symbol);
     schedule();
   }
 
@@ -276,6 +314,7 @@ async function main() {
       return account;
     },
     ticket,
+    toasts,
     chart,
     depth: depth.state,
     frameCost: () => frameCost.latency(),

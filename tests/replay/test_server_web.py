@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
 
@@ -107,3 +108,40 @@ async def test_no_replay_bar_on_a_live_market(
     await page.wait_for_timeout(2500)  # it polled once a second: nothing more now
     assert len(gets) == 1, gets
     assert await page.locator("#replay").is_hidden()
+
+
+KRAKEN = ("cryptofeed-kraken-book-2021-04-17", "KRAKEN.ws.50.0")
+
+
+@pytest.mark.browser
+@pytest.mark.data
+async def test_book_only_recording_says_it_has_no_trades_and_keeps_8_decimals(
+    browser: Browser, tmp_path: Path
+) -> None:
+    path = sample(*KRAKEN)
+    with start_replay([path], tmp_path, "--speed", "max", data="k") as (srv, _driver):
+        page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(srv.url + "/?symbol=ADA-XBT")
+        await page.wait_for_function(
+            "window.tickwire?.store.books.get('ADA-XBT')?.bestBid() != null", timeout=WAIT_MS
+        )
+        note = "this recording has no trades (book only)"
+        await page.wait_for_function(
+            f"document.querySelector('#tape').dataset.empty === {note!r}", timeout=WAIT_MS
+        )
+        assert note in await page.locator("#tape").inner_text()
+        await page.wait_for_function(
+            f"document.querySelector('#chart-stats').textContent === {note!r}", timeout=WAIT_MS
+        )
+        # the ladder's Total and the ticket's placeholders are in the symbol's own decimals
+        spec = next(
+            s for s in httpx.get(srv.url + "/api/symbols").json() if s["symbol"] == "ADA-XBT"
+        )
+        assert (spec["price_decimals"], spec["qty_decimals"]) == (9, 8)
+        totals = [t for t in await page.locator("#book .ladder-row .total").all_inner_texts() if t]
+        assert totals and all(len(t.split(".")[1]) == 8 for t in totals), totals
+        price_hint = await page.get_attribute("#ticket input[name=price]", "placeholder")
+        assert price_hint == "0." + "0" * 9
+        assert errors == []

@@ -123,12 +123,21 @@ async def test_ticket_order_cancel_fill_and_positions(
     assert rest_get(srv.url, "/api/orders", alice) == []
     assert rest_get(srv.url, f"/api/orders/{key}", alice)["status"] == "canceled"
 
-    # A rejected order shows the human message for its code.
+    # A quantity off the lot grid is caught in the page: nothing is sent, the key is kept.
+    result = page.locator("#ticket [data-result]")
+    kept = await page.text_content("#ticket [data-key]")
     await page.fill("#ticket input[name=qty]", "0.00001")
     await page.click("#ticket button[name=submit]")
-    result = page.locator("#ticket [data-result]")
-    await result.filter(has_text="INVALID_QTY").wait_for()
-    assert "Invalid quantity" in (await result.text_content() or "")
+    await result.filter(has_text="Not sent").wait_for()
+    assert "[INVALID_QTY]" in (await result.text_content() or "")
+    assert await page.text_content("#ticket [data-key]") == kept
+    assert await opened.js("() => window.tickwire.orders.tracker.orders.size") == 1
+    # What only the server knows (the balance) comes back as its reject, in words.
+    await page.fill("#ticket input[name=qty]", "90000.0000")
+    await page.click("#ticket button[name=submit]")
+    await result.filter(has_text="INSUFFICIENT_FUNDS").wait_for()
+    assert "Not enough balance" in (await result.text_content() or "")
+    assert rest_get(srv.url, "/api/orders", alice) == []
 
     # A resting sell from the page, taken by bob over REST: the fill reaches fills and positions.
     await page.click("#ticket [data-side=sell]")

@@ -1,9 +1,12 @@
 /**
  * Order-book ladder: asks above (best at the bottom), the spread, bids below (best at the
  * top), each row with a cumulative-depth bar. Rows are created once and rewritten in place.
- * Exports createBookView(root, { depth, onPrice }) -> { render(book) }.
+ * Exports cumulativeTotals(levels, decimals) (pure) and
+ * createBookView(root, { depth, onPrice, specs }) -> { render(book) }; the Total column is
+ * in the symbol's qty_decimals (from `specs`, the `GET /api/symbols` entries by symbol).
  */
 import { el, setText } from "./dom.js";
+import { formatUnits, toUnits } from "./protocol.js";
 
 function makeRows(container, count, side, onPrice) {
   const rows = [];
@@ -23,9 +26,21 @@ function makeRows(container, count, side, onPrice) {
   return rows;
 }
 
-function cumulative(levels) {
-  let sum = 0;
-  return levels.map(([, qty]) => (sum += Number(qty)));
+/**
+ * Running totals of the levels' sizes, exact, as strings in `decimals` places (the symbol's
+ * qty_decimals; null: the most places among the sizes), and as numbers for the depth bars.
+ */
+export function cumulativeTotals(levels, decimals = null) {
+  const places = decimals ?? levels.reduce((most, [, qty]) => Math.max(most, qty.includes(".") ? qty.length - qty.indexOf(".") - 1 : 0), 0);
+  let sum = 0n;
+  let text;
+  try {
+    text = levels.map(([, qty]) => formatUnits((sum += toUnits(qty, places)), places));
+  } catch (err) {
+    if (decimals === null || !(err instanceof RangeError)) throw err;
+    return cumulativeTotals(levels, null); // a size finer than the symbol's decimals: show it all
+  }
+  return { text, values: text.map(Number) };
 }
 
 function fill(rows, levels, totals, max) {
@@ -34,8 +49,8 @@ function fill(rows, levels, totals, max) {
     const level = levels[i];
     setText(r.price, level ? level[0] : "");
     setText(r.qty, level ? level[1] : "");
-    setText(r.total, level ? totals[i].toFixed(2) : "");
-    const scale = level && max > 0 ? Math.round((totals[i] / max) * 1000) / 1000 : 0;
+    setText(r.total, level ? totals.text[i] : "");
+    const scale = level && max > 0 ? Math.round((totals.values[i] / max) * 1000) / 1000 : 0;
     if (r.scale !== scale) {
       r.scale = scale;
       r.bar.style.transform = `scaleX(${scale})`;
@@ -43,7 +58,7 @@ function fill(rows, levels, totals, max) {
   }
 }
 
-export function createBookView(root, { depth = 12, onPrice = () => {} } = {}) {
+export function createBookView(root, { depth = 12, onPrice = () => {}, specs = new Map() } = {}) {
   const head = el("div", "ladder-head");
   head.append(el("span", "", "Price"), el("span", "", "Size"), el("span", "", "Total"));
   const asksBox = el("div", "ladder-side asks");
@@ -60,9 +75,10 @@ export function createBookView(root, { depth = 12, onPrice = () => {} } = {}) {
       if (!book) return;
       const asks = book.levels("asks", depth);
       const bids = book.levels("bids", depth);
-      const askTotals = cumulative(asks);
-      const bidTotals = cumulative(bids);
-      const max = Math.max(askTotals[askTotals.length - 1] ?? 0, bidTotals[bidTotals.length - 1] ?? 0);
+      const decimals = specs.get(book.symbol)?.qty_decimals ?? null;
+      const askTotals = cumulativeTotals(asks, decimals);
+      const bidTotals = cumulativeTotals(bids, decimals);
+      const max = Math.max(askTotals.values.at(-1) ?? 0, bidTotals.values.at(-1) ?? 0);
       fill(askRows, asks, askTotals, max);
       fill(bidRows, bids, bidTotals, max);
       const bestAsk = asks[0]?.[0];

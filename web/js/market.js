@@ -31,6 +31,7 @@ export class MarketStore {
     this.tickDirection = new Map(); // symbol -> "up" | "down" since the last render
     this.trades = new Map(); // symbol -> newest-first array
     this.lastTradeId = new Map();
+    this.tradesLoaded = new Set(); // symbols whose trade history came from REST (seedTrades)
     this.status = new Map();
     this.syncing = new Map(); // symbol -> buffered deltas while a resync is in flight
     this.dirty = { book: new Set(), ticker: new Set(), trades: new Set() };
@@ -100,6 +101,7 @@ export class MarketStore {
   seeked() {
     this.counters.seeks += 1;
     this.trades.clear();
+    this.tradesLoaded.clear();
     for (const symbol of this.specs.keys()) this.dirty.trades.add(symbol);
     this.onSeek();
   }
@@ -180,8 +182,28 @@ export class MarketStore {
     this.dirty.ticker.add(data.symbol);
   }
 
-  /** Seed the tape from `GET /api/trades` (newest last) before live trades arrive. */
+  /**
+   * Merge `GET /api/trades/{symbol}` (newest last) into the tape: the trades printed before
+   * the page connected, which the stream does not send again. A trade the stream already
+   * brought is not doubled; the tape stays newest first, by trade id.
+   */
   seedTrades(symbol, trades) {
-    for (const trade of trades) this.onTrade(trade);
+    const tape = this.trades.get(symbol) ?? [];
+    const have = new Set(tape.map((t) => t.trade_id));
+    const merged = tape.concat(trades.filter((t) => t.symbol === symbol && !have.has(t.trade_id)));
+    merged.sort((a, b) => b.trade_id - a.trade_id);
+    if (merged.length > TAPE_LENGTH) merged.length = TAPE_LENGTH;
+    this.trades.set(symbol, merged);
+    const newest = merged[0]?.trade_id;
+    const seen = this.lastTradeId.get(symbol);
+    if (newest !== undefined && (seen === undefined || newest > seen)) this.lastTradeId.set(symbol, newest);
+    this.tradesLoaded.add(symbol);
+    this.dirty.trades.add(symbol);
+    this.dirty.ticker.add(symbol);
+  }
+
+  /** The symbol's last trade price: the ticker's, else the newest trade on the tape, else null. */
+  lastPrice(symbol) {
+    return this.tickers.get(symbol)?.last ?? this.trades.get(symbol)?.[0]?.price ?? null;
   }
 }

@@ -2,7 +2,7 @@
  * Order entry over the WebSocket `/ws?token=` (PROTOCOL §3), exactly once.
  *
  * Exports OrderTracker (pure state: orders by client_order_id, fills, the execution stream
- * position, unanswered requests), OrderClient (the socket: reconnect with capped backoff,
+ * position, unanswered requests; replaces, stop orders and their triggers, live fills), OrderClient (the socket: reconnect with capped backoff,
  * `executions.resume` from the last exec_seq, then re-send of every unanswered request with
  * the SAME client_order_id; a lost `orders.cancel_all`, which has no key, is dropped with a
  * notice instead) and newClientOrderId().
@@ -42,6 +42,10 @@ export class OrderTracker {
     this.keyByReq = new Map(); // req_id -> request key
     this.nextReqId = 1;
     this.resuming = false;
+    // Fills applied after the first `executions.resumed`: the ones the user has not seen yet
+    // (what the first resume replays happened before the page connected). takeLiveFills() drains.
+    this.synced = false;
+    this.liveFills = [];
   }
 
   request(key, msg) {
@@ -58,6 +62,38 @@ export class OrderTracker {
     if (this.orders.has(coid)) throw new Error(`client_order_id ${coid} already used on this page`);
     this.orders.set(coid, { ...fields, status: "pending", filled_qty: "0", leaves_qty: fields.qty, order_id: null });
     return this.request(`new:${coid}`, { op: OPS.ORDER_NEW, ...fields });
+  }
+
+  /**
+   * Record an order.replace of the open order `origClientOrderId` under the new key
+   * `clientOrderId` with `change` ({ price?, qty? }: the new price, the new total quantity);
+   * returns the message to send. The replacement is "pending" until its ack, which keeps the
+   * order id and retires the old key ("replaced"), or its reject, which leaves the order as it was.
+   */
+  replace(origClientOrderId, clientOrderId, change) {
+    const orig = this.orders.get(origClientOrderId);
+    if (!orig) throw new Error(`unknown order ${origClientOrderId}`);
+    if (this.orders.has(clientOrderId)) throw new Error(`client_order_id ${clientOrderId} already used on this page`);
+    const msg = { op: OPS.ORDER_REPLACE, client_order_id: clientOrderId, orig_client_order_id: origClientOrderId };
+    if (change.price !== undefined) msg.price = change.price;
+    if (change.qty !== undefined) msg.qty = change.qty;
+    this.orders.set(clientOrderId, {
+      ...orig,
+      client_order_id: clientOrderId,
+      price: change.price ?? orig.price,
+      qty: change.qty ?? orig.qty,
+      status: "pending",
+      replaces: origClientOrderId,
+      reject: null,
+    });
+    return this.request(`new:${clientOrderId}`, msg);
+  }
+
+  /** The fills applied live since the last call (for notifications), oldest first. */
+  takeLiveFills() {
+    const fills = this.liveFills;
+    this.liveFills = [];
+    return fills;
   }
 
   cancel(clientOrderId) {
@@ -108,6 +144,7 @@ export class OrderTracker {
         return "resume";
       case MESSAGE_TYPES.EXECUTIONS_RESUMED:
         this.resuming = false;
+        this.synced = true;
         return "resend";
       case MESSAGE_TYPES.ORDER_ACK:
       case MESSAGE_TYPES.ORDER_STATUS:
@@ -118,6 +155,10 @@ export class OrderTracker {
         break;
       case MESSAGE_TYPES.ORDER_FILL:
         this.applyFill(msg);
+        if (this.synced) this.liveFills.push(msg);
+        break;
+      case MESSAGE_TYPES.ORDER_TRIGGERED:
+        this.applyTriggered(msg);
         break;
       case MESSAGE_TYPES.ORDER_CANCELED:
         this.applyCanceled(msg);
@@ -149,7 +190,7 @@ export class OrderTracker {
     this.answered(msg.req_id, `new:${msg.client_order_id}`);
     const known = this.orders.get(msg.client_order_id) ?? {};
     // A fill can arrive in the stream before a duplicate ack with older state; keep the furthest.
-    if (known.status === "filled" || known.status === "canceled") {
+    if (known.status === "filled" || known.status === "canceled" || known.status === "replaced") {
       if (msg.status === "open" || msg.status === "partially_filled") return;
     }
     this.orders.set(msg.client_order_id, {
@@ -168,7 +209,25 @@ export class OrderTracker {
       leaves_qty: msg.leaves_qty,
       ts: msg.ts,
       reject: null,
+      // stop orders only (absent on the others): the stop price, and whether it has traded
+      stop_price: msg.stop_price ?? null,
+      triggered: msg.triggered ?? null,
     });
+    // A replace keeps the order id under the new key: the old key no longer names an open order.
+    for (const other of this.orders.values()) {
+      if (other.client_order_id !== msg.client_order_id && other.order_id === msg.order_id && (other.status === "open" || other.status === "partially_filled")) {
+        other.status = "replaced";
+        other.replacedBy = msg.client_order_id;
+      }
+    }
+  }
+
+  applyTriggered(msg) {
+    const order = this.orders.get(msg.client_order_id);
+    if (!order) return;
+    order.triggered = true;
+    order.trigger_price = msg.trigger_price;
+    if (order.stop_price === null || order.stop_price === undefined) order.stop_price = msg.stop_price;
   }
 
   applyReject(msg) {
@@ -301,6 +360,10 @@ export class OrderClient {
 
   cancel(clientOrderId) {
     return this.send(this.tracker.cancel(clientOrderId));
+  }
+
+  replace(origClientOrderId, clientOrderId, change) {
+    return this.send(this.tracker.replace(origClientOrderId, clientOrderId, change));
   }
 
   cancelAll(symbol = null) {

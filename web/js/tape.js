@@ -1,6 +1,7 @@
 /**
  * Trades tape of the active symbol, newest first, rows created once and rewritten.
- * Exports createTape(root, { rows }) -> { render(trades) }.
+ * Exports createTape(root, { rows }) -> { render(trades, emptyNote) }: with no trades the
+ * first row says why (`emptyNote`: "no trades yet", "this recording has no trades (book only)").
  */
 import { el, formatTime, setText } from "./dom.js";
 
@@ -20,16 +21,19 @@ export function createTape(root, { rows = 40 } = {}) {
   }
   let newest = null;
   return {
-    render(trades = []) {
+    render(trades = [], emptyNote = "") {
+      root.dataset.empty = trades.length === 0 ? emptyNote : "";
       for (let i = 0; i < lines.length; i += 1) {
         const t = trades[i];
         const line = lines[i];
-        if (line.trade === t) continue; // this row already shows this trade
+        const note = !t && i === 0 ? emptyNote : "";
+        if (line.trade === t && line.note === note) continue; // this row already shows it
         line.trade = t;
-        setText(line.price, t ? t.price : "");
+        line.note = note;
+        setText(line.price, t ? t.price : note);
         setText(line.qty, t ? t.qty : "");
         setText(line.time, t ? formatTime(t.ts) : "");
-        const cls = t ? `tape-row ${t.taker_side === "buy" ? "buy" : "sell"}` : "tape-row";
+        const cls = t ? `tape-row ${t.taker_side === "buy" ? "buy" : "sell"}` : note ? "tape-row note" : "tape-row";
         if (line.row.className !== cls) line.row.className = cls;
       }
       if (trades[0] && trades[0] !== newest) {

@@ -33,7 +33,11 @@ export function createTicker(root, { symbols, onSelect }) {
         if (!view) continue;
         const halted = store.status.get(symbol)?.state === "halted";
         view.cell.classList.toggle("halted", halted);
-        if (!ticker) continue;
+        if (!ticker) {
+          // no ticker since the page connected: the last trade of the history, if any
+          setText(view.last, store.lastPrice(symbol) ?? "—");
+          continue;
+        }
         setText(view.last, ticker.last ?? "—");
         const change = formatChange(ticker.last, ticker.open);
         setText(view.change, change);

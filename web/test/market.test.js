@@ -83,3 +83,21 @@ test("ticker direction drives the flash", () => {
   assert.equal(store.tickDirection.get("TW"), "down");
   assert.ok(store.dirty.ticker.has("TW"));
 });
+
+test("trades printed before the page connected are merged into the tape once, newest first", () => {
+  const store = new MarketStore({ fetchJson: async () => ({}) });
+  const trade = (id, price) => ({ symbol: "TW", trade_id: id, price, qty: "1", taker_side: "buy", ts: id });
+  assert.equal(store.lastPrice("TW"), null);
+  store.handle("trade", trade(5, "101.00")); // a live trade before the REST answer
+  store.seedTrades("TW", [trade(3, "99.00"), trade(4, "100.00"), trade(5, "101.00"), { ...trade(6, "7"), symbol: "OTHER" }]);
+  assert.deepEqual(store.trades.get("TW").map((t) => t.trade_id), [5, 4, 3]);
+  assert.ok(store.tradesLoaded.has("TW"));
+  assert.equal(store.lastPrice("TW"), "101.00", "no ticker yet: the newest trade");
+  store.handle("trade", trade(5, "101.00"));
+  store.handle("trade", trade(6, "102.00"));
+  assert.deepEqual(store.trades.get("TW").map((t) => t.trade_id), [6, 5, 4, 3]);
+  store.handle("ticker", { symbol: "TW", last: "103.00", open: "99.00" });
+  assert.equal(store.lastPrice("TW"), "103.00", "the ticker wins once there is one");
+  store.handle("reset", { reason: "seek" });
+  assert.ok(!store.tradesLoaded.has("TW"), "a seek loads the history again");
+});

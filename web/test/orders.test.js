@@ -190,3 +190,49 @@ test("a cancel-all lost in a reconnect is not repeated blindly", async () => {
   assert.deepEqual(client.tracker.unanswered(), [cancel]);
   client.close();
 });
+
+test("a replace is pending until its ack, which retires the old key; a reject leaves the order", () => {
+  const t = new OrderTracker();
+  t.handle(ack({ req_id: t.newOrder(FIELDS).req_id, exec_seq: 1 }));
+  const msg = t.replace("k1", "k2", { price: "101.00" });
+  assert.deepEqual(msg, { op: "order.replace", req_id: msg.req_id, client_order_id: "k2", orig_client_order_id: "k1", price: "101.00" });
+  assert.equal(t.orders.get("k2").status, "pending");
+  assert.equal(t.orders.get("k2").replaces, "k1");
+  assert.deepEqual(t.openOrders().map((o) => o.client_order_id), ["k1"]);
+  t.handle({ type: "order.reject", req_id: msg.req_id, client_order_id: "k2", code: "INVALID_PRICE", message: "off the tick" });
+  assert.equal(t.orders.get("k2").status, "rejected");
+  assert.equal(t.orders.get("k1").status, "open", "a refused replace changes nothing");
+  const again = t.replace("k1", "k3", { qty: "3.000" });
+  t.handle(ack({ req_id: again.req_id, client_order_id: "k3", qty: "3.000", leaves_qty: "3.000", exec_seq: 2 }));
+  assert.equal(t.orders.get("k1").status, "replaced");
+  assert.deepEqual(t.openOrders().map((o) => [o.client_order_id, o.qty]), [["k3", "3.000"]]);
+  assert.throws(() => t.replace("nope", "k4", { qty: "1" }), /unknown order/);
+  assert.throws(() => t.replace("k3", "k1", { qty: "1" }), /already used/);
+});
+
+test("a stop order waits, then order.triggered marks it and its fill completes it", () => {
+  const t = new OrderTracker();
+  const stop = { ...FIELDS, order_type: "stop", price: undefined, tif: "ioc", stop_price: "105.00" };
+  const msg = t.newOrder(stop);
+  t.handle(ack({ req_id: msg.req_id, order_type: "stop", price: null, tif: "ioc", stop_price: "105.00", triggered: false, exec_seq: 1 }));
+  assert.equal(t.orders.get("k1").triggered, false);
+  assert.equal(t.orders.get("k1").stop_price, "105.00");
+  t.handle({ type: "order.triggered", order_id: "o1", client_order_id: "k1", symbol: "TW", side: "buy", stop_price: "105.00", trigger_price: "105.50", ts: 2, exec_seq: 2 });
+  assert.equal(t.orders.get("k1").triggered, true);
+  assert.equal(t.orders.get("k1").trigger_price, "105.50");
+  t.handle({ type: "order.fill", order_id: "o1", client_order_id: "k1", trade_id: 9, symbol: "TW", side: "buy", price: "105.50", qty: "2.000", leaves_qty: "0.000", liquidity: "taker", fee: "0", ts: 3, exec_seq: 3 });
+  assert.equal(t.orders.get("k1").status, "filled");
+});
+
+test("live fills are those after the first resume; history and duplicates are not", () => {
+  const t = new OrderTracker();
+  const fill = (seq) => ({ type: "order.fill", order_id: "o1", client_order_id: "k0", trade_id: seq, symbol: "TW", side: "buy", price: "1.00", qty: "1.000", leaves_qty: "1.000", liquidity: "maker", fee: "0", ts: seq, exec_seq: seq });
+  t.handle(fill(1)); // the first resume's history: seen before this page connected
+  t.handle({ type: "executions.resumed", req_id: "r", latest_exec_seq: 1 });
+  assert.deepEqual(t.takeLiveFills(), []);
+  t.handle(fill(2));
+  t.handle(fill(2)); // a duplicate is dropped by exec_seq
+  t.handle(fill(3));
+  assert.deepEqual(t.takeLiveFills().map((f) => f.exec_seq), [2, 3]);
+  assert.deepEqual(t.takeLiveFills(), []);
+});
