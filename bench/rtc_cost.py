@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import websockets
 
-from exchange.rtc.client import RtcMarketClient
+from exchange.gateway.rtc.client import RtcMarketClient
 
 __all__ = ["main", "measure"]
 
@@ -99,7 +99,7 @@ async def pair(n: int, ordered: bool = True) -> dict[str, Any]:
     sending and receiving together. No server, no hub: aiortc's own cost."""
     from aiortc import RTCPeerConnection
 
-    from exchange.rtc.ice import gather_addresses, ice_configuration
+    from exchange.gateway.rtc.ice import gather_addresses, ice_configuration
 
     a, b = RTCPeerConnection(ice_configuration([])), RTCPeerConnection(ice_configuration([]))
     done, count = asyncio.Event(), [0]

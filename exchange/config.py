@@ -122,7 +122,7 @@ class Settings:
     #: Benchmarks only: synthetic market-data events per second published straight into the
     #: hub (not through the engine or the journal); 0 (the default) switches it off.
     md_synthetic_rate: float = 0.0
-    # WebRTC market data (exchange.rtc)
+    # WebRTC market data (exchange.gateway.rtc)
     #: Open peer connections allowed at once (``POST /rtc/offer`` answers 503 beyond); 0: off.
     rtc_max_peers: int = 200
     #: Of those, open (or still negotiating) peers from one client address; 0: no such cap.

@@ -8,7 +8,7 @@ event ids agree with every other gateway), loads engine and hub from ``tw:snap``
 
 * applies ``tw:seq`` in order to its replica engine (deterministic: same state, same
   ``exec_seq``s and private events as the sequencer's); private events go through the
-  existing :class:`~exchange.gateway.router.AccountRouter`, with the original ``Origin``
+  existing :class:`~exchange.node.routing.AccountRouter`, with the original ``Origin``
   when the correlation id is one of this gateway's, so replies carry their ``req_id``;
 * follows market data from ``tw:md`` with :meth:`RedisBackend.follow` (same ids everywhere);
 * ``submit(cmd, origin)`` XADDs to ``tw:cmd`` and returns the replica's events for that
@@ -64,11 +64,11 @@ from exchange.cluster.bus import (
 from exchange.config import Settings
 from exchange.engine import Engine, render
 from exchange.engine import types as t
-from exchange.gateway.auth import TokenIssuer
 from exchange.hub import MarketHub
 from exchange.hub.redis_backend import RedisBackend
 from exchange.journal.meta import Meta
 from exchange.node import ExchangeNode
+from exchange.node.auth import TokenIssuer
 from exchange.sequencer import Origin, split_market
 
 __all__ = ["NOT_EXECUTED", "GatewayNode", "Unconfirmed", "run_gateway"]

@@ -2,11 +2,12 @@
 
 Exports ``create_app`` (app.py). Modules: ``ws_orders`` (order entry on ``/ws``),
 ``ws_market`` (market data on ``/ws`` and ``/ws/md``), ``sse_market`` (``/md/stream``),
-``long_poll`` (``/md/poll``), ``rest`` (``/api``), ``auth`` (JWT), ``ratelimit`` (token
-buckets), ``router`` (private routing per account), ``metrics`` (Prometheus), ``server``
-(uvicorn with a clean shutdown), ``deps`` (shared request helpers), ``wsconn`` (the socket loop),
+``long_poll`` (``/md/poll``), ``rtc`` (WebRTC market data, a subpackage loaded only when
+enabled), ``rest`` (``/api``), ``server`` (uvicorn with a clean shutdown), ``deps`` (shared
+request helpers), ``wsconn`` (the socket loop),
 ``edge`` (connection limits in uvicorn's HTTP protocol), ``logs`` (rate-limited client
-warnings, token redaction).
+warnings, token redaction). Tokens, rate limits, private routing and metrics belong to the
+node (``exchange.node``): the gateway serves them, the node holds them.
 """
 
 from __future__ import annotations

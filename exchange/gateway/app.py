@@ -18,10 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
-from exchange import rtc
 from exchange.compiled import engine_build
 from exchange.config import Settings
-from exchange.gateway import long_poll, replay_api, rest, sse_market, ws_market, ws_orders
+from exchange.gateway import long_poll, replay_api, rest, rtc, sse_market, ws_market, ws_orders
 from exchange.gateway.openapi import install_openapi
 
 __all__ = ["WEB_DIR", "create_app"]

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from fastapi import HTTPException, Request, WebSocket
 from fastapi.responses import JSONResponse
 
-from exchange.gateway.auth import AuthError, bearer_from_header
+from exchange.node.auth import AuthError, bearer_from_header
 
 if TYPE_CHECKING:
     from exchange.node import ExchangeNode as Node

@@ -22,10 +22,10 @@ from fastapi import APIRouter, WebSocket
 from exchange.engine import types as t
 from exchange.gateway.commands import new_order
 from exchange.gateway.deps import Node, authenticate_ws, check_origin_ws, deny
-from exchange.gateway.ratelimit import TokenBucket
-from exchange.gateway.router import Outbox
 from exchange.gateway.ws_market import MarketFeed
 from exchange.gateway.wsconn import outbox_for, serve_socket
+from exchange.node.ratelimit import TokenBucket
+from exchange.node.routing import Outbox
 from exchange.sequencer import Origin
 from shared.codec import decode_op
 from shared.errors import NOT_EXECUTED, SUBSCRIPTION_ENDED, UNCONFIRMED, ProtocolError

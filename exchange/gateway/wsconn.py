@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from exchange.gateway.router import Outbox
 from exchange.gateway.writers import ws_writer
+from exchange.node.routing import Outbox
 
 __all__ = ["outbox_for", "serve_socket"]
 

@@ -30,7 +30,7 @@ async def open_client(
 ) -> MeteredClient:
     """Connect one client of ``transport`` (``ws``, ``ws-deflate``, ``sse``, ``poll``, ``rtc``)
     to ``url`` (``http://host:port``) and return it once the TCP connection is up (``rtc``:
-    once its data channels are open; ``exchange.rtc.RtcConnectError`` if they do not).
+    once its data channels are open; ``exchange.gateway.rtc.RtcConnectError`` if they do not).
 
     ``record_ids`` is set before connecting: a long poll's first answer (a resume backlog) can
     arrive before this coroutine's caller runs again, and must be recorded too."""

@@ -1,4 +1,4 @@
-"""The lab's WebRTC client: ``exchange.rtc.RtcMarketClient`` behind the ``MeteredClient``
+"""The lab's WebRTC client: ``exchange.gateway.rtc.RtcMarketClient`` behind the ``MeteredClient``
 interface, with its UDP datagrams counted at the socket.
 
 Exports: ``RtcLabClient``, ``open_rtc``, ``check_rtc``, ``rtc_importable``,
@@ -111,7 +111,7 @@ def _install_counters() -> None:
 
 
 def _client_class() -> type[Any]:
-    from exchange.rtc.client import RtcMarketClient
+    from exchange.gateway.rtc.client import RtcMarketClient
 
     class LabRtcMarketClient(RtcMarketClient):
         """Hands every message's raw bytes to the lab with its receipt time, instead of
@@ -215,7 +215,7 @@ async def open_rtc(
     """Connect one WebRTC client to ``url`` and return it once both channels are open.
 
     ``tickers_only`` opens only the ``ticker`` channel. Raises
-    ``exchange.rtc.RtcConnectError`` when signalling is refused or no channel opens
+    ``exchange.gateway.rtc.RtcConnectError`` when signalling is refused or no channel opens
     within ``connect_timeout`` (the peer connection is closed first)."""
     _install_counters()
     client = RtcLabClient(url, meter, resume, connect_timeout, tickers_only)

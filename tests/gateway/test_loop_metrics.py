@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from exchange.gateway.metrics import LoopCounter, LoopHistogram, Metrics
+from exchange.node.metrics import LoopCounter, LoopHistogram, Metrics
 
 BUCKETS = (0.00005, 0.0001, 0.001, 0.01, 0.1, 1.0)
 

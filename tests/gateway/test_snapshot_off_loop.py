@@ -17,7 +17,7 @@ import pytest
 
 from exchange.engine import types as t
 from exchange.journal.snapshot import list_snapshots
-from exchange.node import _pack_snapshot
+from exchange.node.core import _pack_snapshot
 from tests.gateway.helpers import login
 from tests.gateway.test_orders_ws import open_orders
 

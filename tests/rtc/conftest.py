@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiortc import RTCPeerConnection
 
-from exchange.rtc.ice import gather_addresses, ice_configuration
+from exchange.gateway.rtc.ice import gather_addresses, ice_configuration
 
 
 @pytest.fixture

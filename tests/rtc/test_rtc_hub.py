@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
+from exchange.gateway.rtc import RtcMarketClient
 from exchange.hub import MarketHub
-from exchange.rtc import RtcMarketClient
 from shared.book import L2Book
 from tests.rtc.helpers import wait_for
 

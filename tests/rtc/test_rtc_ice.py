@@ -1,4 +1,4 @@
-"""ICE and SDP helpers (``exchange.rtc.ice``) and the two WebRTC settings."""
+"""ICE and SDP helpers (``exchange.gateway.rtc.ice``) and the two WebRTC settings."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from aiortc import RTCPeerConnection
 
 from exchange.config import ConfigError, Settings, from_env
-from exchange.rtc.ice import (
+from exchange.gateway.rtc.ice import (
     OfferError,
     check_offer,
     gather_addresses,

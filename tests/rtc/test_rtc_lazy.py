@@ -8,9 +8,9 @@ import sys
 
 def test_the_gateway_app_does_not_import_aiortc() -> None:
     code = (
-        "import sys, exchange.gateway.app, exchange.rtc\n"
+        "import sys, exchange.gateway.app, exchange.gateway.rtc\n"
         "print(sorted(m for m in ('aiortc', 'aioice', 'av') if m in sys.modules))\n"
-        "exchange.rtc.RtcMarketClient\n"
+        "exchange.gateway.rtc.RtcMarketClient\n"
         "print('aiortc' in sys.modules)\n"
     )
     out = subprocess.run(

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from exchange.rtc import RtcMarketClient
+from exchange.gateway.rtc import RtcMarketClient
 
 CYCLES = 100
 

@@ -15,9 +15,9 @@ import orjson
 import pytest
 
 from exchange.config import ConfigError, Settings, from_env
-from exchange.rtc.ice import MAX_OFFER_CANDIDATES
-from exchange.rtc.peer import NEGOTIATION_TIMEOUT_S
-from exchange.rtc.signalling import MAX_BODY_BYTES
+from exchange.gateway.rtc.ice import MAX_OFFER_CANDIDATES
+from exchange.gateway.rtc.peer import NEGOTIATION_TIMEOUT_S
+from exchange.gateway.rtc.signalling import MAX_BODY_BYTES
 from tests.rtc.helpers import wait_for
 
 

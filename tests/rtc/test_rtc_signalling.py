@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exchange.rtc import RtcConnectError, RtcMarketClient
+from exchange.gateway.rtc import RtcConnectError, RtcMarketClient
 from tests.rtc.helpers import wait_for
 
 

@@ -13,8 +13,8 @@ import orjson
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from exchange.rtc import RtcMarketClient
-from exchange.rtc.ice import gather_addresses, ice_configuration
+from exchange.gateway.rtc import RtcMarketClient
+from exchange.gateway.rtc.ice import gather_addresses, ice_configuration
 from shared.book import L2Book
 
 SYMBOLS = {"BTC-USD", "ETH-USD", "SOL-USD"}

@@ -25,7 +25,7 @@ Contract of ``POST /rtc/offer[?symbols=A,B]`` with ``{"sdp": "...", "type": "off
   is stopping.
 
 Candidates: when the request comes from this machine's loopback (and names no proxy), the
-answer offers only loopback host candidates (see ``exchange.rtc.ice``); otherwise every
+answer offers only loopback host candidates (see ``exchange.gateway.rtc.ice``); otherwise every
 interface aioice finds, plus server-reflexive/relay ones from ``rtc_ice_servers``.
 """
 
@@ -39,9 +39,9 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 
-from exchange.gateway.auth import AuthError, bearer_from_header
 from exchange.gateway.deps import Node, api_error, origin_allowed, parse_filter
-from exchange.rtc.peer import TOO_MANY_PEERS, RtcPeer, RtcPeers
+from exchange.gateway.rtc.peer import TOO_MANY_PEERS, RtcPeer, RtcPeers
+from exchange.node.auth import AuthError, bearer_from_header
 
 __all__ = [
     "LOOPBACK_ADDRESSES",
@@ -81,7 +81,7 @@ def client_address(request: Request) -> str:
     """The address the per-address limits count: the TCP peer's, or, when that is this
     machine's loopback (a local reverse proxy such as the cluster's HAProxy with
     ``option forwardfor``), the last ``X-Forwarded-For`` entry, which that proxy appended."""
-    from exchange.rtc.ice import is_loopback_host
+    from exchange.gateway.rtc.ice import is_loopback_host
 
     host = request.client.host if request.client is not None else ""
     forwarded = request.headers.get("x-forwarded-for")
@@ -93,7 +93,7 @@ def client_address(request: Request) -> str:
 
 
 def _local_client(request: Request) -> bool:
-    from exchange.rtc.ice import is_loopback_host
+    from exchange.gateway.rtc.ice import is_loopback_host
 
     client = request.client
     if client is None or not is_loopback_host(client.host):
@@ -124,7 +124,7 @@ async def rtc_offer(request: Request, symbols: str | None = None) -> dict[str, s
     # second that a server nobody asks for WebRTC should not pay.
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
-    from exchange.rtc.ice import (
+    from exchange.gateway.rtc.ice import (
         OfferError,
         check_offer,
         gather_addresses,

@@ -34,7 +34,7 @@ message of both channels in arrival order, including ``subscribed``, ``error`` a
 ``c.wire_stats()`` gives DTLS-level bytes and packets both ways (for bytes-on-the-wire).
 
 The client gathers candidates only on loopback when ``base_url`` is a loopback address (see
-``exchange.rtc.ice``), so tests never use another interface. Messages are JSON text.
+``exchange.gateway.rtc.ice``), so tests never use another interface. Messages are JSON text.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ import httpx
 import orjson
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from exchange.rtc.ice import gather_addresses, ice_configuration, is_loopback_host
+from exchange.gateway.rtc.ice import gather_addresses, ice_configuration, is_loopback_host
 
 __all__ = ["RtcClientStats", "RtcConnectError", "RtcMarketClient"]
 

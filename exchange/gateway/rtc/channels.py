@@ -34,8 +34,8 @@ from typing import Any
 import orjson
 
 from exchange.gateway.deps import Node, parse_filter
-from exchange.gateway.router import Outbox
 from exchange.gateway.ws_market import MarketPump
+from exchange.node.routing import Outbox
 from shared.codec import decode_op
 from shared.errors import BAD_REQUEST, UNKNOWN_OP, ProtocolError
 

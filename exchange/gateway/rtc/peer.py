@@ -37,8 +37,8 @@ import orjson
 from prometheus_client import Counter, Gauge
 
 from exchange.gateway.deps import Node
-from exchange.gateway.ratelimit import TokenBucket
-from exchange.rtc.channels import BookChannel, TickerChannel, error_message
+from exchange.gateway.rtc.channels import BookChannel, TickerChannel, error_message
+from exchange.node.ratelimit import TokenBucket
 from shared.errors import BAD_REQUEST, RATE_LIMITED
 
 if TYPE_CHECKING:  # aiortc (~30 MiB, most of a second) loads with the first offer

@@ -1,23 +1,23 @@
 """WebRTC data channels for market data (issue 9): the server side and a Python client.
 
 Exports: ``install`` (adds ``POST /rtc/offer`` to an app and closes its peers when it stops),
-``RtcMarketClient`` (the aiortc client, see ``exchange.rtc.client``), ``RtcConnectError``,
+``RtcMarketClient`` (the aiortc client, see ``exchange.gateway.rtc.client``), ``RtcConnectError``,
 ``RtcPeers`` (the per-app registry of open peers), ``TOO_MANY_PEERS``.
 
 Channels the client opens: ``ticker`` (unordered, no retransmits, latest value per symbol)
 and ``book`` (ordered, reliable: the /ws/md subscribe conversation). See
-``exchange.rtc.channels`` and docs/protocol.md.
+``exchange.gateway.rtc.channels`` and docs/protocol.md.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from exchange.rtc.peer import RtcPeers
-from exchange.rtc.signalling import TOO_MANY_PEERS, install
+from exchange.gateway.rtc.peer import RtcPeers
+from exchange.gateway.rtc.signalling import TOO_MANY_PEERS, install
 
 if TYPE_CHECKING:
-    from exchange.rtc.client import RtcConnectError, RtcMarketClient
+    from exchange.gateway.rtc.client import RtcConnectError, RtcMarketClient
 
 __all__ = ["TOO_MANY_PEERS", "RtcConnectError", "RtcMarketClient", "RtcPeers", "install"]
 
@@ -25,7 +25,7 @@ __all__ = ["TOO_MANY_PEERS", "RtcConnectError", "RtcMarketClient", "RtcPeers", "
 def __getattr__(name: str) -> Any:
     # The client imports aiortc; the gateway imports this package for ``install`` only.
     if name in ("RtcConnectError", "RtcMarketClient"):
-        from exchange.rtc import client
+        from exchange.gateway.rtc import client
 
         return getattr(client, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,13 +29,13 @@ import orjson
 from exchange.config import Settings
 from exchange.engine import Engine, render
 from exchange.engine import types as t
-from exchange.gateway.auth import TokenIssuer
-from exchange.gateway.metrics import Metrics
-from exchange.gateway.ratelimit import BucketMap, TokenBucket
-from exchange.gateway.router import AccountRouter
 from exchange.hub import MarketHub
 from exchange.journal import Journal, decode_command, encode_command, load_or_create
 from exchange.journal.log import ForkedSnapshot
+from exchange.node.auth import TokenIssuer
+from exchange.node.metrics import Metrics
+from exchange.node.ratelimit import BucketMap, TokenBucket
+from exchange.node.routing import AccountRouter
 from exchange.sequencer import Origin, Sequencer
 from shared.values import format_units, to_units
 
