@@ -1,6 +1,7 @@
 """``tickwire gateway --redis URL --port P``: a gateway holding a replica of the engine.
 
-Exports: ``GatewayNode``, ``Unconfirmed``, ``NOT_EXECUTED``, ``run_gateway``.
+Exports: ``GatewayNode``, ``Unconfirmed``, ``run_gateway`` (and ``NOT_EXECUTED``, re-exported
+from ``shared.errors``).
 
 ``GatewayNode`` is an :class:`~exchange.node.ExchangeNode` without a journal or a sequencer
 of its own. At start it takes the epoch and token secret from ``tw:meta`` (so tokens and
@@ -70,11 +71,9 @@ from exchange.journal.meta import Meta
 from exchange.node import ExchangeNode
 from exchange.node.auth import TokenIssuer
 from exchange.sequencer import Origin, split_market
+from shared.errors import NOT_EXECUTED
 
 __all__ = ["NOT_EXECUTED", "GatewayNode", "Unconfirmed", "run_gateway"]
-
-#: The reject code of a command the sequencer confirmed it did not (and will not) execute.
-NOT_EXECUTED = "NOT_EXECUTED"
 
 
 class Unconfirmed(TimeoutError):

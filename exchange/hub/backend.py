@@ -9,10 +9,9 @@ same offsets and ids, so a client can resume on any gateway.
 * ``memory://`` (``MemoryBackend``): same process; followers are fed synchronously. In the
   default single-process deployment the gateway simply uses the writer's hub and no backend
   is needed at all.
-* ``redis://`` (issue 7, not built yet): ``publish`` XADDs each event
-  (``offset, event, symbol, ts, data``) to one Redis Stream trimmed to the history size, from a
-  task so the sequencer never waits on Redis; ``follow`` XREADs from ``after`` and ingests;
-  ``history`` serves a starting gateway's catch-up. The same abstract tests run on both.
+* ``redis://`` (``exchange.hub.redis_backend``): the writer XADDs each batch to one Redis
+  Stream trimmed to the history size, from a task so the sequencer never waits on Redis;
+  followers XREAD from ``after`` and ingest; a starting gateway catches up from the stream.
 """
 
 from __future__ import annotations

@@ -63,17 +63,23 @@ def segment_name(first_seq: int) -> str:
     return f"{_PREFIX}{first_seq:020d}{_SUFFIX}"
 
 
-def list_segments(directory: Path) -> list[tuple[int, Path]]:
-    """``(first_seq, path)`` of every segment file, in sequence order."""
+def list_numbered(directory: Path, prefix: str, suffix: str) -> list[tuple[int, Path]]:
+    """``(number, path)`` of every file named ``prefix`` + 20 digits + ``suffix`` in
+    ``directory``, lowest number first (segments and snapshots are named so)."""
     found = []
     for entry in os.scandir(directory):
         name = entry.name
-        if name.startswith(_PREFIX) and name.endswith(_SUFFIX):
-            digits = name[len(_PREFIX) : -len(_SUFFIX)]
+        if name.startswith(prefix) and name.endswith(suffix):
+            digits = name[len(prefix) : -len(suffix)]
             if digits.isdigit() and len(digits) == 20:
                 found.append((int(digits), Path(entry.path)))
     found.sort()
     return found
+
+
+def list_segments(directory: Path) -> list[tuple[int, Path]]:
+    """``(first_seq, path)`` of every segment file, in sequence order."""
+    return list_numbered(directory, _PREFIX, _SUFFIX)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -17,7 +17,7 @@ import zlib
 from pathlib import Path
 
 from exchange.journal.errors import SnapshotCorrupt
-from exchange.journal.segment import fsync_dir, write_all
+from exchange.journal.segment import fsync_dir, list_numbered, write_all
 
 __all__ = [
     "SNAPSHOT_HEADER",
@@ -42,15 +42,7 @@ def snapshot_name(seq: int) -> str:
 
 def list_snapshots(directory: Path) -> list[tuple[int, Path]]:
     """``(seq, path)`` of every snapshot file, oldest first."""
-    found = []
-    for entry in os.scandir(directory):
-        name = entry.name
-        if name.startswith(_PREFIX) and name.endswith(_SUFFIX):
-            digits = name[len(_PREFIX) : -len(_SUFFIX)]
-            if digits.isdigit() and len(digits) == 20:
-                found.append((int(digits), Path(entry.path)))
-    found.sort()
-    return found
+    return list_numbered(directory, _PREFIX, _SUFFIX)
 
 
 def write_snapshot_file(directory: Path, seq: int, data: bytes) -> Path:
