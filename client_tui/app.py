@@ -10,10 +10,12 @@ per frame, so a burst of market data costs one redraw, not one per event.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -53,6 +55,7 @@ from client_tui.widgets import (
     Watchlist,
 )
 from client_tui.widgets.panels import FeedHealth
+from shared.values import InvalidDecimal, to_units
 
 __all__ = ["TickwireApp"]
 
@@ -101,6 +104,7 @@ class TickwireApp(ReplayActions):
         confirm_notional: Decimal | None = Decimal("10000"),
         default_notional: Decimal = Decimal("1000"),
         stale_after_s: float = 5.0,
+        bell: bool = True,
         start_network: bool = True,
     ) -> None:
         super().__init__()
@@ -111,6 +115,8 @@ class TickwireApp(ReplayActions):
         self.confirm_notional = confirm_notional
         self.default_notional = default_notional
         self.stale_after_s = stale_after_s
+        #: ring the terminal bell on each live fill (``--no-bell`` turns it off)
+        self.bell_on_fill = bell
         self.start_network = start_network
         self.conn = Connection(
             url,
@@ -207,9 +213,33 @@ class TickwireApp(ReplayActions):
         """Books were dropped (and after a replay seek, tape and candles): redraw them."""
         self._dirty.update(("ladder", "tape", "chart", "watch"))
 
-    def on_order_update(self, _: OrderUpdate) -> None:
-        """Own orders changed: orders, fills, ladder marks and the ticket's key."""
+    def on_order_update(self, msg: OrderUpdate) -> None:
+        """Own orders changed: orders, fills, ladder marks and the ticket's key. A live fill
+        (not the history replayed at start) also shows a toast and rings the bell."""
         self._dirty.update(("orders", "fills", "ladder"))
+        if msg.msg.get("type") == "order.fill" and not msg.replayed:
+            self.notify_fill(msg.msg)
+
+    def notify_fill(self, fill: dict[str, Any]) -> None:
+        """One toast for one ``order.fill``: side, size, symbol and price in the symbol's
+        decimals, then what is left of the order; the bell unless turned off."""
+        symbol = str(fill.get("symbol", ""))
+        price, qty = str(fill.get("price", "")), str(fill.get("qty", ""))
+        m = self.market.symbols.get(symbol)
+        if m is not None:
+            with contextlib.suppress(InvalidDecimal):
+                price = m.info.price(to_units(price, m.info.price_decimals))
+                qty = m.info.qty(to_units(qty, m.info.qty_decimals))
+        leaves = str(fill.get("leaves_qty", ""))
+        left = "filled" if leaves and Decimal(leaves) == 0 else f"{leaves} left"
+        self.notify(
+            f"{str(fill.get('side', '')).upper()} {qty} {symbol} @ {price}\n"
+            f"{fill.get('liquidity', '')} · {left}",
+            title="Fill",
+            markup=False,
+        )
+        if self.bell_on_fill:
+            self.bell()
 
     def on_account_update(self, _: AccountUpdate) -> None:
         """Positions and cash changed."""
