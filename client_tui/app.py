@@ -76,11 +76,12 @@ class TickwireApp(ReplayActions):
         Binding("minus", "size(-1)", "Size -", key_display="-"),
         Binding("e", "edit_ticket('qty')", "Type size", show=False),
         Binding("E", "edit_ticket('price')", "Type price", show=False, key_display="E"),
+        Binding("S", "edit_ticket('stop')", "Type stop price", show=False, key_display="S"),
         Binding("enter", "send", "Send"),
         Binding("c", "cancel", "Cancel order"),
         Binding("C", "cancel_all", "Cancel all", key_display="C"),
         Binding("r", "replace", "Replace"),
-        Binding("o", "order_type", "Limit/Mkt", show=False),
+        Binding("o", "order_type", "Type: limit/market/stop/stop-limit", show=False),
         Binding("t", "tif", "TIF", show=False),
         Binding("p", "post_only", "Post-only", show=False),
         Binding("z", "recenter", "Recenter"),
@@ -217,8 +218,24 @@ class TickwireApp(ReplayActions):
         """Own orders changed: orders, fills, ladder marks and the ticket's key. A live fill
         (not the history replayed at start) also shows a toast and rings the bell."""
         self._dirty.update(("orders", "fills", "ladder"))
-        if msg.msg.get("type") == "order.fill" and not msg.replayed:
+        kind = msg.msg.get("type")
+        if kind == "order.reject" and msg.msg.get("client_order_id") == self.last_sent:
+            # the server has the last word: its reason shows where the order was sent from
+            reason = f"{msg.msg.get('code', '')} {msg.msg.get('message', '')}".strip()
+            self._q(OrderTicket).last_result = f"rejected: {reason}"
+        if msg.replayed:
+            return
+        if kind == "order.fill":
             self.notify_fill(msg.msg)
+        elif kind == "order.triggered":
+            order = self.tracker.orders.get(str(msg.msg.get("client_order_id")))
+            qty = f" {order.qty}" if order is not None else ""
+            self.notify(
+                f"{str(msg.msg.get('side', '')).upper()}{qty} {msg.msg.get('symbol')} "
+                f"stop {msg.msg.get('stop_price')}: traded {msg.msg.get('trigger_price')}",
+                title="Stop triggered",
+                markup=False,
+            )
 
     def notify_fill(self, fill: dict[str, Any]) -> None:
         """One toast for one ``order.fill``: side, size, symbol and price in the symbol's
@@ -308,6 +325,7 @@ class TickwireApp(ReplayActions):
             ladder.show(m, state, self.tracker)
         if "tape" in dirty:
             self._q(TimeAndSales).show(m, self.no_trades_note())
+            self._apply_default_stop()  # the ticket shows the last trade beside the stop
         if "chart" in dirty and m is not None and self._chart_due:
             # plotext rebuilds the whole figure: at most a few times per second.
             self._chart_due = False
@@ -379,11 +397,19 @@ class TickwireApp(ReplayActions):
         self.symbol = names[(idx + delta) % len(names)]
 
     def action_edit_ticket(self, field: str) -> None:
-        """Type the ticket's size (``qty``) or price; Enter or escape come back."""
-        # The trader chooses now: the default size must not overwrite what is being typed
-        # (it follows the price on the slow tick while auto_size holds).
-        self.auto_size = False
-        self._q(OrderTicket).edit(field)
+        """Type the ticket's size (``qty``), price or stop price (``stop``, stop orders
+        only); Enter or escape come back."""
+        ticket = self._q(OrderTicket)
+        if field == "stop":
+            if ticket.order_type not in ("stop", "stop_limit"):
+                ticket.last_result = "a stop price is for stop orders: o chooses the type"
+                return
+            self.auto_stop = False  # typed: the cursor no longer moves it
+        else:
+            # The trader chooses now: the default size must not overwrite what is being
+            # typed (it follows the price on the slow tick while auto_size holds).
+            self.auto_size = False
+        ticket.edit(field)
 
     def on_order_ticket_done(self, _: OrderTicket.Done) -> None:
         """Typing ended: keyboard back to the ladder; say what is wrong with the values."""

@@ -1,4 +1,8 @@
-"""Open orders (selectable, for cancel and replace) and recent fills."""
+"""Open orders (selectable, for cancel and replace) and recent fills.
+
+A stop order shows its stop price in the STOP column and ``waiting`` until a trade reaches
+it, then ``trig`` before its status (``trig open`` for a stop-limit now in the book).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from client_tui.model.format import fmt_clock
-from client_tui.model.orders import OrderTracker
+from client_tui.model.orders import OrderTracker, OwnOrder
 
 __all__ = ["FillsPanel", "OrdersPanel"]
 
@@ -19,7 +23,17 @@ _STATUS = {
     "filled": "#26d07c",
     "canceled": "#8a8f98",
     "rejected": "#ff5c57",
+    "waiting": "#c678dd",
 }
+#: Status words when the panel is narrow.
+_SHORT = {"partially_filled": "part", "pending": "pend", "canceled": "cxl", "rejected": "rej"}
+
+
+def _status(o: OwnOrder, short: bool) -> str:
+    if o.waiting:
+        return "waiting"
+    word = _SHORT.get(o.status, o.status) if short else o.status
+    return f"trig {word}" if o.triggered else word
 
 
 class OrdersPanel(Static, can_focus=True):
@@ -49,15 +63,25 @@ class OrdersPanel(Static, can_focus=True):
         if self.selected not in self._ids:
             self.selected = self._ids[0] if self._ids else None
         shown = orders[:50]
-        # Widths from the values (the symbols' decimals); the key gives way on a narrow panel.
+        # Widths from the values (the symbols' decimals); the key gives way on a narrow panel,
+        # then the QTY column (LEFT stays) and the long status words.
         pw = max([5, *(len(o.price or "MKT") for o in shown)]) + 1
+        stops = [o.stop_price for o in shown if o.stop_price]
+        tw = max([4, *(len(p) for p in stops)]) + 1 if stops else 0
         qw = max([3, *(len(q) for o in shown for q in (o.qty, o.leaves_qty))]) + 1
         sw = max([4, *(len(o.symbol) for o in shown)]) + 1
-        kw = max(9, min(17, self.size.width - (sw + 5 + pw + 2 * qw + 2 + 16)))
+        width = self.size.width
+        fixed = sw + 5 + pw + tw + qw + 2
+        show_qty = width >= 1 + 9 + fixed + qw + 16
+        fixed += qw if show_qty else 0
+        short = width < 1 + 9 + fixed + 16
+        kw = max(9, min(17, width - (fixed + (8 if short else 16))))
         t = Text(no_wrap=True, overflow="crop")
+        qty_head = f"{'QTY':>{qw}}" if show_qty else ""
+        stop_head = f"{'STOP':>{tw}}" if tw else ""
         t.append(
-            f" {'KEY':<{kw}}{'SYM':<{sw}}{'SIDE':<5}{'PRICE':>{pw}}{'QTY':>{qw}}{'LEFT':>{qw}}"
-            "  STATUS\n",
+            f" {'KEY':<{kw}}{'SYM':<{sw}}{'SIDE':<5}{'PRICE':>{pw}}{stop_head}{qty_head}"
+            f"{'LEFT':>{qw}}  STATUS\n",
             style="bold #8a8f98",
         )
         for o in shown:
@@ -70,12 +94,14 @@ class OrdersPanel(Static, can_focus=True):
             )
             t.append(f"{o.symbol:<{sw}}", style=f"#e6e6e6 {base}")
             t.append(f"{o.side:<5}", style=f"{side_c} {base}")
-            t.append(
-                f"{o.price or 'MKT':>{pw}}{o.qty:>{qw}}{o.leaves_qty:>{qw}}  ",
-                style=f"#e6e6e6 {base}",
-            )
-            status = o.status + (" (cxl…)" if o.cancel_requested else "")
-            t.append(f"{status}\n", style=f"{_STATUS.get(o.status, '')} {base}")
+            t.append(f"{o.price or 'MKT':>{pw}}", style=f"#e6e6e6 {base}")
+            if tw:
+                t.append(f"{o.stop_price or '':>{tw}}", style=f"#c678dd {base}")
+            qty = f"{o.qty:>{qw}}" if show_qty else ""
+            t.append(f"{qty}{o.leaves_qty:>{qw}}  ", style=f"#e6e6e6 {base}")
+            status = _status(o, short) + (" (cxl…)" if o.cancel_requested else "")
+            colour = _STATUS.get("waiting" if o.waiting else o.status, "")
+            t.append(f"{status}\n", style=f"{colour} {base}")
         if not orders:
             t.append(" no open orders\n", style="#5c6370")
         if tracker.rejects:
