@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from textual import events
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -60,6 +61,10 @@ from shared.values import InvalidDecimal, to_units
 __all__ = ["TickwireApp"]
 
 FRAME_S = 1 / 60
+#: Layout classes of the main screen (app.tcss): ``-narrow`` below this many columns,
+#: ``-short`` below this many rows. The full layout wants 160 x 48; 100 x 30 is the least.
+NARROW_BELOW = 150
+SHORT_BELOW = 40
 #: Replay formats that carry the book only: their tape and chart stay empty (and say why).
 BOOK_ONLY_FORMATS = frozenset({"kraken"})
 
@@ -70,6 +75,8 @@ class TickwireApp(ReplayActions):
     CSS_PATH = "app.tcss"
     TITLE = "tickwire"
     BINDINGS = [
+        # first, so the footer shows it however narrow the terminal is
+        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("b", "side('buy')", "Buy @ cursor"),
         Binding("s", "side('sell')", "Sell @ cursor"),
         Binding("plus,equals_sign", "size(1)", "Size +", key_display="+"),
@@ -90,7 +97,6 @@ class TickwireApp(ReplayActions):
         Binding("1", "focus_panel('watchlist')", "Watchlist", show=False),
         Binding("2", "focus_panel('ladder')", "Ladder", show=False),
         Binding("3", "focus_panel('orders')", "Orders", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -172,6 +178,7 @@ class TickwireApp(ReplayActions):
         for wid, title in titles.items():
             self._q(f"#{wid}").border_title = title
         self._q("#ticket", OrderTicket).next_client_order_id = self.tracker.next_client_order_id()
+        self._fit_layout(self.size.width, self.size.height)
         self.set_interval(FRAME_S, self.flush)
         self.set_interval(0.25, self._slow_tick)
         self._q("#ladder", LadderView).focus()
@@ -180,6 +187,25 @@ class TickwireApp(ReplayActions):
             self.run_worker(self.conn.run_orders(), name="orders", group="net")
             self.run_worker(self.replay_probe(), name="replay-probe", group="net")
         self._dirty.update({"watch", "ladder", "tape", "chart", "orders", "fills", "positions"})
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The terminal changed size: choose the layout for it."""
+        self._fit_layout(event.size.width, event.size.height)
+
+    def _fit_layout(self, width: int, height: int) -> None:
+        if not self.screen_stack:
+            return
+        main = self.screen_stack[0]
+        main.set_class(width < NARROW_BELOW, "-narrow")
+        main.set_class(height < SHORT_BELOW, "-short")
+        with contextlib.suppress(NoMatches):
+            main.query_one(Footer).compact = width < NARROW_BELOW
+        # redrawn for the panels' new sizes, which are known once the layout has run
+        self.call_after_refresh(self._redraw_all)
+
+    def _redraw_all(self) -> None:
+        self._dirty.update(("watch", "ladder", "tape", "chart", "orders", "fills", "positions"))
+        self._dirty.add("status")
 
     # ------------------------------------------------------------------ messages
     def on_symbols_loaded(self, _: SymbolsLoaded) -> None:

@@ -118,17 +118,28 @@ class FillsPanel(Static):
         pw = max([5, *(len(f.price) for f in fills)]) + 1
         qw = max([3, *(len(f.qty) for f in fills)]) + 1
         sw = max([4, *(len(f.symbol) for f in fills)]) + 1
+        # A narrow panel drops the fee, then the liquidity, then the milliseconds.
+        width = self.size.width
+        core = sw + 5 + pw + qw
+        fee = width >= 1 + 13 + core + 7 + 8
+        liq = width >= 1 + 13 + core + 7
+        millis = width >= 1 + 13 + core + (7 if liq else 0)
+        tw = 13 if millis else 9
         t = Text(no_wrap=True, overflow="crop")
+        liq_head = f" {'LIQ':<6}" if liq else ""
+        fee_head = f"{'FEE':>8}" if fee else ""
         t.append(
-            f" {'TIME':<13}{'SYM':<{sw}}{'SIDE':<5}{'PRICE':>{pw}}{'QTY':>{qw}} {'LIQ':<6}"
-            f"{'FEE':>8}\n",
+            f" {'TIME':<{tw}}{'SYM':<{sw}}{'SIDE':<5}{'PRICE':>{pw}}{'QTY':>{qw}}{liq_head}"
+            f"{fee_head}\n",
             style="bold #8a8f98",
         )
         for f in fills:
             side_c = "#26d07c" if f.side == "buy" else "#ff5c57"
-            t.append(f" {fmt_clock(f.ts) if f.ts else '-':<13}{f.symbol:<{sw}}", style="#e6e6e6")
+            when = fmt_clock(f.ts, millis=millis) if f.ts else "-"
+            t.append(f" {when:<{tw}}{f.symbol:<{sw}}", style="#e6e6e6")
             t.append(f"{f.side:<5}", style=side_c)
-            t.append(f"{f.price:>{pw}}{f.qty:>{qw}} {f.liquidity:<6}{f.fee:>8}\n", style="#e6e6e6")
+            tail = (f" {f.liquidity:<6}" if liq else "") + (f"{f.fee:>8}" if fee else "")
+            t.append(f"{f.price:>{pw}}{f.qty:>{qw}}{tail}\n", style="#e6e6e6")
         if not tracker.fills:
             t.append(" no fills yet", style="#5c6370")
         self.update(t, layout=False)
