@@ -65,6 +65,8 @@ FRAME_S = 1 / 60
 #: ``-short`` below this many rows. The full layout wants 160 x 48; 100 x 30 is the least.
 NARROW_BELOW = 150
 SHORT_BELOW = 40
+#: The panels that fit their columns to their width.
+_DRAWN_TO_WIDTH = "#watchlist, #positions, #ladder, #tape, #orders, #fills, #status"
 #: Replay formats that carry the book only: their tape and chart stay empty (and say why).
 BOOK_ONLY_FORMATS = frozenset({"kraken"})
 
@@ -135,6 +137,7 @@ class TickwireApp(ReplayActions):
             md_transport=md_transport,
         )
         self._dirty: set[str] = set()
+        self._panel_sizes: tuple[object, ...] = ()
         self._chart_due = True
         self._drawn_seeks: int | None = None
         self._stopping = False
@@ -389,6 +392,12 @@ class TickwireApp(ReplayActions):
             self._apply_default_size()
         # Summaries (watchlist, status, positions) refresh at 4 Hz, not per event.
         self._dirty.update(("status", "positions", "watch"))
+        # Panels lay out their columns for their width: one whose size changed since the
+        # last look is redrawn even if no data arrives (a resize can settle after a frame).
+        sizes = tuple(w.size for w in self.screen_stack[0].query(_DRAWN_TO_WIDTH))
+        if sizes != self._panel_sizes:
+            self._panel_sizes = sizes
+            self._redraw_all()
         conn = self.conn
         unreachable = conn.base_url if conn.md_reconnects + conn.order_reconnects >= 2 else None
         self._q(StaleBanner).show(
