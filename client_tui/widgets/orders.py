@@ -75,7 +75,8 @@ class OrdersPanel(Static, can_focus=True):
         show_qty = width >= 1 + 9 + fixed + qw + 16
         fixed += qw if show_qty else 0
         short = width < 1 + 9 + fixed + 16
-        kw = max(9, min(17, width - (fixed + (8 if short else 16))))
+        # short words take at most 9 cells ("trig part"); the key keeps its last characters
+        kw = max(6, min(17, width - (fixed + 9))) if short else max(9, min(17, width - fixed - 16))
         t = Text(no_wrap=True, overflow="crop")
         qty_head = f"{'QTY':>{qw}}" if show_qty else ""
         stop_head = f"{'STOP':>{tw}}" if tw else ""
@@ -99,7 +100,9 @@ class OrdersPanel(Static, can_focus=True):
                 t.append(f"{o.stop_price or '':>{tw}}", style=f"#c678dd {base}")
             qty = f"{o.qty:>{qw}}" if show_qty else ""
             t.append(f"{qty}{o.leaves_qty:>{qw}}  ", style=f"#e6e6e6 {base}")
-            status = _status(o, short) + (" (cxl…)" if o.cancel_requested else "")
+            status = _status(o, short)
+            if o.cancel_requested:
+                status = "cxl…" if short else f"{status} (cxl…)"
             colour = _STATUS.get("waiting" if o.waiting else o.status, "")
             t.append(f"{status}\n", style=f"{colour} {base}")
         if not orders:

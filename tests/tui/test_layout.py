@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from client_tui.app import TickwireApp
-from client_tui.messages import MarketEvent, SymbolsLoaded
+from client_tui.messages import MarketEvent, OrderUpdate, SymbolsLoaded
 from client_tui.widgets import CandleChart, LadderView
 from shared.checksum import book_checksum
 from tests.tui.test_decimals import ADA, ASKS, BIDS
@@ -58,6 +58,20 @@ def check_ladder_rows(rows: list[str], book: dict[str, str], width: int) -> int:
     return seen
 
 
+def stop_order(app: TickwireApp) -> None:
+    """A buy stop waiting at 60100.00 (acknowledged by the server, as it were)."""
+    req = app.tracker.new_order("BTC-USD", "buy", "stop", "0.5000", None, "ioc",
+                                stop_price="60100.00")  # fmt: skip
+    app.tracker.apply(
+        {"type": "order.ack", "client_order_id": req["client_order_id"], "order_id": "O9",
+         "symbol": "BTC-USD", "side": "buy", "order_type": "stop", "price": None,
+         "qty": "0.5000", "tif": "ioc", "post_only": False, "status": "open",
+         "filled_qty": "0.0000", "leaves_qty": "0.5000", "duplicate": False, "ts": 1,
+         "exec_seq": 3, "stop_price": "60100.00", "triggered": False}
+    )  # fmt: skip
+    app.post_message(OrderUpdate({"type": "seeded"}))
+
+
 @pytest.mark.parametrize("size", SIZES)
 async def test_every_panel_is_on_screen_and_usable(size: tuple[int, int], helpers: Any) -> None:
     app = TickwireApp(start_network=False, stale_after_s=1e9)
@@ -65,6 +79,7 @@ async def test_every_panel_is_on_screen_and_usable(size: tuple[int, int], helper
     width, height = size
     async with app.run_test(size=size) as pilot:
         seed(app)
+        stop_order(app)
         await pilot.pause(0.3)
         await pilot.press("down", "down", "b")
         await settled(app, pilot, helpers)
@@ -87,11 +102,15 @@ async def test_every_panel_is_on_screen_and_usable(size: tuple[int, int], helper
         assert any("ETH-USD" in line and "3000.00" in line for line in lines)  # watchlist
         assert any("BTC-USD" in line and "0.1000" in line and "59998.00" in line
                    for line in lines)  # positions, fills  # fmt: skip
+        orders = app.query_one("#orders").region
+        in_orders = [line[orders.x : orders.right] for line in lines[orders.y : orders.bottom]]
         assert any("snap-1" in line and "59998.00" in line and "0.4000" in line
-                   for line in lines)  # the open order  # fmt: skip
+                   for line in in_orders)  # the open order  # fmt: skip
+        assert any(re.search(r"MKT +60100\.00( +0\.5000)+ +waiting +│", line)
+                   for line in in_orders)  # the waiting stop, its status whole  # fmt: skip
         assert any("60002.00" in line and "0.0400" in line for line in lines)  # the tape
         assert "book ✔" in lines[-2] and "? Help" in lines[-1]  # status bar, footer
-        assert "snap-2" in text  # the ticket: its key, size and price
+        assert "snap-3" in text  # the ticket: its key, size and price
         assert any(re.search(r"qty [0-9.]+ +price 59999\.00", line) for line in lines)
         ladder = app.query_one(LadderView)
         m = app.market.symbols["BTC-USD"]
