@@ -201,8 +201,6 @@ class TickwireApp(ReplayActions):
         main = self.screen_stack[0]
         main.set_class(width < NARROW_BELOW, "-narrow")
         main.set_class(height < SHORT_BELOW, "-short")
-        with contextlib.suppress(NoMatches):
-            main.query_one(Footer).compact = width < NARROW_BELOW
         # redrawn for the panels' new sizes, which are known once the layout has run
         self.call_after_refresh(self._redraw_all)
 
