@@ -473,7 +473,9 @@ class TickwireApp(ReplayActions):
         rows = binding_rows(groups)
         rows.append(("app", "ctrl+p", "Command palette"))
         rows.append(("app", "tab", "Next panel"))
-        self.push_screen(HelpScreen(rows))
+        # title, table heading, foot and borders take 8 rows; a short screen gets two columns
+        columns = 2 if self.size.height < len(rows) + 8 else 1
+        self.push_screen(HelpScreen(rows, columns))
 
     async def action_quit(self) -> None:
         """Close both connections, then exit."""

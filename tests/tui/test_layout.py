@@ -10,10 +10,11 @@ import re
 from typing import Any
 
 import pytest
+from textual.binding import Binding
 
 from client_tui.app import TickwireApp
 from client_tui.messages import MarketEvent, OrderUpdate, SymbolsLoaded
-from client_tui.widgets import CandleChart, LadderView
+from client_tui.widgets import CandleChart, LadderView, OrdersPanel, Watchlist
 from shared.checksum import book_checksum
 from tests.tui.test_decimals import ADA, ASKS, BIDS
 from tests.tui.test_snapshots import seed
@@ -157,3 +158,22 @@ async def test_resizing_switches_the_layout_both_ways(helpers: Any) -> None:
         await settled(app, pilot, helpers)
         assert not app.screen.has_class("-narrow")
         await helpers.wait_for(pilot, lambda: "own" in ladder.plain_lines()[1], what="own cols")
+
+
+@pytest.mark.parametrize("size", [(100, 30), (160, 48)])
+async def test_help_lists_every_key_on_screen(size: tuple[int, int], helpers: Any) -> None:
+    app = TickwireApp(start_network=False, stale_after_s=1e9)
+    async with app.run_test(size=size) as pilot:
+        seed(app)
+        await pilot.pause(0.2)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        text = helpers.screen_text(app)
+        assert "tickwire · keyboard" in text and "esc / ? to close" in text
+        groups = [app.BINDINGS, Watchlist.BINDINGS, LadderView.BINDINGS, OrdersPanel.BINDINGS]
+        for bindings in groups:
+            for b in bindings:
+                assert isinstance(b, Binding)
+                assert b.description in text, b.description
+        assert re.search(r"\bS +Type stop price", text)
+        assert re.search(r"\bo +Type: limit/market/stop/stop-limit", text)
