@@ -275,7 +275,10 @@ class TickwireApp(ReplayActions):
                 price = m.info.price(to_units(price, m.info.price_decimals))
                 qty = m.info.qty(to_units(qty, m.info.qty_decimals))
         leaves = str(fill.get("leaves_qty", ""))
-        left = "filled" if leaves and Decimal(leaves) == 0 else f"{leaves} left"
+        try:
+            left = "filled" if Decimal(leaves) == 0 else f"{leaves} left"
+        except ArithmeticError:
+            left = ""
         self.notify(
             f"{str(fill.get('side', '')).upper()} {qty} {symbol} @ {price}\n"
             f"{fill.get('liquidity', '')} · {left}",
@@ -305,7 +308,9 @@ class TickwireApp(ReplayActions):
         ticket = self._q("#ticket", OrderTicket)
         ticket.symbol = symbol
         ticket.price = ""
+        ticket.stop_price = ""
         self.auto_size = True  # a new symbol starts with its own small default size
+        self.auto_stop = True  # and its stop price from its own cursor and last trade
         self._apply_default_size()
         self._dirty.update(("watch", "ladder", "tape", "chart"))
         self._sync_ticket_price()
