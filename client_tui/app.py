@@ -10,12 +10,10 @@ per frame, so a burst of market data costs one redraw, not one per event.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections import deque
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
 from textual import events
 from textual.app import ComposeResult, SystemCommand
@@ -56,7 +54,6 @@ from client_tui.widgets import (
     Watchlist,
 )
 from client_tui.widgets.panels import FeedHealth
-from shared.values import InvalidDecimal, to_units
 
 __all__ = ["TickwireApp"]
 
@@ -245,48 +242,7 @@ class TickwireApp(ReplayActions):
         """Own orders changed: orders, fills, ladder marks and the ticket's key. A live fill
         (not the history replayed at start) also shows a toast and rings the bell."""
         self._dirty.update(("orders", "fills", "ladder"))
-        kind = msg.msg.get("type")
-        if kind == "order.reject" and msg.msg.get("client_order_id") == self.last_sent:
-            # the server has the last word: its reason shows where the order was sent from
-            reason = f"{msg.msg.get('code', '')} {msg.msg.get('message', '')}".strip()
-            self._q(OrderTicket).last_result = f"rejected: {reason}"
-        if msg.replayed:
-            return
-        if kind == "order.fill":
-            self.notify_fill(msg.msg)
-        elif kind == "order.triggered":
-            order = self.tracker.orders.get(str(msg.msg.get("client_order_id")))
-            qty = f" {order.qty}" if order is not None else ""
-            self.notify(
-                f"{str(msg.msg.get('side', '')).upper()}{qty} {msg.msg.get('symbol')} "
-                f"stop {msg.msg.get('stop_price')}: traded {msg.msg.get('trigger_price')}",
-                title="Stop triggered",
-                markup=False,
-            )
-
-    def notify_fill(self, fill: dict[str, Any]) -> None:
-        """One toast for one ``order.fill``: side, size, symbol and price in the symbol's
-        decimals, then what is left of the order; the bell unless turned off."""
-        symbol = str(fill.get("symbol", ""))
-        price, qty = str(fill.get("price", "")), str(fill.get("qty", ""))
-        m = self.market.symbols.get(symbol)
-        if m is not None:
-            with contextlib.suppress(InvalidDecimal):
-                price = m.info.price(to_units(price, m.info.price_decimals))
-                qty = m.info.qty(to_units(qty, m.info.qty_decimals))
-        leaves = str(fill.get("leaves_qty", ""))
-        try:
-            left = "filled" if Decimal(leaves) == 0 else f"{leaves} left"
-        except ArithmeticError:
-            left = ""
-        self.notify(
-            f"{str(fill.get('side', '')).upper()} {qty} {symbol} @ {price}\n"
-            f"{fill.get('liquidity', '')} · {left}",
-            title="Fill",
-            markup=False,
-        )
-        if self.bell_on_fill:
-            self.bell()
+        self.order_news(msg.msg, replayed=msg.replayed)
 
     def on_account_update(self, _: AccountUpdate) -> None:
         """Positions and cash changed."""

@@ -8,6 +8,7 @@ first) and handed to ``Connection.send`` in a worker; nothing here touches a soc
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from typing import Any
 
@@ -56,6 +57,8 @@ class TradingActions(App[None]):
     auto_stop: bool = True
     #: the key of the last order the ticket sent (its reject shows on the ticket)
     last_sent: str | None = None
+    #: ring the terminal bell on each live fill (``--no-bell`` turns it off)
+    bell_on_fill: bool = True
     _dirty: set[str]
 
     def _q(self, selector: Any, expect: Any = None) -> Any:
@@ -281,6 +284,53 @@ class TradingActions(App[None]):
         t.next_client_order_id = self.tracker.next_client_order_id()
         self.run_worker(self.conn.send(req), group="send")
         self._dirty.update(("orders", "ladder"))
+
+    def order_news(self, msg: dict[str, Any], *, replayed: bool) -> None:
+        """What the trader must see of an order message beyond the tables: a reject of the
+        order the ticket sent (on the ticket, in the server's words); when live (not the
+        history replayed at start), a toast for a fill (with the bell) or a stop's trigger."""
+        kind = msg.get("type")
+        if kind == "order.reject" and msg.get("client_order_id") == self.last_sent:
+            # the server has the last word: its reason shows where the order was sent from
+            reason = f"{msg.get('code', '')} {msg.get('message', '')}".strip()
+            self._q(OrderTicket).last_result = f"rejected: {reason}"
+        if replayed:
+            return
+        if kind == "order.fill":
+            self.notify_fill(msg)
+        elif kind == "order.triggered":
+            order = self.tracker.orders.get(str(msg.get("client_order_id")))
+            qty = f" {order.qty}" if order is not None else ""
+            self.notify(
+                f"{str(msg.get('side', '')).upper()}{qty} {msg.get('symbol')} "
+                f"stop {msg.get('stop_price')}: traded {msg.get('trigger_price')}",
+                title="Stop triggered",
+                markup=False,
+            )
+
+    def notify_fill(self, fill: dict[str, Any]) -> None:
+        """One toast for one ``order.fill``: side, size, symbol and price in the symbol's
+        decimals, then what is left of the order; the bell unless turned off."""
+        symbol = str(fill.get("symbol", ""))
+        price, qty = str(fill.get("price", "")), str(fill.get("qty", ""))
+        m = self.market.symbols.get(symbol)
+        if m is not None:
+            with contextlib.suppress(InvalidDecimal):
+                price = m.info.price(to_units(price, m.info.price_decimals))
+                qty = m.info.qty(to_units(qty, m.info.qty_decimals))
+        leaves = str(fill.get("leaves_qty", ""))
+        try:
+            left = "filled" if Decimal(leaves) == 0 else f"{leaves} left"
+        except ArithmeticError:
+            left = ""
+        self.notify(
+            f"{str(fill.get('side', '')).upper()} {qty} {symbol} @ {price}\n"
+            f"{fill.get('liquidity', '')} · {left}",
+            title="Fill",
+            markup=False,
+        )
+        if self.bell_on_fill:
+            self.bell()
 
     def action_cancel(self) -> None:
         """Cancel the order selected in the orders panel."""
