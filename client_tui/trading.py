@@ -354,7 +354,7 @@ class TradingActions(App[None]):
                 f"{order.client_order_id}: a stop order cannot be modified; "
                 "cancel it (c) and send a new one"
             )
-            self._q(OrderTicket).last_result = message
+            self._q(OrderTicket).last_result = "a stop order cannot be modified"  # fits narrow
             self.notify(message, title="Replace", severity="warning", markup=False)
             return
 

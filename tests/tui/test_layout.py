@@ -177,3 +177,11 @@ async def test_help_lists_every_key_on_screen(size: tuple[int, int], helpers: An
                 assert b.description in text, b.description
         assert re.search(r"\bS +Type stop price", text)
         assert re.search(r"\bo +Type: limit/market/stop/stop-limit", text)
+
+
+async def test_empty_orders_header_keeps_its_columns_apart(helpers: Any) -> None:
+    app = TickwireApp(start_network=False, stale_after_s=1e9)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await helpers.wait_for(pilot, lambda: "no open orders" in helpers.screen_text(app))
+        text = helpers.screen_text(app)
+        assert "QTYLEFT" not in text and re.search(r"QTY +LEFT +STATUS", text)
