@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Iterable
 from decimal import Decimal
 
+from textual import events
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -57,6 +58,12 @@ from client_tui.widgets.panels import FeedHealth
 __all__ = ["TickwireApp"]
 
 FRAME_S = 1 / 60
+#: Layout classes of the main screen (app.tcss): ``-narrow`` below this many columns,
+#: ``-short`` below this many rows. The full layout wants 160 x 48; 100 x 30 is the least.
+NARROW_BELOW = 150
+SHORT_BELOW = 40
+#: The panels that fit their columns to their width.
+_DRAWN_TO_WIDTH = "#watchlist, #positions, #ladder, #tape, #orders, #fills, #status"
 #: Replay formats that carry the book only: their tape and chart stay empty (and say why).
 BOOK_ONLY_FORMATS = frozenset({"kraken"})
 
@@ -67,17 +74,20 @@ class TickwireApp(ReplayActions):
     CSS_PATH = "app.tcss"
     TITLE = "tickwire"
     BINDINGS = [
+        # first, so the footer shows it however narrow the terminal is
+        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("b", "side('buy')", "Buy @ cursor"),
         Binding("s", "side('sell')", "Sell @ cursor"),
         Binding("plus,equals_sign", "size(1)", "Size +", key_display="+"),
         Binding("minus", "size(-1)", "Size -", key_display="-"),
         Binding("e", "edit_ticket('qty')", "Type size", show=False),
         Binding("E", "edit_ticket('price')", "Type price", show=False, key_display="E"),
+        Binding("S", "edit_ticket('stop')", "Type stop price", show=False, key_display="S"),
         Binding("enter", "send", "Send"),
         Binding("c", "cancel", "Cancel order"),
         Binding("C", "cancel_all", "Cancel all", key_display="C"),
         Binding("r", "replace", "Replace"),
-        Binding("o", "order_type", "Limit/Mkt", show=False),
+        Binding("o", "order_type", "Type: limit/market/stop/stop-limit", show=False),
         Binding("t", "tif", "TIF", show=False),
         Binding("p", "post_only", "Post-only", show=False),
         Binding("z", "recenter", "Recenter"),
@@ -86,7 +96,6 @@ class TickwireApp(ReplayActions):
         Binding("1", "focus_panel('watchlist')", "Watchlist", show=False),
         Binding("2", "focus_panel('ladder')", "Ladder", show=False),
         Binding("3", "focus_panel('orders')", "Orders", show=False),
-        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -101,6 +110,7 @@ class TickwireApp(ReplayActions):
         confirm_notional: Decimal | None = Decimal("10000"),
         default_notional: Decimal = Decimal("1000"),
         stale_after_s: float = 5.0,
+        bell: bool = True,
         start_network: bool = True,
     ) -> None:
         super().__init__()
@@ -111,6 +121,8 @@ class TickwireApp(ReplayActions):
         self.confirm_notional = confirm_notional
         self.default_notional = default_notional
         self.stale_after_s = stale_after_s
+        #: ring the terminal bell on each live fill (``--no-bell`` turns it off)
+        self.bell_on_fill = bell
         self.start_network = start_network
         self.conn = Connection(
             url,
@@ -122,6 +134,7 @@ class TickwireApp(ReplayActions):
             md_transport=md_transport,
         )
         self._dirty: set[str] = set()
+        self._panel_sizes: tuple[object, ...] = ()
         self._chart_due = True
         self._drawn_seeks: int | None = None
         self._stopping = False
@@ -165,6 +178,7 @@ class TickwireApp(ReplayActions):
         for wid, title in titles.items():
             self._q(f"#{wid}").border_title = title
         self._q("#ticket", OrderTicket).next_client_order_id = self.tracker.next_client_order_id()
+        self._fit_layout(self.size.width, self.size.height)
         self.set_interval(FRAME_S, self.flush)
         self.set_interval(0.25, self._slow_tick)
         self._q("#ladder", LadderView).focus()
@@ -173,6 +187,23 @@ class TickwireApp(ReplayActions):
             self.run_worker(self.conn.run_orders(), name="orders", group="net")
             self.run_worker(self.replay_probe(), name="replay-probe", group="net")
         self._dirty.update({"watch", "ladder", "tape", "chart", "orders", "fills", "positions"})
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The terminal changed size: choose the layout for it."""
+        self._fit_layout(event.size.width, event.size.height)
+
+    def _fit_layout(self, width: int, height: int) -> None:
+        if not self.screen_stack:
+            return
+        main = self.screen_stack[0]
+        main.set_class(width < NARROW_BELOW, "-narrow")
+        main.set_class(height < SHORT_BELOW, "-short")
+        # redrawn for the panels' new sizes, which are known once the layout has run
+        self.call_after_refresh(self._redraw_all)
+
+    def _redraw_all(self) -> None:
+        self._dirty.update(("watch", "ladder", "tape", "chart", "orders", "fills", "positions"))
+        self._dirty.add("status")
 
     # ------------------------------------------------------------------ messages
     def on_symbols_loaded(self, _: SymbolsLoaded) -> None:
@@ -207,9 +238,11 @@ class TickwireApp(ReplayActions):
         """Books were dropped (and after a replay seek, tape and candles): redraw them."""
         self._dirty.update(("ladder", "tape", "chart", "watch"))
 
-    def on_order_update(self, _: OrderUpdate) -> None:
-        """Own orders changed: orders, fills, ladder marks and the ticket's key."""
+    def on_order_update(self, msg: OrderUpdate) -> None:
+        """Own orders changed: orders, fills, ladder marks and the ticket's key. A live fill
+        (not the history replayed at start) also shows a toast and rings the bell."""
         self._dirty.update(("orders", "fills", "ladder"))
+        self.order_news(msg.msg, replayed=msg.replayed)
 
     def on_account_update(self, _: AccountUpdate) -> None:
         """Positions and cash changed."""
@@ -231,7 +264,9 @@ class TickwireApp(ReplayActions):
         ticket = self._q("#ticket", OrderTicket)
         ticket.symbol = symbol
         ticket.price = ""
+        ticket.stop_price = ""
         self.auto_size = True  # a new symbol starts with its own small default size
+        self.auto_stop = True  # and its stop price from its own cursor and last trade
         self._apply_default_size()
         self._dirty.update(("watch", "ladder", "tape", "chart"))
         self._sync_ticket_price()
@@ -278,6 +313,7 @@ class TickwireApp(ReplayActions):
             ladder.show(m, state, self.tracker)
         if "tape" in dirty:
             self._q(TimeAndSales).show(m, self.no_trades_note())
+            self._apply_default_stop()  # the ticket shows the last trade beside the stop
         if "chart" in dirty and m is not None and self._chart_due:
             # plotext rebuilds the whole figure: at most a few times per second.
             self._chart_due = False
@@ -315,6 +351,12 @@ class TickwireApp(ReplayActions):
             self._apply_default_size()
         # Summaries (watchlist, status, positions) refresh at 4 Hz, not per event.
         self._dirty.update(("status", "positions", "watch"))
+        # Panels lay out their columns for their width: one whose size changed since the
+        # last look is redrawn even if no data arrives (a resize can settle after a frame).
+        sizes = tuple(w.size for w in self.screen_stack[0].query(_DRAWN_TO_WIDTH))
+        if sizes != self._panel_sizes:
+            self._panel_sizes = sizes
+            self._redraw_all()
         conn = self.conn
         unreachable = conn.base_url if conn.md_reconnects + conn.order_reconnects >= 2 else None
         self._q(StaleBanner).show(
@@ -349,11 +391,19 @@ class TickwireApp(ReplayActions):
         self.symbol = names[(idx + delta) % len(names)]
 
     def action_edit_ticket(self, field: str) -> None:
-        """Type the ticket's size (``qty``) or price; Enter or escape come back."""
-        # The trader chooses now: the default size must not overwrite what is being typed
-        # (it follows the price on the slow tick while auto_size holds).
-        self.auto_size = False
-        self._q(OrderTicket).edit(field)
+        """Type the ticket's size (``qty``), price or stop price (``stop``, stop orders
+        only); Enter or escape come back."""
+        ticket = self._q(OrderTicket)
+        if field == "stop":
+            if ticket.order_type not in ("stop", "stop_limit"):
+                ticket.last_result = "a stop price is for stop orders: o chooses the type"
+                return
+            self.auto_stop = False  # typed: the cursor no longer moves it
+        else:
+            # The trader chooses now: the default size must not overwrite what is being
+            # typed (it follows the price on the slow tick while auto_size holds).
+            self.auto_size = False
+        ticket.edit(field)
 
     def on_order_ticket_done(self, _: OrderTicket.Done) -> None:
         """Typing ended: keyboard back to the ladder; say what is wrong with the values."""
@@ -384,7 +434,9 @@ class TickwireApp(ReplayActions):
         rows = binding_rows(groups)
         rows.append(("app", "ctrl+p", "Command palette"))
         rows.append(("app", "tab", "Next panel"))
-        self.push_screen(HelpScreen(rows))
+        # title, table heading, foot and borders take 8 rows; a short screen gets two columns
+        columns = 2 if self.size.height < len(rows) + 8 else 1
+        self.push_screen(HelpScreen(rows, columns))
 
     async def action_quit(self) -> None:
         """Close both connections, then exit."""

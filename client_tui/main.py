@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Decimal("1000"),
         help="the ticket's default size: the largest preset worth at most this",
     )
+    parser.add_argument(
+        "--bell",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ring the terminal bell on each fill of your orders (the toast shows either way)",
+    )
 
 
 def run(
@@ -42,6 +48,7 @@ def run(
     md_transport: str = "sse",
     confirm_notional: Decimal | None = Decimal("10000"),
     default_notional: Decimal = Decimal("1000"),
+    bell: bool = True,
 ) -> None:
     """Run the terminal client until the trader quits."""
     from client_tui.app import TickwireApp  # Textual import only when running
@@ -52,6 +59,7 @@ def run(
         md_transport,
         confirm_notional=confirm_notional,
         default_notional=default_notional,
+        bell=bell,
     ).run()
 
 
@@ -64,4 +72,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
-    run(args.url, args.account, args.md_transport, args.confirm_notional, args.default_notional)
+    run(
+        args.url,
+        args.account,
+        args.md_transport,
+        args.confirm_notional,
+        args.default_notional,
+        args.bell,
+    )

@@ -91,7 +91,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
             time.sleep(0.1)
     try:
         run(args.url, args.account, args.md_transport, args.confirm_notional,
-            args.default_notional)  # fmt: skip
+            args.default_notional, args.bell)  # fmt: skip
     finally:
         if server is not None:
             server.terminate()

@@ -119,6 +119,17 @@ class SymbolMarket:
             return float(self.trades[0]["price"])
         return None
 
+    def last_trade(self) -> int | None:
+        """Last trade price in units (the tape first, then the ticker), None before any:
+        what the server checks a stop price against, as far as this client saw it."""
+        raw = self.trades[0]["price"] if self.trades else (self.ticker or {}).get("last")
+        if not raw:
+            return None
+        try:
+            return to_units(str(raw), self.info.price_decimals)
+        except InvalidDecimal:
+            return None
+
     def compute_checksum(self) -> int:
         """The §4 checksum of the local book."""
         i = self.info

@@ -53,11 +53,26 @@ class OwnOrder:
     reason: str | None = None
     ts: int = 0
     cancel_requested: bool = False
+    #: stop and stop_limit orders: the stop price, and whether a trade has reached it
+    stop_price: str | None = None
+    triggered: bool = False
+    #: the trade price that triggered it (from ``order.triggered``)
+    trigger_price: str | None = None
 
     @property
     def is_open(self) -> bool:
-        """Pending or resting on the book."""
+        """Pending or resting on the book (or, for a stop, waiting for its stop price)."""
         return self.status in OPEN_STATES
+
+    @property
+    def is_stop(self) -> bool:
+        """A stop or stop-limit order (the server refuses to replace one)."""
+        return self.stop_price is not None or self.order_type in ("stop", "stop_limit")
+
+    @property
+    def waiting(self) -> bool:
+        """A stop order still waiting for its stop price (not in the book)."""
+        return self.is_stop and not self.triggered and self.is_open
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +124,12 @@ class OrderTracker:
         price: str | None = None,
         tif: str = "gtc",
         post_only: bool = False,
+        stop_price: str | None = None,
     ) -> dict[str, Any]:
-        """Register a pending order and return its ``order.new`` request (key assigned)."""
+        """Register a pending order and return its ``order.new`` request (key assigned).
+
+        ``price`` goes out for limit and stop_limit orders, ``stop_price`` for stop and
+        stop_limit orders (the others take none)."""
         coid = self.next_client_order_id()
         self._next_coid += 1
         msg: dict[str, Any] = {
@@ -123,8 +142,10 @@ class OrderTracker:
             "tif": tif,
             "post_only": post_only,
         }
-        if order_type == "limit" and price is not None:
+        if order_type in ("limit", "stop_limit") and price is not None:
             msg["price"] = price
+        if order_type in ("stop", "stop_limit") and stop_price is not None:
+            msg["stop_price"] = stop_price
         self.orders[coid] = OwnOrder(
             client_order_id=coid,
             symbol=symbol,
@@ -135,6 +156,7 @@ class OrderTracker:
             tif=tif,
             post_only=post_only,
             leaves_qty=qty,
+            stop_price=msg.get("stop_price"),
         )
         return self._req(msg)
 
@@ -217,6 +239,8 @@ class OrderTracker:
             return self._on_state(msg)
         if kind == "order.fill":
             return self._on_fill(msg)
+        if kind == "order.triggered":
+            return self._on_triggered(msg)
         if kind == "order.canceled":
             self._resolve(msg.get("client_order_id"), "order.cancel")
             return self._on_canceled(msg)
@@ -233,6 +257,8 @@ class OrderTracker:
             return order is not None
         if kind == "error":
             self.rejects.append(f"error: {msg.get('code')} {msg.get('message', '')}".strip())
+        # Anything else (a type this client does not know) changes nothing here; its
+        # exec_seq, if any, was taken above so the stream does not look gapped.
         return False
 
     def _resolve(self, coid: object, *ops: str) -> None:
@@ -265,6 +291,8 @@ class OrderTracker:
         order.filled_qty = msg.get("filled_qty", order.filled_qty)
         order.leaves_qty = msg.get("leaves_qty", order.leaves_qty)
         order.ts = msg.get("ts", order.ts)
+        order.stop_price = msg.get("stop_price", order.stop_price)
+        order.triggered = bool(msg.get("triggered", order.triggered))
         # A replace keeps the order id under a new key: the old key no longer rests.
         if order.order_id is not None:
             for other in self.orders.values():
@@ -300,6 +328,16 @@ class OrderTracker:
             order.ts = msg.get("ts", order.ts)
         return True
 
+    def _on_triggered(self, msg: dict[str, Any]) -> bool:
+        coid = msg.get("client_order_id")
+        order = self.orders.get(coid) if isinstance(coid, str) else None
+        if order is None:
+            return False
+        order.triggered = True
+        order.stop_price = msg.get("stop_price", order.stop_price)
+        order.trigger_price = msg.get("trigger_price")
+        return True
+
     def _on_canceled(self, msg: dict[str, Any]) -> bool:
         coid = msg.get("client_order_id")
         order = self.orders.get(coid) if isinstance(coid, str) else None
@@ -325,7 +363,13 @@ class OrderTracker:
         """Own open quantity per price string on one side of one symbol (ladder marks)."""
         out: dict[str, Decimal] = {}
         for o in self.orders.values():
-            if o.symbol == symbol and o.side == side and o.is_open and o.price is not None:
+            if (
+                o.symbol == symbol
+                and o.side == side
+                and o.is_open
+                and o.price is not None
+                and not o.waiting  # a waiting stop is not in the book
+            ):
                 out[o.price] = out.get(o.price, Decimal(0)) + Decimal(o.leaves_qty or o.qty)
         return out
 

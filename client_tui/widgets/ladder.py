@@ -1,4 +1,10 @@
-"""The order-book ladder (DOM) widget: one row per tick, size bars, own orders marked."""
+"""The order-book ladder (DOM) widget: one row per tick, size bars, own orders marked.
+
+On a wide panel own sizes have columns of their own at both edges; on a narrow one
+(below ``OWN_COLUMNS_FROM`` cells, the ``-narrow`` layout) those columns go and an own size
+takes the place of its row's bar (``◆`` when it does not fit there), so price and sizes keep
+their full width.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,8 @@ OWN = "#ffd75f"
 DIM = "#5c6370"
 OWN_W = 4
 MIN_BAR = 2
+#: Narrower than this, own sizes share the bar cells (see the module docstring).
+OWN_COLUMNS_FROM = 48
 
 
 class LadderView(LinesWidget, can_focus=True):
@@ -59,7 +67,8 @@ class LadderView(LinesWidget, can_focus=True):
             own_buy=own["buy"],
             own_sell=own["sell"],
         )
-        width = max(self.size.width, 30)
+        width = max(self.size.width, 24)
+        own_w = OWN_W if width >= OWN_COLUMNS_FROM else 0
         prices = [info.price(r.price) for r in view.rows]
         pw = max(len(p) for p in prices)
         bids = [info.qty(r.bid_qty) if r.bid_qty else "" for r in view.rows]
@@ -67,7 +76,7 @@ class LadderView(LinesWidget, can_focus=True):
         # Columns from the symbol's decimals, each kept apart by a space: own(4) bar ' ' bid
         # ' ' marker price ' ' ask ' ' bar own(4). Sizes too long for the panel lose trailing
         # decimals first (fit_decimal), so price and size never run together.
-        fixed = 2 * OWN_W + pw + 1 + 4
+        fixed = 2 * own_w + pw + 1 + 4
         qw = max(3, *(len(q) for q in bids + asks))
         qw = max(3, min(qw, (width - fixed - 2 * MIN_BAR) // 2))
         bar_w = max(1, (width - fixed - 2 * qw) // 2)
@@ -75,7 +84,11 @@ class LadderView(LinesWidget, can_focus=True):
         bid = info.price(m.best_bid) if m.best_bid is not None else "-"
         ask = info.price(m.best_ask) if m.best_ask is not None else "-"
         head = f" {info.symbol} {bid} / {ask}"
-        text.append(f" {info.symbol} ", style="bold #e6e6e6")
+        if len(head) > width:  # the symbol goes first (the watchlist marks it too)
+            head = f" {bid} / {ask}"
+        else:
+            text.append(f" {info.symbol}", style="bold #e6e6e6")
+        text.append(" ")
         text.append(bid, style=f"bold {BID}")
         text.append(" / ", style=DIM)
         text.append(ask, style=f"bold {ASK}")
@@ -97,20 +110,26 @@ class LadderView(LinesWidget, can_focus=True):
         # The row size shows where the ask bars go when rows bucket several ticks.
         row_note = f"row {info.price(state.row_step)}" if state.row_step != info.tick else ""
         row_note = row_note if len(row_note) <= bar_w else ""
+        own_head = "own" if own_w else ""
         text.append(
-            f"{'own':>{OWN_W}}{'':>{bar_w}} {'BID':>{qw}}  {'PRICE':^{pw}} {'ASK':<{qw}} "
-            f"{row_note:>{bar_w}}{'own':>{OWN_W}}\n",
+            f"{own_head:>{own_w}}{'':>{bar_w}} {'BID':>{qw}}  {'PRICE':^{pw}} {'ASK':<{qw}} "
+            f"{row_note:>{bar_w}}{own_head:>{own_w}}\n",
             style="bold #8a8f98",
         )
         top = max(view.max_qty, 1)
         for row, price, bid_q, ask_q in zip(view.rows, prices, bids, asks, strict=True):
             cursor = row.price == state.cursor
             base = "on #2a3242" if cursor else ""
-            own_b = info.qty(row.own_buy) if row.own_buy else ""
-            own_s = info.qty(row.own_sell) if row.own_sell else ""
-            text.append(f"{_short(own_b):>{OWN_W}}", style=f"bold {OWN} {base}")
-            bar = "█" * round(row.bid_qty / top * bar_w) if row.bid_qty else ""
-            text.append(f"{bar:>{bar_w}} ", style=f"#1d6b45 {base}")
+            own_b = _short(info.qty(row.own_buy)) if row.own_buy else ""
+            own_s = _short(info.qty(row.own_sell)) if row.own_sell else ""
+            if own_w:
+                text.append(f"{own_b:>{own_w}}", style=f"bold {OWN} {base}")
+            if not own_w and own_b:  # the own size where the bar would be
+                mark = own_b if len(own_b) <= bar_w else "◆"
+                text.append(f"{mark:>{bar_w}} ", style=f"bold {OWN} {base}")
+            else:
+                bar = "█" * round(row.bid_qty / top * bar_w) if row.bid_qty else ""
+                text.append(f"{bar:>{bar_w}} ", style=f"#1d6b45 {base}")
             text.append(
                 f"{fit_decimal(bid_q, qw):>{qw}} ",
                 style=f"{'bold ' if row.best_bid else ''}{BID} {base}",
@@ -124,9 +143,13 @@ class LadderView(LinesWidget, can_focus=True):
                 f"{fit_decimal(ask_q, qw):<{qw}} ",
                 style=f"{'bold ' if row.best_ask else ''}{ASK} {base}",
             )
-            bar = "█" * round(row.ask_qty / top * bar_w) if row.ask_qty else ""
-            text.append(f"{bar:<{bar_w}}", style=f"#7a2b2b {base}")
-            text.append(f"{_short(own_s):<{OWN_W}}\n", style=f"bold {OWN} {base}")
+            if not own_w and own_s:
+                mark = own_s if len(own_s) <= bar_w else "◆"
+                text.append(f"{mark:<{bar_w}}", style=f"bold {OWN} {base}")
+            else:
+                bar = "█" * round(row.ask_qty / top * bar_w) if row.ask_qty else ""
+                text.append(f"{bar:<{bar_w}}", style=f"#7a2b2b {base}")
+            text.append(f"{own_s:<{own_w}}\n" if own_w else "\n", style=f"bold {OWN} {base}")
         self.set_lines(text.lines)
 
 

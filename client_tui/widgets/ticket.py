@@ -2,7 +2,9 @@
 
 Size and price are typable: two compact inputs (``e`` in the app focuses the size; Tab moves
 to the price). Enter or escape in them hands the keyboard back (``OrderTicket.Done``); the
-app then checks the values against the symbol's grid.
+app then checks the values against the symbol's grid. Stop and stop-limit orders add a third
+input, the stop price (``S`` in the app), on a line of its own that shows only for them
+(class ``-stop``), with the last trade beside it (a buy stop goes above it, a sell below).
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ class OrderTicket(Vertical):
     tif: reactive[str] = reactive("gtc")
     post_only: reactive[bool] = reactive(False)
     symbol: reactive[str] = reactive("")
+    #: stop and stop_limit orders: the stop price ("" until there is one)
+    stop_price: reactive[str] = reactive("")
+    #: the last trade as the app knows it (shown beside the stop price)
+    last_trade: reactive[str] = reactive("")
     next_client_order_id: reactive[str] = reactive("")
     last_result: reactive[str] = reactive("")
     #: what the order is worth, as the app computes it ("" when unknown)
@@ -53,6 +59,10 @@ class OrderTicket(Vertical):
             yield Input(self.qty, id="ticket-qty", compact=True, restrict=_DECIMAL)
             yield Label(" price ", classes="ticket-label")
             yield Input(self.price, id="ticket-price", compact=True, restrict=_DECIMAL)
+        with Horizontal(id="ticket-stop-row"):
+            yield Label(" stop ", classes="ticket-label")
+            yield Input(self.stop_price, id="ticket-stop", compact=True, restrict=_DECIMAL)
+            yield Label("", id="ticket-last", classes="ticket-label")
         yield Static(id="ticket-foot")
 
     def on_mount(self) -> None:
@@ -64,20 +74,27 @@ class OrderTicket(Vertical):
             foot = self.query_one("#ticket-foot", Static)
             qty_in = self.query_one("#ticket-qty", Input)
             price_in = self.query_one("#ticket-price", Input)
+            stop_in = self.query_one("#ticket-stop", Input)
+            last = self.query_one("#ticket-last", Label)
         except NoMatches:
             return  # not composed yet
         side_style = "bold black on #26d07c" if self.side == "buy" else "bold black on #ff5c57"
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f" {self.side.upper():^6} ", style=side_style)
         t.append(f" {self.symbol} ", style="bold #e6e6e6")
-        t.append(self.order_type.upper(), style="#61afef")
+        t.append(self.order_type.upper().replace("_", "-"), style="#61afef")
         t.append(f" {self.tif.upper()}", style="#c678dd")
         if self.post_only:
             t.append(" POST-ONLY", style="bold #ffb000")
         head.update(t)
         if not qty_in.has_focus and qty_in.value != self.qty:
             qty_in.value = self.qty
-        market = self.order_type == "market"
+        market = self.order_type in ("market", "stop")  # no limit price
+        stop = self.order_type in ("stop", "stop_limit")
+        self.set_class(stop, "-stop")
+        if not stop_in.has_focus and stop_in.value != self.stop_price:
+            stop_in.value = self.stop_price
+        last.update(f" last {self.last_trade}" if self.last_trade else " no trade yet")
         price_in.disabled = market
         price_in.placeholder = "MKT" if market else "price"
         shown_price = "" if market else self.price
@@ -112,6 +129,12 @@ class OrderTicket(Vertical):
     def watch_symbol(self) -> None:
         self._redraw()
 
+    def watch_stop_price(self) -> None:
+        self._redraw()
+
+    def watch_last_trade(self) -> None:
+        self._redraw()
+
     def watch_next_client_order_id(self) -> None:
         self._redraw()
 
@@ -127,6 +150,8 @@ class OrderTicket(Vertical):
             self.qty = event.value
         elif event.input.id == "ticket-price" and not event.input.disabled:
             self.price = event.value
+        elif event.input.id == "ticket-stop":
+            self.stop_price = event.value
         event.stop()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -139,5 +164,5 @@ class OrderTicket(Vertical):
         self.post_message(self.Done())
 
     def edit(self, field: str = "qty") -> None:
-        """Focus the size (``"qty"``) or price input."""
+        """Focus the size (``"qty"``), price (``"price"``) or stop price (``"stop"``) input."""
         self.query_one(f"#ticket-{field}", Input).focus()

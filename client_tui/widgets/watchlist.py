@@ -33,7 +33,8 @@ class Watchlist(LinesWidget, can_focus=True):
         spark_w = max(0, width - 1 - nw - lw - (8 if show_chg else 0) - 2)
         text = LineBuilder()
         chg_head = f"{'CHG%':>8}" if show_chg else ""
-        text.append(f" {'SYMBOL':<{nw}}{'LAST':>{lw}}{chg_head}  TREND\n", style="bold #8a8f98")
+        trend = "  TREND" if spark_w >= 5 else ""
+        text.append(f" {'SYMBOL':<{nw}}{'LAST':>{lw}}{chg_head}{trend}\n", style="bold #8a8f98")
         for (name, m), last_text in zip(market.symbols.items(), lasts, strict=True):
             last = m.last_price()
             ticker = m.ticker or {}
@@ -50,7 +51,9 @@ class Watchlist(LinesWidget, can_focus=True):
             if m.spark:
                 text.append("  " + sparkline(list(m.spark), spark_w), style=f"{row_style} {colour}")
             elif no_trades and m.seq is not None:
-                text.append(f"  {no_trades}"[: spark_w + 2], style=f"{row_style} #5c6370")
+                # the reason when it fits, else a dash (the tape and chart say it in full)
+                note = no_trades if len(no_trades) <= spark_w else "-"
+                text.append(f"  {note}", style=f"{row_style} #5c6370")
             if m.state != "open":
                 text.append(f" {m.state.upper()}", style="bold #ffb000")
             text.append("\n")

@@ -147,3 +147,28 @@ def test_portfolio_loads_the_account_and_marks_to_market() -> None:
     assert pos.unrealized(None) is None
     assert Position("X", Decimal(0), Decimal(0), Decimal(0)).unrealized(Decimal(1)) == 0
     assert p.latest_exec_seq == 7
+
+
+def test_stop_order_request_trigger_and_unknown_types() -> None:
+    t = OrderTracker(prefix="k")
+    req = t.new_order("BTC-USD", "buy", "stop", "2.0", "100.00", "ioc", stop_price="105.00")
+    assert "price" not in req and req["stop_price"] == "105.00" and req["order_type"] == "stop"
+    req = t.new_order("BTC-USD", "buy", "stop_limit", "2.0", "106.00", stop_price="105.00")
+    assert (req["price"], req["stop_price"]) == ("106.00", "105.00")
+    assert "stop_price" not in t.new_order(
+        "BTC-USD", "sell", "limit", "1.0", "99.00", stop_price="1"
+    )
+    t.apply(ack("k-2", 1, order_type="stop_limit", price="106.00", stop_price="105.00",
+                triggered=False))  # fmt: skip
+    o = t.orders["k-2"]
+    assert o.is_stop and o.waiting and not o.triggered
+    assert t.resting_by_price("BTC-USD", "buy") == {}  # waiting: not in the book
+    # a message type this client does not know: no crash, no change, its exec_seq taken
+    assert t.apply({"type": "order.someday", "client_order_id": "k-2", "exec_seq": 2}) is False
+    assert t.last_exec_seq == 2 and o.waiting
+    trig = {"type": "order.triggered", "order_id": "O1", "client_order_id": "k-2",
+            "symbol": "BTC-USD", "side": "buy", "order_type": "stop_limit",
+            "stop_price": "105.00", "trigger_price": "105.50", "ts": 2, "exec_seq": 3}  # fmt: skip
+    assert t.apply(trig) is True
+    assert o.triggered and not o.waiting and o.trigger_price == "105.50"
+    assert t.resting_by_price("BTC-USD", "buy") == {"106.00": Decimal("2.0")}
