@@ -33,6 +33,7 @@ from client_tui.messages import (
     OrderUpdate,
     PingResult,
     SymbolsLoaded,
+    TradesLoaded,
 )
 from client_tui.model.ladder import LadderState, choose_step
 from client_tui.model.market import MarketState
@@ -212,6 +213,12 @@ class TickwireApp(ReplayActions):
             self.ladders.setdefault(name, LadderState(tick=m.info.tick))
         if not self.symbol and self.market.symbols:
             self.symbol = next(iter(self.market.symbols))
+        self._dirty.add("watch")
+
+    def on_trades_loaded(self, msg: TradesLoaded) -> None:
+        """The trades and candles from before the client connected: tape, chart, watchlist."""
+        if msg.symbol == self.symbol:
+            self._dirty.update(("tape", "chart"))
         self._dirty.add("watch")
 
     def on_market_event(self, msg: MarketEvent) -> None:

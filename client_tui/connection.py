@@ -44,6 +44,7 @@ from client_tui.messages import (
     OrderUpdate,
     PingResult,
     SymbolsLoaded,
+    TradesLoaded,
 )
 from client_tui.model.market import MarketState
 from client_tui.model.orders import OrderTracker, Portfolio
@@ -130,6 +131,7 @@ class Connection:
         self._sent_on: dict[int, int] = {}  # req_id -> connection generation it went out on
         self._pings: dict[str, float] = {}
         self._account_task: asyncio.Task[None] | None = None
+        self._trades_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ REST
     async def login(self) -> str:
@@ -154,6 +156,30 @@ class Connection:
                 return
             except _NET_ERRORS:
                 await asyncio.sleep(backoff.next())
+
+    async def load_trades(self) -> None:
+        """``GET /api/trades/{symbol}`` and ``GET /api/candles/{symbol}`` (1s, 1m) for every
+        symbol into its tape and chart (once, after the symbols; what fails is left to the
+        stream)."""
+        for symbol in list(self.market.symbols):
+            added = self.market.seed_trades(
+                symbol, await self._get_json(f"/api/trades/{symbol}", limit=200)
+            )
+            for interval in ("1s", "1m"):
+                candles = await self._get_json(
+                    f"/api/candles/{symbol}", interval=interval, limit=300
+                )
+                added += self.market.seed_candles(symbol, interval, candles)
+            if added:
+                self.post(TradesLoaded(symbol))
+
+    async def _get_json(self, path: str, **params: Any) -> Any:
+        """The JSON of a ``GET``, or None (unreachable, not 200, not JSON)."""
+        try:
+            resp = await self.http.get(path, params=params)
+            return resp.json() if resp.status_code == 200 else None
+        except (*_NET_ERRORS, ValueError):
+            return None
 
     async def refresh_account(self) -> None:
         """``GET /api/account`` into the portfolio, then post ``AccountUpdate``."""
@@ -186,6 +212,7 @@ class Connection:
         """Receive market data forever over the chosen transport (see module docstring)."""
         if not self.market.symbols:
             await self.load_symbols()
+            self._trades_task = asyncio.create_task(self.load_trades())
         backoff = Backoff(*self._backoff)
         runner = {"sse": self._sse_once, "ws": self._ws_md_once, "poll": self._poll_once}
         while not self._closing:
@@ -449,6 +476,11 @@ class Connection:
         if self._closing:
             return
         self._closing = True
+        for task in (self._trades_task, self._account_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, *_NET_ERRORS):
+                    await task
         await self.drop_market()
         if self._ws is not None:
             with contextlib.suppress(*_NET_ERRORS):

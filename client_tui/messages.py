@@ -1,7 +1,7 @@
 """Textual messages posted by the network workers (``client_tui.connection``) to the app.
 
 Exports ``MarketEvent``, ``MarketReset``, ``OrderUpdate``, ``AccountUpdate``,
-``ConnectionState``, ``PingResult`` and ``SymbolsLoaded``.
+``ConnectionState``, ``PingResult``, ``SymbolsLoaded`` and ``TradesLoaded``.
 
 Contract: the connection applies market data and order messages to the pure models
 (``client_tui.model``) *before* posting, so a message means "this part of the state
@@ -22,6 +22,7 @@ __all__ = [
     "OrderUpdate",
     "PingResult",
     "SymbolsLoaded",
+    "TradesLoaded",
 ]
 
 
@@ -61,6 +62,15 @@ class AccountUpdate(Message):
 
 class SymbolsLoaded(Message):
     """``GET /api/symbols`` answered; the market state now knows every symbol."""
+
+
+class TradesLoaded(Message):
+    """``GET /api/trades`` / ``/api/candles`` answered for ``symbol``: its tape and chart hold
+    what traded before the client connected (and its last trade price, on a quiet market)."""
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__()
+        self.symbol = symbol
 
 
 class ConnectionState(Message):

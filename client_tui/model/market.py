@@ -268,6 +268,65 @@ class MarketState:
                 m.clear_history()
         m.seeks = seeks
 
+    def seed_trades(self, symbol: str, trades: Any) -> int:
+        """Merge ``GET /api/trades/{symbol}`` (newest last): the trades printed before this
+        client connected, which the stream does not send again. A trade the stream already
+        brought is not doubled; the tape stays newest first by trade id. Entries that are not
+        this symbol's well-formed trades are skipped (they change nothing). Returns how many
+        were added."""
+        m = self.symbols.get(symbol)
+        if m is None or not isinstance(trades, list):
+            return 0
+        have = {t.get("trade_id") for t in m.trades}
+        new = []
+        for t in trades:
+            try:
+                ok = (
+                    isinstance(t, dict)
+                    and t.get("symbol") == symbol
+                    and type(t.get("trade_id")) is int
+                    and t["trade_id"] not in have
+                    and float(t["price"]) > 0
+                )
+            except (KeyError, TypeError, ValueError):
+                ok = False
+            if ok:
+                new.append(t)
+                have.add(t["trade_id"])
+        if not new:
+            return 0
+        merged = sorted([*m.trades, *new], key=lambda t: int(t["trade_id"]), reverse=True)
+        m.trades.clear()
+        m.trades.extend(merged[: m.trades.maxlen])
+        if not m.spark:
+            m.spark.extend(float(t["price"]) for t in reversed(merged[: m.spark.maxlen]))
+        return len(new)
+
+    def seed_candles(self, symbol: str, interval: str, candles: Any) -> int:
+        """Merge ``GET /api/candles/{symbol}?interval=`` (oldest first) into the series, as
+        the stream's candles are (a candle already there is replaced). Entries that are not
+        well-formed candles of this symbol and interval are skipped. Returns how many."""
+        m = self.symbols.get(symbol)
+        series = m.candles.get(interval) if m is not None else None
+        if series is None or not isinstance(candles, list):
+            return 0
+        n = 0
+        for c in candles:
+            try:
+                ok = (
+                    isinstance(c, dict)
+                    and c.get("symbol") == symbol
+                    and c.get("interval") == interval
+                    and type(c.get("t")) is int
+                    and all(float(c[k]) > 0 for k in ("o", "h", "l", "c"))
+                )
+            except (KeyError, TypeError, ValueError):
+                ok = False
+            if ok and c["t"] not in series:  # the stream's own copy is the newer one
+                add_candle(series, c)
+                n += 1
+        return n
+
     def apply_reset(self, reason: str) -> None:
         """A ``reset`` event: forget every book; a replay seek (``reason == "seek"``) also
         forgets trades and candles, since the snapshots that follow are of another time."""

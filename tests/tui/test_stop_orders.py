@@ -118,19 +118,20 @@ async def test_stop_limit_rests_when_triggered_and_cannot_be_replaced(
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app, helpers)
         ticket = app.query_one("#ticket")
-        # The app has seen no trade yet: the server's check is the only one, and its reject
-        # text shows on the ticket.
-        assert app.market.symbols[SYM].last_trade() is None
-        await pilot.press("o", "o", "o")  # stop-limit at the cursor, 60000.00
+        # The trade came before the app: its history (GET /api/trades) gives the last price.
+        m = app.market.symbols[SYM]
+        await helpers.wait_for(pilot, lambda: m.last_trade() == 6_001_000, what="the history")
+        await pilot.press("o", "o", "o")  # stop-limit; the cursor (60000.00) is below the last
         await pilot.pause()
         assert ticket.order_type == "stop_limit" and ticket.tif == "gtc"  # type: ignore[attr-defined]
-        assert ticket.stop_price == "60000.00"  # type: ignore[attr-defined]
+        assert ticket.stop_price == "60010.01"  # type: ignore[attr-defined]
+        # what only the server knows (the balance) comes back as its reject, on the ticket
+        await pilot.press("e", *"900", "enter")
         await pilot.press("enter")
         await helpers.wait_for(pilot, lambda: "rejected" in ticket.last_result)  # type: ignore[attr-defined]
-        assert ticket.last_result == (  # type: ignore[attr-defined]
-            "rejected: INVALID_PRICE a buy stop's stop_price must be above the last trade "
-            "(60010.00)"
-        )
+        assert ticket.last_result.startswith("rejected: INSUFFICIENT_FUNDS")  # type: ignore[attr-defined]
+        assert await helpers.server_orders(srv.url, alice) == []
+        await pilot.press("e", *"0.0100", "enter")
         # limit 60030.00 (typed), stop 60020.00 (typed)
         await pilot.press("E", *"60030.00", "enter")
         await type_stop(pilot, "60020.00")
