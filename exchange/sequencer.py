@@ -11,7 +11,9 @@ as durable as the fsync policy asks:
 * ``always``: fsync before each command's events are released (slow, strict);
 * ``batch``: group commit; commands keep being matched while one fsync runs in a thread, and
   each fsync releases every command appended before it started (plus a short window);
-* ``off``: the record is written to the OS (it survives ``kill -9``, not a power cut).
+* ``off``: the record is written to the OS (it survives ``kill -9``, not a power cut). The
+  orders pipelined in one event-loop turn (``submit_nowait``) share one ``write``: the turn's
+  records go to the OS together at the end of the turn, then their events are released.
 
 Release is strictly in command order: private events go to ``deliver`` (the gateway's account
 router) and market events, rendered once, to ``MarketHub.publish``. ``submit`` returns the
@@ -159,6 +161,9 @@ class Sequencer:
         self._since_snapshot = 0
         self._closed = False
         self._cut_scheduled = False
+        #: fsync ``off``: done when the commands pipelined in this loop turn are written and
+        #: released (``_end_turn``); None when no turn is open.
+        self._turn: asyncio.Future[None] | None = None
         #: Cut market-data batches on its own (per group commit / loop turn). Off when the
         #: commands bring their own ``Publish`` (replaying a tickwire recording made with
         #: batches: the market data comes out exactly where the recorded run cut it).
@@ -174,6 +179,8 @@ class Sequencer:
     async def stop(self) -> None:
         """Release everything pending and make the journal durable."""
         self._closed = True
+        if self._turn is not None:
+            self._end_turn()
         if self._committer is not None:
             self._wakeup.set()
             while self._pending:
@@ -209,12 +216,20 @@ class Sequencer:
 
     async def submit(self, cmd: t.Command, origin: Origin | None = None) -> list[t.Event]:
         """Sequence ``cmd``; returns its events once they are durable and released."""
+        if self.fsync == "off" and self._turn is None:
+            # nothing pipelined waits: written and released at once, no loop turn to wait for
+            # (the replay and the simulator submit one command at a time)
+            return self._submit_now(cmd, origin)
         events, fut = self.submit_nowait(cmd, origin)
-        return events if fut is None else await fut
+        if fut is not None:
+            # shielded: a loop turn's future is shared by every command of the turn, so a
+            # cancelled caller must not cancel it for the others
+            await asyncio.shield(fut)
+        return events
 
     def submit_nowait(
         self, cmd: t.Command, origin: Origin | None = None
-    ) -> tuple[list[t.Event], asyncio.Future[list[t.Event]] | None]:
+    ) -> tuple[list[t.Event], asyncio.Future[Any] | None]:
         """Sequence ``cmd`` now, without waiting for it to be durable: ``(events, future)``.
 
         The command is journaled and applied at once (so commands keep their arrival order);
@@ -223,28 +238,86 @@ class Sequencer:
         if the journal could not be made durable. A connection can so have many orders in
         one group commit instead of one per commit (``ws_orders`` pipelines this way).
         """
+        if self.journal is None or self.fsync == "always":
+            return self._submit_now(cmd, origin), None
+        if self.fsync == "off":
+            return self._join_turn(cmd, origin)
         if self._closed:
             raise RuntimeError("sequencer is stopped")
         started = time.perf_counter()
-        cmd = self.stamp(cmd)
-        events = self._apply(cmd)
-        if self.journal is None or self.fsync != "batch":
-            if self.journal is not None:
-                if self.fsync == "always":
-                    t0 = time.perf_counter()
-                    self.journal.sync()
-                    self._observe_fsync(time.perf_counter() - t0)
-                else:
-                    self.journal.flush()
-            self._release(_Pending(events, origin, None, started))
-            self._after_release()
-            if self.auto_cut and not self._cut_scheduled and self.engine.has_unpublished():
-                self._cut_soon()
-            return events, None
+        events = self._apply(self.stamp(cmd))
         fut: asyncio.Future[list[t.Event]] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(events, origin, fut, started))
         self._wakeup.set()
         return events, fut
+
+    def _submit_now(self, cmd: t.Command, origin: Origin | None) -> list[t.Event]:
+        """Apply, make durable as the policy asks and release ``cmd`` before returning."""
+        if self._closed:
+            raise RuntimeError("sequencer is stopped")
+        started = time.perf_counter()
+        events = self._apply(self.stamp(cmd))
+        if self.journal is not None:
+            if self.fsync == "always":
+                t0 = time.perf_counter()
+                self.journal.sync()
+                self._observe_fsync(time.perf_counter() - t0)
+            else:
+                self.journal.flush()
+        self._release(_Pending(events, origin, None, started))
+        self._after_release()
+        if self.auto_cut and not self._cut_scheduled and self.engine.has_unpublished():
+            self._cut_soon()
+        return events
+
+    def _join_turn(
+        self, cmd: t.Command, origin: Origin | None
+    ) -> tuple[list[t.Event], asyncio.Future[None] | None]:
+        """fsync ``off``: apply now; written and released with the rest of this loop turn."""
+        if self._closed:
+            raise RuntimeError("sequencer is stopped")
+        turn = self._turn
+        if turn is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (recovery, scripts): one command at a time
+                return self._submit_now(cmd, origin), None
+            turn = self._turn = loop.create_future()
+            loop.call_soon(self._end_turn)
+        started = time.perf_counter()
+        events = self._apply(self.stamp(cmd))
+        self._pending.append(_Pending(events, origin, None, started))
+        return events, turn
+
+    def _end_turn(self) -> None:
+        """Write the turn's records (one ``write``), then release them in order, with their
+        market data cut after them (the cut joins the turn, as it joins a group commit)."""
+        turn, self._turn = self._turn, None
+        if turn is None:  # already ended (``stop``)
+            return
+        batch, self._pending = self._pending, []
+        cut = self._cut() if self.auto_cut else None
+        if cut is not None:
+            batch.append(_Pending(cut, None, None, time.perf_counter(), cut=True))
+        assert self.journal is not None
+        self._committing = batch
+        try:
+            try:
+                self.journal.flush()
+            except Exception as exc:  # nothing of an unwritten turn is released
+                log.exception("journal write failed; failing %d commands", len(batch))
+                if not turn.done():
+                    turn.set_exception(exc)
+                return
+            if self.metrics is not None:
+                self.metrics.queue_depth.set(len(batch))
+            for p in batch:
+                self._release(p)
+        finally:
+            self._committing = []
+        if not turn.done():
+            turn.set_result(None)
+        self._after_release()
 
     def unreleased(self) -> list[_Pending]:
         """Commands applied but not yet released (being made durable, then queued), oldest
@@ -256,9 +329,12 @@ class Sequencer:
 
         A read of engine state (REST, ``order.status``) taken *before* this call shows only
         what a crash cannot undo once it returns: read first, then ``await durable()``, then
-        answer. Immediate unless group commit has commands in flight.
+        answer. Immediate unless group commit (or, fsync ``off``, this loop turn) has commands
+        in flight.
         """
-        if self._pending:
+        if self._turn is not None:
+            await asyncio.shield(self._turn)
+        elif self._pending:
             fut: asyncio.Future[list[t.Event]] = asyncio.get_running_loop().create_future()
             self._pending.append(_Pending([], None, fut, time.perf_counter(), barrier=True))
             self._wakeup.set()

@@ -61,8 +61,8 @@ class OrderSession:
         self.deadman_ms = 0
         self.deadman_timer: asyncio.TimerHandle | None = None
         self.market: MarketFeed | None = None
-        #: The last pipelined order's group commit (``submit``); None once released.
-        self.pipelined: asyncio.Future[list[t.Event]] | None = None
+        #: The last pipelined order's group commit or loop turn (``submit``).
+        self.pipelined: asyncio.Future[Any] | None = None
 
     # ------------------------------------------------------------------ errors
 
@@ -178,11 +178,11 @@ class OrderSession:
             await node.submit(cmd, origin)
             return
         fut = node.submit_nowait(cmd, origin)
-        if fut is not None:
+        if fut is not None and fut is not self.pipelined:  # fsync off: one per loop turn
             fut.add_done_callback(self._released)
             self.pipelined = fut
 
-    def _released(self, fut: asyncio.Future[list[t.Event]]) -> None:
+    def _released(self, fut: asyncio.Future[Any]) -> None:
         if fut.cancelled() or fut.exception() is None:
             return
         # the journal could not be made durable: nothing of it was released; the client

@@ -397,9 +397,10 @@ class ExchangeNode:
 
     def submit_nowait(
         self, cmd: t.Command, origin: Origin | None = None
-    ) -> asyncio.Future[list[t.Event]] | None:
-        """Sequence ``cmd`` without waiting for its group commit (``Sequencer.submit_nowait``):
-        the replies reach ``origin`` on release; the future fails if the journal did."""
+    ) -> asyncio.Future[Any] | None:
+        """Sequence ``cmd`` without waiting for its group commit or loop turn
+        (``Sequencer.submit_nowait``): the replies reach ``origin`` on release; the future
+        fails if the journal did."""
         _, fut = self.sequencer.submit_nowait(cmd, origin)
         return fut
 

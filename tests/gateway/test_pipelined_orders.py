@@ -1,4 +1,5 @@
-"""Orders a connection sends together share one group commit (issue 16).
+"""Orders a connection sends together share one group commit, or with fsync off one journal
+write per event-loop turn (issue 16).
 
 The reader used to await each order's durability before reading the next frame, so a
 connection with 20 orders in flight paid 20 fsync windows in a row. Now the reader hands
@@ -8,10 +9,22 @@ each order to the sequencer and goes on; the acks are released, in order, with t
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
+import pytest
 
+from exchange.config import Settings
+from exchange.engine import types as t
+from exchange.node import ExchangeNode
 from tests.gateway.helpers import OrderClient, limit, login
 
 BTC = "BTC-USD"
@@ -59,3 +72,160 @@ async def test_replies_keep_request_order_on_a_connection(live_server_factory: A
     assert [m["type"] for m in got] == ["order.ack", "pong", "error", "order.status"], got
     assert got[0]["req_id"] == 1 and got[1]["req_id"] == 2 and got[3]["status"] == "open"
     await c.close()
+
+
+# ---------------------------------------------------------------- fsync off: one write per turn
+
+
+def _node(tmp_path: Path) -> tuple[ExchangeNode, list[list[t.Event]], list[int]]:
+    """A node with fsync off whose deliveries and journal writes are recorded (the real
+    journal still writes: the recorder only counts the calls)."""
+    node = ExchangeNode(Settings(data_dir=tmp_path / "data", sim_rate=0.0, fsync="off"))
+    node.recover()
+    seq = node.sequencer
+    delivered: list[list[t.Event]] = []
+    seq.deliver = lambda events, origin: delivered.append(list(events))
+    writes: list[int] = []
+    real_flush = node.journal.flush
+
+    def flush() -> None:
+        writes.append(node.journal.last_seq)
+        real_flush()
+
+    node.journal.flush = flush  # type: ignore[method-assign]
+    return node, delivered, writes
+
+
+def _order(i: int) -> t.NewOrder:
+    return t.NewOrder("a", f"s{i}", BTC, "sell", "limit", "0.1", f"{200 + i}")
+
+
+async def test_fsync_off_writes_a_turns_orders_once_and_then_releases_them(tmp_path: Path) -> None:
+    node, delivered, writes = _node(tmp_path)
+    seq = node.sequencer
+    await seq.submit(t.OpenAccount("a", 10**15, ((BTC, 10**9),), False, 0))
+    delivered.clear()
+    writes.clear()
+    futures = [seq.submit_nowait(_order(i))[1] for i in range(ORDERS)]  # one loop turn
+    assert all(f is futures[0] for f in futures) and futures[0] is not None
+    assert delivered == [] and writes == []  # nothing leaves before its record is written
+    await futures[0]
+    assert len(writes) == 1, writes  # the turn's records in one write
+    assert writes[0] == node.journal.last_seq  # ... the cut's record among them
+    acks = [evs[0] for evs in delivered]
+    assert [a.order.client_order_id for a in acks] == [f"s{i}" for i in range(ORDERS)]
+    seqs = [a.exec_seq for a in acks]
+    assert seqs == sorted(seqs)
+    assert not node.engine.has_unpublished()  # the turn's market data went out with it
+    await seq.stop()
+    node.journal.close()
+    again = ExchangeNode(Settings(data_dir=tmp_path / "data", sim_rate=0.0, fsync="off"))
+    again.recover()
+    assert len(again.engine.open_orders("a")) == ORDERS
+    again.journal.close()
+
+
+async def test_a_turn_whose_write_fails_releases_nothing(tmp_path: Path) -> None:
+    node, delivered, _ = _node(tmp_path)
+    seq = node.sequencer
+    await seq.submit(t.OpenAccount("a", 10**15, ((BTC, 10**9),), False, 0))
+    delivered.clear()
+
+    def broken() -> None:
+        raise OSError(28, "No space left on device")
+
+    node.journal.flush = broken  # type: ignore[method-assign]
+    _, fut = seq.submit_nowait(_order(0))
+    assert fut is not None
+    with pytest.raises(OSError, match="No space"):
+        await fut
+    assert delivered == []  # no ack for an order the journal does not have
+    node.journal.close()
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_others_turn(tmp_path: Path) -> None:
+    node, delivered, _ = _node(tmp_path)
+    seq = node.sequencer
+    await seq.submit(t.OpenAccount("a", 10**15, ((BTC, 10**9),), False, 0))
+    delivered.clear()
+    _, fut = seq.submit_nowait(_order(0))
+    waiter = asyncio.create_task(seq.submit(_order(1)))  # joins the open turn
+    reader = asyncio.create_task(seq.durable())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    assert fut is not None
+    await fut
+    await reader  # a read barrier waits for the turn, then returns
+    assert [evs[0].order.client_order_id for evs in delivered] == ["s0", "s1"]
+    assert fut.done() and not fut.cancelled()
+    await seq.stop()
+    node.journal.close()
+
+
+def test_acked_orders_survive_kill_9_with_fsync_off(tmp_path: Path) -> None:
+    """Acks released with a turn's single write: a ``kill -9`` after them loses none."""
+    data = tmp_path / "data"
+
+    log = tmp_path / "serve.log"
+
+    def serve() -> tuple[subprocess.Popen[bytes], str]:
+        port = _free_port()
+        with log.open("ab") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port),
+                 "--data-dir", str(data), "--sim-rate", "0", "--log-level", "warning",
+                 "--fsync", "off"],
+                stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, **_RATES},
+            )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    return proc, url
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+    async def burst(url: str) -> list[dict[str, Any]]:
+        c = await OrderClient.connect(url.replace("http", "ws"), await login(url, "k9"))
+        for i in range(ORDERS * 2):
+            op = {"op": "order.new", "req_id": i, **limit(f"k{i}", BTC, "buy", "0.1", "100")}
+            await c.ws.send(orjson.dumps(op).decode())
+        acks = [await c.reply_to(i, timeout=30) for i in range(ORDERS * 2)]
+        await c.ws.close()
+        return acks
+
+    async def listed(url: str) -> list[str]:
+        token = await login(url, "k9")
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}
+        ) as http:
+            return [o["client_order_id"] for o in (await http.get("/api/orders")).json()]
+
+    proc, url = serve()
+    try:
+        acks = asyncio.run(burst(url))
+        assert [a["type"] for a in acks] == ["order.ack"] * ORDERS * 2
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc, url = serve()
+        assert sorted(asyncio.run(listed(url))) == sorted(a["client_order_id"] for a in acks)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+_RATES = {
+    "TICKWIRE_CONN_BURST": "10000",
+    "TICKWIRE_ACCOUNT_BURST": "10000",
+}
