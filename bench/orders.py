@@ -27,6 +27,7 @@ Scenarios (every repetition alternates echo and tickwire, so both see the same m
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import time
 from collections.abc import Callable
@@ -226,12 +227,13 @@ async def run_closed(plan: _Plan, echo: ServerProc, n_conns: int, window: int) -
         for _ in range(plan.reps):
             for t in targets:
                 conns = await open_conns(t, n_conns, f"cl{next(_ids)}-")
-                cpu0, t0 = cpu_seconds(_pid(t)), time.monotonic()
-                rate, errors, gen = await closed_loop(t, conns, window, plan.closed_s, 1.0)
-                await close_conns(conns)
+                rate, errors, gen, srv = await closed_loop(
+                    t, conns, window, plan.closed_s, 1.0, functools.partial(cpu_seconds, _pid(t))
+                )
+                await close_conns(conns)  # (it can wait seconds for a close: not counted)
                 r = res.setdefault(t.name, {})
                 r.setdefault("rate", []).append(rate)
-                r.setdefault("srv", []).append(100 * _cpu_share(t, cpu0, t0))
+                r.setdefault("srv", []).append(100 * srv)
                 r.setdefault("gen", []).append(100 * gen)
                 r.setdefault("err", []).append(errors)
     print("| server | replies/s | server CPU % | server CPU µs/reply | generator CPU % | errors |")

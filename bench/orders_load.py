@@ -171,9 +171,19 @@ async def open_loop(
 
 
 async def closed_loop(
-    target: Target, conns: list[Conn], window: int, duration: float, warm: float
-) -> tuple[float, int, float]:
-    """(replies/s over ``duration`` after ``warm`` s, errors, generator CPU share)."""
+    target: Target,
+    conns: list[Conn],
+    window: int,
+    duration: float,
+    warm: float,
+    server_cpu: Callable[[], float] | None = None,
+) -> tuple[float, int, float, float]:
+    """(replies/s over ``duration`` after ``warm`` s, errors, generator CPU share, server CPU
+    share).
+
+    ``server_cpu`` (the server's CPU seconds so far) is read at the start and the end of the
+    counted ``duration``, so a CPU per reply covers exactly the replies counted (not the
+    warm-up, nor the closing of the sockets); without it the server's share is NaN."""
     loop = asyncio.get_running_loop()
     count = 0
     errors = 0
@@ -191,28 +201,37 @@ async def closed_loop(
         nonlocal count, errors
         for _ in range(window):
             await c.ws.send(order_msg(c.tag, next(_ids)))
+        outstanding = window
         async for raw in c.ws:
+            outstanding -= 1
             if counting:
                 count += 1
                 if target.expect_ack and b'"order.ack"' not in _as_bytes(raw):
                     errors += 1
             if stop:
-                return
+                # read what is still in flight: unread replies would pause the client's
+                # reader, and closing would then wait out the close timeout (10 s)
+                if outstanding == 0:
+                    return
+                continue
             await c.ws.send(order_msg(c.tag, next(_ids)))
+            outstanding += 1
 
     tasks = [asyncio.create_task(run(c)) for c in conns]
     await asyncio.sleep(warm)
     counting = True
+    srv0 = server_cpu() if server_cpu is not None else float("nan")
     cpu0, t0 = time.process_time(), loop.time()
     await asyncio.sleep(duration)
     counting = False
     elapsed, cpu = loop.time() - t0, time.process_time() - cpu0
+    srv = (server_cpu() - srv0) / elapsed if server_cpu is not None else float("nan")
     stop = True
     await asyncio.wait(tasks, timeout=5.0)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    return count / elapsed, errors, cpu / elapsed
+    return count / elapsed, errors, cpu / elapsed, srv
 
 
 def _as_bytes(raw: str | bytes) -> bytes:

@@ -64,7 +64,7 @@ async def test_open_and_closed_loops_count_every_reply(live_server_factory: Any)
     conns = await open_conns(target, 3, "ol")
     lat, errors, sent, late = await open_loop(target, conns, 200.0, 0.25)
     assert (sent, errors, len(lat), len(late)) == (50, 0, 50, 50)
-    rate, errors, _gen = await closed_loop(target, conns, 2, 0.3, 0.1)
+    rate, errors, _gen, _srv = await closed_loop(target, conns, 2, 0.3, 0.1)
     await close_conns(conns)
     assert errors == 0 and rate > 0
 
