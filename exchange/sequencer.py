@@ -129,6 +129,7 @@ class Sequencer:
         snapshot_every: int = 50_000,
         snapshot: Callable[[], None] | None = None,
         metrics: Any | None = None,
+        release_bracket: tuple[Callable[[], None], Callable[[], None]] | None = None,
     ) -> None:
         if fsync not in {"always", "batch", "off"}:
             raise ValueError(f"unknown fsync policy {fsync!r}")
@@ -144,6 +145,9 @@ class Sequencer:
         self.snapshot_every = snapshot_every
         self._snapshot = snapshot
         self.metrics = metrics
+        #: Called before and after a batch is released (the node's outboxes write the
+        #: batch's replies at its end, one write per connection).
+        self.release_bracket = release_bracket
         self.last_ts = 0
         self._pending: list[_Pending] = []
         #: Set while a batch taken from ``_pending`` is being made durable; done once released.
@@ -305,8 +309,7 @@ class Sequencer:
                 return
             if self.metrics is not None:
                 self.metrics.queue_depth.set(len(batch))
-            for p in batch:
-                self._release(p)
+            self._release_all(batch)
         finally:
             self._committing = []
         if not turn.done():
@@ -420,8 +423,7 @@ class Sequencer:
                             p.future.set_exception(exc)
                     continue
                 self._observe_fsync(time.perf_counter() - t0)
-                for p in batch:
-                    self._release(p)
+                self._release_all(batch)
             finally:
                 self._in_flight = None
                 self._committing = []
@@ -433,6 +435,19 @@ class Sequencer:
     def _observe_fsync(self, seconds: float) -> None:
         if self.metrics is not None:
             self.metrics.fsync_latency.observe(seconds)
+
+    def _release_all(self, batch: list[_Pending]) -> None:
+        bracket = self.release_bracket
+        if bracket is None:
+            for p in batch:
+                self._release(p)
+            return
+        bracket[0]()
+        try:
+            for p in batch:
+                self._release(p)
+        finally:
+            bracket[1]()
 
     def _release(self, p: _Pending) -> None:
         if p.barrier:

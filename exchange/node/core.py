@@ -35,7 +35,7 @@ from exchange.journal.log import ForkedSnapshot
 from exchange.node.auth import TokenIssuer
 from exchange.node.metrics import Metrics
 from exchange.node.ratelimit import BucketMap, TokenBucket
-from exchange.node.routing import AccountRouter
+from exchange.node.routing import AccountRouter, Outbox
 from exchange.sequencer import Origin, Sequencer
 from shared.values import format_units, to_units
 
@@ -205,6 +205,7 @@ class ExchangeNode:
             snapshot_every=s.snapshot_every,
             snapshot=self.write_snapshot,
             metrics=self.metrics,
+            release_bracket=(Outbox.begin_batch, Outbox.end_batch),
         )
         # replay the tail: the engine and the hub's history come back exactly as they were;
         # a tail written with market batches has its Publish records, and is replayed so

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -59,6 +59,24 @@ class Outbox:
         "on_close",
         "overflowed",
     )
+
+    #: Between ``begin_batch`` and ``end_batch`` (one synchronous release of a batch): the
+    #: outboxes with frames to write, written at ``end_batch`` instead of a loop turn later.
+    _batch: ClassVar[list[Outbox] | None] = None
+
+    @classmethod
+    def begin_batch(cls) -> None:
+        """From now on direct outboxes collect their frames for ``end_batch``."""
+        if cls._batch is None:  # (nested: the outer batch goes on collecting)
+            cls._batch = []
+
+    @classmethod
+    def end_batch(cls) -> None:
+        """Write what every outbox collected since ``begin_batch``: one write each, at once
+        (a sequential client's ack is then not a loop turn late)."""
+        due, cls._batch = cls._batch, None
+        for outbox in due or ():
+            outbox.flush_turn()
 
     def __init__(self, account: str, limit: int = 10_000, direct: Any = None) -> None:
         self.account = account
@@ -114,7 +132,11 @@ class Outbox:
                     direct.send_text(frame)
                     return
                 self._turn = [frame]
-                asyncio.get_running_loop().call_soon(self.flush_turn)
+                batch = Outbox._batch
+                if batch is not None:
+                    batch.append(self)
+                else:
+                    asyncio.get_running_loop().call_soon(self.flush_turn)
                 return
             self._drainer = asyncio.ensure_future(self._drain())
         if self.queue.qsize() >= self.limit:
