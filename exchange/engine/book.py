@@ -1,6 +1,6 @@
 """One symbol's limit order book: integer price levels, a FIFO per level, O(1) cancel.
 
-Exports: ``Book``, ``Level`` (defined beside ``Order`` in ``orders``), ``book_checksum``.
+Exports: ``Book``, ``Level`` (defined beside ``Order`` in ``orders``).
 
 Layout (chosen for the matching hot path):
 
@@ -22,18 +22,7 @@ from collections.abc import Iterable
 
 from exchange.engine.orders import Level, Order
 
-__all__ = ["Book", "Level", "book_checksum"]
-
-
-def book_checksum(asks: Iterable[tuple[int, int]], bids: Iterable[tuple[int, int]]) -> int:
-    """CRC32 of PROTOCOL.md section 4 over the given (best first, at most 10) levels.
-
-    The canonical decimal with ``.`` removed and leading zeros stripped is exactly the
-    decimal form of the integer units, so no formatting is needed.
-    """
-    parts = [f"{p}{q}" for p, q in asks]
-    parts.extend(f"{p}{q}" for p, q in bids)
-    return zlib.crc32("".join(parts).encode())
+__all__ = ["Book", "Level"]
 
 
 class Book:
@@ -92,7 +81,10 @@ class Book:
                 yield self.asks[-k]
 
     def checksum(self) -> int:
-        """PROTOCOL.md section 4 CRC32 over the 10 best levels a side (see ``book_checksum``)."""
+        """PROTOCOL.md section 4 CRC32 over the 10 best levels a side: the same value as
+        ``shared.checksum.book_checksum`` over the rendered levels (the canonical decimal
+        with ``.`` removed and leading zeros stripped is the integer units' decimal form, so
+        no formatting is needed)."""
         asks = self.asks
         bids = self.bids
         parts = [f"{-k}{asks[-k].qty}" for k in self.ask_keys[:-11:-1]]

@@ -18,7 +18,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange.engine import Engine
-from exchange.engine.book import book_checksum
 from exchange.engine.snapshot import encode
 from exchange.engine.types import (
     BookDelta,
@@ -36,6 +35,7 @@ from exchange.engine.types import (
     Ticker,
     Trade,
 )
+from shared.checksum import book_checksum
 from tests.engine.conftest import BTC, ETH, RICH
 
 MARKET = (BookDelta, Trade, Ticker, Candle)
@@ -121,8 +121,10 @@ def _apply_delta(book: dict[str, dict[int, int]], delta: BookDelta) -> None:
 
 
 def _crc(book: dict[str, dict[int, int]]) -> int:
-    asks = sorted(book["asks"].items())[:10]
-    bids = sorted(book["bids"].items(), reverse=True)[:10]
+    # the protocol's checksum over the levels as a client renders them (integer units are
+    # already the canonical form: no '.', no leading zeros)
+    asks = [(str(p), str(q)) for p, q in sorted(book["asks"].items())[:10]]
+    bids = [(str(p), str(q)) for p, q in sorted(book["bids"].items(), reverse=True)[:10]]
     return book_checksum(asks, bids)
 
 
