@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -190,59 +191,63 @@ class OrderSession:
         self.abort(CLOSE_INTERNAL, "server error: the order could not be made durable")
 
     async def dispatch(self, name: str, op: Any, req_id: Any) -> None:
-        node, account = self.node, self.account
-        origin = Origin(self.outbox, req_id)
-        if name == "order.new":
-            await self.submit(new_order(account, op), origin)
-        elif name == "order.cancel":
-            if (op.client_order_id is None) == (op.order_id is None):
-                self.error("BAD_REQUEST", "give exactly one of client_order_id or order_id", req_id)
-                return
-            await self.submit(
-                t.CancelOrder(account, client_order_id=op.client_order_id, order_id=op.order_id),
-                origin,
-            )
-        elif name == "order.replace":
-            if op.price is None and op.qty is None:
-                self.error("BAD_REQUEST", "order.replace needs price and/or qty", req_id)
-                return
-            await self.submit(
-                t.ReplaceOrder(
-                    account,
-                    client_order_id=op.client_order_id,
-                    orig_client_order_id=op.orig_client_order_id,
-                    price=op.price,
-                    qty=op.qty,
-                ),
-                origin,
-            )
-        elif name == "orders.cancel_all":
-            if op.symbol is not None and op.symbol not in node.engine.specs:
-                self.reject("INVALID_SYMBOL", f"unknown symbol {op.symbol!r}", req_id)
-                return
-            origin = Origin(self.outbox, req_id, echo_on_cancels=False)
-            events = await node.submit(t.CancelAll(account, symbol=op.symbol), origin)
-            count = sum(1 for e in events if isinstance(e, t.CanceledAll))
-            rejected = any(isinstance(e, t.OrderRejected) for e in events)  # NOT_EXECUTED
-            if count == 0 and not rejected:  # the engine always answers CanceledAll
-                self.outbox.send({"type": "orders.canceled_all", "req_id": req_id, "count": 0})
-        elif name == "order.status":
-            await self.status(op, req_id)
-        elif name == "executions.resume":
-            await self.resume(op.after, req_id)
-        elif name == "deadman":
-            self.set_deadman(op.timeout_ms, req_id)
-        elif name == "subscribe":
-            await self.subscribe(op, req_id)
-        elif name == "unsubscribe":
-            if self.market is not None:
-                self.market.close()
-                self.market = None
-            self.outbox.send({"type": "unsubscribed", "req_id": req_id})
-        elif name == "ping":
-            self.outbox.send({"type": "pong", "req_id": req_id, "server_time": time.time_ns()})
-        else:  # the codec only lets known ops through
+        handler = _HANDLERS.get(name)
+        if handler is None:  # the codec only lets known ops through
             self.error("UNKNOWN_OP", f"unknown op {name!r}", req_id)
+            return
+        await handler(self, op, req_id)
+
+    # ------------------------------------------------------------------ one handler per op
+
+    async def order_new(self, op: Any, req_id: Any) -> None:
+        await self.submit(new_order(self.account, op), Origin(self.outbox, req_id))
+
+    async def order_cancel(self, op: Any, req_id: Any) -> None:
+        if (op.client_order_id is None) == (op.order_id is None):
+            self.error("BAD_REQUEST", "give exactly one of client_order_id or order_id", req_id)
+            return
+        cmd = t.CancelOrder(self.account, client_order_id=op.client_order_id, order_id=op.order_id)
+        await self.submit(cmd, Origin(self.outbox, req_id))
+
+    async def order_replace(self, op: Any, req_id: Any) -> None:
+        if op.price is None and op.qty is None:
+            self.error("BAD_REQUEST", "order.replace needs price and/or qty", req_id)
+            return
+        cmd = t.ReplaceOrder(
+            self.account,
+            client_order_id=op.client_order_id,
+            orig_client_order_id=op.orig_client_order_id,
+            price=op.price,
+            qty=op.qty,
+        )
+        await self.submit(cmd, Origin(self.outbox, req_id))
+
+    async def orders_cancel_all(self, op: Any, req_id: Any) -> None:
+        node = self.node
+        if op.symbol is not None and op.symbol not in node.engine.specs:
+            self.reject("INVALID_SYMBOL", f"unknown symbol {op.symbol!r}", req_id)
+            return
+        origin = Origin(self.outbox, req_id, echo_on_cancels=False)
+        events = await node.submit(t.CancelAll(self.account, symbol=op.symbol), origin)
+        count = sum(1 for e in events if isinstance(e, t.CanceledAll))
+        rejected = any(isinstance(e, t.OrderRejected) for e in events)  # NOT_EXECUTED
+        if count == 0 and not rejected:  # the engine always answers CanceledAll
+            self.outbox.send({"type": "orders.canceled_all", "req_id": req_id, "count": 0})
+
+    async def executions_resume(self, op: Any, req_id: Any) -> None:
+        await self.resume(op.after, req_id)
+
+    async def deadman(self, op: Any, req_id: Any) -> None:
+        self.set_deadman(op.timeout_ms, req_id)
+
+    async def unsubscribe(self, op: Any, req_id: Any) -> None:
+        if self.market is not None:
+            self.market.close()
+            self.market = None
+        self.outbox.send({"type": "unsubscribed", "req_id": req_id})
+
+    async def ping(self, op: Any, req_id: Any) -> None:
+        self.outbox.send({"type": "pong", "req_id": req_id, "server_time": time.time_ns()})
 
     async def status(self, op: Any, req_id: Any) -> None:
         if (op.client_order_id is None) == (op.order_id is None):
@@ -381,6 +386,20 @@ class OrderSession:
 
 #: Dead-man tasks in flight (a reference keeps them from being garbage-collected mid-run).
 _background: set[asyncio.Task[None]] = set()
+
+#: Every op the codec lets through, and its handler.
+_HANDLERS: dict[str, Callable[[OrderSession, Any, Any], Awaitable[None]]] = {
+    "order.new": OrderSession.order_new,
+    "order.cancel": OrderSession.order_cancel,
+    "order.replace": OrderSession.order_replace,
+    "orders.cancel_all": OrderSession.orders_cancel_all,
+    "order.status": OrderSession.status,
+    "executions.resume": OrderSession.executions_resume,
+    "deadman": OrderSession.deadman,
+    "subscribe": OrderSession.subscribe,
+    "unsubscribe": OrderSession.unsubscribe,
+    "ping": OrderSession.ping,
+}
 
 _ORDER_OPS = frozenset({"order.new", "order.cancel", "order.replace", "orders.cancel_all"})
 #: The ops ``submit`` pipelines (their replies come with the group commit).

@@ -290,3 +290,11 @@ async def test_self_trade_prevention(live_server: Any) -> None:
     assert canceled and canceled[0]["reason"] == "self_trade"
     assert not [m for m in msgs if m["type"] == "order.fill"]
     await a.close()
+
+
+def test_every_op_the_codec_accepts_has_exactly_one_handler() -> None:
+    from exchange.gateway.ws_orders import _HANDLERS, _ORDER_OPS, _PIPELINED
+    from shared.models.ops import OP_NAMES
+
+    assert set(_HANDLERS) == OP_NAMES
+    assert _PIPELINED <= _ORDER_OPS <= OP_NAMES
