@@ -66,7 +66,7 @@ from exchange.config import Settings
 from exchange.engine import Engine, render
 from exchange.engine import types as t
 from exchange.hub import MarketHub
-from exchange.hub.redis_backend import RedisBackend
+from exchange.hub.redis_backend import RedisBackend, read_forever
 from exchange.journal.meta import Meta
 from exchange.node import ExchangeNode
 from exchange.node.auth import TokenIssuer
@@ -194,17 +194,13 @@ class GatewayNode(ExchangeNode):
     # ------------------------------------------------------------------ the replica
 
     async def _apply_loop(self) -> None:
-        delay, down = 0.05, False
+        what = f"{SEQ_STREAM} (orders wait or time out as UNCONFIRMED)"
         while True:
             try:
-                reply = await self.redis.xread(
-                    {SEQ_STREAM: f"{self.applied_seq}-0"}, count=1000, block=1000
-                )
-                if down:
-                    log.warning("Redis is back: following %s after %d", SEQ_STREAM,
-                                self.applied_seq)  # fmt: skip
-                delay, down = 0.05, False
-                for _stream, entries in reply or ():
+                async for entries in read_forever(
+                    self.redis, SEQ_STREAM, lambda: f"{self.applied_seq}-0", what=what,
+                    logger=log,
+                ):  # fmt: skip
                     for eid, fields in entries:
                         entry = SeqEntry.parse(eid, fields)
                         if entry.seq > self.applied_seq + 1:
@@ -212,33 +208,25 @@ class GatewayNode(ExchangeNode):
                             break  # read again from the reloaded position
                         if entry.seq == self.applied_seq + 1:
                             self.apply(entry)
-            except (RedisError, OSError) as exc:
-                if not down:
-                    log.error("Redis unreachable while following %s (retrying; orders wait "
-                              "or time out as UNCONFIRMED): %s", SEQ_STREAM, exc)  # fmt: skip
-                down = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+            except (RedisError, OSError) as exc:  # the reload's own reads failed
+                log.error("reloading the replica failed (retrying): %s", exc)
+                await asyncio.sleep(0.5)
 
     async def _nx_loop(self, after: str) -> None:
         """Follow ``tw:nx``: a command of this gateway the sequencer did not execute."""
-        delay = 0.05
-        while True:
-            try:
-                reply = await self.redis.xread({NX_STREAM: after}, count=1000, block=1000)
-                delay = 0.05
-            except (RedisError, OSError):  # logged by the replica's loop
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
-            for _stream, entries in reply or ():
-                for eid, fields in entries:
-                    after = eid.decode()
-                    if fields.get(b"g", b"").decode() != self.gateway_id:
-                        continue
-                    waiting = self._waiting.get(fields[b"c"].decode())
-                    if waiting is not None and not waiting[0].done():
-                        waiting[0].set_exception(_NotExecuted(fields[b"x"].decode()))
+        # the position is read late on purpose: each XREAD starts after the last entry seen;
+        # an outage is logged by the replica's loop
+        position = lambda: after  # noqa: E731
+        async for entries in read_forever(
+            self.redis, NX_STREAM, position, what=NX_STREAM, logger=None
+        ):
+            for eid, fields in entries:
+                after = eid.decode()
+                if fields.get(b"g", b"").decode() != self.gateway_id:
+                    continue
+                waiting = self._waiting.get(fields[b"c"].decode())
+                if waiting is not None and not waiting[0].done():
+                    waiting[0].set_exception(_NotExecuted(fields[b"x"].decode()))
 
     async def _watch(self) -> None:
         """Every second: lags behind the streams' heads and the engine's stats (metrics)."""

@@ -53,7 +53,7 @@ from exchange.cluster.bus import (
 from exchange.cluster.cmdlog import CommandLog, JournaledCommand, Source, scan_journal
 from exchange.config import Settings
 from exchange.engine import types as t
-from exchange.hub.redis_backend import RedisBackend
+from exchange.hub.redis_backend import RedisBackend, read_forever
 from exchange.journal import decode_command, encode_command
 from exchange.journal import meta as meta_store
 from exchange.node import ExchangeNode
@@ -357,37 +357,26 @@ async def _read_commands(node: ExchangeNode, stop: asyncio.Event) -> None:
     assert isinstance(node, EngineNode)
     last = node.resume_cmd_id
     inflight: set[asyncio.Task[Any]] = set()
-    delay, down = 0.05, False
-    while not stop.is_set():
-        try:
-            reply = await node.redis.xread({CMD_STREAM: last}, count=1000, block=200)
-            if down:
-                log.warning("Redis is back: reading %s after %s", CMD_STREAM, last)
-            delay, down = 0.05, False
-        except (RedisError, OSError) as exc:
-            if not down:
-                log.error("Redis unreachable while reading commands (retrying): %s", exc)
-            down = True
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
-            continue
-        for _stream, entries in reply or ():
-            for eid, fields in entries:
-                last = eid.decode()
-                try:
-                    entry = parse_cmd(fields)
-                except Exception as exc:  # a bad entry must not stop the exchange
-                    log.error("%s entry %s dropped: %s", CMD_STREAM, last, exc)
-                    continue
-                if isinstance(entry, FenceEntry):
-                    coro: Any = node.answer_fence(entry)
-                else:
-                    coro = node.submit(
-                        entry.cmd, Origin(CmdEntryTag(entry.gateway, entry.corr, last))
-                    )
-                task = asyncio.create_task(coro)
-                inflight.add(task)
-                task.add_done_callback(inflight.discard)
+    # the position is read late on purpose: each XREAD starts after the last entry seen
+    position = lambda: last  # noqa: E731
+    async for entries in read_forever(
+        node.redis, CMD_STREAM, position, what=f"commands ({CMD_STREAM})", block_ms=200,
+        stop=stop, logger=log,
+    ):  # fmt: skip
+        for eid, fields in entries:
+            last = eid.decode()
+            try:
+                entry = parse_cmd(fields)
+            except Exception as exc:  # a bad entry must not stop the exchange
+                log.error("%s entry %s dropped: %s", CMD_STREAM, last, exc)
+                continue
+            if isinstance(entry, FenceEntry):
+                coro: Any = node.answer_fence(entry)
+            else:
+                coro = node.submit(entry.cmd, Origin(CmdEntryTag(entry.gateway, entry.corr, last)))
+            task = asyncio.create_task(coro)
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
     if inflight:
         await asyncio.wait(inflight, timeout=5)
 

@@ -33,7 +33,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -115,6 +115,45 @@ async def flush_forever(owner: Flusher, what: str, logger: logging.Logger = log)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
             owner._wakeup.set()
+
+
+#: What ``XREAD`` gives for one stream: ``(entry id, fields)`` pairs.
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+async def read_forever(
+    redis: Any,
+    stream: str,
+    position: Callable[[], str],
+    *,
+    what: str,
+    count: int = 1000,
+    block_ms: int = 1000,
+    stop: asyncio.Event | None = None,
+    logger: logging.Logger | None = log,
+) -> AsyncIterator[Entries]:
+    """Each batch of ``stream``'s entries after ``position()`` (asked before every read, so
+    the consumer moves it), each ``XREAD`` blocking up to ``block_ms``; until ``stop`` is set
+    (forever without one). While Redis fails, retry with backoff (50 ms doubling to 2 s) and
+    log one line when an outage starts and one when it ends (``what``: what is followed; no
+    logging with ``logger=None``, for a reader whose outage another one reports)."""
+    delay, down = 0.05, False
+    while stop is None or not stop.is_set():
+        try:
+            reply = await redis.xread({stream: position()}, count=count, block=block_ms)
+        except (RedisError, OSError) as exc:
+            if not down and logger is not None:
+                logger.error("Redis unreachable while following %s (retrying): %s", what, exc)
+            down = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            continue
+        if down and logger is not None:
+            logger.warning("Redis is back: following %s after %s", what, position())
+        delay, down = 0.05, False
+        for _stream, entries in reply or ():
+            if entries:
+                yield entries
 
 
 class RedisBackend:
@@ -279,42 +318,30 @@ class RedisBackend:
         self._tasks.append(asyncio.create_task(self._follow_loop(hub), name="redis-md-follower"))
 
     async def _follow_loop(self, hub: MarketHub) -> None:
-        delay, down = 0.05, False
         gap_since: float | None = None
-        while True:
-            last = f"{hub.last_offset}-0"
-            try:
-                reply = await self.redis.xread({self.stream: last}, count=_BATCH, block=1000)
-                if down:
-                    log.warning("Redis is back: following market data after %s", last)
-                delay, down = 0.05, False
-            except (RedisError, OSError) as exc:
-                if not down:
-                    log.error("Redis unreachable while following market data (retrying): %s", exc)
-                down = True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        async for entries in read_forever(
+            self.redis, self.stream, lambda: f"{hub.last_offset}-0", what="market data",
+            count=_BATCH,
+        ):  # fmt: skip
+            first = int(entries[0][0].split(b"-", 1)[0])
+            if first != hub.last_offset + 1:
+                # a hole (Redis restarted empty and the writer has not rewritten yet):
+                # never ingest across it
+                now = time.monotonic()
+                if gap_since is None:
+                    gap_since = now
+                    log.warning("%s continues at %d, this hub is at %d: waiting for the "
+                                "writer to fill the hole", self.stream, first,
+                                hub.last_offset)  # fmt: skip
+                elif now - gap_since > self.gap_s and self.on_gap is not None:
+                    log.error("%s hole after %d not filled in %.0f s: rebuilding",
+                              self.stream, hub.last_offset, self.gap_s)  # fmt: skip
+                    self.on_gap()
+                    return
+                await asyncio.sleep(0.05)
                 continue
-            for _stream, entries in reply or ():
-                first = int(entries[0][0].split(b"-", 1)[0])
-                if first != hub.last_offset + 1:
-                    # a hole (Redis restarted empty and the writer has not rewritten yet):
-                    # never ingest across it
-                    now = time.monotonic()
-                    if gap_since is None:
-                        gap_since = now
-                        log.warning("%s continues at %d, this hub is at %d: waiting for the "
-                                    "writer to fill the hole", self.stream, first,
-                                    hub.last_offset)  # fmt: skip
-                    elif now - gap_since > self.gap_s and self.on_gap is not None:
-                        log.error("%s hole after %d not filled in %.0f s: rebuilding",
-                                  self.stream, hub.last_offset, self.gap_s)  # fmt: skip
-                        self.on_gap()
-                        return
-                    await asyncio.sleep(0.05)
-                    continue
-                gap_since = None
-                hub.ingest([_event(hub.epoch, eid, fields) for eid, fields in entries])
+            gap_since = None
+            hub.ingest([_event(hub.epoch, eid, fields) for eid, fields in entries])
 
     async def close(self) -> None:
         for task in self._tasks:

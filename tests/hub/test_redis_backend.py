@@ -217,3 +217,50 @@ async def test_a_reply_lost_to_a_timeout_does_not_wedge_the_publisher(debug_redi
     assert [int(eid.split(b"-")[0]) for eid, _ in entries] == list(range(1, 31))
     await pub.close()
     await admin.aclose()
+
+
+async def test_read_forever_follows_its_position_across_an_outage_and_stops(
+    redis_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The one XREAD loop of the hub's follower and the cluster's readers: entries after the
+    consumer's position, one log line when Redis goes away and one when it is back, no entry
+    read twice, and an end when ``stop`` is set."""
+    import redis.asyncio as aioredis
+
+    from exchange.hub.redis_backend import read_forever
+
+    writer = aioredis.Redis.from_url(redis_server.url)
+    reader = aioredis.Redis.from_url(redis_server.url)
+    for i in range(1, 4):
+        await writer.xadd("s", {"i": str(i)}, id=f"{i}-0")
+    seen: list[int] = []
+    last = "1-0"  # the consumer has entry 1 already
+    stop = asyncio.Event()
+
+    async def consume() -> None:
+        nonlocal last
+        position = lambda: last  # noqa: E731 (read late on purpose)
+        async for entries in read_forever(
+            reader, "s", position, what="the test stream", block_ms=100, stop=stop
+        ):
+            for eid, fields in entries:
+                last = eid.decode()
+                seen.append(int(fields[b"i"]))
+
+    task = asyncio.create_task(consume())
+    await wait_for(lambda: seen == [2, 3])
+    redis_server.stop()
+    await asyncio.sleep(0.5)
+    assert not task.done()  # retrying, not failed
+    redis_server.start()  # (empty: it kept nothing)
+    await writer.aclose()
+    writer = aioredis.Redis.from_url(redis_server.url)
+    await writer.xadd("s", {"i": "4"}, id="4-0")
+    await wait_for(lambda: seen == [2, 3, 4], timeout=10)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    text = caplog.text
+    assert text.count("Redis unreachable while following the test stream") == 1
+    assert text.count("Redis is back: following the test stream after 3-0") == 1
+    await writer.aclose()
+    await reader.aclose()
