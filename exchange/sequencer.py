@@ -294,26 +294,27 @@ class Sequencer:
         if turn is None:  # already ended (``stop``)
             return
         batch, self._pending = self._pending, []
-        cut = self._cut() if self.auto_cut else None
-        if cut is not None:
-            batch.append(_Pending(cut, None, None, time.perf_counter(), cut=True))
         assert self.journal is not None
         self._committing = batch
         try:
-            try:
-                self.journal.flush()
-            except Exception as exc:  # nothing of an unwritten turn is released
-                log.exception("journal write failed; failing %d commands", len(batch))
-                if not turn.done():
-                    turn.set_exception(exc)
-                return
+            cut = self._cut() if self.auto_cut else None
+            if cut is not None:
+                batch.append(_Pending(cut, None, None, time.perf_counter(), cut=True))
+            self.journal.flush()
+        except Exception as exc:  # nothing of an unwritten turn is released
+            log.exception("journal write failed; failing %d commands", len(batch))
+            self._committing = []
+            if not turn.done():
+                turn.set_exception(exc)
+            return
+        try:
             if self.metrics is not None:
                 self.metrics.queue_depth.set(len(batch))
             self._release_all(batch)
-        finally:
+        finally:  # whatever a release raised, no caller of the turn waits forever
             self._committing = []
-        if not turn.done():
-            turn.set_result(None)
+            if not turn.done():
+                turn.set_result(None)
         self._after_release()
 
     def unreleased(self) -> list[_Pending]:

@@ -72,7 +72,17 @@ class OrderSession:
         msg: dict[str, Any] = {"type": "error", "code": code, "message": message}
         if req_id is not None:
             msg["req_id"] = req_id
-        self.outbox.send(msg)
+        self.send_in_order(msg)
+
+    def send_in_order(self, msg: dict[str, Any]) -> None:
+        """A reply of the gateway's own (a refusal, an error) after the replies of the orders
+        before it: while their batch is not released it waits for it (the future's callbacks
+        run after the release has put their replies in the outbox)."""
+        pending = self.pipelined
+        if pending is not None and not pending.done():
+            pending.add_done_callback(lambda _f: self.outbox.send(msg))
+        else:
+            self.outbox.send(msg)
 
     def reject(self, code: str, message: str, req_id: Any, coid: Any = None) -> None:
         m = self.node.metrics
@@ -85,7 +95,7 @@ class OrderSession:
         }
         if req_id is not None:
             msg["req_id"] = req_id
-        self.outbox.send(msg)
+        self.send_in_order(msg)
 
     def abort(self, code: int, reason: str) -> None:
         self.outbox.close(code, reason)

@@ -12,6 +12,7 @@ Everything a connection sends passes through its :class:`Outbox`, so order is pr
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -21,6 +22,8 @@ from exchange.engine import types as t
 from exchange.sequencer import Origin
 
 __all__ = ["AccountRouter", "Outbox"]
+
+log = logging.getLogger("tickwire.routing")
 
 _REQ_ID_TYPES = (t.OrderAccepted, t.OrderRejected, t.OrderCanceled, t.CanceledAll)
 
@@ -67,8 +70,7 @@ class Outbox:
     @classmethod
     def begin_batch(cls) -> None:
         """From now on direct outboxes collect their frames for ``end_batch``."""
-        if cls._batch is None:  # (nested: the outer batch goes on collecting)
-            cls._batch = []
+        cls._batch = []
 
     @classmethod
     def end_batch(cls) -> None:
@@ -76,7 +78,10 @@ class Outbox:
         (a sequential client's ack is then not a loop turn late)."""
         due, cls._batch = cls._batch, None
         for outbox in due or ():
-            outbox.flush_turn()
+            try:
+                outbox.flush_turn()
+            except Exception:  # one broken socket must not leave the others unwritten
+                log.exception("writing to a connection failed")
 
     def __init__(self, account: str, limit: int = 10_000, direct: Any = None) -> None:
         self.account = account

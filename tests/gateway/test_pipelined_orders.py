@@ -143,23 +143,71 @@ async def test_a_turn_whose_write_fails_releases_nothing(tmp_path: Path) -> None
     node.journal.close()
 
 
+async def test_a_turn_that_cannot_cut_fails_its_callers_instead_of_hanging(
+    tmp_path: Path,
+) -> None:
+    node, delivered, _ = _node(tmp_path)
+    seq = node.sequencer
+    await seq.submit(t.OpenAccount("a", 10**15, ((BTC, 10**9),), False, 0))
+    delivered.clear()
+
+    def broken_cut() -> None:
+        raise RuntimeError("the cut failed")
+
+    seq._cut = broken_cut  # type: ignore[method-assign]
+    _, fut = seq.submit_nowait(_order(0))
+    assert fut is not None
+    with pytest.raises(RuntimeError, match="the cut failed"):
+        await asyncio.wait_for(fut, 5)
+    await asyncio.wait_for(seq.durable(), 5)  # and a reader does not wait forever
+    assert delivered == [] and seq.unreleased() == []
+    node.journal.close()
+
+
 async def test_a_cancelled_caller_does_not_cancel_the_others_turn(tmp_path: Path) -> None:
     node, delivered, _ = _node(tmp_path)
     seq = node.sequencer
     await seq.submit(t.OpenAccount("a", 10**15, ((BTC, 10**9),), False, 0))
     delivered.clear()
-    _, fut = seq.submit_nowait(_order(0))
-    waiter = asyncio.create_task(seq.submit(_order(1)))  # joins the open turn
-    reader = asyncio.create_task(seq.durable())
+    loop = asyncio.get_running_loop()
+    opened: list[Any] = []
+    # run order: open the turn, the waiter joins it, this test cancels the waiter, the turn
+    # ends (the turn's end is scheduled when it opens, after the other two)
+    loop.call_soon(lambda: opened.append(seq.submit_nowait(_order(0))[1]))
+    waiter = asyncio.create_task(seq.submit(_order(1)))
     await asyncio.sleep(0)
+    assert len(seq.unreleased()) == 2  # both in the open turn, nothing released
     waiter.cancel()
-    assert fut is not None
-    await fut
+    reader = asyncio.create_task(seq.durable())
+    turn = opened[0]
+    await turn
     await reader  # a read barrier waits for the turn, then returns
     assert [evs[0].order.client_order_id for evs in delivered] == ["s0", "s1"]
-    assert fut.done() and not fut.cancelled()
+    assert turn.done() and not turn.cancelled()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
     await seq.stop()
     node.journal.close()
+
+
+@pytest.mark.parametrize("fsync", ["off", "batch"])
+async def test_a_refusal_never_overtakes_the_ack_of_an_earlier_order(
+    live_server_factory: Any, fsync: str
+) -> None:
+    """Two orders in one write, the second over the connection's rate limit: its
+    ``order.reject`` follows the first's ``order.ack`` (found in review: the refusal went
+    straight to the outbox while the ack waited for its batch)."""
+    srv = live_server_factory(fsync=fsync, batch_window_ms=50.0, conn_burst=1.0, conn_rate=0.5)
+    c = await OrderClient.connect(srv.ws_url, await login(srv.url, f"rl{fsync}"))
+    frames = [
+        orjson.dumps({"op": "order.new", "req_id": i, **limit(f"r{i}", BTC, "buy", "0.1", "100")})
+        for i in (1, 2)
+    ]
+    await asyncio.gather(*(c.ws.send(f.decode()) for f in frames))
+    got = [await c.recv(10) for _ in range(2)]
+    assert [(m["type"], m.get("req_id")) for m in got] == [("order.ack", 1), ("order.reject", 2)]
+    assert got[1]["code"] == "RATE_LIMITED"
+    await c.close()
 
 
 def test_acked_orders_survive_kill_9_with_fsync_off(tmp_path: Path) -> None:
