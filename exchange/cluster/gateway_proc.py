@@ -43,7 +43,6 @@ import logging
 import os
 import secrets
 import time
-from collections import deque
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -86,9 +85,6 @@ class _NotExecuted(Exception):
 
 
 log = logging.getLogger("tickwire.cluster.gateway")
-
-_TRADES_KEPT = 1000
-_CANDLES_KEPT = 1000
 
 
 class _NoSequencer:
@@ -300,15 +296,7 @@ class GatewayNode(ExchangeNode):
         if not isinstance(ev, (t.Trade, t.Candle)):
             return
         name, data = render.render_market(ev, self.engine)
-        if name == "trade":
-            self.trades.setdefault(ev.symbol, deque(maxlen=_TRADES_KEPT)).append(data)
-        elif name == "candle":
-            key = (ev.symbol, data["interval"])
-            q = self.candles.setdefault(key, deque(maxlen=_CANDLES_KEPT))
-            if q and q[-1]["t"] == data["t"]:
-                q[-1] = data
-            else:
-                q.append(data)
+        self.recent.keep(name, ev.symbol, data)
 
     # ------------------------------------------------------------------ commands
 

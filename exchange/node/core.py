@@ -35,6 +35,7 @@ from exchange.journal.log import ForkedSnapshot
 from exchange.node.auth import TokenIssuer
 from exchange.node.metrics import Metrics
 from exchange.node.ratelimit import BucketMap, TokenBucket
+from exchange.node.recent import RecentMarket
 from exchange.node.routing import AccountRouter, Outbox
 from exchange.sequencer import Origin, Sequencer
 from shared.values import format_units, to_units
@@ -42,9 +43,6 @@ from shared.values import format_units, to_units
 __all__ = ["ExchangeNode"]
 
 log = logging.getLogger("tickwire.node")
-
-_TRADES_KEPT = 1000
-_CANDLES_KEPT = 1000
 
 
 def _pack_snapshot(engine_state: bytes, hub_state: bytes) -> bytes:
@@ -64,15 +62,9 @@ class _PublishTap:
 
     def publish(self, items: Sequence[tuple[str, str | None, dict[str, Any]]], ts: int) -> None:
         node = self.node
+        keep = node.recent.keep
         for name, symbol, data in items:
-            if name == "trade" and symbol is not None:
-                node.trades.setdefault(symbol, deque(maxlen=_TRADES_KEPT)).append(data)
-            elif name == "candle" and symbol is not None:
-                q = node.candles.setdefault((symbol, data["interval"]), deque(maxlen=_CANDLES_KEPT))
-                if q and q[-1]["t"] == data["t"]:
-                    q[-1] = data
-                else:
-                    q.append(data)
+            keep(name, symbol, data)
         node.hub.publish(items, ts)
 
 
@@ -112,8 +104,7 @@ class ExchangeNode:
         self._snapshot_loop: asyncio.AbstractEventLoop | None = None
         self.sequencer: Any = None
         self.router = AccountRouter(self.render_private)
-        self.trades: dict[str, deque[dict[str, Any]]] = {}
-        self.candles: dict[tuple[str, str], deque[dict[str, Any]]] = {}
+        self.recent = RecentMarket()  # trades and candles for REST
         self._account_buckets: dict[str, TokenBucket] = {}
         #: Order ops per client address, over all its accounts (REST and WebSocket).
         self.ip_order_buckets = BucketMap(settings.ip_order_rate, settings.ip_order_burst)
@@ -501,10 +492,10 @@ class ExchangeNode:
         return orjson.dumps(data)
 
     def recent_trades(self, symbol: str, limit: int) -> list[dict[str, Any]]:
-        return list(self.trades.get(symbol, ()))[-limit:]
+        return self.recent.trades(symbol, limit)
 
     def recent_candles(self, symbol: str, interval: str, limit: int) -> list[dict[str, Any]]:
-        return list(self.candles.get((symbol, interval), ()))[-limit:]
+        return self.recent.candles(symbol, interval, limit)
 
     def account_payload(self, account: str) -> dict[str, Any]:
         view = self.engine.account_view(account)

@@ -349,8 +349,7 @@ class ReplayDriver:
         node.sequencer.engine = engine
         node.sequencer.last_ts = last_ts
         if target < position:  # what REST shows of the recent past is in the future now
-            node.trades.clear()
-            node.candles.clear()
+            node.recent.clear()
         snapshots = [
             ("snapshot", s.symbol, render.render_snapshot(engine.book_snapshot(s.symbol), engine))
             for s in self.source.symbols
