@@ -41,7 +41,7 @@ from typing import Any
 
 from exchange.engine import types as t
 
-__all__ = ["Origin", "Sequencer"]
+__all__ = ["JournalFailed", "Origin", "Sequencer"]
 
 log = logging.getLogger("tickwire.sequencer")
 
@@ -88,6 +88,18 @@ class Origin:
 
 
 Deliver = Callable[[Sequence[t.Event], Origin | None], None]
+
+
+class JournalFailed(RuntimeError):
+    """The journal could not be written: the sequencer takes no more commands (fail-closed)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(
+            f"the journal could not be written ({cause}): this exchange takes no more commands "
+            "until it is restarted; nothing unconfirmed was executed, so retrying with the "
+            "same client_order_id after the restart is safe"
+        )
+        self.cause = cause
 
 
 @dataclass(slots=True)
@@ -158,6 +170,11 @@ class Sequencer:
         self._since_snapshot = 0
         self._closed = False
         self._cut_scheduled = False
+        #: Set once a journal write or fsync failed: from then on every command is refused
+        #: (``JournalFailed``). The engine may hold commands the journal lost, and a record
+        #: written after a lost one would leave a hole recovery refuses: only a restart,
+        #: which recovers from the journal, makes engine and journal agree again.
+        self.failure: JournalFailed | None = None
         #: fsync ``off``: done when the commands pipelined in this loop turn are written and
         #: released (``_end_turn``); None when no turn is open.
         self._turn: asyncio.Future[None] | None = None
@@ -187,7 +204,7 @@ class Sequencer:
                 await self._committer
             self._committer = None
         self.publish_now()
-        if self.journal is not None:
+        if self.journal is not None and self.failure is None:
             self.journal.sync()
         # no final snapshot: recovery replays at most ``snapshot_every`` commands of tail,
         # while snapshotting a large state here would make every Ctrl-C slow
@@ -241,7 +258,7 @@ class Sequencer:
         if self.fsync == "off":
             return self._join_turn(cmd, origin)
         if self._closed:
-            raise RuntimeError("sequencer is stopped")
+            raise self.failure or RuntimeError("sequencer is stopped")
         started = time.perf_counter()
         events = self._apply(self.stamp(cmd))
         fut: asyncio.Future[list[t.Event]] = asyncio.get_running_loop().create_future()
@@ -252,16 +269,19 @@ class Sequencer:
     def _submit_now(self, cmd: t.Command, origin: Origin | None) -> list[t.Event]:
         """Apply, make durable as the policy asks and release ``cmd`` before returning."""
         if self._closed:
-            raise RuntimeError("sequencer is stopped")
+            raise self.failure or RuntimeError("sequencer is stopped")
         started = time.perf_counter()
         events = self._apply(self.stamp(cmd))
         if self.journal is not None:
-            if self.fsync == "always":
-                t0 = time.perf_counter()
-                self.journal.sync()
-                self._observe_fsync(time.perf_counter() - t0)
-            else:
-                self.journal.flush()
+            try:
+                if self.fsync == "always":
+                    t0 = time.perf_counter()
+                    self.journal.sync()
+                    self._observe_fsync(time.perf_counter() - t0)
+                else:
+                    self.journal.flush()
+            except Exception as exc:  # released to nobody, and no command after it
+                raise self._fail(exc, 1) from exc
         self._release(_Pending(events, origin, None, started))
         self._after_release()
         if self.auto_cut and not self._cut_scheduled and self.engine.has_unpublished():
@@ -273,7 +293,7 @@ class Sequencer:
     ) -> tuple[list[t.Event], asyncio.Future[None] | None]:
         """fsync ``off``: apply now; written and released with the rest of this loop turn."""
         if self._closed:
-            raise RuntimeError("sequencer is stopped")
+            raise self.failure or RuntimeError("sequencer is stopped")
         turn = self._turn
         if turn is None:
             try:
@@ -302,10 +322,10 @@ class Sequencer:
                 batch.append(_Pending(cut, None, None, time.perf_counter(), cut=True))
             self.journal.flush()
         except Exception as exc:  # nothing of an unwritten turn is released
-            log.exception("journal write failed; failing %d commands", len(batch))
+            failure = self._fail(exc, len(batch))
             self._committing = []
             if not turn.done():
-                turn.set_exception(exc)
+                turn.set_exception(failure)
             return
         try:
             if self.metrics is not None:
@@ -328,7 +348,8 @@ class Sequencer:
         A read of engine state (REST, ``order.status``) taken *before* this call shows only
         what a crash cannot undo once it returns: read first, then ``await durable()``, then
         answer. Immediate unless group commit (or, fsync ``off``, this loop turn) has commands
-        in flight.
+        in flight. Raises ``JournalFailed`` once the journal failed: the engine may then show
+        what the journal lost.
         """
         if self._turn is not None:
             await asyncio.shield(self._turn)
@@ -339,6 +360,8 @@ class Sequencer:
             await fut
         elif self._in_flight is not None:
             await asyncio.shield(self._in_flight)
+        if self.failure is not None:
+            raise self.failure
 
     def _apply(self, cmd: t.Command) -> list[t.Event]:
         if self.journal is not None and self.encode_command is not None:
@@ -379,7 +402,7 @@ class Sequencer:
 
         Not while group commit holds commands (they would be released after their own
         market data): the commit loop cuts when it takes them."""
-        if self._pending or self._committing:
+        if self._pending or self._committing or self.failure is not None:
             return
         events = self._cut()
         if events is None:
@@ -413,15 +436,17 @@ class Sequencer:
             in_flight = self._in_flight = asyncio.get_running_loop().create_future()
             self._committing = batch
             try:
-                self.journal.flush()
                 t0 = time.perf_counter()
                 try:
+                    if self.failure is not None:  # applied before the failure was seen
+                        raise self.failure
+                    self.journal.flush()
                     await asyncio.to_thread(self.journal.sync)
-                except Exception as exc:  # a failed fsync must not release anything
-                    log.exception("journal sync failed; failing %d commands", len(batch))
+                except Exception as exc:  # a failed write or fsync must not release anything
+                    failure = self._fail(exc, len(batch))
                     for p in batch:
                         if p.future is not None and not p.future.done():
-                            p.future.set_exception(exc)
+                            p.future.set_exception(failure)
                     continue
                 self._observe_fsync(time.perf_counter() - t0)
                 self._release_all(batch)
@@ -432,6 +457,16 @@ class Sequencer:
                     in_flight.set_result(None)
             if not self._pending:
                 self._after_release()
+
+    def _fail(self, exc: BaseException, commands: int) -> JournalFailed:
+        """Fail closed after a journal write or fsync failed (see ``failure``)."""
+        if self.failure is None:
+            self.failure = exc if isinstance(exc, JournalFailed) else JournalFailed(exc)
+            self._closed = True
+            log.critical("journal write failed; failing %d commands and refusing every "
+                         "command from now on: restart the server to recover from the "
+                         "journal", commands, exc_info=exc)  # fmt: skip
+        return self.failure
 
     def _observe_fsync(self, seconds: float) -> None:
         if self.metrics is not None:

@@ -22,6 +22,8 @@ from exchange.compiled import engine_build
 from exchange.config import Settings
 from exchange.gateway import long_poll, replay_api, rest, rtc, sse_market, ws_market, ws_orders
 from exchange.gateway.openapi import install_openapi
+from exchange.sequencer import JournalFailed
+from shared.errors import UNCONFIRMED
 
 __all__ = ["WEB_DIR", "create_app"]
 
@@ -68,6 +70,11 @@ def create_app(settings: Settings, node: Any | None = None) -> FastAPI:
             detail = {"code": code, "message": str(detail)}
         return JSONResponse(detail, exc.status_code, headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(JournalFailed)
+    async def journal_failed(_: Request, exc: JournalFailed) -> JSONResponse:
+        # failed closed (Sequencer.failure): nothing unconfirmed was executed
+        return JSONResponse({"code": UNCONFIRMED, "message": str(exc)}, 503)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
@@ -76,12 +83,16 @@ def create_app(settings: Settings, node: Any | None = None) -> FastAPI:
         return JSONResponse({"code": "BAD_REQUEST", "message": message}, 422)
 
     @app.get("/healthz", summary="Liveness")
-    async def healthz() -> dict[str, Any]:
-        return {
-            "status": "ok" if not node.shutting_down else "stopping",
+    async def healthz() -> JSONResponse:
+        failure = getattr(node.sequencer, "failure", None)
+        body: dict[str, Any] = {
+            "status": "failed" if failure else "stopping" if node.shutting_down else "ok",
             "epoch": node.meta.epoch,
             "engine": engine_build(),  # "compiled" or "pure (why)"
         }
+        if failure is not None:  # a supervisor restarts the server on this
+            body["reason"] = str(failure)
+        return JSONResponse(body, 503 if failure is not None else 200)
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:

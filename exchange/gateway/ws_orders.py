@@ -27,7 +27,7 @@ from exchange.gateway.ws_market import MarketFeed
 from exchange.gateway.wsconn import outbox_for, serve_socket
 from exchange.node.ratelimit import TokenBucket
 from exchange.node.routing import Outbox
-from exchange.sequencer import Origin
+from exchange.sequencer import JournalFailed, Origin
 from shared.codec import decode_op
 from shared.errors import NOT_EXECUTED, SUBSCRIPTION_ENDED, UNCONFIRMED, ProtocolError
 from shared.models.ops import MAX_DEADMAN_MS
@@ -166,6 +166,8 @@ class OrderSession:
             await self.dispatch(name, op, req_id)
         except TimeoutError as exc:  # a cluster gateway got no answer in time (Unconfirmed)
             self.error(UNCONFIRMED, str(exc) or "not confirmed in time; retrying is safe", req_id)
+        except JournalFailed as exc:  # the server failed closed: nothing of this was executed
+            self.error(UNCONFIRMED, str(exc), req_id)
 
     def limited(self, op: Any, req_id: Any) -> None:
         """Refuse a message over a rate limit; close the socket after sustained abuse."""

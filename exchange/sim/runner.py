@@ -44,14 +44,23 @@ async def run_simulator(
     loop = asyncio.get_running_loop()
     interval = 1.0 / sim.rate
 
+    failing = False  # one log line per run of failures (a failed-closed sequencer refuses all)
+
     async def send(cmd: Command) -> None:
+        nonlocal failing
         try:
             events = await submit(cmd)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("simulator command failed: %r", cmd)
+            if not failing:
+                log.exception("simulator command failed (the next failures are not logged "
+                              "until one goes through): %r", cmd)  # fmt: skip
+            failing = True
             return
+        if failing:
+            log.warning("simulator commands go through again")
+            failing = False
         sim.on_events(events)
 
     for cmd in sim.setup_commands(clock()):

@@ -25,6 +25,7 @@ import pytest
 from exchange.config import Settings
 from exchange.engine import types as t
 from exchange.node import ExchangeNode
+from exchange.sequencer import JournalFailed
 from tests.gateway.helpers import OrderClient, limit, login
 
 BTC = "BTC-USD"
@@ -137,9 +138,14 @@ async def test_a_turn_whose_write_fails_releases_nothing(tmp_path: Path) -> None
     node.journal.flush = broken  # type: ignore[method-assign]
     _, fut = seq.submit_nowait(_order(0))
     assert fut is not None
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(JournalFailed, match="No space") as failed:
         await fut
+    assert isinstance(failed.value.cause, OSError)
     assert delivered == []  # no ack for an order the journal does not have
+    with pytest.raises(JournalFailed):  # and nothing after it (fail-closed)
+        seq.submit_nowait(_order(1))
+    with pytest.raises(JournalFailed):
+        await seq.durable()
     node.journal.close()
 
 
@@ -157,9 +163,10 @@ async def test_a_turn_that_cannot_cut_fails_its_callers_instead_of_hanging(
     seq._cut = broken_cut  # type: ignore[method-assign]
     _, fut = seq.submit_nowait(_order(0))
     assert fut is not None
-    with pytest.raises(RuntimeError, match="the cut failed"):
+    with pytest.raises(JournalFailed, match="the cut failed"):
         await asyncio.wait_for(fut, 5)
-    await asyncio.wait_for(seq.durable(), 5)  # and a reader does not wait forever
+    with pytest.raises(JournalFailed):  # a reader does not wait forever either
+        await asyncio.wait_for(seq.durable(), 5)
     assert delivered == [] and seq.unreleased() == []
     node.journal.close()
 

@@ -1,0 +1,72 @@
+"""A journal that cannot be written: the server fails closed (issue 16, found in review).
+
+After a failed write the engine may hold commands the journal lost, and a record written
+after a lost one would leave a hole recovery refuses. So the sequencer refuses every command
+from then on, reads answer 503, ``/healthz`` says ``failed``, and a restart recovers exactly
+what was acknowledged: the refused order can be sent again under its own key.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+import exchange.journal.log as journal_log
+from tests.gateway.helpers import OrderClient, limit, login
+
+BTC = "BTC-USD"
+
+
+@pytest.mark.parametrize("fsync", ["off", "batch"])
+async def test_a_failed_journal_write_fails_closed_and_a_restart_keeps_what_was_acked(
+    live_server_factory: Any, monkeypatch: pytest.MonkeyPatch, fsync: str
+) -> None:
+    srv = live_server_factory(fsync=fsync, batch_window_ms=1.0)
+    token = await login(srv.url, "disk")
+    c = await OrderClient.connect(srv.ws_url, token)
+    ack = await c.request("order.new", **limit("kept", BTC, "buy", "0.1", "100"))
+    assert ack["type"] == "order.ack"
+
+    real_write_all = journal_log.write_all
+
+    def disk_full(fd: int, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(journal_log, "write_all", disk_full)
+    await c.send({"op": "order.new", "req_id": 2, **limit("lost", BTC, "buy", "0.1", "101")})
+    with pytest.raises(websockets.ConnectionClosed) as closed:  # no ack for an unwritten order
+        while True:
+            msg = await c.recv(10)
+            assert msg.get("req_id") != 2, msg
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+
+    again = await OrderClient.connect(srv.ws_url, token)
+    refused = await again.request("order.new", **limit("later", BTC, "buy", "0.1", "102"))
+    assert refused["type"] == "error" and refused["code"] == "UNCONFIRMED"
+    assert "restarted" in refused["message"]
+    async with httpx.AsyncClient(
+        base_url=srv.url, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        orders = await http.get("/api/orders")  # the engine holds 'lost': not shown
+        assert orders.status_code == 503 and orders.json()["code"] == "UNCONFIRMED"
+        health = await http.get("/healthz")
+        assert health.status_code == 503 and health.json()["status"] == "failed"
+    await again.close()
+
+    monkeypatch.setattr(journal_log, "write_all", real_write_all)  # the disk has room again
+    srv.stop()
+    restarted = live_server_factory(fsync=fsync)
+    token = await login(restarted.url, "disk")
+    async with httpx.AsyncClient(
+        base_url=restarted.url, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        listed = [o["client_order_id"] for o in (await http.get("/api/orders")).json()]
+    assert listed == ["kept"]
+    c = await OrderClient.connect(restarted.ws_url, token)
+    resent = await c.request("order.new", **limit("lost", BTC, "buy", "0.1", "101"))
+    assert resent["type"] == "order.ack" and not resent.get("duplicate")
+    await c.close()
