@@ -67,4 +67,9 @@ async def test_a_restarted_tui_shows_the_last_trade_of_a_quiet_market(
         # the chart too: the candle of that trade, from GET /api/candles
         await helpers.wait_for(pilot, lambda: len(m.candles["1s"]) == 1, what="the candle")
         assert next(iter(m.candles["1s"].values()))["c"] == "60010.00"
-        assert "waiting for candles" not in helpers.screen_text(app)
+        # (the chart redraws on its next tick, not with the model: wait for it)
+        await helpers.wait_for(
+            pilot,
+            lambda: "waiting for candles" not in helpers.screen_text(app),
+            what="the chart drawn from the loaded candle",
+        )
