@@ -78,9 +78,10 @@ async def test_replies_keep_request_order_on_a_connection(live_server_factory: A
 # ---------------------------------------------------------------- fsync off: one write per turn
 
 
-def _node(tmp_path: Path) -> tuple[ExchangeNode, list[list[t.Event]], list[int]]:
-    """A node with fsync off whose deliveries and journal writes are recorded (the real
-    journal still writes: the recorder only counts the calls)."""
+async def _node(tmp_path: Path) -> tuple[ExchangeNode, list[list[t.Event]], list[int]]:
+    """A node with fsync off and account ``a`` open, whose deliveries and journal writes
+    from then on are recorded (the real journal still writes: the recorder only counts the
+    calls)."""
     node = ExchangeNode(Settings(data_dir=tmp_path / "data", sim_rate=0.0, fsync="off"))
     node.recover()
     seq = node.sequencer
@@ -94,6 +95,9 @@ def _node(tmp_path: Path) -> tuple[ExchangeNode, list[list[t.Event]], list[int]]
         real_flush()
 
     node.journal.flush = flush  # type: ignore[method-assign]
+    await seq.submit(t.OpenAccount("a", 10**15, ((BTC, 10**9),), False, 0))
+    delivered.clear()
+    writes.clear()
     return node, delivered, writes
 
 
@@ -102,11 +106,8 @@ def _order(i: int) -> t.NewOrder:
 
 
 async def test_fsync_off_writes_a_turns_orders_once_and_then_releases_them(tmp_path: Path) -> None:
-    node, delivered, writes = _node(tmp_path)
+    node, delivered, writes = await _node(tmp_path)
     seq = node.sequencer
-    await seq.submit(t.OpenAccount("a", 10**15, ((BTC, 10**9),), False, 0))
-    delivered.clear()
-    writes.clear()
     futures = [seq.submit_nowait(_order(i))[1] for i in range(ORDERS)]  # one loop turn
     assert all(f is futures[0] for f in futures) and futures[0] is not None
     assert delivered == [] and writes == []  # nothing leaves before its record is written
@@ -127,10 +128,8 @@ async def test_fsync_off_writes_a_turns_orders_once_and_then_releases_them(tmp_p
 
 
 async def test_a_turn_whose_write_fails_releases_nothing(tmp_path: Path) -> None:
-    node, delivered, _ = _node(tmp_path)
+    node, delivered, _ = await _node(tmp_path)
     seq = node.sequencer
-    await seq.submit(t.OpenAccount("a", 10**15, ((BTC, 10**9),), False, 0))
-    delivered.clear()
 
     def broken() -> None:
         raise OSError(28, "No space left on device")
@@ -152,10 +151,8 @@ async def test_a_turn_whose_write_fails_releases_nothing(tmp_path: Path) -> None
 async def test_a_turn_that_cannot_cut_fails_its_callers_instead_of_hanging(
     tmp_path: Path,
 ) -> None:
-    node, delivered, _ = _node(tmp_path)
+    node, delivered, _ = await _node(tmp_path)
     seq = node.sequencer
-    await seq.submit(t.OpenAccount("a", 10**15, ((BTC, 10**9),), False, 0))
-    delivered.clear()
 
     def broken_cut() -> None:
         raise RuntimeError("the cut failed")
@@ -172,10 +169,8 @@ async def test_a_turn_that_cannot_cut_fails_its_callers_instead_of_hanging(
 
 
 async def test_a_cancelled_caller_does_not_cancel_the_others_turn(tmp_path: Path) -> None:
-    node, delivered, _ = _node(tmp_path)
+    node, delivered, _ = await _node(tmp_path)
     seq = node.sequencer
-    await seq.submit(t.OpenAccount("a", 10**15, ((BTC, 10**9),), False, 0))
-    delivered.clear()
     loop = asyncio.get_running_loop()
     opened: list[Any] = []
     # run order: open the turn, the waiter joins it, this test cancels the waiter, the turn
