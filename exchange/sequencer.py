@@ -60,11 +60,9 @@ _KIND = {
 
 def _restamper(cls: type) -> Callable[[Any, int], Any]:
     """``(cmd, ts) -> cmd`` with the new ``ts``: rebuilt from its fields by position (half
-    the cost of ``dataclasses.replace``, which is kept for a command without ``ts``)."""
+    the cost of ``dataclasses.replace``)."""
     names = [f.name for f in dataclasses.fields(cls)]
-    if "ts" not in names:
-        return lambda cmd, ts: dataclasses.replace(cmd, ts=ts)
-    i = names.index("ts")
+    i = names.index("ts")  # every command has one
     if len(names) == 1:
         return lambda cmd, ts: cls(ts)
     get = attrgetter(*names)  # a tuple of every field, ``ts`` at ``i``
@@ -257,8 +255,7 @@ class Sequencer:
             return self._submit_now(cmd, origin), None
         if self.fsync == "off":
             return self._join_turn(cmd, origin)
-        if self._closed:
-            raise self.failure or RuntimeError("sequencer is stopped")
+        self._check_open()
         started = time.perf_counter()
         events = self._apply(self.stamp(cmd))
         fut: asyncio.Future[list[t.Event]] = asyncio.get_running_loop().create_future()
@@ -266,10 +263,13 @@ class Sequencer:
         self._wakeup.set()
         return events, fut
 
-    def _submit_now(self, cmd: t.Command, origin: Origin | None) -> list[t.Event]:
-        """Apply, make durable as the policy asks and release ``cmd`` before returning."""
+    def _check_open(self) -> None:
         if self._closed:
             raise self.failure or RuntimeError("sequencer is stopped")
+
+    def _submit_now(self, cmd: t.Command, origin: Origin | None) -> list[t.Event]:
+        """Apply, make durable as the policy asks and release ``cmd`` before returning."""
+        self._check_open()
         started = time.perf_counter()
         events = self._apply(self.stamp(cmd))
         if self.journal is not None:
@@ -292,8 +292,7 @@ class Sequencer:
         self, cmd: t.Command, origin: Origin | None
     ) -> tuple[list[t.Event], asyncio.Future[None] | None]:
         """fsync ``off``: apply now; written and released with the rest of this loop turn."""
-        if self._closed:
-            raise self.failure or RuntimeError("sequencer is stopped")
+        self._check_open()
         turn = self._turn
         if turn is None:
             try:
