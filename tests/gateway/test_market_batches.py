@@ -6,6 +6,7 @@ and a crash with market data still unpublished recovers to a hub that agrees wit
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -59,18 +60,25 @@ async def test_orders_sent_together_are_few_deltas(
     reader = asyncio.create_task(_book_events(srv.url, ORDERS, book))
     await asyncio.sleep(0.5)  # the stream is open (snapshot taken)
     c = await OrderClient.connect(srv.ws_url, await login(srv.url, "batcher"))
-    for i in range(ORDERS):
-        order = limit(f"b{i}", BTC, "buy", "0.1", f"{100 + i}")
-        await c.ws.send(orjson.dumps({"op": "order.new", "req_id": i, **order}).decode())
-    acks = [await c.reply_to(i, timeout=30) for i in range(ORDERS)]
-    assert [a["type"] for a in acks] == ["order.ack"] * ORDERS
-    deltas = await asyncio.wait_for(reader, 30)
+    try:
+        # corked, the 20 frames leave in one segment and so arrive together even on a
+        # busy machine (uncorked, a descheduled client sent them in six reads on CI)
+        sock = c.ws.transport.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        for i in range(ORDERS):
+            order = limit(f"b{i}", BTC, "buy", "0.1", f"{100 + i}")
+            await c.ws.send(orjson.dumps({"op": "order.new", "req_id": i, **order}).decode())
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+        acks = [await c.reply_to(i, timeout=30) for i in range(ORDERS)]
+        assert [a["type"] for a in acks] == ["order.ack"] * ORDERS
+        deltas = await asyncio.wait_for(reader, 30)
+    finally:
+        await c.close()
     prices = [p for p, _ in book.levels("bids", 100)]
     assert [float(p) for p in prices[:ORDERS]] == [100.0 + i for i in range(ORDERS)][::-1]
     # one delta per batch, each with first_seq == seq: far fewer than one per order
     assert all(d["first_seq"] == d["seq"] for d in deltas)
     assert len(deltas) <= ORDERS // 4, [len(d["bids"]) for d in deltas]
-    await c.close()
 
 
 @pytest.mark.parametrize("batched_tail", [True, False])
