@@ -6,7 +6,7 @@ encoding and one frame per transport, then one ``transport.write`` of the same b
 subscriber. No routing, no history, no resume, no flow control, no heartbeat. ``bench.fanout``
 measures tickwire against it in the same run.
 
-Events are ``exchange.hub.testing.MarketSim`` items (book deltas, trades, tickers, candles;
+Events are ``exchange.sim.feed.MarketSim`` items (book deltas, trades, tickers, candles;
 no snapshots) at ``R`` events/s, scheduled by time, ``ts`` stamped at publish, as tickwire's
 synthetic feed (``TICKWIRE_MD_SYNTHETIC_RATE``). Paths:
 
@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 import uvloop
 
-from exchange.hub.testing import MarketSim
+from exchange.sim.feed import MarketSim
 
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD")

@@ -2,7 +2,7 @@
 
 Exports: ``PUBLISHERS``, ``md_events``, ``publish_rate``.
 
-The same ``MdEvent``s (``exchange.hub.testing.MarketSim`` items encoded by ``make_event``,
+The same ``MdEvent``s (``exchange.sim.feed.MarketSim`` items encoded by ``make_event``,
 ~150 bytes of JSON each) go to the same redis-server through three publishers:
 
 * ``RedisBackend``: ``exchange.hub.redis_backend.RedisBackend.publish`` (what the engine's
@@ -30,7 +30,7 @@ import redis.asyncio as aioredis
 from exchange.cluster.bus import StreamWriter
 from exchange.hub.events import MdEvent, make_event
 from exchange.hub.redis_backend import RedisBackend
-from exchange.hub.testing import MarketSim
+from exchange.sim.feed import MarketSim
 
 __all__ = ["PUBLISHERS", "md_events", "publish_rate"]
 

@@ -3,7 +3,7 @@
 Run: ``python -m bench.hub [--subs 100,1000,10000] [--repeat 3]``. Prints Markdown tables;
 the figures in docs/benchmarks.md ("## Hub") come from it. Not a test: nothing asserts speed.
 
-Scenarios (events come from ``exchange.hub.testing.MarketSim``: ~2.5 events per publish
+Scenarios (events come from ``exchange.sim.feed.MarketSim``: ~2.5 events per publish
 call, the mix of one command's market data):
 
 * ``stalled``: N subscribers that never read (the hub never touches them on publish; with
@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from exchange.hub import Filter, MarketHub, Subscription
-from exchange.hub.testing import MarketSim
+from exchange.sim.feed import MarketSim
 
 #: Event loop used by the runs (``--loop``): the server runs uvloop, so that is the default.
 LOOP_FACTORY: Callable[[], asyncio.AbstractEventLoop] | None = None

@@ -2,7 +2,7 @@
 
 Run: ``python -m bench.naive_sse --port P --rate R [--seed S]`` (uvicorn, uvloop, httptools,
 as tickwire). It publishes the same events as tickwire's synthetic feed
-(``exchange.hub.testing.MarketSim`` items at ``R`` events/s, scheduled by time, ``ts``
+(``exchange.sim.feed.MarketSim`` items at ``R`` events/s, scheduled by time, ``ts``
 stamped at publish) and fans them out the naive way: every subscriber of ``GET /md/stream``
 has its own ``asyncio.Queue`` (bounded at 1,000 events so a stalled run cannot exhaust the
 shared machine's memory; overflow is dropped and counted), and every event is JSON-encoded
@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from exchange.hub.testing import MarketSim
+from exchange.sim.feed import MarketSim
 
 QUEUE_MAX = 1000
 Item = tuple[str, str | None, dict[str, Any]]
@@ -51,7 +51,7 @@ class NaiveHub:
                 self.dropped += 1
 
     async def run(self) -> None:
-        """The same schedule as tickwire's ``_run_synthetic_md``."""
+        """The same schedule as ``exchange.sim.feed.run_synthetic_feed``."""
         import time
 
         sim = MarketSim(self.seed, symbols=("BTC-USD", "ETH-USD", "SOL-USD"))

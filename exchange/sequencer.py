@@ -34,7 +34,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -494,11 +494,7 @@ class Sequencer:
             if private:
                 self.deliver(private, p.origin)
             if market:
-                items = []
-                for ev in market:
-                    name, data = self.render_market(ev, self.engine)
-                    items.append((name, getattr(ev, "symbol", None), data))
-                self.hub.publish(items, self.last_ts)
+                self.publish_market(market)
         except Exception:  # a delivery bug must not stall the sequencer
             log.exception("release failed")
         if self.metrics is not None and not p.cut:
@@ -508,6 +504,26 @@ class Sequencer:
                     self.metrics.child(self.metrics.rejects, ev.code).inc()
         if p.future is not None and not p.future.done():
             p.future.set_result(p.events)
+
+    def publish_market(self, market: Sequence[t.Event]) -> None:
+        """Render engine market events and publish them to the hub as one batch."""
+        render, engine = self.render_market, self.engine
+        items = []
+        for ev in market:
+            name, data = render(ev, engine)
+            items.append((name, getattr(ev, "symbol", None), data))
+        self.hub.publish(items, self.last_ts)
+
+    def replay(self, commands: Iterable[t.Command]) -> None:
+        """Apply commands recovered from the journal (not journaled again) and publish their
+        market events, so engine and hub come back as they were before the stop."""
+        engine = self.engine
+        for cmd in commands:
+            events = engine.handle(cmd)
+            self.last_ts = max(self.last_ts, getattr(cmd, "ts", 0))
+            market = split_market(events)[1]
+            if market:
+                self.publish_market(market)
 
     def _after_release(self) -> None:
         if (

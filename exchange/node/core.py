@@ -18,7 +18,6 @@ import os
 import struct
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,11 +32,12 @@ from exchange.hub import MarketHub
 from exchange.journal import Journal, decode_command, encode_command, load_or_create
 from exchange.journal.log import ForkedSnapshot
 from exchange.node.auth import TokenIssuer
+from exchange.node.delivery import Outbox, PrivateDelivery
 from exchange.node.metrics import Metrics
 from exchange.node.ratelimit import BucketMap, TokenBucket
 from exchange.node.recent import RecentMarket
-from exchange.node.routing import AccountRouter, Outbox
 from exchange.sequencer import Origin, Sequencer
+from exchange.sim.feed import run_synthetic_feed
 from shared.values import format_units, to_units
 
 __all__ = ["ExchangeNode"]
@@ -103,7 +103,7 @@ class ExchangeNode:
         self._snapshot_job: ForkedSnapshot | None = None
         self._snapshot_loop: asyncio.AbstractEventLoop | None = None
         self.sequencer: Any = None
-        self.router = AccountRouter(self.render_private)
+        self.delivery = PrivateDelivery(self.render_private)
         self.recent = RecentMarket()  # trades and candles for REST
         self._account_buckets: dict[str, TokenBucket] = {}
         #: Order ops per client address, over all its accounts (REST and WebSocket).
@@ -182,12 +182,11 @@ class ExchangeNode:
                 ],
                 0,
             )
-        tap = _PublishTap(self)
         self.sequencer = Sequencer(
             self.engine,
-            tap,
+            _PublishTap(self),
             self.journal,
-            deliver=self.router.deliver,
+            deliver=self.delivery.deliver,
             render_market=render.render_market,
             encode_command=encode_command,
             clock=self.clock,
@@ -203,19 +202,7 @@ class ExchangeNode:
         commands = [decode_command(payload) for _seq, payload in rec.records]
         tail_batches = any(type(cmd) is t.Publish for cmd in commands)
         self.engine.set_market_batches(tail_batches)
-        for cmd in commands:
-            events = self.engine.handle(cmd)
-            self.sequencer.last_ts = max(self.sequencer.last_ts, getattr(cmd, "ts", 0))
-            market = [
-                ev
-                for ev in events
-                if isinstance(ev, (t.BookDelta, t.Trade, t.Ticker, t.Candle, t.SymbolStatus))
-            ]
-            if market:
-                tap.publish(
-                    [(*_name_data(ev, self.engine),) for ev in market],
-                    self.sequencer.last_ts,
-                )
+        self.sequencer.replay(commands)
         # what a crash left unpublished goes out now (journaled), then this run's setting
         self.sequencer.publish_now()
         self.engine.set_market_batches(s.market_batches)
@@ -244,7 +231,17 @@ class ExchangeNode:
                 )
             )
         if self.settings.md_synthetic_rate > 0:
-            self._md_task = asyncio.create_task(self._run_synthetic_md(), name="synthetic-md")
+            self._md_task = asyncio.create_task(
+                run_synthetic_feed(
+                    lambda items, ts: self.hub.publish(items, ts),  # the hub may be rebuilt
+                    self.clock,
+                    self.settings.md_synthetic_rate,
+                    self.settings.seed,
+                    tuple(sp.symbol for sp in self.symbol_specs),
+                    self._sim_stop,
+                ),
+                name="synthetic-md",
+            )
 
     async def _run_sim(self) -> None:
         from exchange.sim import EngineMarketView, Simulator, run_simulator
@@ -260,36 +257,6 @@ class ExchangeNode:
             )
         except Exception:
             log.exception("simulator stopped")
-
-    async def _run_synthetic_md(self) -> None:
-        """Benchmarks only (``md_synthetic_rate`` > 0): publish ``MarketSim`` items (snapshots
-        first, then book deltas, trades, tickers, candles) straight into the hub at exactly
-        that many events per second, scheduled by time, each ``ts`` stamped at publish.
-        Bypasses the engine and the journal: use it only with a throwaway data directory."""
-        from exchange.hub.testing import MarketSim
-
-        rate = self.settings.md_synthetic_rate
-        sim = MarketSim(self.settings.seed, symbols=tuple(sp.symbol for sp in self.symbol_specs))
-        pending: deque[tuple[str, str | None, dict[str, Any]]] = deque(
-            ("snapshot", p["symbol"], p) for p in sim.snapshots()
-        )
-        loop = asyncio.get_running_loop()
-        start, sent = loop.time(), 0
-        while not self._sim_stop.is_set():
-            due = int((loop.time() - start) * rate) - sent
-            if due > 0:
-                items = []
-                for _ in range(due):
-                    if not pending:
-                        pending.extend(sim.step())
-                    items.append(pending.popleft())
-                ts = self.clock()
-                for _name, _symbol, payload in items:
-                    if "ts" in payload:
-                        payload["ts"] = ts
-                self.hub.publish(items, ts)
-                sent += due
-            await asyncio.sleep(max(0.0005, start + (sent + 1) / rate - loop.time()))
 
     async def stop(self) -> None:
         self.begin_shutdown()
@@ -525,8 +492,3 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
-
-
-def _name_data(ev: t.Event, engine: Any) -> tuple[str, str | None, dict[str, Any]]:
-    name, data = render.render_market(ev, engine)
-    return name, getattr(ev, "symbol", None), data

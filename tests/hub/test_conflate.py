@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from exchange.hub.conflate import conflate, merge_book_deltas
 from exchange.hub.events import MdEvent, make_event
-from exchange.hub.testing import MarketSim
+from exchange.sim.feed import MarketSim
 from shared.book import L2Book
 
 

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from exchange.hub import Filter, MarketHub, MdEvent, parse_conflate
-from exchange.hub.testing import MarketSim
+from exchange.sim.feed import MarketSim
 
 EPOCH = "e1"
 

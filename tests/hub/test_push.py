@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from exchange.hub import Filter, MarketHub
 from exchange.hub.events import SSE_CHUNKED, WS_TEXT, Framing, MdEvent
-from exchange.hub.testing import MarketSim
+from exchange.sim.feed import MarketSim
 from shared.book import L2Book
 
 EPOCH = "e1"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange.hub import Filter, MarketHub, SlowConsumer, Subscription
-from exchange.hub.testing import MarketSim
+from exchange.sim.feed import MarketSim
 from shared.book import L2Book
 
 EPOCH = "e1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exchange.hub import Filter, MarketHub, MemoryBackend
-from exchange.hub.testing import MarketSim
+from exchange.sim.feed import MarketSim
 
 EPOCH = "e7"
 

@@ -1,22 +1,28 @@
-"""A deterministic generator of rendered market-data items, for tests and benchmarks.
+"""The synthetic market-data feed: rendered events at an exact rate, engine and journal
+bypassed, for the protocol lab (``tickwire lab``), the benchmarks and the tests.
 
-Exports: ``MarketSim``.
+Exports: ``MarketSim``, ``run_synthetic_feed``.
 
 ``MarketSim(seed).step()`` returns one command's worth of ``(event, symbol, payload)`` items
 in engine order (trades, one book delta, ticker, sometimes a candle or status), with
-consecutive book ``seq`` and trade ids and correct §4 checksums, so tests can check books.
-Not used by the server.
+consecutive book ``seq`` and trade ids and correct §4 checksums, so readers can check books.
+``run_synthetic_feed`` publishes them at exactly ``rate`` events per second; a node runs it as
+one of its sources when ``md_synthetic_rate`` > 0 (only with a throwaway data directory: the
+hub's history then holds events the engine never made).
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared.checksum import book_checksum
 from shared.values import format_units
 
-__all__ = ["MarketSim"]
+__all__ = ["MarketSim", "run_synthetic_feed"]
 
 Item = tuple[str, str | None, dict[str, Any]]
 
@@ -183,3 +189,35 @@ class MarketSim:
         if rng.random() < 0.02:
             items.append(("status", sym, {"symbol": sym, "state": "open", "ts": self.ts}))
         return items
+
+
+async def run_synthetic_feed(
+    publish: Callable[[Sequence[Item], int], None],
+    clock: Callable[[], int],
+    rate: float,
+    seed: int,
+    symbols: tuple[str, ...],
+    stop: asyncio.Event,
+) -> None:
+    """Publish ``MarketSim`` items (snapshots first, then book deltas, trades, tickers,
+    candles) through ``publish(items, ts)`` at exactly ``rate`` events per second, scheduled
+    by time, each ``ts`` stamped at publish, until ``stop`` is set."""
+    sim = MarketSim(seed, symbols=symbols)
+    pending: deque[Item] = deque(("snapshot", p["symbol"], p) for p in sim.snapshots())
+    loop = asyncio.get_running_loop()
+    start, sent = loop.time(), 0
+    while not stop.is_set():
+        due = int((loop.time() - start) * rate) - sent
+        if due > 0:
+            items = []
+            for _ in range(due):
+                if not pending:
+                    pending.extend(sim.step())
+                items.append(pending.popleft())
+            ts = clock()
+            for _name, _symbol, payload in items:
+                if "ts" in payload:
+                    payload["ts"] = ts
+            publish(items, ts)
+            sent += due
+        await asyncio.sleep(max(0.0005, start + (sent + 1) / rate - loop.time()))
