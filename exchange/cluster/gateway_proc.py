@@ -9,7 +9,7 @@ event ids agree with every other gateway), loads engine and hub from ``tw:snap``
 
 * applies ``tw:seq`` in order to its replica engine (deterministic: same state, same
   ``exec_seq``s and private events as the sequencer's); private events go through the
-  existing :class:`~exchange.node.routing.AccountRouter`, with the original ``Origin``
+  existing :class:`~exchange.node.delivery.PrivateDelivery`, with the original ``Origin``
   when the correlation id is one of this gateway's, so replies carry their ``req_id``;
 * follows market data from ``tw:md`` with :meth:`RedisBackend.follow` (same ids everywhere);
 * ``submit(cmd, origin)`` XADDs to ``tw:cmd`` and returns the replica's events for that
@@ -283,7 +283,7 @@ class GatewayNode(ExchangeNode):
         private, market = split_market(events)
         if private:
             try:
-                self.router.deliver(private, waiting[1] if waiting is not None else None)
+                self.delivery.deliver(private, waiting[1] if waiting is not None else None)
             except Exception:  # a delivery bug must not stop the replica
                 log.exception("delivery failed")
         for ev in market:
@@ -360,7 +360,7 @@ class GatewayNode(ExchangeNode):
                              "not executed (the exchange lost it in a restart); nothing "
                              "changed: send it again")  # fmt: skip
         with contextlib.suppress(Exception):
-            self.router.deliver([ev], origin)
+            self.delivery.deliver([ev], origin)
         return [ev]
 
     async def stop(self) -> None:

@@ -31,7 +31,7 @@ from fastapi import APIRouter, WebSocket
 from exchange.gateway.deps import Node, check_origin_ws, parse_filter
 from exchange.gateway.wsconn import outbox_for, serve_socket
 from exchange.hub.events import parse_conflate
-from exchange.node.routing import Outbox
+from exchange.node.delivery import Outbox
 from shared.codec import decode_op
 from shared.errors import ProtocolError
 

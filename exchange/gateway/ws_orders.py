@@ -25,8 +25,8 @@ from exchange.gateway.commands import new_order
 from exchange.gateway.deps import Node, authenticate_ws, check_origin_ws, deny
 from exchange.gateway.ws_market import MarketFeed
 from exchange.gateway.wsconn import outbox_for, serve_socket
+from exchange.node.delivery import Outbox
 from exchange.node.ratelimit import TokenBucket
-from exchange.node.routing import Outbox
 from exchange.sequencer import JournalFailed, Origin
 from shared.codec import decode_op
 from shared.errors import NOT_EXECUTED, SUBSCRIPTION_ENDED, UNCONFIRMED, ProtocolError
@@ -430,7 +430,7 @@ async def ws_orders(ws: WebSocket) -> None:
         return
     await ws.accept()
     session = OrderSession(node, ws, account)
-    node.router.attach(session.outbox)
+    node.delivery.attach(session.outbox)
     node.track_ws(ws, +1)
     session.outbox.send(
         {
@@ -444,6 +444,6 @@ async def ws_orders(ws: WebSocket) -> None:
     try:
         await serve_socket(ws, session.outbox, session.on_frame)
     finally:
-        node.router.detach(session.outbox)
+        node.delivery.detach(session.outbox)
         node.track_ws(ws, -1)
         session.cleanup()

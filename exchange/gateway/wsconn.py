@@ -18,7 +18,7 @@ from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from exchange.gateway.writers import ws_writer
-from exchange.node.routing import Outbox
+from exchange.node.delivery import Outbox
 
 __all__ = ["outbox_for", "serve_socket"]
 

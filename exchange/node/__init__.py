@@ -7,7 +7,7 @@ Exports: ``ExchangeNode``.
 * ``auth``: session tokens (``TokenIssuer``, bearer parsing).
 * ``metrics``: the Prometheus metrics, loop-owned counters and histograms.
 * ``ratelimit``: token buckets per connection, account and address.
-* ``routing``: private delivery: each connection's ``Outbox`` and the ``AccountRouter``
+* ``delivery``: private delivery: each connection's ``Outbox`` and the ``PrivateDelivery``
   that releases an account's executions to its connections.
 
 These sit below ``exchange.gateway`` (which serves them over HTTP and WebSockets) so the

@@ -1,6 +1,6 @@
 """Private routing: an account's events to every socket of that account, in release order.
 
-Exports: ``AccountRouter``, ``Outbox``.
+Exports: ``PrivateDelivery``, ``Outbox``.
 
 Rules (PROTOCOL.md section 3): events of the execution stream (they carry ``exec_seq``) go to
 every connection of their account, so each connection sees a gap-free stream; events that
@@ -21,7 +21,7 @@ import orjson
 from exchange.engine import types as t
 from exchange.sequencer import Origin
 
-__all__ = ["AccountRouter", "Outbox"]
+__all__ = ["Outbox", "PrivateDelivery"]
 
 log = logging.getLogger("tickwire.routing")
 
@@ -233,7 +233,7 @@ class Outbox:
                 self.on_close()
 
 
-class AccountRouter:
+class PrivateDelivery:
     """Knows which outboxes belong to which account; the sequencer's ``deliver`` callback."""
 
     def __init__(self, render: Callable[[t.Event], dict[str, Any]]) -> None:

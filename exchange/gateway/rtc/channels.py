@@ -35,7 +35,7 @@ import orjson
 
 from exchange.gateway.deps import Node, parse_filter
 from exchange.gateway.ws_market import MarketPump
-from exchange.node.routing import Outbox
+from exchange.node.delivery import Outbox
 from shared.codec import decode_op
 from shared.errors import BAD_REQUEST, UNKNOWN_OP, ProtocolError
 
