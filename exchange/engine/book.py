@@ -1,10 +1,10 @@
 """One symbol's limit order book: integer price levels, a FIFO per level, O(1) cancel.
 
-Exports: ``Book``, ``Level`` (defined beside ``Order`` in ``orders``).
+Exports: ``Book``, ``PriceLevel`` (defined beside ``Order`` in ``orders``).
 
 Layout (chosen for the matching hot path):
 
-* ``bids``/``asks``: ``dict[price, Level]``; each ``Level`` is an intrusive doubly linked
+* ``bids``/``asks``: ``dict[price, PriceLevel]``; each ``PriceLevel`` is an intrusive doubly linked
   list of resting ``Order`` objects (head = oldest), so adding at the tail, taking from the
   head and unlinking any order by reference are all O(1).
 * ``bid_prices`` ascending and ``ask_keys`` (negated ask prices) ascending: the best price
@@ -20,9 +20,9 @@ import zlib
 from bisect import bisect_left, insort
 from collections.abc import Iterable
 
-from exchange.engine.orders import Level, Order
+from exchange.engine.orders import Order, PriceLevel
 
-__all__ = ["Book", "Level"]
+__all__ = ["Book", "PriceLevel"]
 
 
 class Book:
@@ -41,8 +41,8 @@ class Book:
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
-        self.bids: dict[int, Level] = {}
-        self.asks: dict[int, Level] = {}
+        self.bids: dict[int, PriceLevel] = {}
+        self.asks: dict[int, PriceLevel] = {}
         self.bid_prices: list[int] = []
         self.ask_keys: list[int] = []
         self.changed_bids: dict[int, None] = {}
@@ -56,7 +56,7 @@ class Book:
     def best_ask(self) -> int | None:
         return -self.ask_keys[-1] if self.ask_keys else None
 
-    def best_level(self, is_bid: bool) -> Level | None:
+    def best_level(self, is_bid: bool) -> PriceLevel | None:
         if is_bid:
             return self.bids[self.bid_prices[-1]] if self.bid_prices else None
         return self.asks[-self.ask_keys[-1]] if self.ask_keys else None
@@ -71,7 +71,7 @@ class Book:
         side = self.asks
         return tuple((-k, side[-k].qty) for k in reversed(keys))
 
-    def iter_levels(self, is_bid: bool) -> Iterable[Level]:
+    def iter_levels(self, is_bid: bool) -> Iterable[PriceLevel]:
         """Levels of one side, best first (do not mutate the book while iterating)."""
         if is_bid:
             for p in reversed(self.bid_prices):
@@ -100,14 +100,14 @@ class Book:
             side = self.bids
             level = side.get(price)
             if level is None:
-                level = side[price] = Level(price)
+                level = side[price] = PriceLevel(price)
                 insort(self.bid_prices, price)
             self.changed_bids[price] = None
         else:
             side = self.asks
             level = side.get(price)
             if level is None:
-                level = side[price] = Level(price)
+                level = side[price] = PriceLevel(price)
                 insort(self.ask_keys, -price)
             self.changed_asks[price] = None
         tail = level.tail

@@ -48,7 +48,7 @@ from exchange.engine.accounts import Account
 from exchange.engine.core import DAY_NS, KeyQueue
 from exchange.engine.errors import Rejection
 from exchange.engine.orders import CANCEL, CANCELED, FILLED, Order
-from exchange.engine.replace import ReplaceMixin
+from exchange.engine.replace import EngineReplace
 from exchange.engine.types import (
     BookDelta,
     CancelAll,
@@ -73,7 +73,7 @@ from shared.values import format_units
 __all__ = ["Engine"]
 
 
-class Engine(ReplaceMixin):
+class Engine(EngineReplace):
     """A deterministic, sans-I/O matching engine for a set of symbols."""
 
     def __init__(

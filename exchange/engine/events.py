@@ -3,7 +3,7 @@
 Exports the private events (``OrderAccepted``, ``OrderRejected``, ``OrderFilled``,
 ``OrderCanceled``, ``OrderTriggered``, ``CanceledAll``; union ``PrivateEvent``), the market-data events
 (``BookDelta``, ``Trade``, ``Ticker``, ``Candle``, ``SymbolStatus``; union ``MarketEvent``),
-``Event``, ``OrderView``, ``BookSnapshot``, ``Position``, ``AccountView``, ``Side``, ``Level``.
+``Event``, ``OrderView``, ``BookSnapshot``, ``Position``, ``AccountView``, ``Side``, ``PriceQty``.
 ``exchange.engine.types`` re-exports all of them: import them from there.
 
 These are plain slotted dataclasses, not frozen ones, so that the compiled engine builds them
@@ -25,7 +25,6 @@ __all__ = [
     "CanceledAll",
     "Candle",
     "Event",
-    "Level",
     "MarketEvent",
     "OrderAccepted",
     "OrderCanceled",
@@ -34,6 +33,7 @@ __all__ = [
     "OrderTriggered",
     "OrderView",
     "Position",
+    "PriceQty",
     "PrivateEvent",
     "Side",
     "SymbolStatus",
@@ -42,8 +42,9 @@ __all__ = [
 ]
 
 Side = Literal["buy", "sell"]
-#: A price level: (price units, total quantity units); quantity 0 removes the level.
-Level = tuple[int, int]
+#: A level as events carry it: (price units, total quantity units); quantity 0 removes it.
+#: (The engine's book holds ``PriceLevel`` FIFOs; the wire's ``Level`` is two strings.)
+PriceQty = tuple[int, int]
 
 # --------------------------------------------------------------------------- events
 
@@ -144,8 +145,8 @@ class BookDelta:
     symbol: str
     first_seq: int
     seq: int
-    bids: tuple[Level, ...]  # changed levels
-    asks: tuple[Level, ...]
+    bids: tuple[PriceQty, ...]  # changed levels
+    asks: tuple[PriceQty, ...]
     checksum: int
     ts: int
 
@@ -201,8 +202,8 @@ class BookSnapshot:
 
     symbol: str
     seq: int
-    bids: tuple[Level, ...]
-    asks: tuple[Level, ...]
+    bids: tuple[PriceQty, ...]
+    asks: tuple[PriceQty, ...]
     last_trade_id: int
     checksum: int
 

@@ -1,7 +1,7 @@
 """The order record and its lifecycle as a transition table.
 
-Exports: ``Order``, ``Level`` (a price level: the FIFO its resting orders are linked
-into; ``Book`` keeps them, here because order and level link to each other), ``TRANSITIONS``, the states (``OPEN``, ``PARTIALLY_FILLED``, ``FILLED``,
+Exports: ``Order``, ``PriceLevel`` (the FIFO of resting orders at one price; ``Book`` keeps
+them, defined here because order and level link to each other), ``TRANSITIONS``, the states (``OPEN``, ``PARTIALLY_FILLED``, ``FILLED``,
 ``CANCELED``) and lifecycle events (``FILL``, ``FILL_ALL``, ``CANCEL``, ``AMEND``).
 
 Contract: an order's ``status`` only changes through :meth:`Order.transition` (or
@@ -26,8 +26,8 @@ __all__ = [
     "OPEN",
     "PARTIALLY_FILLED",
     "TRANSITIONS",
-    "Level",
     "Order",
+    "PriceLevel",
 ]
 
 OPEN = "open"
@@ -121,7 +121,7 @@ class Order:
         self.triggered = False
         self.prev: Order | None = None
         self.next: Order | None = None
-        self.level: Level | None = None
+        self.level: PriceLevel | None = None
 
     @property
     def waiting(self) -> bool:
@@ -227,7 +227,7 @@ class Order:
         return order
 
 
-class Level:
+class PriceLevel:
     """A price level: FIFO of resting orders and their total ``qty`` (leaves)."""
 
     __slots__ = ("count", "head", "price", "qty", "tail")

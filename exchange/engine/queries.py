@@ -1,6 +1,11 @@
-"""Read-only queries over the engine state (mixed into ``Engine``).
+"""Read-only queries over the engine state.
 
-Exports: ``QueryMixin``.
+Exports: ``EngineQueries``.
+
+The engine is one class split over four files, as one chain (not mixins): ``EngineCore``
+(state and matching, ``core.py``) <- ``EngineQueries`` (here) <- ``EngineReplace``
+(``replace.py``) <- ``Engine`` (command dispatch, ``engine.py``). Each layer only adds
+methods over the state ``EngineCore`` holds; mypyc compiles the chain as plain classes.
 
 None of these methods changes state; they may be called between any two ``handle`` calls.
 """
@@ -16,10 +21,10 @@ from exchange.engine.types import AccountView, BookSnapshot, Event, OrderView
 if TYPE_CHECKING:
     from typing import Self
 
-__all__ = ["QueryMixin"]
+__all__ = ["EngineQueries"]
 
 
-class QueryMixin(EngineCore):
+class EngineQueries(EngineCore):
     """Queries: books, orders, accounts, execution stream, state hash and snapshots."""
 
     def book_snapshot(self, symbol: str, depth: int | None = None) -> BookSnapshot:

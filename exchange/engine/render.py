@@ -33,7 +33,7 @@ from exchange.engine.types import (
 from shared.values import format_units
 
 if TYPE_CHECKING:
-    from exchange.engine.queries import QueryMixin as EngineLike
+    from exchange.engine.queries import EngineQueries as EngineLike
 
 __all__ = [
     "cash_str",

@@ -1,6 +1,6 @@
-"""Replace (amend in place), idempotent duplicates and order lookup (mixed into ``Engine``).
+"""Replace (amend in place), idempotent duplicates and order lookup.
 
-Exports: ``ReplaceMixin``.
+Exports: ``EngineReplace`` (the third layer of the engine's class chain: see ``queries``).
 
 A replace keeps the ``order_id`` and takes the new ``client_order_id``; ``qty`` is the new
 total quantity and must exceed ``filled_qty`` (else ``INVALID_QTY``). The same price with a
@@ -16,14 +16,14 @@ from exchange.engine import errors as E
 from exchange.engine.accounts import Account
 from exchange.engine.errors import Rejection
 from exchange.engine.orders import AMEND, Order
-from exchange.engine.queries import QueryMixin
+from exchange.engine.queries import EngineQueries
 from exchange.engine.types import OrderAccepted
 from exchange.engine.validation import Raw, check_coid, parse_price, parse_qty
 
-__all__ = ["ReplaceMixin"]
+__all__ = ["EngineReplace"]
 
 
-class ReplaceMixin(QueryMixin):
+class EngineReplace(EngineQueries):
     """``ReplaceOrder`` handling plus the key lookups shared by every order command."""
 
     def _duplicate(self, acct: Account, coid: str, fingerprint: tuple[Any, ...]) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from exchange.engine.types import (
     Command,
-    Level,
+    PriceQty,
     SetSymbolState,
 )
 from exchange.replay.errors import ReplaySourceError
@@ -85,7 +85,7 @@ def _midnight_ns(day: Date) -> int:
 
 def _parse_book_row(
     fields: list[str], reader: LineReader, line: int
-) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
+) -> tuple[tuple[PriceQty, ...], tuple[PriceQty, ...]]:
     if len(fields) % 4 or not fields:
         raise reader.error(line, f"expected 4 columns per level, got {len(fields)} columns")
     names = ("ask price", "ask size", "bid price", "bid size")
@@ -95,8 +95,8 @@ def _parse_book_row(
         values = [int(f) for f in fields]
     except ValueError:
         values = [parse_int(f, names[k % 4], reader, line) for k, f in enumerate(fields)]
-    bids: list[Level] = []
-    asks: list[Level] = []
+    bids: list[PriceQty] = []
+    asks: list[PriceQty] = []
     for i in range(0, len(values), 4):
         ap, aq, bp, bq = values[i : i + 4]
         if aq < 0 or bq < 0:
@@ -178,7 +178,7 @@ def read_lobster(
             raise msg_reader.error(line, "Time goes backwards")
         messages.append((line, ts, kind, oid, size, price, direction))
 
-    books: list[tuple[tuple[Level, ...], tuple[Level, ...]]] = []
+    books: list[tuple[tuple[PriceQty, ...], tuple[PriceQty, ...]]] = []
     book_lines: list[int] = []
     depth = 0
     for line, text in book_reader:
@@ -209,7 +209,7 @@ def _build(
     msg_path: Path,
     book_path: Path,
     messages: list[tuple[int, int, int, int, int, int, int]],
-    books: list[tuple[tuple[Level, ...], tuple[Level, ...]]],
+    books: list[tuple[tuple[PriceQty, ...], tuple[PriceQty, ...]]],
     depth: int,
 ) -> ReplaySource:
     tick = 0

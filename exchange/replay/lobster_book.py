@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
 
-from exchange.engine.types import CancelOrder, Command, Level, NewOrder, ReplaceOrder
+from exchange.engine.types import CancelOrder, Command, NewOrder, PriceQty, ReplaceOrder
 from exchange.replay.source import MAKER, TAKER
 
 __all__ = ["LobsterBook"]
@@ -74,7 +74,7 @@ class LobsterBook:
     def level_qty(self, side: str, price: int) -> int:
         return self.totals.get((side, price), 0)
 
-    def best(self, side: str, n: int) -> list[Level]:
+    def best(self, side: str, n: int) -> list[PriceQty]:
         """The ``n`` best levels of ``side``, best first."""
         lst = self.prices[side]
         chosen = lst[: -n - 1 : -1] if side == "buy" else lst[:n]
@@ -190,7 +190,7 @@ class LobsterBook:
         )
 
     def follow(
-        self, bids: tuple[Level, ...], asks: tuple[Level, ...], depth: int, line: int, ts: int
+        self, bids: tuple[PriceQty, ...], asks: tuple[PriceQty, ...], depth: int, line: int, ts: int
     ) -> list[Command]:
         """Make the visible levels equal the orderbook file's row (``depth`` levels shown).
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exchange.engine.types import Command, Level, OpenAccount, SymbolSpec
+from exchange.engine.types import Command, OpenAccount, PriceQty, SymbolSpec
 from exchange.replay.errors import ReplayFormatError, ReplaySourceError
 
 __all__ = [
@@ -57,7 +57,7 @@ class ReplayStep:
     line: int
     symbol: str | None = None
     checksum: int | None = None
-    book: tuple[tuple[Level, ...], tuple[Level, ...]] | None = None
+    book: tuple[tuple[PriceQty, ...], tuple[PriceQty, ...]] | None = None
     corrections: int = 0
 
 
