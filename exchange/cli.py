@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_server_options(serve)
     serve.set_defaults(func=cmd_serve)
 
-    from exchange.replay.command import register as register_replay
+    from exchange.replay.subcommand import register as register_replay
 
     register_replay(sub)  # `replay`, and `serve --record FILE`
 

@@ -8,6 +8,6 @@ Exports: ``register`` (adds the ``engine``, ``gateway`` and ``cluster`` subcomma
 
 from __future__ import annotations
 
-from exchange.cluster.commands import register
+from exchange.cluster.subcommands import register
 
 __all__ = ["register"]

@@ -22,8 +22,8 @@ import orjson
 from httpx_sse import connect_sse
 
 from exchange.cli import build_parser
-from exchange.replay.command import prepare
 from exchange.replay.source import ReplayStep
+from exchange.replay.subcommand import prepare
 from shared.book import L2Book
 
 from ..conftest import LiveServer, start_server  # type: ignore[misc]  # the root conftest
