@@ -545,9 +545,13 @@ async def _state(srv: Server, tok: str) -> tuple[Any, Any]:
         return (await h.get("/api/account")).json(), (await h.get("/api/orders")).json()
 
 
-async def drill_malformed(quick: bool, server: Server | None = None) -> bool:
+async def drill_malformed(
+    quick: bool, server: Server | None = None, sizes: tuple[int, int] | None = None
+) -> bool:
+    """``sizes``: (WS frames, REST requests), by default 1,000 and 200 (quick) or ten times
+    that; every kind of bad input cycles through either list, so a few hundred hold each."""
     rng = random.Random(4)
-    n_ws, n_rest = (1000, 200) if quick else (10_000, 2_000)
+    n_ws, n_rest = sizes or ((1000, 200) if quick else (10_000, 2_000))
     srv = server or Server().start()
     try:
         account = f"mal{next(_ids)}"

@@ -43,8 +43,11 @@ def test_cuts_quick(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_malformed_quick(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
-    assert asyncio.run(drill_malformed(True, server))
+    # 300 frames and 60 requests: each kind of bad input several times (the drill's quick
+    # form sends 1,000 and 200; the parsers' own hypothesis tests go much wider)
+    assert asyncio.run(drill_malformed(True, server, sizes=(300, 60)))
     out = capsys.readouterr().out
+    assert "4. malformed input (300 WS frames, 60 REST requests)" in out
     assert "| REST 5xx (must be 0) | 0 |" in out
     assert "close 1009" in out and "error UNKNOWN_OP" in out
     assert server.alive()
