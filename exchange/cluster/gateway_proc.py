@@ -1,10 +1,12 @@
 """``tickwire gateway --redis URL --port P``: a gateway holding a replica of the engine.
 
-Exports: ``GatewayNode``, ``Unconfirmed``, ``run_gateway`` (and ``NOT_EXECUTED``, re-exported
-from ``shared.errors``).
+Exports: ``gateway_node``, ``RedisReplica``, ``Unconfirmed``, ``run_gateway`` (and
+``NOT_EXECUTED``, re-exported from ``shared.errors``).
 
-``GatewayNode`` is an :class:`~exchange.node.ExchangeNode` without a journal or a sequencer
-of its own. At start it takes the epoch and token secret from ``tw:meta`` (so tokens and
+``gateway_node(settings, redis_url)`` is an :class:`~exchange.node.ExchangeNode` over a
+``RedisReplica`` backend instead of a journal and a sequencer of its own (the node serves the
+transports as any node does; the backend is where its state comes from and its commands go).
+At start the replica takes the epoch and token secret from ``tw:meta`` (so tokens and
 event ids agree with every other gateway), loads engine and hub from ``tw:snap``, then:
 
 * applies ``tw:seq`` in order to its replica engine (deterministic: same state, same
@@ -72,7 +74,7 @@ from exchange.node.auth import TokenIssuer
 from exchange.sequencer import Origin, split_market
 from shared.errors import NOT_EXECUTED
 
-__all__ = ["NOT_EXECUTED", "GatewayNode", "Unconfirmed", "run_gateway"]
+__all__ = ["NOT_EXECUTED", "RedisReplica", "Unconfirmed", "gateway_node", "run_gateway"]
 
 
 class Unconfirmed(TimeoutError):
@@ -87,40 +89,28 @@ class _NotExecuted(Exception):
 log = logging.getLogger("tickwire.cluster.gateway")
 
 
-class _NoSequencer:
-    """Stands where the single-process node keeps its sequencer (metrics read its depth)."""
-
-    queue_depth = 0
-    _pending: tuple[()] = ()
-
-    async def stop(self) -> None:
-        return None
-
-    async def durable(self) -> None:
-        """The gateway's engine mirror holds only what the sequencer released."""
-
-    def unreleased(self) -> tuple[()]:
-        return ()
-
-
-class GatewayNode(ExchangeNode):
-    """A gateway process's node; see the module docstring."""
+class RedisReplica:
+    """A gateway process's node backend (a ``NodeBackend``); see the module docstring."""
 
     #: Every command is a Redis round trip with its own outcome (executed, not executed,
     #: unconfirmed): order connections await each one.
     pipelined = False
+    #: Nothing is refused for a local reason: the engine process owns the journal.
+    failure: BaseException | None = None
+    #: Commands are queued in Redis, not here (``tickwire_cluster_pending_submits``).
+    queue_depth = 0
 
     def __init__(
         self,
-        settings: Settings,
+        node: ExchangeNode,
         redis_url: str,
         *,
         submit_timeout_s: float = 30.0,
         fence_after_s: float = 2.0,
         refence_s: float = 5.0,
-        **kw: Any,
     ) -> None:
-        super().__init__(settings, simulate=False, **kw)
+        self.node = node
+        settings = node.settings
         self.redis_url = redis_url
         self.gateway_id = f"{os.getpid()}-{secrets.token_hex(3)}"
         self.submit_timeout_s = submit_timeout_s
@@ -133,7 +123,6 @@ class GatewayNode(ExchangeNode):
         self._corr = itertools.count(1)
         self._waiting: dict[str, tuple[asyncio.Future[list[t.Event]], Origin | None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self.sequencer = _NoSequencer()
         self.cmd_xadds = 0  # tw:cmd XADDs awaiting Redis
         self.seq_lag = 0
         self.md_lag = 0
@@ -144,24 +133,29 @@ class GatewayNode(ExchangeNode):
     def recover(self) -> None:
         """Nothing local to recover: the state comes from Redis in ``start``."""
 
-    async def start(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        import anyio
+    async def durable(self) -> None:
+        """The replica holds only what the sequencer released: every answer is durable."""
 
-        self.shutdown_event = anyio.Event()
+    def unreleased(self) -> tuple[()]:
+        return ()
+
+    def submit_nowait(self, cmd: t.Command, origin: Origin | None) -> None:
+        raise TypeError("a gateway's commands are not pipelined: await submit")
+
+    async def start(self) -> None:
         meta = await self._wait_for(self._load_meta, "tw:meta (is the engine running?)")
-        self.meta = meta
-        self.issuer = TokenIssuer(meta.secret, self.settings.token_ttl_s)
+        self.node.meta = meta
+        self.node.issuer = TokenIssuer(meta.secret, self.node.settings.token_ttl_s)
         snap = await self._wait_for(lambda: Snapshot.load(self.redis), "tw:snap")
         self._load_snapshot(snap, with_hub=True)
-        await self.md_backend.follow(self.hub)
+        await self.md_backend.follow(self.node.hub)
         nx_top = await self.redis.xrevrange(NX_STREAM, count=1)
         nx_after = nx_top[0][0].decode() if nx_top else "0-0"
         for coro, name in [(self._apply_loop(), "replica"), (self._nx_loop(nx_after), "nx"),
                            (self._watch(), "watch")]:  # fmt: skip
             self._tasks.append(asyncio.create_task(coro, name=name))
         log.info("gateway %s: replica at seq %d, market data at offset %d",
-                 self.gateway_id, self.applied_seq, self.hub.last_offset)  # fmt: skip
+                 self.gateway_id, self.applied_seq, self.node.hub.last_offset)  # fmt: skip
 
     async def _wait_for(self, fetch: Any, what: str, timeout: float = 240.0) -> Any:
         deadline = time.monotonic() + timeout
@@ -180,10 +174,12 @@ class GatewayNode(ExchangeNode):
         return Meta(raw[b"epoch"].decode(), bytes.fromhex(raw[b"secret"].decode()))
 
     def _load_snapshot(self, snap: Snapshot, *, with_hub: bool) -> None:
-        self.engine = Engine.from_snapshot(snap.engine)
+        self.node.engine = Engine.from_snapshot(snap.engine)
         if with_hub:
-            self.hub = MarketHub.from_state(
-                snap.hub, buffer_events=self.settings.subscriber_buffer, **self.hub_runtime()
+            self.node.hub = MarketHub.from_state(
+                snap.hub,
+                buffer_events=self.node.settings.subscriber_buffer,
+                **self.node.hub_runtime(),
             )
         self.applied_seq = snap.seq
 
@@ -232,7 +228,7 @@ class GatewayNode(ExchangeNode):
                 top = await self.redis.xrevrange(SEQ_STREAM, count=1)
                 head = stream_id_key(top[0][0].decode())[0] if top else self.applied_seq
                 self.seq_lag = max(0, head - self.applied_seq)
-                self.md_lag = max(0, await self.md_backend.head() - self.hub.last_offset)
+                self.md_lag = max(0, await self.md_backend.head() - self.node.hub.last_offset)
                 raw = await self.redis.hgetall(STATS_KEY)
                 self.engine_stats = {k.decode(): int(v) for k, v in raw.items()}
             except (RedisError, OSError, ValueError):
@@ -248,16 +244,16 @@ class GatewayNode(ExchangeNode):
             try:
                 snap = await Snapshot.load(self.redis)
                 if snap is not None:
-                    old = self.hub
-                    self.hub = MarketHub.from_state(
+                    old = self.node.hub
+                    self.node.hub = MarketHub.from_state(
                         snap.hub,
-                        buffer_events=self.settings.subscriber_buffer,
-                        **self.hub_runtime(),
+                        buffer_events=self.node.settings.subscriber_buffer,
+                        **self.node.hub_runtime(),
                     )
                     old.close()  # streams end (1012 / SUBSCRIPTION_ENDED): clients resume here
-                    await self.md_backend.follow(self.hub)
+                    await self.md_backend.follow(self.node.hub)
                     log.warning("market data rebuilt from tw:snap at offset %d",
-                                self.hub.last_offset)  # fmt: skip
+                                self.node.hub.last_offset)  # fmt: skip
                     return
             except (RedisError, OSError) as exc:
                 log.warning("rebuilding market data: %s", exc)
@@ -277,13 +273,13 @@ class GatewayNode(ExchangeNode):
     def apply(self, entry: SeqEntry) -> None:
         """Apply one sequenced command: route its private events, resolve a waiting submit."""
         cmd = entry.command()
-        events: list[t.Event] = self.engine.handle(cmd)
+        events: list[t.Event] = self.node.engine.handle(cmd)
         self.applied_seq = entry.seq
         waiting = self._waiting.pop(entry.corr, None) if entry.gateway == self.gateway_id else None
         private, market = split_market(events)
         if private:
             try:
-                self.delivery.deliver(private, waiting[1] if waiting is not None else None)
+                self.node.delivery.deliver(private, waiting[1] if waiting is not None else None)
             except Exception:  # a delivery bug must not stop the replica
                 log.exception("delivery failed")
         for ev in market:
@@ -295,12 +291,12 @@ class GatewayNode(ExchangeNode):
         """Recent trades and candles for REST (the hub follows ``tw:md`` on its own)."""
         if not isinstance(ev, (t.Trade, t.Candle)):
             return
-        name, data = render.render_market(ev, self.engine)
-        self.recent.keep(name, ev.symbol, data)
+        name, data = render.render_market(ev, self.node.engine)
+        self.node.recent.keep(name, ev.symbol, data)
 
     # ------------------------------------------------------------------ commands
 
-    async def submit(self, cmd: t.Command, origin: Origin | None = None) -> list[t.Event]:
+    async def submit(self, cmd: t.Command, origin: Origin | None) -> list[t.Event]:
         """Run ``cmd`` on the sequencer; see the module docstring for the three outcomes."""
         corr = str(next(self._corr))
         loop = asyncio.get_running_loop()
@@ -360,11 +356,10 @@ class GatewayNode(ExchangeNode):
                              "not executed (the exchange lost it in a restart); nothing "
                              "changed: send it again")  # fmt: skip
         with contextlib.suppress(Exception):
-            self.delivery.deliver([ev], origin)
+            self.node.delivery.deliver([ev], origin)
         return [ev]
 
     async def stop(self) -> None:
-        self.begin_shutdown()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -375,6 +370,14 @@ class GatewayNode(ExchangeNode):
         await self.md_backend.close()
         with contextlib.suppress(Exception):
             await self.redis.aclose()
+
+
+def gateway_node(settings: Settings, redis_url: str, **options: Any) -> ExchangeNode:
+    """A node over a ``RedisReplica`` of the engine at ``redis_url`` (``options``: its
+    timeouts), serving what every node serves; ``node.backend`` is the replica."""
+    return ExchangeNode(
+        settings, simulate=False, backend=lambda node: RedisReplica(node, redis_url, **options)
+    )
 
 
 def run_gateway(settings: Settings, redis_url: str) -> int:
@@ -389,7 +392,7 @@ def run_gateway(settings: Settings, redis_url: str) -> int:
         return 1
     # how long a client waits for a command's outcome before UNCONFIRMED (tests raise it)
     timeout = float(os.environ.get("TICKWIRE_CLUSTER_SUBMIT_TIMEOUT_S", "30"))
-    app = create_app(settings, GatewayNode(settings, redis_url, submit_timeout_s=timeout))
+    app = create_app(settings, gateway_node(settings, redis_url, submit_timeout_s=timeout))
     server = build_server(app, settings)
     print(f"tickwire gateway on http://{settings.host}:{settings.port} (Redis {redis_url})",
           flush=True)  # fmt: skip

@@ -28,8 +28,9 @@ _ENGINE_STATS = ("seq_queue", "md_queue", "pending", "journal_seq", "redis_reset
 
 
 def register(node: Any) -> None:
-    """Add the gauges above to ``node.metrics.registry``, reading ``node`` (a GatewayNode)."""
-    r = node.metrics.registry
+    """Add the gauges above to the node's metrics registry, reading ``node`` (the gateway's
+    ``RedisReplica``)."""
+    r = node.node.metrics.registry
     Gauge("tickwire_cluster_cmd_xadds", "tw:cmd XADDs awaiting Redis",
           registry=r).set_function(lambda: node.cmd_xadds)  # fmt: skip
     Gauge("tickwire_cluster_pending_submits", "Commands waiting for the sequencer",

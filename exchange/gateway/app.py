@@ -84,7 +84,7 @@ def create_app(settings: Settings, node: Any | None = None) -> FastAPI:
 
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> JSONResponse:
-        failure = getattr(node.sequencer, "failure", None)
+        failure = node.failure
         body: dict[str, Any] = {
             "status": "failed" if failure else "stopping" if node.shutting_down else "ok",
             "epoch": node.meta.epoch,
@@ -96,7 +96,7 @@ def create_app(settings: Settings, node: Any | None = None) -> FastAPI:
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:
-        node.metrics.queue_depth.set(node.sequencer.queue_depth if node.sequencer else 0)
+        node.metrics.queue_depth.set(node.queue_depth)
         return Response(node.metrics.render(), media_type="text/plain; version=0.0.4")
 
     app.include_router(rest.router)

@@ -132,7 +132,7 @@ async def account(request: Request, acct: Account) -> dict[str, Any]:
     payload = node.account_payload(acct)
     # the exec_seq these balances reflect; durable (so released) once the wait returns
     payload["latest_exec_seq"] = node.engine.latest_exec_seq(acct)
-    await node.sequencer.durable()  # answer nothing a crash could still undo
+    await node.durable()  # answer nothing a crash could still undo
     return payload
 
 
@@ -142,7 +142,7 @@ async def open_orders(
 ) -> list[dict[str, Any]]:
     node = _node(request)
     orders = [node.render_order(v) for v in node.engine.open_orders(acct, symbol)]
-    await node.sequencer.durable()
+    await node.durable()
     return orders
 
 
@@ -151,7 +151,7 @@ async def get_order(client_order_id: str, request: Request, acct: Account) -> di
     node = _node(request)
     view = node.engine.find_order(acct, client_order_id=client_order_id)
     found = None if view is None else node.render_order(view)
-    await node.sequencer.durable()
+    await node.durable()
     if found is None:
         raise api_error(404, "UNKNOWN_ORDER", "no such order")
     return found

@@ -269,7 +269,7 @@ class OrderSession:
             self.account, client_order_id=op.client_order_id, order_id=op.order_id
         )
         msg = None if view is None else self.node.render_order(view)
-        await self.node.sequencer.durable()  # show nothing a crash could still undo
+        await self.node.durable()  # show nothing a crash could still undo
         if msg is None:
             self.reject("UNKNOWN_ORDER", "no such order", req_id, op.client_order_id)
             return

@@ -1,21 +1,21 @@
-"""One exchange instance: engine, journal, hub, sequencer, router and simulator, wired.
+"""One exchange instance as its transports see it: engine, hub, private delivery, tokens,
+rate limits, metrics and the REST read models, over a backend.
 
 Exports: ``ExchangeNode``.
 
-``ExchangeNode(settings)`` builds everything; ``await node.start()`` recovers the data
-directory (newest snapshot + journal tail, so the ``state_hash``, the market-data history and
-its epoch are those of before the stop), then starts the group commit and the simulator.
-``await node.stop()`` stops the simulator, releases what is pending, syncs the journal and
-writes a final snapshot. The gateway reads the node; only the sequencer writes.
+``ExchangeNode(settings)`` builds everything over a ``LocalBackend`` (``node/local.py``: its
+own journal, sequencer, snapshots and simulator); ``ExchangeNode(settings,
+backend=factory)`` takes another one (the cluster gateway's Redis replica). ``await
+node.start()`` recovers (the local backend: newest snapshot + journal tail, so the
+``state_hash``, the market-data history and its epoch are those of before the stop), then
+starts taking commands; ``await node.stop()`` ends every stream and stops the backend. The
+gateway reads the node; only the backend's sequencer writes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import struct
 import time
 import weakref
 from collections.abc import Callable, Coroutine, Sequence
@@ -29,43 +29,19 @@ from exchange.config import Settings
 from exchange.engine import Engine, render
 from exchange.engine import types as t
 from exchange.hub import MarketHub
-from exchange.journal import Journal, decode_command, encode_command, load_or_create
-from exchange.journal.log import ForkedSnapshot
+from exchange.journal import load_or_create
 from exchange.node.auth import TokenIssuer
-from exchange.node.delivery import Outbox, PrivateDelivery
+from exchange.node.delivery import PrivateDelivery
+from exchange.node.local import LocalBackend, NodeBackend
 from exchange.node.metrics import Metrics
 from exchange.node.ratelimit import BucketMap, TokenBucket
 from exchange.node.recent import RecentMarket
-from exchange.sequencer import Origin, Sequencer
-from exchange.sim.feed import run_synthetic_feed
+from exchange.sequencer import Origin
 from shared.values import format_units, to_units
 
 __all__ = ["ExchangeNode"]
 
 log = logging.getLogger("tickwire.node")
-
-
-def _pack_snapshot(engine_state: bytes, hub_state: bytes) -> bytes:
-    return struct.pack(">I", len(engine_state)) + engine_state + hub_state
-
-
-def _unpack_snapshot(data: bytes) -> tuple[bytes, bytes]:
-    (n,) = struct.unpack_from(">I", data)
-    return data[4 : 4 + n], data[4 + n :]
-
-
-class _PublishTap:
-    """Sits in front of the hub: keeps recent trades and candles for REST, then publishes."""
-
-    def __init__(self, node: ExchangeNode) -> None:
-        self.node = node
-
-    def publish(self, items: Sequence[tuple[str, str | None, dict[str, Any]]], ts: int) -> None:
-        node = self.node
-        keep = node.recent.keep
-        for name, symbol, data in items:
-            keep(name, symbol, data)
-        node.hub.publish(items, ts)
 
 
 class ExchangeNode:
@@ -78,6 +54,7 @@ class ExchangeNode:
         symbols: Sequence[t.SymbolSpec] | None = None,
         clock: Callable[[], int] = time.time_ns,
         simulate: bool | None = None,
+        backend: Callable[[ExchangeNode], NodeBackend] | None = None,
     ) -> None:
         from exchange.sim.symbols import DEFAULT_SYMBOLS
 
@@ -99,10 +76,6 @@ class ExchangeNode:
         self.issuer = TokenIssuer(self.meta.secret, settings.token_ttl_s)
         self.engine: Any = None
         self.hub: Any = None
-        self.journal: Any = None
-        self._snapshot_job: ForkedSnapshot | None = None
-        self._snapshot_loop: asyncio.AbstractEventLoop | None = None
-        self.sequencer: Any = None
         self.delivery = PrivateDelivery(self.render_private)
         self.recent = RecentMarket()  # trades and candles for REST
         self._account_buckets: dict[str, TokenBucket] = {}
@@ -112,16 +85,12 @@ class ExchangeNode:
         self.account_create_buckets = BucketMap(
             settings.account_create_rate, settings.account_create_burst
         )
-        self._sim_task: asyncio.Task[None] | None = None
         #: Order sources besides traders and the simulator (replay): each is called as
         #: ``await source(node, stop)`` once the node has started, and must return when
         #: ``stop`` is set; it submits through ``node.submit`` like any trader.
         self.sources: list[Callable[[ExchangeNode, asyncio.Event], Coroutine[Any, Any, None]]] = []
-        self._source_tasks: list[asyncio.Task[None]] = []
         #: The ``exchange.replay.driver.ReplayDriver`` when this node replays a recording.
         self.replay: Any = None
-        self._md_task: asyncio.Task[None] | None = None
-        self._sim_stop = asyncio.Event()
         self.shutdown_event: anyio.Event | None = None
         self.shutting_down = False
         self.websockets: set[Any] = set()
@@ -130,6 +99,7 @@ class ExchangeNode:
         self._stop_signals: weakref.WeakSet[anyio.Event] = weakref.WeakSet()
         self.recovery_notes: list[str] = []
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.backend: NodeBackend = (backend or LocalBackend)(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -161,120 +131,31 @@ class ExchangeNode:
         )
 
     def recover(self) -> None:
-        """Open the journal and rebuild engine and hub from snapshot + tail (synchronous)."""
-        s = self.settings
-        self.journal = Journal.open(self.data_dir / "journal", s.fsync)  # type: ignore[arg-type]
-        rec = self.journal.recover()
-        self.recovery_notes = list(rec.notes)
-        for note in rec.notes:
-            log.warning("journal recovery: %s", note)
-        if rec.snapshot is not None:
-            engine_state, hub_state = _unpack_snapshot(rec.snapshot)
-            self.engine = Engine.from_snapshot(engine_state)
-            self.hub = MarketHub.from_state(hub_state, **self.hub_runtime())
-        else:
-            self.engine = self._new_engine()
-            self.hub = self._new_hub()
-            self.hub.seed(
-                [
-                    render.render_snapshot(self.engine.book_snapshot(sp.symbol), self.engine)
-                    for sp in self.symbol_specs
-                ],
-                0,
-            )
-        self.sequencer = Sequencer(
-            self.engine,
-            _PublishTap(self),
-            self.journal,
-            deliver=self.delivery.deliver,
-            render_market=render.render_market,
-            encode_command=encode_command,
-            clock=self.clock,
-            fsync=s.fsync,
-            batch_window_s=s.batch_window_ms / 1000,
-            snapshot_every=s.snapshot_every,
-            snapshot=self.write_snapshot,
-            metrics=self.metrics,
-            release_bracket=(Outbox.begin_batch, Outbox.end_batch),
-        )
-        # replay the tail: the engine and the hub's history come back exactly as they were;
-        # a tail written with market batches has its Publish records, and is replayed so
-        commands = [decode_command(payload) for _seq, payload in rec.records]
-        tail_batches = any(type(cmd) is t.Publish for cmd in commands)
-        self.engine.set_market_batches(tail_batches)
-        self.sequencer.replay(commands)
-        # what a crash left unpublished goes out now (journaled), then this run's setting
-        self.sequencer.publish_now()
-        self.engine.set_market_batches(s.market_batches)
-        if commands and tail_batches != s.market_batches:
-            # The journal tells a tail's mode only by its Publish records, so a tail of two
-            # modes would be replayed in one. A snapshot now (inline: it must be on disk
-            # before this run appends a record) starts this run's tail clean.
-            self._snapshot_after_recovery()
-        log.info(
-            "recovered: snapshot at %d, %d journal records replayed, state %s",
-            rec.snapshot_seq, len(rec.records), self.engine.state_hash()[:12],
-        )  # fmt: skip
+        """Build engine and hub from what survived (the backend's ``recover``)."""
+        self.backend.recover()
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.shutdown_event = anyio.Event()
-        if self.engine is None:
-            self.recover()
-        await self.sequencer.start()
-        if self.simulate:
-            self._sim_task = asyncio.create_task(self._run_sim(), name="simulator")
-        for source in self.sources:
-            self._source_tasks.append(
-                asyncio.create_task(
-                    source(self, self._sim_stop), name=getattr(source, "__name__", "source")
-                )
-            )
-        if self.settings.md_synthetic_rate > 0:
-            self._md_task = asyncio.create_task(
-                run_synthetic_feed(
-                    lambda items, ts: self.hub.publish(items, ts),  # the hub may be rebuilt
-                    self.clock,
-                    self.settings.md_synthetic_rate,
-                    self.settings.seed,
-                    tuple(sp.symbol for sp in self.symbol_specs),
-                    self._sim_stop,
-                ),
-                name="synthetic-md",
-            )
-
-    async def _run_sim(self) -> None:
-        from exchange.sim import EngineMarketView, Simulator, run_simulator
-
-        # a fresh run id per start keeps the agents' client_order_ids unique across restarts
-        run_id = f"r{self.journal.last_seq if self.journal is not None else 0}"
-        sim = Simulator(
-            self.symbol_specs, seed=self.settings.seed, rate=self.settings.sim_rate, run_id=run_id
-        )
-        try:
-            await run_simulator(
-                sim, self.submit, EngineMarketView(self.engine), self.clock, self._sim_stop
-            )
-        except Exception:
-            log.exception("simulator stopped")
+        await self.backend.start()
 
     async def stop(self) -> None:
         self.begin_shutdown()
-        self._sim_stop.set()
-        if self._md_task is not None:
-            self._md_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._md_task
-        for task in [self._sim_task, *self._source_tasks]:
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(task, 2.0)
-        if self.sequencer is not None:
-            await self.sequencer.stop()
-        if self.journal is not None:
-            self._snapshot_written()  # a snapshot child still writing: wait for it
-            self.journal.close()
-            self.journal = None
+        await self.backend.stop()
+
+    @property
+    def journal(self) -> Any:
+        """The local backend's journal (None when the node has none)."""
+        return getattr(self.backend, "journal", None)
+
+    @property
+    def sequencer(self) -> Any:
+        """The local backend's sequencer (None when commands go elsewhere)."""
+        return getattr(self.backend, "sequencer", None)
+
+    @sequencer.setter
+    def sequencer(self, value: Any) -> None:
+        self.backend.sequencer = value  # type: ignore[attr-defined]
 
     def stop_signal(self) -> anyio.Event:
         """An event set when the node shuts down (already set if it has): ends a stream."""
@@ -301,58 +182,27 @@ class ExchangeNode:
         self.write_snapshot(inline=True)
 
     def write_snapshot(self, inline: bool = False) -> None:
-        """Snapshot engine and hub state after the last journal record (``inline``: here
-        and now, not in a forked child).
-
-        Forked (``snapshot_fork``, the default on POSIX inside the event loop): a child
-        serializes its copy-on-write image while this process goes on, so no connection
-        waits (serializing inline took 1 s at 50,000 resting orders). One at a time: while a
-        child still writes, the next request is skipped (the one after it will run).
-        """
-        journal = self.journal
-        if journal is None or self._snapshot_job is not None:
-            return
-        engine, hub = self.engine, self.hub
-
-        def make() -> bytes:
-            return _pack_snapshot(engine.to_snapshot(), hub.to_state())
-
-        loop = _running_loop()
-        if not inline and self.settings.snapshot_fork and hasattr(os, "fork") and loop is not None:
-            job = self._snapshot_job = journal.fork_snapshot(make)
-            self._snapshot_loop = loop
-            loop.add_reader(job.fd, self._snapshot_written)
-            return
-        journal.write_snapshot(journal.last_seq, make())
-
-    def _snapshot_written(self) -> None:
-        """Reap the snapshot child (when it ended, or blocking at shutdown)."""
-        job, loop = self._snapshot_job, self._snapshot_loop
-        if job is None:
-            return
-        self._snapshot_job = self._snapshot_loop = None
-        if loop is not None and not loop.is_closed():
-            loop.remove_reader(job.fd)
-        if self.journal is None:
-            return
-        if self.journal.finish_snapshot(job):
-            log.info(
-                "snapshot at record %d written by child %d in %.2f s",
-                job.seq,
-                job.pid,
-                time.perf_counter() - job.started,
-            )
-        else:
-            log.error("snapshot at record %d failed in child %d (see stderr)", job.seq, job.pid)
+        """Snapshot engine and hub state (``LocalBackend.write_snapshot``)."""
+        self.backend.write_snapshot(inline)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ commands
 
-    #: ``submit_nowait`` is available: order connections pipeline (see ``ws_orders``).
-    pipelined = True
+    @property
+    def pipelined(self) -> bool:
+        """``submit_nowait`` is available: order connections pipeline (see ``ws_orders``)."""
+        return self.backend.pipelined
+
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the node refuses every command from now on (a failed journal), or None."""
+        return self.backend.failure
+
+    @property
+    def queue_depth(self) -> int:
+        return self.backend.queue_depth
 
     async def submit(self, cmd: t.Command, origin: Origin | None = None) -> list[t.Event]:
-        events: list[t.Event] = await self.sequencer.submit(cmd, origin)
-        return events
+        return await self.backend.submit(cmd, origin)
 
     def submit_nowait(
         self, cmd: t.Command, origin: Origin | None = None
@@ -360,8 +210,11 @@ class ExchangeNode:
         """Sequence ``cmd`` without waiting for its group commit or loop turn
         (``Sequencer.submit_nowait``): the replies reach ``origin`` on release; the future
         fails if the journal did."""
-        _, fut = self.sequencer.submit_nowait(cmd, origin)
-        return fut
+        return self.backend.submit_nowait(cmd, origin)
+
+    async def durable(self) -> None:
+        """Return once every command accepted so far is confirmed (a read barrier)."""
+        await self.backend.durable()
 
     async def ensure_account(self, account: str) -> None:
         if self.engine.account_view(account) is not None:
@@ -416,8 +269,7 @@ class ExchangeNode:
     def released_exec_seq(self, account: str) -> int:
         """The last ``exec_seq`` of ``account`` that clients may have seen (released)."""
         latest: int = self.engine.latest_exec_seq(account)
-        unreleased = getattr(self.sequencer, "unreleased", None)
-        for pending in unreleased() if unreleased is not None else ():
+        for pending in self.backend.unreleased():
             for ev in pending.events:
                 seq = getattr(ev, "exec_seq", None)
                 if seq is not None and getattr(ev, "account", None) == account:
@@ -485,10 +337,3 @@ class ExchangeNode:
         if resume_from:
             outcome = "exact" if sub.resume_outcome == "exact" else "reset"
             self.metrics.resume_counter(transport, outcome).inc()
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

@@ -17,7 +17,7 @@ import pytest
 
 from exchange.engine import types as t
 from exchange.journal.snapshot import list_snapshots
-from exchange.node.core import _pack_snapshot
+from exchange.node.local import _pack_snapshot
 from tests.gateway.helpers import login
 from tests.gateway.test_orders_ws import open_orders
 
@@ -51,19 +51,19 @@ async def measure(node: Any) -> dict[str, float]:
     t0 = time.perf_counter()
     node.write_snapshot()
     call = time.perf_counter() - t0
-    assert node._snapshot_job is not None, "the snapshot was not forked"
+    assert node.backend._snapshot_job is not None, "the snapshot was not forked"
     # the loop's worst turn, in wall time and in the loop thread's own CPU time: a loop that
     # serialized the state would burn CPU for the whole turn, while one that was only
     # descheduled (4 test workers on 2 cores, the child busy) burns almost none
     worst = worst_cpu = 0.0
     last, last_cpu = time.perf_counter(), time.thread_time()
     deadline = last + 60
-    while node._snapshot_job is not None and last < deadline:
+    while node.backend._snapshot_job is not None and last < deadline:
         await asyncio.sleep(0.001)
         now, now_cpu = time.perf_counter(), time.thread_time()
         worst, last = max(worst, now - last), now
         worst_cpu, last_cpu = max(worst_cpu, now_cpu - last_cpu), now_cpu
-    assert node._snapshot_job is None, "the snapshot child did not finish"
+    assert node.backend._snapshot_job is None, "the snapshot child did not finish"
     print(f"inline {inline * 1e3:.1f} ms, fork call {call * 1e3:.2f} ms, worst gap "
           f"{worst * 1e3:.1f} ms ({worst_cpu * 1e3:.1f} ms of the loop's CPU)")  # fmt: skip
     return {"inline": inline, "call": call, "worst_gap": worst, "worst_cpu": worst_cpu}
