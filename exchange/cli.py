@@ -33,9 +33,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     node = None
     if getattr(args, "record", None) is not None:
-        from exchange.replay.record import RecordingNode
+        from exchange.replay.record import recording_node
 
-        node = RecordingNode(settings, record=args.record)
+        node, _recording = recording_node(settings, record=args.record)
     try:
         app = create_app(settings, node)
     except ValueError as exc:  # e.g. --symbols naming a symbol the exchange does not list

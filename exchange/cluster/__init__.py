@@ -2,7 +2,7 @@
 
 Exports: ``register`` (adds the ``engine``, ``gateway`` and ``cluster`` subcommands to the
 ``tickwire`` command line). The pieces live in ``bus`` (stream names and entry codecs),
-``sequencer_proc`` (``EngineNode``), ``gateway_proc`` (``gateway_node``, a node over a ``RedisReplica``) and ``cluster``
+``sequencer_proc`` (``EngineProcess``), ``gateway_proc`` (``gateway_node``, a node over a ``RedisReplica``) and ``cluster``
 (the local launcher).
 """
 

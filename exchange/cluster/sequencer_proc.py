@@ -1,8 +1,11 @@
 """``tickwire engine --redis URL``: the one writer, fed from Redis, without HTTP.
 
-Exports: ``EngineNode``, ``ClusterSequencer``, ``run_engine``.
+Exports: ``EngineProcess``, ``ClusterSequencer``, ``run_engine``.
 
-``EngineNode`` is an :class:`~exchange.node.ExchangeNode` whose extra order source reads
+``EngineProcess`` holds a plain :class:`~exchange.node.ExchangeNode` (its local journal and
+sequencer) and hooks into its ``LocalBackend``: after recovery the sequencer becomes a
+``ClusterSequencer``, the last ``tw:cmd`` id is saved before each snapshot, and an extra
+order source reads
 ``tw:cmd`` (XREAD, in entry order) and submits each command through the sequencer. Every
 released command (traders' and the simulator's alike) is written to ``tw:seq`` with id
 ``<journal seq>-0`` and its stamped ``ts``; market data goes to ``tw:md`` through
@@ -57,9 +60,10 @@ from exchange.hub.redis_backend import RedisBackend, read_forever
 from exchange.journal import decode_command, encode_command
 from exchange.journal import meta as meta_store
 from exchange.node import ExchangeNode
+from exchange.node.local import LocalBackend
 from exchange.sequencer import Origin, Sequencer
 
-__all__ = ["ClusterSequencer", "EngineNode", "run_engine"]
+__all__ = ["ClusterSequencer", "EngineProcess", "run_engine"]
 
 log = logging.getLogger("tickwire.cluster.engine")
 
@@ -174,11 +178,15 @@ class CmdEntryTag:
         self.source = Source(cmd_id, gateway, corr)
 
 
-class EngineNode(ExchangeNode):
-    """The sequencer process: the node, plus Redis in and out (see the module docstring)."""
+class EngineProcess:
+    """The sequencer process: a plain node (its ``LocalBackend``), plus Redis in and out (see
+    the module docstring). ``node`` is the ``ExchangeNode``; it serves no HTTP here."""
 
     def __init__(self, settings: Settings, redis_url: str, **kwargs: Any) -> None:
-        super().__init__(settings, **kwargs)
+        self.node = ExchangeNode(settings, **kwargs)
+        backend = self.node.backend
+        assert isinstance(backend, LocalBackend)
+        self.backend = backend
         self.redis_url = redis_url
         self.redis: Any = connect(redis_url)
         self.md_backend = RedisBackend(redis_url, history_size=settings.history_size)
@@ -187,53 +195,52 @@ class EngineNode(ExchangeNode):
         self._saved_cmd_id = ""
         self._snap_seq = -1
         self._unpublished: list[JournaledCommand] = []
-        self._snapshot_due = False  # recover: a snapshot once the journal tail is scanned
         self.resume_cmd_id = "0-0"
         self.redis_resets = 0
-        self.sources.append(_read_commands)
+        self.node.sources.append(self._read_commands)
+        backend.after_recover.append(self._after_recover)
+        # the journal before a snapshot may be pruned: keep its last tw:cmd id first
+        backend.before_snapshot.append(self.save_cmd_id)
 
-    def recover(self) -> None:
-        self._snapshot_due = False
-        super().recover()
-        saved = self.meta.values.get(_CMD_ID_KEY, "0-0")
+    def _after_recover(self) -> None:
+        """Once the journal is recovered (before a snapshot may prune its tail): the tw:cmd
+        entries it executed, and the sequencer that writes tw:seq."""
+        saved = self.node.meta.values.get(_CMD_ID_KEY, "0-0")
         cmd_log = CommandLog(horizon=saved)
-        self._unpublished = scan_journal(self.data_dir / "journal")
+        self._unpublished = scan_journal(self.node.data_dir / "journal")
         for rec in self._unpublished:
             if rec.source is not None:
                 cmd_log.remember(rec.source)
         # the journal, not meta.json, says what was executed: resume after its last entry
         self.resume_cmd_id = max(saved, cmd_log.last, key=stream_id_key)
         self._saved_cmd_id = saved
-        self.sequencer = ClusterSequencer.adopt(self.sequencer, self.seq_writer, cmd_log)
-        if self._snapshot_due:  # once the tail is scanned: the snapshot may prune it
-            self.write_snapshot(inline=True)
-
-    def _snapshot_after_recovery(self) -> None:
-        self._snapshot_due = True
+        self.backend.sequencer = ClusterSequencer.adopt(
+            self.backend.sequencer, self.seq_writer, cmd_log
+        )
 
     async def start(self) -> None:
-        if self.engine is None:
-            self.recover()
+        if self.node.engine is None:
+            self.node.recover()
         await self._reset_if_foreign()
         await self._publish_meta()
-        await self.md_backend.restore(self.hub.history(), self.meta.epoch)
-        self.hub.add_listener(self.md_backend.publish)
-        self.md_backend.start_publisher(self.hub.history)
+        await self.md_backend.restore(self.node.hub.history(), self.node.meta.epoch)
+        self.node.hub.add_listener(self.md_backend.publish)
+        self.md_backend.start_publisher(self.node.hub.history)
         await self._republish_seq_tail()
         self.seq_writer.start()
         await self.publish_snapshot()
-        await super().start()
+        await self.node.start()
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="cluster-housekeeping"))
         log.info("engine on %s: journal seq %d, reading %s after %s", self.redis_url,
-                 self.journal.last_seq, CMD_STREAM, self.resume_cmd_id)  # fmt: skip
+                 self.node.journal.last_seq, CMD_STREAM, self.resume_cmd_id)  # fmt: skip
 
     async def _reset_if_foreign(self) -> None:
         """Redis state from another data directory (another epoch) would mix two histories:
         drop it. ``tw:cmd`` is kept (gateways may already be queueing into it)."""
         raw = await self.redis.hget(META_KEY, "epoch")
-        if raw is not None and raw.decode() != self.meta.epoch:
+        if raw is not None and raw.decode() != self.node.meta.epoch:
             log.warning("Redis holds epoch %s, this data directory %s: clearing streams",
-                        raw.decode(), self.meta.epoch)  # fmt: skip
+                        raw.decode(), self.node.meta.epoch)  # fmt: skip
             await self.redis.delete(SEQ_STREAM, SNAP_KEY, self.md_backend.stream,
                                     self.md_backend.meta_key)  # fmt: skip
 
@@ -261,27 +268,22 @@ class EngineNode(ExchangeNode):
 
     async def _publish_meta(self) -> None:
         await self.redis.hset(
-            META_KEY, mapping={"epoch": self.meta.epoch, "secret": self.meta.secret.hex()}
+            META_KEY, mapping={"epoch": self.node.meta.epoch, "secret": self.node.meta.secret.hex()}
         )
 
     async def publish_snapshot(self) -> None:
         """Write the state to ``tw:snap`` (call only at a command boundary)."""
-        seq = self.journal.last_seq
-        snap = Snapshot(seq, self.engine.to_snapshot(), self.hub.to_state())
+        seq = self.node.journal.last_seq
+        snap = Snapshot(seq, self.node.engine.to_snapshot(), self.node.hub.to_state())
         await snap.store(self.redis)
         self._snap_seq = seq
 
     def save_cmd_id(self) -> None:
-        cmd_id = self.sequencer.released_cmd_id
+        cmd_id = self.backend.sequencer.released_cmd_id
         if cmd_id and cmd_id != self._saved_cmd_id:
-            self.meta = self.meta.with_values(**{_CMD_ID_KEY: cmd_id})
-            meta_store.save(self.data_dir, self.meta)
+            self.node.meta = self.node.meta.with_values(**{_CMD_ID_KEY: cmd_id})
+            meta_store.save(self.node.data_dir, self.node.meta)
             self._saved_cmd_id = cmd_id
-
-    def write_snapshot(self, inline: bool = False) -> None:
-        # the journal before this snapshot may be pruned: keep its last tw:cmd id first
-        self.save_cmd_id()
-        super().write_snapshot(inline)
 
     async def _housekeeping(self) -> None:
         last_snap = last_stats = time.monotonic()
@@ -296,8 +298,8 @@ class EngineNode(ExchangeNode):
                     await self._publish_meta()
                     await self.redis.delete(SNAP_KEY)  # rewritten below, at a boundary
                 now = time.monotonic()
-                due = now - last_snap > 5 and self.journal.last_seq != self._snap_seq
-                if self.sequencer.idle and (due or not await self.redis.exists(SNAP_KEY)):
+                due = now - last_snap > 5 and self.node.journal.last_seq != self._snap_seq
+                if self.backend.sequencer.idle and (due or not await self.redis.exists(SNAP_KEY)):
                     await self.publish_snapshot()
                     last_snap = now
                 if now - last_stats >= 1.0:
@@ -310,15 +312,15 @@ class EngineNode(ExchangeNode):
         await self.redis.hset(STATS_KEY, mapping={
             "seq_queue": self.seq_writer.queued,
             "md_queue": self.md_backend.queued,
-            "journal_seq": self.journal.last_seq,
-            "pending": self.sequencer.queue_depth,
+            "journal_seq": self.node.journal.last_seq,
+            "pending": self.backend.sequencer.queue_depth,
             "redis_resets": self.redis_resets,
         })  # fmt: skip
 
     async def answer_fence(self, fence: FenceEntry) -> None:
         """Answer "not executed" on ``tw:nx`` when the fence's target was not journaled
         (every earlier entry has been read and submitted by now: see ``_read_commands``)."""
-        if self.sequencer.cmd_log.executed(fence.target) is not False:
+        if self.backend.sequencer.cmd_log.executed(fence.target) is not False:
             return  # executed (tw:seq answers) or too old to tell (the gateway times out)
         pipe = self.redis.pipeline(transaction=True)
         pipe.xdel(CMD_STREAM, fence.target)  # should it still be there, it must never run
@@ -337,7 +339,7 @@ class EngineNode(ExchangeNode):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await super().stop()
+        await self.node.stop()
         self.save_cmd_id()
         await self.seq_writer.close()
         with contextlib.suppress(RedisError, OSError, asyncio.TimeoutError):
@@ -346,39 +348,39 @@ class EngineNode(ExchangeNode):
         with contextlib.suppress(Exception):
             await self.redis.aclose()
 
+    async def _read_commands(self, node: ExchangeNode, stop: asyncio.Event) -> None:
+        """The order source: ``tw:cmd`` in entry order, each submitted through the sequencer.
 
-async def _read_commands(node: ExchangeNode, stop: asyncio.Event) -> None:
-    """The order source: ``tw:cmd`` in entry order, each submitted through the sequencer.
-
-    Submissions are started as tasks in entry order (each appends to the journal in its first
-    step, so order is kept) without waiting for one to be durable before reading the next. A
-    fence is a task too, so it runs after every earlier entry has been journaled (or refused).
-    """
-    assert isinstance(node, EngineNode)
-    last = node.resume_cmd_id
-    inflight: set[asyncio.Task[Any]] = set()
-    # the position is read late on purpose: each XREAD starts after the last entry seen
-    position = lambda: last  # noqa: E731
-    async for entries in read_forever(
-        node.redis, CMD_STREAM, position, what=f"commands ({CMD_STREAM})", block_ms=200,
-        stop=stop, logger=log,
-    ):  # fmt: skip
-        for eid, fields in entries:
-            last = eid.decode()
-            try:
-                entry = parse_cmd(fields)
-            except Exception as exc:  # a bad entry must not stop the exchange
-                log.error("%s entry %s dropped: %s", CMD_STREAM, last, exc)
-                continue
-            if isinstance(entry, FenceEntry):
-                coro: Any = node.answer_fence(entry)
-            else:
-                coro = node.submit(entry.cmd, Origin(CmdEntryTag(entry.gateway, entry.corr, last)))
-            task = asyncio.create_task(coro)
-            inflight.add(task)
-            task.add_done_callback(inflight.discard)
-    if inflight:
-        await asyncio.wait(inflight, timeout=5)
+        Submissions are started as tasks in entry order (each appends to the journal in its first
+        step, so order is kept) without waiting for one to be durable before reading the next. A
+        fence is a task too, so it runs after every earlier entry has been journaled (or refused).
+        """
+        last = self.resume_cmd_id
+        inflight: set[asyncio.Task[Any]] = set()
+        # the position is read late on purpose: each XREAD starts after the last entry seen
+        position = lambda: last  # noqa: E731
+        async for entries in read_forever(
+            self.redis, CMD_STREAM, position, what=f"commands ({CMD_STREAM})", block_ms=200,
+            stop=stop, logger=log,
+        ):  # fmt: skip
+            for eid, fields in entries:
+                last = eid.decode()
+                try:
+                    entry = parse_cmd(fields)
+                except Exception as exc:  # a bad entry must not stop the exchange
+                    log.error("%s entry %s dropped: %s", CMD_STREAM, last, exc)
+                    continue
+                if isinstance(entry, FenceEntry):
+                    coro: Any = self.answer_fence(entry)
+                else:
+                    coro = node.submit(
+                        entry.cmd, Origin(CmdEntryTag(entry.gateway, entry.corr, last))
+                    )
+                task = asyncio.create_task(coro)
+                inflight.add(task)
+                task.add_done_callback(inflight.discard)
+        if inflight:
+            await asyncio.wait(inflight, timeout=5)
 
 
 def run_engine(settings: Settings, redis_url: str) -> int:
@@ -392,16 +394,16 @@ def run_engine(settings: Settings, redis_url: str) -> int:
         if problem is not None:
             print(f"tickwire engine: {problem}", flush=True)
             return 1
-        node = EngineNode(settings, redis_url)
+        proc = EngineProcess(settings, redis_url)
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, done.set)
-        await node.start()
+        await proc.start()
         print(f"tickwire engine on {redis_url}, data dir {settings.data_dir.resolve()}",
               flush=True)  # fmt: skip
         await done.wait()
-        await node.stop()
+        await proc.stop()
         return 0
 
     # uvloop as in the gateways (uvicorn's loop="uvloop"): the engine process is all Redis

@@ -55,6 +55,7 @@ class ExchangeNode:
         clock: Callable[[], int] = time.time_ns,
         simulate: bool | None = None,
         backend: Callable[[ExchangeNode], NodeBackend] | None = None,
+        engine_factory: Callable[[], Engine] | None = None,
     ) -> None:
         from exchange.sim.symbols import DEFAULT_SYMBOLS
 
@@ -99,11 +100,17 @@ class ExchangeNode:
         self._stop_signals: weakref.WeakSet[anyio.Event] = weakref.WeakSet()
         self.recovery_notes: list[str] = []
         self.loop: asyncio.AbstractEventLoop | None = None
+        #: A fresh engine when there is no snapshot (``None``: one for ``symbol_specs`` and
+        #: the settings' fees; a replay passes the recording's).
+        self.engine_factory = engine_factory
         self.backend: NodeBackend = (backend or LocalBackend)(self)
 
     # ------------------------------------------------------------------ lifecycle
 
-    def _new_engine(self) -> Any:
+    def new_engine(self) -> Any:
+        """A fresh engine (``engine_factory``'s, else one for the symbols and fees)."""
+        if self.engine_factory is not None:
+            return self.engine_factory()
         s = self.settings
         return Engine(
             self.symbol_specs,
@@ -120,7 +127,7 @@ class ExchangeNode:
             "keepalive_s": s.sse_heartbeat_s,
         }
 
-    def _new_hub(self) -> Any:
+    def new_hub(self) -> Any:
         s = self.settings
         return MarketHub(
             self.meta.epoch,
@@ -176,14 +183,6 @@ class ExchangeNode:
         self._stop_signals.clear()
         if self.hub is not None:
             self.hub.close()  # every subscription ends: streams finish, polls answer
-
-    def _snapshot_after_recovery(self) -> None:
-        """The snapshot ``recover`` asks for after a tail in the other mode (inline)."""
-        self.write_snapshot(inline=True)
-
-    def write_snapshot(self, inline: bool = False) -> None:
-        """Snapshot engine and hub state (``LocalBackend.write_snapshot``)."""
-        self.backend.write_snapshot(inline)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ commands
 

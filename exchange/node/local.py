@@ -20,7 +20,7 @@ import logging
 import os
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from exchange.engine import Engine, render
@@ -114,6 +114,13 @@ class LocalBackend:
         self._source_tasks: list[asyncio.Task[None]] = []
         self._md_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        #: Called at the end of ``recover`` (sequencer built, journal tail replayed and still
+        #: on disk: before the snapshot a recovery may take, which can prune it).
+        self.after_recover: list[Callable[[], None]] = []
+        #: Called before every snapshot (what must be saved before the tail may be pruned).
+        self.before_snapshot: list[Callable[[], None]] = []
+        #: Called at the end of ``stop`` (journal closed).
+        self.after_stop: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -129,8 +136,8 @@ class LocalBackend:
             node.engine = Engine.from_snapshot(engine_state)
             node.hub = MarketHub.from_state(hub_state, **node.hub_runtime())
         else:
-            node.engine = node._new_engine()
-            node.hub = node._new_hub()
+            node.engine = node.new_engine()
+            node.hub = node.new_hub()
             node.hub.seed(
                 [
                     render.render_snapshot(node.engine.book_snapshot(sp.symbol), node.engine)
@@ -149,7 +156,7 @@ class LocalBackend:
             fsync=s.fsync,
             batch_window_s=s.batch_window_ms / 1000,
             snapshot_every=s.snapshot_every,
-            snapshot=node.write_snapshot,
+            snapshot=self.write_snapshot,
             metrics=node.metrics,
             release_bracket=(Outbox.begin_batch, Outbox.end_batch),
         )
@@ -162,11 +169,13 @@ class LocalBackend:
         # what a crash left unpublished goes out now (journaled), then this run's setting
         self.sequencer.publish_now()
         node.engine.set_market_batches(s.market_batches)
+        for hook in self.after_recover:
+            hook()
         if commands and tail_batches != s.market_batches:
             # The journal tells a tail's mode only by its Publish records, so a tail of two
             # modes would be replayed in one. A snapshot now (inline: it must be on disk
             # before this run appends a record) starts this run's tail clean.
-            node._snapshot_after_recovery()
+            self.write_snapshot(inline=True)
         log.info(
             "recovered: snapshot at %d, %d journal records replayed, state %s",
             rec.snapshot_seq, len(rec.records), node.engine.state_hash()[:12],
@@ -216,6 +225,13 @@ class LocalBackend:
             log.exception("simulator stopped")
 
     async def stop(self) -> None:
+        try:
+            await self._stop_all()
+        finally:
+            for hook in self.after_stop:
+                hook()
+
+    async def _stop_all(self) -> None:
         self._stop.set()
         if self._md_task is not None:
             self._md_task.cancel()
@@ -246,6 +262,8 @@ class LocalBackend:
         journal = self.journal
         if journal is None or self._snapshot_job is not None:
             return
+        for hook in self.before_snapshot:
+            hook()
         engine, hub = self.node.engine, self.node.hub
 
         def make() -> bytes:

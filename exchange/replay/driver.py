@@ -41,7 +41,7 @@ from exchange.replay.player import ReplayPlayer, ReplayStatus, parse_speed
 from exchange.replay.source import MAKER, TAKER, ReplaySource, ReplayStep
 from exchange.replay.times import format_time, parse_time
 
-__all__ = ["REPLAY_ENGINE", "REPLAY_SETTINGS", "ReplayControlError", "ReplayDriver", "ReplayNode"]
+__all__ = ["REPLAY_ENGINE", "REPLAY_SETTINGS", "ReplayControlError", "ReplayDriver"]
 
 log = logging.getLogger("tickwire.replay")
 
@@ -63,17 +63,6 @@ class ReplayControlError(ValueError):
 
 def speed_text(speed: float | None) -> str:
     return "max" if speed is None else f"{speed:g}"
-
-
-class ReplayNode(ExchangeNode):
-    """An ``ExchangeNode`` whose fresh engine comes from ``engine_factory`` (replay options)."""
-
-    def __init__(self, settings: Settings, engine_factory: Callable[[], Engine], **kw: Any) -> None:
-        super().__init__(settings, **kw)
-        self.engine_factory = engine_factory
-
-    def _new_engine(self) -> Any:
-        return self.engine_factory()
 
 
 class ReplayDriver:
@@ -166,9 +155,9 @@ class ReplayDriver:
         """A node replaying the source; pass it to ``create_app(settings, node)``. ``settings``
         should come from ``settings_for``."""
         index = self.index if self.index is not None else self.build_index(settings)
-        node = ReplayNode(
+        node = ExchangeNode(
             settings,
-            index.engine_factory,
+            engine_factory=index.engine_factory,
             symbols=self.source.symbols,
             clock=self.now,
             simulate=False,

@@ -1,6 +1,6 @@
 """``tickwire serve --record FILE``: an exchange node that writes a tickwire recording.
 
-Exports ``RecordingNode``.
+Exports ``recording_node``, ``Recording``.
 
 Every command the sequencer stamps and journals from the node's start on is also written to
 the recording, with the journal's own encoding (one tap on ``Sequencer.encode_command``, so
@@ -21,39 +21,55 @@ from typing import Any
 from exchange.config import Settings
 from exchange.engine.types import Command
 from exchange.node import ExchangeNode
+from exchange.node.local import LocalBackend
 from exchange.replay.tickwire import RecordingWriter
 
-__all__ = ["RecordingNode"]
+__all__ = ["Recording", "recording_node"]
 
 log = logging.getLogger("tickwire.record")
 
 _FLUSH_EVERY = 1024  # commands between pushes of the buffer to the OS
 
 
-class RecordingNode(ExchangeNode):
-    """An ``ExchangeNode`` that also writes its commands to ``record`` (see module docstring)."""
+def recording_node(
+    settings: Settings, *, record: str | Path, **kwargs: Any
+) -> tuple[ExchangeNode, Recording]:
+    """An ``ExchangeNode`` that also writes its commands to ``record`` (see module docstring),
+    and its ``Recording`` (``writer`` once the node has recovered)."""
+    node = ExchangeNode(settings, **kwargs)
+    backend = node.backend
+    assert isinstance(backend, LocalBackend)
+    recording = Recording(node, backend, Path(record))
+    backend.after_recover.append(recording.open)
+    backend.after_stop.append(recording.close)
+    return node, recording
 
-    def __init__(self, settings: Settings, *, record: str | Path, **kwargs: Any) -> None:
-        super().__init__(settings, **kwargs)
-        self.record_path = Path(record)
-        self.recorder: RecordingWriter | None = None
 
-    def recover(self) -> None:
-        super().recover()
-        if self.journal.last_seq > 0:
+class Recording:
+    """The recording of one node: opened once the journal is recovered, closed at stop."""
+
+    def __init__(self, node: ExchangeNode, backend: LocalBackend, path: Path) -> None:
+        self.node = node
+        self.backend = backend
+        self.path = path
+        self.writer: RecordingWriter | None = None
+
+    def open(self) -> None:
+        node, sequencer = self.node, self.backend.sequencer
+        if self.backend.journal.last_seq > 0:
             log.warning(
                 "recording %s starts from a data directory with an earlier session: "
                 "replaying the recording alone will not reproduce this one",
-                self.record_path,
+                self.path,
             )
         writer = RecordingWriter(
-            self.record_path,
-            self.symbol_specs,
-            maker_fee_bps=self.settings.maker_fee_bps,
-            taker_fee_bps=self.settings.taker_fee_bps,
+            self.path,
+            node.symbol_specs,
+            maker_fee_bps=node.settings.maker_fee_bps,
+            taker_fee_bps=node.settings.taker_fee_bps,
         )
-        self.recorder = writer
-        encode: Callable[[Command], bytes] = self.sequencer.encode_command
+        self.writer = writer
+        encode: Callable[[Command], bytes] = sequencer.encode_command
 
         def encode_and_record(cmd: Command) -> bytes:
             line = encode(cmd)
@@ -62,11 +78,8 @@ class RecordingNode(ExchangeNode):
                 writer.flush()
             return line
 
-        self.sequencer.encode_command = encode_and_record
+        sequencer.encode_command = encode_and_record
 
-    async def stop(self) -> None:
-        try:
-            await super().stop()
-        finally:
-            if self.recorder is not None:
-                self.recorder.close()
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

@@ -49,7 +49,7 @@ async def measure(node: Any) -> dict[str, float]:
     _pack_snapshot(node.engine.to_snapshot(), node.hub.to_state())
     inline = time.perf_counter() - t0
     t0 = time.perf_counter()
-    node.write_snapshot()
+    node.backend.write_snapshot()
     call = time.perf_counter() - t0
     assert node.backend._snapshot_job is not None, "the snapshot was not forked"
     # the loop's worst turn, in wall time and in the loop thread's own CPU time: a loop that

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from exchange.config import Settings
-from exchange.replay.record import RecordingNode
+from exchange.replay.record import recording_node
 
 from ..conftest import LiveServer, start_server  # type: ignore[misc]  # the root conftest
 from .conftest import sample
@@ -50,7 +50,7 @@ def test_record_then_replay_reproduces_events_and_state_hash(tmp_path: Path) -> 
         log_level="warning",
         symbols=("BTC-USD", "ETH-USD"),
     )
-    node = RecordingNode(settings, record=record)
+    node, recording = recording_node(settings, record=record)
     srv = start_server(settings, 0, node)
     try:
         time.sleep(1.0)  # the simulator trades
@@ -73,7 +73,7 @@ def test_record_then_replay_reproduces_events_and_state_hash(tmp_path: Path) -> 
     original = [(ev.event, ev.data) for ev in node.hub.history() if ev.event in MARKET]
     original_hash = node.engine.state_hash()
     assert len(original) > 100
-    assert node.recorder is not None and node.recorder.count > 10
+    assert recording.writer is not None and recording.writer.count > 10
     with start_replay([record], tmp_path, "--speed", "max", data="replay") as (rep, _):
         st = wait_finished(rep.url)
         assert st["format"] == "tickwire"
