@@ -116,7 +116,15 @@ test("a race opens one stream per transport, scores them on one board, and stop(
   for (const lane of Object.values(after.lanes)) assert.equal(lane.state, "closed");
 });
 
-test("a lane that drops reopens and resumes after its own last id; three refusals take it out", async () => {
+test("a lane that drops reopens and resumes after its own last id; three refusals take it out", async (t) => {
+  // the retry backoff runs on mocked timers: seconds of waiting are ticked, not slept
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const advance = async (ms) => {
+    await settle(); // what the last step started (a failed fetch's handlers) arms its timer
+    t.mock.timers.tick(ms);
+    await settle();
+  };
   const env = makeEnv();
   const race = new Race({ env, channels: ["ticker"], lanes: ["ws", "poll"], classes: TRANSPORT_CLASSES });
   race.start();
@@ -126,7 +134,7 @@ test("a lane that drops reopens and resumes after its own last id; three refusal
   ws.onmessage({ data: JSON.stringify({ type: "md.ticker", id: "e-9", data: { ts: nowTs() } }) });
   ws.onclose({ code: 1006, reason: "" });
   assert.equal(race.snapshot().lanes.ws.state, "reconnecting");
-  await new Promise((resolve) => setTimeout(resolve, 450));
+  await advance(450);
   assert.equal(env.sockets.length, 2);
   env.sockets[1].onopen();
   assert.equal(env.sockets[1].sent[0].after, "e-9");
@@ -134,7 +142,7 @@ test("a lane that drops reopens and resumes after its own last id; three refusal
   // The poll lane is refused three times in a row: it leaves the race with the reason.
   for (let i = 0; i < 3; i += 1) {
     env.polls.at(-1).fail(503);
-    await new Promise((resolve) => setTimeout(resolve, 1600));
+    await advance(1600);
   }
   const snap = race.snapshot();
   assert.equal(snap.lanes.poll.state, "failed");

@@ -48,7 +48,15 @@ function makeEnv({ pollResponses = [] } = {}) {
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
-test("WS first; when refused, SSE resumes from the last id the WS delivered", async () => {
+test("WS first; when refused, SSE resumes from the last id the WS delivered", async (t) => {
+  // the reconnect backoff runs on mocked timers: seconds of waiting are ticked, not slept
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const advance = async (ms) => {
+    await settle(); // what the last step started (a failed fetch's handlers) arms its timer
+    t.mock.timers.tick(ms);
+    await settle();
+  };
   const env = makeEnv();
   const events = [];
   const feed = new MarketFeed({ env, onEvent: (e, d, id) => events.push([e, id]) });
@@ -63,17 +71,17 @@ test("WS first; when refused, SSE resumes from the last id the WS delivered", as
   assert.deepEqual(events, [["trade", "e-7"]]);
   // The socket dies; WS worked before, so it reconnects with `after` first.
   ws.onclose({ code: 1006, reason: "" });
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await advance(400);
   const again = env.sockets[1];
   again.onopen();
   assert.equal(again.sent[0].after, "e-7");
   // ...but that attempt fails, and the next, and the next: then SSE takes over.
   again.onclose({ code: 1006, reason: "" });
   for (let i = 0; i < 3 && env.sources.length === 0; i += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 6000 / 3));
+    await advance(6000 / 3);
     env.sockets.at(-1).onclose({ code: 1006, reason: "" });
   }
-  await tick();
+  await advance(5);
   assert.equal(env.sources.length, 1, "fell back to SSE");
   const sse = env.sources[0];
   assert.match(sse.url, /^\/md\/stream\?channels=book%2Ctrades%2Cticker%2Ccandles%2Cstatus&last_event_id=e-7$/);
