@@ -115,36 +115,41 @@ def prepare(args: argparse.Namespace, *, show_progress: bool | None = None) -> P
                 f"--data-dir {args.data_dir} holds an earlier session; give an empty one "
                 "(or none: a temporary directory is used)"
             )
-    show = sys.stderr.isatty() if show_progress is None else show_progress
-    with _progress(show) as update:
-        source = load_replays(
-            args.sources, args.format, progress=lambda d, t: update("loading", d, t)
-        )
-        ref = source.start_ns or 0
-        try:
-            end = None if args.end is None else parse_time(args.end, ref)
-            start = None if args.start is None else parse_time(args.start, ref)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        symbols = [*args.symbol, *settings.symbols]
-        source = select(source, symbols=symbols, end_ns=end)
-        if not source.steps:
-            raise UsageError("nothing to replay: no message of the recording is selected")
-        first, last = source.steps[0].ts, source.steps[-1].ts
-        if start is not None and start > last:
-            raise UsageError(
-                f"--start {args.start} is after the end of the recording, which runs "
-                f"{format_time(first)} .. {format_time(last)}"
+    try:
+        show = sys.stderr.isatty() if show_progress is None else show_progress
+        with _progress(show) as update:
+            source = load_replays(
+                args.sources, args.format, progress=lambda d, t: update("loading", d, t)
             )
-        driver = ReplayDriver(
-            source, speed=speed, start_ns=start, checkpoint_every=args.checkpoint_every
-        )
-        chosen = [n for n in ("fsync",) if getattr(args, n, None) is not None]
-        settings = driver.settings_for(settings, chosen)
-        driver.build_index(settings, progress=lambda d, t: update("indexing", d, t))
-    if args.paused:
-        driver.player.pause()
-    node = driver.build_node(settings)
+            ref = source.start_ns or 0
+            try:
+                end = None if args.end is None else parse_time(args.end, ref)
+                start = None if args.start is None else parse_time(args.start, ref)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            symbols = [*args.symbol, *settings.symbols]
+            source = select(source, symbols=symbols, end_ns=end)
+            if not source.steps:
+                raise UsageError("nothing to replay: no message of the recording is selected")
+            first, last = source.steps[0].ts, source.steps[-1].ts
+            if start is not None and start > last:
+                raise UsageError(
+                    f"--start {args.start} is after the end of the recording, which runs "
+                    f"{format_time(first)} .. {format_time(last)}"
+                )
+            driver = ReplayDriver(
+                source, speed=speed, start_ns=start, checkpoint_every=args.checkpoint_every
+            )
+            chosen = [n for n in ("fsync",) if getattr(args, n, None) is not None]
+            settings = driver.settings_for(settings, chosen)
+            driver.build_index(settings, progress=lambda d, t: update("indexing", d, t))
+        if args.paused:
+            driver.player.pause()
+        node = driver.build_node(settings)
+    except BaseException:
+        if tempdir is not None:  # a refused replay leaves no temporary directory behind
+            tempdir.cleanup()
+        raise
     return Prepared(settings, driver, node, tempdir)
 
 
