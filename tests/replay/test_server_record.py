@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from exchange.cli import main
 from exchange.config import Settings
 from exchange.replay.record import recording_node
 
@@ -139,7 +140,19 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_bad_files_and_options_exit_2_with_one_line(tmp_path: Path) -> None:
+def _cli_here(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """``tickwire replay ARGS`` in this process: (exit status, stderr)."""
+    capsys.readouterr()
+    try:
+        code = main(["replay", *args, "--port", "1"])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code if isinstance(exc.code, int) else 1
+    return code, capsys.readouterr().err
+
+
+def test_cli_bad_files_and_options_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "trades.csv"
     bad.write_text(
         "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
@@ -158,9 +171,13 @@ def test_cli_bad_files_and_options_exit_2_with_one_line(tmp_path: Path) -> None:
         ((str(good), "--symbol", "NOPE"), "NOPE"),
     ]
     (tmp_path / "x.bin").write_bytes(b"\x00\x01")
-    for args, needle in cases:
-        out = _cli(*args)
-        assert out.returncode == 2, (args, out.stderr)
-        assert "Traceback" not in out.stderr
-        assert needle in out.stderr, (args, out.stderr)
-        assert out.stderr.startswith("tickwire replay: error: ")
+    # the first case through the real entry point; the others in this process (the same
+    # main(), without six more interpreter start-ups)
+    first = _cli(*cases[0][0])
+    results = [(first.returncode, first.stderr)]
+    results += [_cli_here(capsys, *args) for args, _needle in cases[1:]]
+    for (args, needle), (code, err) in zip(cases, results, strict=True):
+        assert code == 2, (args, err)
+        assert "Traceback" not in err
+        assert needle in err, (args, err)
+        assert err.startswith("tickwire replay: error: "), (args, err)
