@@ -316,6 +316,8 @@ class Sequencer:
         assert self.journal is not None
         self._committing = batch
         try:
+            if self.failure is not None:  # an append of this turn failed: release nothing
+                raise self.failure
             cut = self._cut() if self.auto_cut else None
             if cut is not None:
                 batch.append(_Pending(cut, None, None, time.perf_counter(), cut=True))
@@ -364,7 +366,15 @@ class Sequencer:
 
     def _apply(self, cmd: t.Command) -> list[t.Event]:
         if self.journal is not None and self.encode_command is not None:
-            self.journal.append(self.encode_command(cmd))
+            record = self.encode_command(cmd)
+            try:
+                self.journal.append(record)
+            except OSError as exc:
+                # append handed a full buffer to the OS and the write failed: the records
+                # applied before this one (this turn's, this batch's) are lost from the
+                # journal and this one is not applied, so nothing may be released or
+                # journaled after it
+                raise self._fail(exc, len(self._pending) + 1) from exc
         events: list[t.Event] = self.engine.handle(cmd)
         if self.metrics is not None:
             m = self.metrics
@@ -426,12 +436,6 @@ class Sequencer:
             batch, self._pending = self._pending, []
             if not batch:
                 continue
-            # the market data of exactly the commands of this batch
-            cut = self._cut() if self.auto_cut else None
-            if cut is not None:
-                batch.append(_Pending(cut, None, None, time.perf_counter(), cut=True))
-            if self.metrics is not None:
-                self.metrics.queue_depth.set(len(batch))
             in_flight = self._in_flight = asyncio.get_running_loop().create_future()
             self._committing = batch
             try:
@@ -439,6 +443,13 @@ class Sequencer:
                 try:
                     if self.failure is not None:  # applied before the failure was seen
                         raise self.failure
+                    # the market data of exactly the commands of this batch (its append may
+                    # fail too: then nothing of the batch is released)
+                    cut = self._cut() if self.auto_cut else None
+                    if cut is not None:
+                        batch.append(_Pending(cut, None, None, time.perf_counter(), cut=True))
+                    if self.metrics is not None:
+                        self.metrics.queue_depth.set(len(batch))
                     self.journal.flush()
                     await asyncio.to_thread(self.journal.sync)
                 except Exception as exc:  # a failed write or fsync must not release anything

@@ -16,6 +16,10 @@ import pytest
 import websockets
 
 import exchange.journal.log as journal_log
+from exchange.config import Settings
+from exchange.engine import types as t
+from exchange.node import ExchangeNode
+from exchange.sequencer import JournalFailed
 from tests.gateway.helpers import OrderClient, limit, login
 
 BTC = "BTC-USD"
@@ -70,3 +74,46 @@ async def test_a_failed_journal_write_fails_closed_and_a_restart_keeps_what_was_
     resent = await c.request("order.new", **limit("lost", BTC, "buy", "0.1", "101"))
     assert resent["type"] == "order.ack" and not resent.get("duplicate")
     await c.close()
+
+
+@pytest.mark.parametrize("fsync", ["off", "batch"])
+async def test_a_write_failed_inside_append_releases_nothing_of_its_turn(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, fsync: str
+) -> None:
+    """``append`` hands a full buffer to the OS itself; when that write fails, the orders
+    applied before it in the same turn (or batch) lost their records, so none may be acked,
+    and the order whose append failed never reaches the engine (found in review: such a
+    failure used to escape without failing closed, and the turn's acks were released)."""
+    settings = Settings(data_dir=tmp_path / "data", sim_rate=0.0, fsync=fsync)
+    node = ExchangeNode(settings)
+    node.recover()
+    seq = node.sequencer
+    await seq.start()
+    await seq.submit(t.OpenAccount("a", 10**15, ((BTC, 10**9),), False, 0))
+    delivered: list[t.Event] = []
+    seq.deliver = lambda events, origin: delivered.extend(events)
+
+    def order(i: int) -> t.NewOrder:
+        return t.NewOrder("a", f"s{i}", BTC, "sell", "limit", "0.1", f"{200 + i}")
+
+    events, first = seq.submit_nowait(order(1), None)  # applied, its record buffered
+    assert [type(ev) for ev in events][:1] == [t.OrderAccepted] and first is not None
+
+    def disk_full(fd: int, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_write_all = journal_log.write_all
+    monkeypatch.setattr(journal_log, "write_all", disk_full)
+    node.journal.buffer_limit = 0  # the next append writes the buffer out itself
+    with pytest.raises(JournalFailed):
+        seq.submit_nowait(order(2), None)
+    assert node.engine.find_order("a", "s1") is not None  # applied, record lost
+    assert node.engine.find_order("a", "s2") is None  # never applied
+    with pytest.raises(JournalFailed):
+        await first  # the order before it in the turn is not released either
+    assert not any(isinstance(ev, t.OrderAccepted) for ev in delivered)
+    assert node.failure is not None and isinstance(node.failure, JournalFailed)
+    with pytest.raises(JournalFailed):
+        await seq.submit(order(3))
+    monkeypatch.setattr(journal_log, "write_all", real_write_all)
+    await node.stop()
