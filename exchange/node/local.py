@@ -21,8 +21,10 @@ import os
 import struct
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
+from exchange.config import Settings
 from exchange.engine import Engine, render
 from exchange.engine import types as t
 from exchange.hub import MarketHub
@@ -32,12 +34,38 @@ from exchange.node.delivery import Outbox
 from exchange.sequencer import Origin, Sequencer
 from exchange.sim.feed import run_synthetic_feed
 
-if TYPE_CHECKING:
-    from exchange.node.core import ExchangeNode
-
-__all__ = ["LocalBackend", "NodeBackend"]
+__all__ = ["LocalBackend", "NodeBackend", "NodeHost"]
 
 log = logging.getLogger("tickwire.node")
+
+
+class NodeHost(Protocol):
+    """What a backend reads and sets on its node (an ``ExchangeNode``; typed here so this
+    module does not import the node that imports it)."""
+
+    settings: Settings
+    data_dir: Path
+    symbol_specs: list[t.SymbolSpec]
+    clock: Callable[[], int]
+    simulate: bool
+    metrics: Any
+    delivery: Any
+    recent: Any
+    engine: Any
+    hub: Any
+    meta: Any
+    recovery_notes: list[str]
+    sources: list[Any]
+
+    def new_engine(self) -> Any: ...
+
+    def new_hub(self) -> Any: ...
+
+    def hub_runtime(self) -> dict[str, Any]: ...
+
+    def recover(self) -> None: ...
+
+    async def submit(self, cmd: t.Command, origin: Origin | None = None) -> list[t.Event]: ...
 
 
 class NodeBackend(Protocol):
@@ -88,7 +116,7 @@ def _unpack_snapshot(data: bytes) -> tuple[bytes, bytes]:
 class _PublishTap:
     """Sits in front of the hub: keeps recent trades and candles for REST, then publishes."""
 
-    def __init__(self, node: ExchangeNode) -> None:
+    def __init__(self, node: NodeHost) -> None:
         self.node = node
 
     def publish(self, items: Sequence[tuple[str, str | None, dict[str, Any]]], ts: int) -> None:
@@ -104,7 +132,7 @@ class LocalBackend:
 
     pipelined = True
 
-    def __init__(self, node: ExchangeNode) -> None:
+    def __init__(self, node: NodeHost) -> None:
         self.node = node
         self.journal: Any = None
         self.sequencer: Any = None
