@@ -203,7 +203,10 @@ class Sequencer:
             self._committer = None
         self.publish_now()
         if self.journal is not None and self.failure is None:
-            self.journal.sync()
+            try:
+                self.journal.sync()
+            except Exception as exc:  # logged; the stop goes on (the node closes the journal)
+                self._fail(exc, 0)
         # no final snapshot: recovery replays at most ``snapshot_every`` commands of tail,
         # while snapshotting a large state here would make every Ctrl-C slow
 
@@ -327,6 +330,7 @@ class Sequencer:
             self._committing = []
             if not turn.done():
                 turn.set_exception(failure)
+                turn.exception()  # logged by _fail: no "never retrieved" when no one waits
             return
         try:
             if self.metrics is not None:
@@ -413,14 +417,18 @@ class Sequencer:
         market data): the commit loop cuts when it takes them."""
         if self._pending or self._committing or self.failure is not None:
             return
-        events = self._cut()
-        if events is None:
+        try:
+            events = self._cut()
+            if events is None:
+                return
+            if self.journal is not None:
+                if self.fsync == "off":
+                    self.journal.flush()
+                else:
+                    self.journal.sync()
+        except Exception as exc:  # the cut's record is lost: nothing may follow it
+            self._fail(exc, 1)
             return
-        if self.journal is not None:
-            if self.fsync == "off":
-                self.journal.flush()
-            else:
-                self.journal.sync()
         self._release(_Pending(events, None, None, time.perf_counter(), cut=True))
         self._after_release()
 

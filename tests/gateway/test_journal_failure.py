@@ -8,6 +8,7 @@ what was acknowledged: the refused order can be sent again under its own key.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 from typing import Any
 
@@ -117,3 +118,43 @@ async def test_a_write_failed_inside_append_releases_nothing_of_its_turn(
         await seq.submit(order(3))
     monkeypatch.setattr(journal_log, "write_all", real_write_all)
     await node.stop()
+
+
+@pytest.mark.parametrize("fsync", ["off", "always"])
+async def test_a_lost_market_data_cut_fails_closed_and_recovery_reads_the_journal(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, fsync: str
+) -> None:
+    """An order submitted on its own is written and released at once, and its market data
+    is cut a moment later (``publish_now``). When that cut's write fails, its record is lost:
+    the next order must be refused, not journaled after the hole (found in review: it was
+    acked, and the restart then refused the journal with a seq gap)."""
+    settings = Settings(data_dir=tmp_path / "data", sim_rate=0.0, fsync=fsync)
+    node = ExchangeNode(settings)
+    await node.start()
+    await node.submit(t.OpenAccount("a", 10**15, ((BTC, 10**9),), False, 0))
+    await asyncio.sleep(0.01)  # the account's own cut is written
+    real_write_all = journal_log.write_all
+    writes = 0
+
+    def cut_lost(fd: int, data: bytes) -> None:
+        nonlocal writes
+        writes += 1
+        if writes == 2:  # the order's record went out; the cut after it does not
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write_all(fd, data)
+
+    monkeypatch.setattr(journal_log, "write_all", cut_lost)
+    order = t.NewOrder("a", "s1", BTC, "sell", "limit", "0.1", "200")
+    acked = await node.submit(order)
+    assert isinstance(acked[0], t.OrderAccepted)
+    await asyncio.sleep(0.01)  # the cut runs (and fails) here
+    assert isinstance(node.failure, JournalFailed)
+    with pytest.raises(JournalFailed):
+        await node.submit(t.NewOrder("a", "s2", BTC, "sell", "limit", "0.1", "201"))
+    monkeypatch.setattr(journal_log, "write_all", real_write_all)
+    await node.stop()
+    again = ExchangeNode(settings)
+    again.recover()  # no seq gap: nothing was journaled after the lost record
+    assert again.engine.find_order("a", "s1") is not None
+    assert again.engine.find_order("a", "s2") is None
+    again.journal.close()
