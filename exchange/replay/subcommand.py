@@ -165,28 +165,28 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except (ReplayError, UsageError) as exc:
         print(f"tickwire replay: error: {exc}", file=sys.stderr)
         return 2
-    settings, driver = prep.settings, prep.driver
-    configure_logging(settings.log_level)
-    src = driver.source
-    app = create_app(settings, prep.node)
-    server = build_server(app, settings)
-    scheme = "https" if settings.tls_cert else "http"
-    base = f"{scheme}://{settings.host}:{settings.port}"
-    print(
-        f"tickwire replaying {len(src.steps)} messages of {', '.join(s.symbol for s in src.symbols)}"
-        f" ({src.format}) from {format_time(src.start_ns or 0)} to {format_time(src.end_ns or 0)}"
-        f" at speed {args.speed}\n"
-        f"  browser UI : {base}/\n"
-        f"  controls   : {base}/api/replay (GET status, POST pause|resume|speed|seek)\n"
-        f"  data dir   : {Path(settings.data_dir).resolve()}"
-        f"{' (temporary)' if prep.tempdir else ''}\n"
-        "  Ctrl-C stops",
-        flush=True,
-    )
-    exit_quietly_after_shutdown()
     try:
+        settings, driver = prep.settings, prep.driver
+        configure_logging(settings.log_level)
+        src = driver.source
+        app = create_app(settings, prep.node)
+        server = build_server(app, settings)
+        scheme = "https" if settings.tls_cert else "http"
+        base = f"{scheme}://{settings.host}:{settings.port}"
+        print(
+            f"tickwire replaying {len(src.steps)} messages of {', '.join(s.symbol for s in src.symbols)}"
+            f" ({src.format}) from {format_time(src.start_ns or 0)} to {format_time(src.end_ns or 0)}"
+            f" at speed {args.speed}\n"
+            f"  browser UI : {base}/\n"
+            f"  controls   : {base}/api/replay (GET status, POST pause|resume|speed|seek)\n"
+            f"  data dir   : {Path(settings.data_dir).resolve()}"
+            f"{' (temporary)' if prep.tempdir else ''}\n"
+            "  Ctrl-C stops",
+            flush=True,
+        )
+        exit_quietly_after_shutdown()
         server.run()
-    finally:
+    finally:  # also when building the app or the server failed
         if prep.tempdir is not None:
             prep.tempdir.cleanup()
     return 0
