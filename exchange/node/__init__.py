@@ -1,9 +1,12 @@
-"""The exchange node: one instance's engine, journal, hub, sequencer and simulator, wired
-(``core``), and what the node holds for every gateway transport.
+"""The exchange node: what one instance holds for every gateway transport (``core``), over a
+backend that owns its state and commands (``local``).
 
 Exports: ``ExchangeNode``.
 
-* ``core``: ``ExchangeNode``, the wiring, the publish tap and the REST read models.
+* ``core``: ``ExchangeNode``: engine and hub as the transports read them, the REST read
+  models, sessions, rate limits and socket bookkeeping, over its backend.
+* ``local``: ``LocalBackend`` (journal, sequencer, snapshots, simulator, the publish tap)
+  and the ``NodeBackend`` and ``NodeHost`` protocols.
 * ``auth``: session tokens (``TokenIssuer``, bearer parsing).
 * ``metrics``: the Prometheus metrics, loop-owned counters and histograms.
 * ``ratelimit``: token buckets per connection, account and address.

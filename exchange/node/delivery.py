@@ -1,4 +1,4 @@
-"""Private routing: an account's events to every socket of that account, in release order.
+"""Private delivery: an account's events to every socket of that account, in release order.
 
 Exports: ``PrivateDelivery``, ``Outbox``.
 
@@ -23,7 +23,7 @@ from exchange.sequencer import Origin
 
 __all__ = ["Outbox", "PrivateDelivery"]
 
-log = logging.getLogger("tickwire.routing")
+log = logging.getLogger("tickwire.delivery")
 
 _REQ_ID_TYPES = (t.OrderAccepted, t.OrderRejected, t.OrderCanceled, t.CanceledAll)
 

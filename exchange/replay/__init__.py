@@ -12,7 +12,7 @@ account names ``MAKER``/``TAKER``, the pacing ``ReplayClock``/``ReplayPlayer``/`
 
 The server side is imported from its modules (they need the exchange node, which these readers
 do not): ``driver`` (``ReplayDriver``: a replay as a node's order source, controls, seek,
-status events), ``index`` (checkpoints, ``select``), ``times`` (``parse_time``), ``command``
+status events), ``index`` (checkpoints, ``select``), ``times`` (``parse_time``), ``subcommand``
 (``tickwire replay``) and ``record`` (``recording_node`` for ``serve --record``).
 """
 

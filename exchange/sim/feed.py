@@ -6,9 +6,10 @@ Exports: ``MarketSim``, ``run_synthetic_feed``.
 ``MarketSim(seed).step()`` returns one command's worth of ``(event, symbol, payload)`` items
 in engine order (trades, one book delta, ticker, sometimes a candle or status), with
 consecutive book ``seq`` and trade ids and correct §4 checksums, so readers can check books.
-``run_synthetic_feed`` publishes them at exactly ``rate`` events per second; a node runs it as
-one of its sources when ``md_synthetic_rate`` > 0 (only with a throwaway data directory: the
-hub's history then holds events the engine never made).
+``run_synthetic_feed`` publishes them at exactly ``rate`` events per second; a node's
+``LocalBackend`` runs it as a task of its own (cancelled at stop) when ``md_synthetic_rate``
+> 0, only with a throwaway data directory: the hub's history then holds events the engine
+never made.
 """
 
 from __future__ import annotations
