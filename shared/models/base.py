@@ -1,7 +1,7 @@
 """The base class and field types every protocol model uses.
 
-Exports: ``WireModel``, ``ReqId``, ``Dec``, ``Level``, ``Levels``, ``Seq``, ``Nanos``,
-``INT64_MIN``, ``INT64_MAX``.
+Exports: ``WireModel``, ``ReqId``, ``Dec``, ``EpochSeconds``, ``Level``, ``Levels``, ``Seq``,
+``Nanos``, ``INT64_MIN``, ``INT64_MAX``.
 
 Contract: models are frozen, refuse unknown fields and validate strictly (a JSON number where
 a string belongs, ``true`` where an integer belongs, are errors). Decimal fields are plain
@@ -22,6 +22,7 @@ __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "Dec",
+    "EpochSeconds",
     "Level",
     "Levels",
     "Nanos",
@@ -41,6 +42,8 @@ Dec = StrictStr
 Seq = Annotated[int, Field(ge=0, le=INT64_MAX)]
 #: Nanoseconds since the Unix epoch.
 Nanos = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+#: Whole seconds since the Unix epoch (a JWT's ``exp``).
+EpochSeconds = Annotated[int, Field(ge=0, le=INT64_MAX)]
 #: A price level ``[price, qty]``; a JSON array, held as a tuple.
 Level = Annotated[tuple[StrictStr, StrictStr], Strict(False)]
 #: Levels best first.

@@ -15,7 +15,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, Strict, StrictStr
 
-from shared.models.base import Dec, Nanos, Seq, WireModel
+from shared.models.base import Dec, EpochSeconds, Seq, WireModel
 from shared.models.market import (
     BookDeltaPayload,
     BookSnapshotPayload,
@@ -61,7 +61,7 @@ class SessionResponse(WireModel):
 
     account: StrictStr
     token: StrictStr
-    expires_at: Nanos
+    expires_at: EpochSeconds
 
 
 class SymbolInfo(WireModel):

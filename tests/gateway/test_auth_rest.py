@@ -136,7 +136,9 @@ async def test_sessions_validation_and_public_endpoints(live_server: Any) -> Non
             r = await http.post("/api/sessions", json=bad)
             assert r.status_code in (400, 422) and "code" in r.json()
         r = await http.post("/api/sessions", json={"account": "carol"})
-        assert r.status_code == 200 and r.json()["expires_at"] > time.time()
+        # whole seconds since the epoch, the token's lifetime from now (not nanoseconds)
+        ttl = live_server.node.settings.token_ttl_s
+        assert r.status_code == 200 and abs(r.json()["expires_at"] - time.time() - ttl) < 60
         syms = (await http.get("/api/symbols")).json()
         assert {s["symbol"] for s in syms} == {"BTC-USD", "ETH-USD", "SOL-USD"}
         assert (await http.get("/api/trades/BTC-USD", params={"limit": 5})).json() == []
