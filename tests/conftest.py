@@ -67,6 +67,18 @@ class LiveServer:
         self.sock.close()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files holding ``slow`` or ``browser`` tests run first (their own order kept): with
+    ``--dist loadfile`` a long file that a worker takes up last sets the end of the run."""
+    heavy = {
+        item.path
+        for item in items
+        if item.get_closest_marker("slow") is not None
+        or item.get_closest_marker("browser") is not None
+    }
+    items.sort(key=lambda item: item.path not in heavy)
+
+
 def _bind(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
