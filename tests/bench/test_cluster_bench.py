@@ -76,6 +76,7 @@ async def test_every_publisher_writes_every_event_in_order() -> None:
     assert all(series["missing"] == [0] for series in res.values())
 
 
+@pytest.mark.slow  # a long end-to-end run (make test-fast skips it)
 def test_sse_sweep_feeds_every_subscriber_of_each_gateway() -> None:
     rows = {k: sse_sweep(k, TINY.sse, RATE_ENV) for k in (1, 2)}
     for k, sweep in rows.items():

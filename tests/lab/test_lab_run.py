@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from PIL import Image
 
 from exchange.lab.report import COLUMNS, render_table, rows, ticker_markdown
@@ -71,6 +72,7 @@ def _sane_rtc(cond: dict[str, Any]) -> None:
     assert cond["connect"]["rtc"]["first_event_ms"] > 0
 
 
+@pytest.mark.slow  # a long end-to-end run (make test-fast skips it)
 def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
     phases: list[str] = []
     opts = LabOptions(

@@ -130,6 +130,7 @@ def test_killed_run_leaves_stale_namespaces_that_the_next_run_removes() -> None:
     assert not {names[0], names[1]} & _mine()
 
 
+@pytest.mark.slow  # a long end-to-end run (make test-fast skips it)
 def test_lab_run_with_rtc_under_5pct_loss(tmp_path: Path) -> None:
     """WebRTC's ICE connects across the emulated link (host candidates on the namespaces'
     own addresses, UDP through the user-space netem) and is measured beside WebSocket."""

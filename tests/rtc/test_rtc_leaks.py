@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 
 from exchange.gateway.rtc import RtcMarketClient
 
@@ -45,6 +46,7 @@ async def settle(srv: Any) -> None:
     gc.collect()
 
 
+@pytest.mark.slow  # a long end-to-end run (make test-fast skips it)
 async def test_no_leak_over_100_connects_and_disconnects(live_server_factory: Any) -> None:
     # back-to-back sessions from one address: the offer rate limit is not what is measured
     srv = live_server_factory(sim_rate=20.0, rtc_offer_rate=0.0)
