@@ -337,8 +337,9 @@ class ReplayDriver:
         node.engine = engine
         node.sequencer.engine = engine
         node.sequencer.last_ts = last_ts
-        if target < position:  # what REST shows of the recent past is in the future now
-            node.recent.clear()
+        # what REST shows of the recent past is another stretch of time now (in the future
+        # after a seek back; before a gap the restore skipped after a seek forward)
+        node.recent.clear()
         snapshots = [
             ("snapshot", s.symbol, render.render_snapshot(engine.book_snapshot(s.symbol), engine))
             for s in self.source.symbols

@@ -181,3 +181,39 @@ def test_cli_bad_files_and_options_exit_2_with_one_line(
         assert "Traceback" not in err
         assert needle in err, (args, err)
         assert err.startswith("tickwire replay: error: "), (args, err)
+
+
+def test_rest_trades_after_a_seek_are_of_the_new_time_only(tmp_path: Path) -> None:
+    """A seek that restores a checkpoint (forward past one, or back) leaves REST's recent
+    trades empty until the replay plays on from there: the trades kept before were of
+    another stretch of time (a forward seek kept them, so a client loading its tape after
+    the seek showed trades from before the gap)."""
+    rows = ["exchange,symbol,timestamp,local_timestamp,id,side,price,amount"]
+    t0 = 1582329600000000
+    for i in range(400):
+        side = "buy" if i % 2 else "sell"
+        rows.append(f"binance-futures,BTCUSDT,{t0 + i * 1_000_000},{t0 + i * 1_000_000},"
+                    f"{i + 1},{side},{9700 + i % 7}.5,0.1")  # fmt: skip
+    path = tmp_path / "trades.csv"
+    path.write_text("\n".join(rows) + "\n")
+    opts = ("--speed", "max", "--paused", "--checkpoint-every", "50")
+    with start_replay([path], tmp_path, *opts) as (srv, driver):
+        symbol = driver.source.symbols[0].symbol
+
+        def seek(step: int) -> None:
+            to = driver.source.steps[step].ts
+            r = httpx.post(f"{srv.url}/api/replay", json={"action": "seek", "to": to})
+            assert r.status_code == 200 and r.json()["paused"], r.text
+
+        def trade_times() -> list[int]:
+            got = httpx.get(f"{srv.url}/api/trades/{symbol}", params={"limit": 1000})
+            assert got.status_code == 200
+            return [int(t["ts"]) for t in got.json()]
+
+        seek(20)  # played through from the start: the trades so far are REST's history
+        played = trade_times()
+        assert played and max(played) <= driver.source.steps[20].ts
+        seek(300)  # past checkpoints: restored, not played through
+        assert trade_times() == []
+        seek(100)  # back: restored again
+        assert trade_times() == []
