@@ -244,6 +244,23 @@ class Connection:
     def _apply(self, event: str, data: dict[str, Any], event_id: str | None) -> None:
         if self.md_filter is not None:
             data = self.md_filter(event, data)
+        clears = self.market.history_clears
+        try:
+            self._apply_event(event, data, event_id)
+        finally:
+            if self.market.history_clears != clears:
+                self._reload_history()
+
+    def _reload_history(self) -> None:
+        """A replay seek cleared tape and candles: load them again from REST (what the
+        server holds of the new time), instead of a load still running for the old one."""
+        task = self._trades_task
+        if task is not None and not task.done():
+            task.cancel()
+        if not self._closing:
+            self._trades_task = asyncio.get_running_loop().create_task(self.load_trades())
+
+    def _apply_event(self, event: str, data: dict[str, Any], event_id: str | None) -> None:
         if event == "reset":
             self.market.apply_reset(str(data.get("reason", "")))
             self.post(MarketReset(str(data.get("reason", "reset"))))

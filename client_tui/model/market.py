@@ -171,6 +171,9 @@ class MarketState:
     #: The newest replay status seen in a ``status`` event's ``data.replay`` (None: not a
     #: replay, or no status yet).
     replay: dict[str, Any] | None = None
+    #: How many times a replay seek cleared the tape and candles (the connection then loads
+    #: them again from REST: what the server holds of the new time).
+    history_clears: int = 0
 
     def load_symbols(self, items: list[dict[str, Any]]) -> None:
         """Register the symbols of ``GET /api/symbols`` (keeps existing state)."""
@@ -266,6 +269,7 @@ class MarketState:
                 m.seek_cleared = False
             else:
                 m.clear_history()
+                self.history_clears += 1
         m.seeks = seeks
 
     def seed_trades(self, symbol: str, trades: Any) -> int:
@@ -336,6 +340,7 @@ class MarketState:
             for m in self.symbols.values():
                 m.clear_history()
                 m.seek_cleared = True
+            self.history_clears += 1
 
     def _delta(self, m: SymbolMarket, data: dict[str, Any]) -> str | None:
         if m.seq is None:

@@ -4,11 +4,20 @@ brings none of them again."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
+
 from client_tui.app import TickwireApp
+from client_tui.connection import Connection
 from client_tui.model.market import MarketState
+from client_tui.model.orders import OrderTracker, Portfolio
+from tests.replay.live import start_replay
 from tests.tui.test_live_orders import SYM, ready, seed_book
 from tests.tui.test_start_history import order
 
@@ -73,3 +82,45 @@ async def test_a_restarted_tui_shows_the_last_trade_of_a_quiet_market(
             lambda: "waiting for candles" not in helpers.screen_text(app),
             what="the chart drawn from the loaded candle",
         )
+
+
+async def test_after_a_replay_seek_the_tape_is_loaded_again_from_rest(tmp_path: Path) -> None:
+    """A seek clears the tape and candles (they were of another time); the client then
+    loads them again from REST, so a seek forward that played through the recording shows
+    the trades it played (before, the tape stayed empty until the next trade)."""
+    rows = ["exchange,symbol,timestamp,local_timestamp,id,side,price,amount"]
+    t0 = 1582329600000000
+    for i in range(100):
+        rows.append(f"binance-futures,BTCUSDT,{t0 + i * 1_000_000},{t0 + i * 1_000_000},"
+                    f"{i + 1},{'buy' if i % 2 else 'sell'},{9700 + i % 7}.5,0.1")  # fmt: skip
+    path = tmp_path / "trades.csv"
+    path.write_text("\n".join(rows) + "\n")
+    opts = ("--speed", "max", "--paused", "--checkpoint-every", "500")
+    with start_replay([path], tmp_path, *opts) as (srv, driver):
+        market = MarketState()
+        conn = Connection(srv.url, "watcher", market=market, tracker=OrderTracker(),
+                          portfolio=Portfolio(), post=lambda msg: None)  # fmt: skip
+        runner = asyncio.create_task(conn.run_market())
+        try:
+            symbol = driver.source.symbols[0].symbol
+            deadline = time.monotonic() + 20
+            while market.replay is None and time.monotonic() < deadline:  # a first status
+                await asyncio.sleep(0.05)
+            assert market.replay is not None, "no replay status reached the client"
+            to = driver.source.steps[20].ts  # forward from 0: played through
+            async with httpx.AsyncClient(base_url=srv.url) as http:
+                r = await http.post("/api/replay", json={"action": "seek", "to": to})
+            assert r.status_code == 200
+            m = market.symbols[symbol]
+            while (market.history_clears == 0 or len(m.trades) < 21) and (
+                time.monotonic() < deadline
+            ):
+                await asyncio.sleep(0.05)
+            assert market.history_clears >= 1, "the seek did not clear the tape"
+            assert len(m.trades) == 21, [t["trade_id"] for t in m.trades]
+            assert [t["trade_id"] for t in m.trades][-1] == 1  # back to the first trade
+        finally:
+            await conn.close()
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
