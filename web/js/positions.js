@@ -1,12 +1,14 @@
 /**
  * Positions and P&L from `GET /api/account` (refreshed after fills), marked to the last price.
- * Exports createPositions({ body, balances, total }) -> { render(account, tickers) }.
+ * Exports createPositions({ body, balances, total }) -> { render(account, tickers) }, equity,
+ * SessionPnl.
  *
  * Rows show the server's quantity, average price and realized P&L, and the position's value
  * at the last trade. The demo gives every account starting inventory at a zero cost basis, so
  * a textbook unrealized P&L against avg_price would mostly be that gift; the headline is the
  * session P&L instead: equity (cash + every position at its last price) now minus equity when
- * it could first be valued after login. Floats are fine here: this is display only.
+ * it could first be valued after this account's login (another account, or a logout, starts
+ * afresh). Floats are fine here: this is display only.
  */
 import { clear, el } from "./dom.js";
 
@@ -34,13 +36,35 @@ export function equity(account, tickers) {
   return sum;
 }
 
+/**
+ * The session P&L: equity now minus the first equity that could be valued for this account.
+ * A new account (another login) or a logout starts a new session.
+ */
+export class SessionPnl {
+  constructor() {
+    this.account = null;
+    this.baseline = null;
+  }
+
+  /** The P&L for `account` (its name) at equity `now` (null: not valued yet), or null. */
+  update(account, now) {
+    if (account !== this.account) {
+      this.account = account;
+      this.baseline = null;
+    }
+    if (this.baseline === null && now !== null) this.baseline = now;
+    return now === null || this.baseline === null ? null : now - this.baseline;
+  }
+}
+
 export function createPositions({ body, balances, total }) {
-  let baseline = null;
+  const session = new SessionPnl();
   return {
     render(account, tickers) {
       clear(body);
       clear(balances);
       if (!account) {
+        session.update(null, null);
         body.append(emptyRow("Log in to see positions"));
         total.textContent = "";
         return;
@@ -68,14 +92,12 @@ export function createPositions({ body, balances, total }) {
         chip.append(el("b", "", asset), el("span", "", String(value)));
         balances.append(chip);
       }
-      const now = equity(account, tickers);
-      if (baseline === null && now !== null) baseline = now;
-      if (now === null || baseline === null) {
+      const pnl = session.update(account.account ?? null, equity(account, tickers));
+      if (pnl === null) {
         total.textContent = "P&L —";
         total.className = "pnl";
         return;
       }
-      const pnl = now - baseline;
       total.textContent = `P&L ${pnl >= 0 ? "+" : ""}${pnl.toFixed(2)}`;
       total.className = `pnl ${pnl >= 0 ? "up" : "down"}`;
       total.title = "Session P&L: equity now minus equity at login, at last prices";
