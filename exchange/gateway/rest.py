@@ -18,6 +18,7 @@ from exchange.gateway.commands import new_order
 from exchange.gateway.deps import Node, api_error, require_account
 from shared.codec import decode_op
 from shared.errors import ProtocolError
+from shared.models.rest import AccountInfo, SessionResponse, SymbolInfo
 
 __all__ = ["SIM_ACCOUNT_PREFIX", "router"]
 
@@ -55,7 +56,12 @@ def _node(request: Request) -> Node:
     return node
 
 
-@router.post("/sessions", summary="Log in: a signed, expiring bearer token")
+@router.post(
+    "/sessions",
+    summary="Log in: a signed, expiring bearer token",
+    response_model=None,
+    responses={200: {"model": SessionResponse, "description": "The session"}},
+)
 async def create_session(body: SessionRequest, request: Request) -> dict[str, Any]:
     node = _node(request)
     if not _ACCOUNT_RE.match(body.account):
@@ -85,7 +91,12 @@ async def create_session(body: SessionRequest, request: Request) -> dict[str, An
     return {"account": body.account, "token": token, "expires_at": expires}
 
 
-@router.get("/symbols", summary="Tradable symbols and their grids")
+@router.get(
+    "/symbols",
+    summary="Tradable symbols and their grids",
+    response_model=None,
+    responses={200: {"model": list[SymbolInfo], "description": "Every symbol"}},
+)
 async def symbols(request: Request) -> list[dict[str, Any]]:
     return _node(request).symbol_infos()
 
@@ -126,7 +137,12 @@ async def candles(
     return node.recent_candles(symbol, interval, limit)
 
 
-@router.get("/account", summary="Balances, positions and the latest exec_seq")
+@router.get(
+    "/account",
+    summary="Balances, positions and the latest exec_seq",
+    response_model=None,
+    responses={200: {"model": AccountInfo, "description": "The account"}},
+)
 async def account(request: Request, acct: Account) -> dict[str, Any]:
     node = _node(request)
     payload = node.account_payload(acct)

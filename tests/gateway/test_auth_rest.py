@@ -139,6 +139,14 @@ async def test_sessions_validation_and_public_endpoints(live_server: Any) -> Non
         # whole seconds since the epoch, the token's lifetime from now (not nanoseconds)
         ttl = live_server.node.settings.token_ttl_s
         assert r.status_code == 200 and abs(r.json()["expires_at"] - time.time() - ttl) < 60
+        # the document declares the answer (the conformance test holds the server to it)
+        doc = (await http.get("/openapi.json")).json()
+        ok = doc["paths"]["/api/sessions"]["post"]["responses"]["200"]["content"]
+        assert ok["application/json"]["schema"] == {"$ref": "#/components/schemas/SessionResponse"}
+        assert (
+            doc["components"]["schemas"]["SessionResponse"]["properties"]["expires_at"]["minimum"]
+            == 0
+        )
         syms = (await http.get("/api/symbols")).json()
         assert {s["symbol"] for s in syms} == {"BTC-USD", "ETH-USD", "SOL-USD"}
         assert (await http.get("/api/trades/BTC-USD", params={"limit": 5})).json() == []
