@@ -36,6 +36,19 @@ BIG_BUFFERS = {
 }
 
 
+def write_trades_csv(path: Path, n: int) -> Path:
+    """A Tardis trades recording of ``n`` BTCUSDT trades one second apart, alternating
+    sides, at prices that cycle over seven ticks (no ``../shared/data`` needed)."""
+    rows = ["exchange,symbol,timestamp,local_timestamp,id,side,price,amount"]
+    t0 = 1582329600000000
+    for i in range(n):
+        side = "buy" if i % 2 else "sell"
+        rows.append(f"binance-futures,BTCUSDT,{t0 + i * 1_000_000},{t0 + i * 1_000_000},"
+                    f"{i + 1},{side},{9700 + i % 7}.5,0.1")  # fmt: skip
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
 @contextmanager
 def start_replay(
     paths: Sequence[Path],

@@ -19,7 +19,7 @@ from exchange.replay.record import recording_node
 
 from ..conftest import LiveServer, start_server  # type: ignore[misc]  # the root conftest
 from .conftest import sample
-from .live import start_replay, wait_finished
+from .live import start_replay, wait_finished, write_trades_csv
 
 MARKET = ("book", "trade", "ticker", "candle")
 AAPL = (
@@ -188,14 +188,7 @@ def test_rest_trades_after_a_seek_are_of_the_new_time_only(tmp_path: Path) -> No
     trades empty until the replay plays on from there: the trades kept before were of
     another stretch of time (a forward seek kept them, so a client loading its tape after
     the seek showed trades from before the gap)."""
-    rows = ["exchange,symbol,timestamp,local_timestamp,id,side,price,amount"]
-    t0 = 1582329600000000
-    for i in range(400):
-        side = "buy" if i % 2 else "sell"
-        rows.append(f"binance-futures,BTCUSDT,{t0 + i * 1_000_000},{t0 + i * 1_000_000},"
-                    f"{i + 1},{side},{9700 + i % 7}.5,0.1")  # fmt: skip
-    path = tmp_path / "trades.csv"
-    path.write_text("\n".join(rows) + "\n")
+    path = write_trades_csv(tmp_path / "trades.csv", 400)
     opts = ("--speed", "max", "--paused", "--checkpoint-every", "50")
     with start_replay([path], tmp_path, *opts) as (srv, driver):
         symbol = driver.source.symbols[0].symbol

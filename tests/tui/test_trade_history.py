@@ -17,7 +17,7 @@ from client_tui.app import TickwireApp
 from client_tui.connection import Connection
 from client_tui.model.market import MarketState
 from client_tui.model.orders import OrderTracker, Portfolio
-from tests.replay.live import start_replay
+from tests.replay.live import start_replay, write_trades_csv
 from tests.tui.test_live_orders import SYM, ready, seed_book
 from tests.tui.test_start_history import order
 
@@ -88,13 +88,7 @@ async def test_after_a_replay_seek_the_tape_is_loaded_again_from_rest(tmp_path: 
     """A seek clears the tape and candles (they were of another time); the client then
     loads them again from REST, so a seek forward that played through the recording shows
     the trades it played (before, the tape stayed empty until the next trade)."""
-    rows = ["exchange,symbol,timestamp,local_timestamp,id,side,price,amount"]
-    t0 = 1582329600000000
-    for i in range(100):
-        rows.append(f"binance-futures,BTCUSDT,{t0 + i * 1_000_000},{t0 + i * 1_000_000},"
-                    f"{i + 1},{'buy' if i % 2 else 'sell'},{9700 + i % 7}.5,0.1")  # fmt: skip
-    path = tmp_path / "trades.csv"
-    path.write_text("\n".join(rows) + "\n")
+    path = write_trades_csv(tmp_path / "trades.csv", 100)
     opts = ("--speed", "max", "--paused", "--checkpoint-every", "500")
     with start_replay([path], tmp_path, *opts) as (srv, driver):
         market = MarketState()
