@@ -72,7 +72,7 @@ pytest: setup
 	TICKWIRE_PURE_PYTHON=1 $(BIN)/pytest -q -p no:cacheprovider -n 2 tests/engine
 
 jstest: jsdeps
-	@if [ -d web/test ]; then node --test web/test/; fi
+	@if [ -d web/test ]; then node --test web/test/*.test.js; fi
 
 test: setup lint jstest pytest
 

@@ -2,6 +2,7 @@
 // per transport, bytes and wins on one board, retries, and stop() closes everything.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { mockTimeouts } from "./mock_timers.js";
 import { Race } from "../js/race_lanes.js";
 import { TRANSPORT_CLASSES } from "../js/transports.js";
 
@@ -117,14 +118,7 @@ test("a race opens one stream per transport, scores them on one board, and stop(
 });
 
 test("a lane that drops reopens and resumes after its own last id; three refusals take it out", async (t) => {
-  // the retry backoff runs on mocked timers: seconds of waiting are ticked, not slept
-  t.mock.timers.enable({ apis: ["setTimeout"] });
-  const settle = () => new Promise((resolve) => setImmediate(resolve));
-  const advance = async (ms) => {
-    await settle(); // what the last step started (a failed fetch's handlers) arms its timer
-    t.mock.timers.tick(ms);
-    await settle();
-  };
+  const advance = mockTimeouts(t); // the retry backoff is ticked, not slept
   const env = makeEnv();
   const race = new Race({ env, channels: ["ticker"], lanes: ["ws", "poll"], classes: TRANSPORT_CLASSES });
   race.start();

@@ -2,6 +2,7 @@
 // fallback on failure, resume id carried across transports, resume vs reset counting.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { mockTimeouts } from "./mock_timers.js";
 import { MarketFeed } from "../js/transports.js";
 
 function makeEnv({ pollResponses = [] } = {}) {
@@ -49,14 +50,7 @@ function makeEnv({ pollResponses = [] } = {}) {
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
 test("WS first; when refused, SSE resumes from the last id the WS delivered", async (t) => {
-  // the reconnect backoff runs on mocked timers: seconds of waiting are ticked, not slept
-  t.mock.timers.enable({ apis: ["setTimeout"] });
-  const settle = () => new Promise((resolve) => setImmediate(resolve));
-  const advance = async (ms) => {
-    await settle(); // what the last step started (a failed fetch's handlers) arms its timer
-    t.mock.timers.tick(ms);
-    await settle();
-  };
+  const advance = mockTimeouts(t); // the reconnect backoff is ticked, not slept
   const env = makeEnv();
   const events = [];
   const feed = new MarketFeed({ env, onEvent: (e, d, id) => events.push([e, id]) });
