@@ -9,7 +9,8 @@ SYSPKGS := redis-server haproxy chromium chromium-driver tmux librsvg2-bin fonts
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup sysdeps pydeps compiled jsdeps run serve tui cluster test test-fast pytest jstest lint fmt bench clean
+.PHONY: setup sysdeps pydeps compiled jsdeps run serve tui cluster test test-fast pytest pytest-main \
+        pytest-pure jstest lint fmt bench clean
 
 setup: sysdeps pydeps compiled jsdeps
 
@@ -26,9 +27,18 @@ sysdeps:
 	  else echo "warning: missing$$missing (run as root on Debian to install them)"; fi; \
 	fi
 
+# uv (pinned) installs the pinned packages in seconds where pip takes about a minute; when uv
+# cannot be had or fails, pip installs the same set.
+UV_VERSION := 0.13.10
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	@if $(BIN)/pip install -q --disable-pip-version-check uv==$(UV_VERSION) 2>/dev/null && \
+	   $(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev,bench]'; then \
+	  echo "python packages installed (uv $(UV_VERSION))"; \
+	else \
+	  echo "uv unavailable or failed: installing with pip"; \
+	  $(BIN)/pip install -q --disable-pip-version-check -e '.[dev,bench]'; \
+	fi
 	@touch $(STAMP)
 
 pydeps: $(STAMP)
@@ -67,14 +77,27 @@ fmt: pydeps
 # Tests are independent per file (each starts its own servers on free ports) and mostly wait
 # on I/O, so four workers on two cores cut the wall time; one file stays on one worker.
 PYTEST_WORKERS ?= 4
-pytest: setup
+pytest: pytest-pure pytest-main
+
+pytest-main: setup
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
-	TICKWIRE_PURE_PYTHON=1 $(BIN)/pytest -q -p no:cacheprovider -n 2 tests/engine
+
+# The engine tests once more on the pure-Python engine (the fallback when nothing is compiled).
+# They need no compiled build, so `make test` runs them beside the build and lint; the one
+# file about the build itself (it covers the pure form too) runs in the main suite only, as it
+# would race the build.
+pytest-pure: pydeps
+	TICKWIRE_PURE_PYTHON=1 $(BIN)/pytest -q -p no:cacheprovider tests/engine \
+	  --ignore tests/engine/test_compiled.py
 
 jstest: jsdeps
 	@if [ -d web/test ]; then node --test web/test/*.test.js; fi
 
-test: setup lint jstest pytest
+# The build (one gcc on one core), lint, the JS tests and the pure-Python engine tests do not
+# depend on each other: they run side by side on the two cores, then the main suite runs.
+test: sysdeps pydeps jsdeps
+	@$(MAKE) --no-print-directory -j3 --output-sync=target compiled lint jstest pytest-pure
+	@$(MAKE) --no-print-directory pytest-main
 
 # The inner loop: no browser, no Redis, no multi-process cluster, no long drills.
 test-fast: setup
