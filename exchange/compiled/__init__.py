@@ -222,7 +222,11 @@ from setuptools import Distribution
 from mypyc.build import mypycify
 
 build_dir, opt_level, group, *paths = sys.argv[1:]
-extensions = mypycify(paths, opt_level=opt_level, group_name=group, target_dir=build_dir)
+# its own mypy cache: `make test` runs this build beside `mypy` (lint), which uses .mypy_cache
+flags = ["--cache-dir", build_dir + "/mypy-cache"]
+extensions = mypycify(
+    [*flags, *paths], opt_level=opt_level, group_name=group, target_dir=build_dir
+)
 dist = Distribution({"name": "tickwire-compiled-engine", "ext_modules": extensions})
 dist.script_name = "exchange.compiled"
 dist.script_args = ["build_ext", "--inplace", "--build-temp", build_dir + "/temp",
