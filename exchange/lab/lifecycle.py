@@ -154,6 +154,13 @@ async def reconnect_phase(cfg: ProbeConfig, transport: str, resume: bool) -> dic
         last = client.last_id or ""
         client.abort()
         await asyncio.sleep(cfg.outage_s)
+        lo = event_offset(last)
+        # the outage also lasts until the reference has seen an event the dropped client
+        # missed: on a busy machine none may be published, or delivered, within outage_s,
+        # and a resume that had nothing to recover would prove nothing
+        deadline = time.monotonic() + 5.0
+        while event_offset(ref.last_id or "") <= lo and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         t0 = time.time_ns()
         at_reconnect = event_offset(ref.last_id or "")
         again = await open_client(
@@ -167,7 +174,6 @@ async def reconnect_phase(cfg: ProbeConfig, transport: str, resume: bool) -> dic
         await asyncio.sleep(0.3)
         got = set(again.received_ids)
         top = max((event_offset(i) for i in got), default=-1)
-        lo = event_offset(last)
         missed = [i for i in ref.received_ids if lo < event_offset(i) <= top and i not in got]
         return {
             "first_event_ms": round((again.first_event_ns - t0) / 1e6, 3)

@@ -18,7 +18,8 @@ clients get tickers on their unordered ``ticker`` data channel and the rest on `
 * ``solo``: N clients of one transport alone (ws, ws-deflate, sse, poll, rtc): server CPU per
   1,000 clients, RSS per connection, bytes per event; SSE's stream also gzip-estimated;
 * ``connect``: time from TCP connect to the first event and to the first live event;
-* ``reconnect``: drop a client, stay away ``outage_s``, reconnect with and without resume
+* ``reconnect``: drop a client, stay away ``outage_s`` (and until the reference client has seen
+  an event the dropped one missed), reconnect with and without resume
   (SSE ``Last-Event-ID``, WS ``subscribe`` ``after``, poll ``cursor``): time to the first
   event, events lost against a reference client that never dropped;
 * ``conflation``: a slow SSE reader (reads 10 ms in every 100 ms) with and without
