@@ -91,7 +91,7 @@ pytest-pure: pydeps
 	  --ignore tests/engine/test_compiled.py
 
 jstest: jsdeps
-	@if [ -d web/test ]; then node --test web/test/*.test.js; fi
+	@if [ -d web/test ]; then node --test --test-reporter=dot web/test/*.test.js; fi
 
 # The build (one gcc on one core), lint, the JS tests and the pure-Python engine tests do not
 # depend on each other: they run side by side on the two cores, then the main suite runs.
