@@ -14,6 +14,7 @@ from typing import Any
 from exchange.config import ConfigError
 from exchange.options import (
     add_server_options,
+    answers_health,
     configure_logging,
     exit_quietly_after_shutdown,
     preflight,
@@ -58,15 +59,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _answers(url: str) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def cmd_tui(args: argparse.Namespace) -> int:
     """Run the terminal client; with ``--start-server``, start a local exchange first when
     nothing answers at ``--url`` (and stop it when the client exits)."""
@@ -77,14 +69,14 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from client_tui.main import run
 
     server: subprocess.Popen[bytes] | None = None
-    if args.start_server and not _answers(args.url):
+    if args.start_server and not answers_health(args.url):
         parts = urlsplit(args.url)
         cmd = [sys.executable, "-m", "exchange.cli", "serve", "--host", parts.hostname or "127.0.0.1",
                "--port", str(parts.port or 8000), "--log-level", "warning"]  # fmt: skip
         log = open(Path(args.server_log), "ab")  # noqa: SIM115 - closed below
         server = subprocess.Popen(cmd, stdout=log, stderr=log)
         deadline = time.monotonic() + 30
-        while not _answers(args.url):
+        while not answers_health(args.url):
             if server.poll() is not None or time.monotonic() > deadline:
                 print(f"could not start a local server; see {args.server_log}", file=sys.stderr)
                 return 1

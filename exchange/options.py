@@ -1,7 +1,7 @@
 """Options and process set-up shared by every command that runs an exchange.
 
 Exports: ``add_server_options``, ``settings_from_args``, ``preflight``, ``configure_logging``,
-``tune_gc``, ``exit_quietly_after_shutdown``.
+``tune_gc``, ``exit_quietly_after_shutdown``, ``answers_health``.
 
 ``exchange.cli`` dispatches to ``serve`` and to the commands of ``exchange.replay`` and
 ``exchange.cluster``; all of them take the same server options from here, so none imports
@@ -18,6 +18,7 @@ from exchange.config import TRANSPORTS, Settings, from_env
 
 __all__ = [
     "add_server_options",
+    "answers_health",
     "configure_logging",
     "exit_quietly_after_shutdown",
     "preflight",
@@ -175,3 +176,19 @@ def preflight(settings: Settings) -> None:
         except OSError as exc:
             why = "already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or exc)
             raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {why}") from None
+
+
+def answers_health(url: str, timeout: float = 1.0) -> bool:
+    """Whether the tickwire server at ``url`` answers ``GET /healthz`` with 200: how a command
+    waits for a server it started (it polls this ten times a second).
+
+    A plain ``http://`` URL makes no TLS context: httpx loads the CA bundle for every client it
+    builds, about 30 ms of CPU per probe, taken from the server that is starting.
+    """
+    import httpx
+
+    try:
+        r = httpx.get(f"{url}/healthz", timeout=timeout, verify=not url.startswith("http://"))
+    except httpx.HTTPError:
+        return False
+    return r.status_code == 200

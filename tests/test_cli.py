@@ -19,6 +19,8 @@ import pytest
 from exchange.cli import build_parser
 from exchange.compiled import ENV_PURE, build_problem
 from exchange.config import ConfigError, Settings, from_env
+from exchange.options import answers_health
+from tests.conftest import LiveServer
 
 
 def tickwire(
@@ -132,12 +134,7 @@ def test_serve_prints_urls_and_stops_cleanly(tmp_path: Path, sig: signal.Signals
     )
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
+        while not answers_health(f"http://127.0.0.1:{port}"):
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             assert time.monotonic() < deadline
             time.sleep(0.1)
@@ -245,3 +242,12 @@ def test_start_up_faults_are_one_clear_line(tmp_path: Path) -> None:
             assert "Traceback" not in out.stderr and "serving on" not in out.stdout, extra
             assert needle in out.stderr, (extra, out.stderr)
             assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_answers_health_is_true_only_for_a_healthy_server(live_server: LiveServer) -> None:
+    assert answers_health(live_server.url)
+    assert not answers_health(f"{live_server.url}/no-such-prefix")  # 404 is not healthy
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    assert not answers_health(f"http://127.0.0.1:{closed}", timeout=0.5)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
+from exchange.options import answers_health
 
 __all__ = ["Cluster", "free_port", "render_haproxy_config", "run_cluster"]
 
@@ -42,13 +42,6 @@ def render_haproxy_config(bind_port: int, stats_port: int, gateway_ports: list[i
     return HAPROXY_TEMPLATE.read_text().format(
         bind_port=bind_port, stats_port=stats_port, servers_http=http, servers_ws=http
     )
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 class Cluster:
@@ -137,13 +130,13 @@ class Cluster:
             str(self.gateway_ports[i]), "--log-level", self.log_level,
         )  # fmt: skip
         self.gateway_procs[i] = proc
-        self._wait(lambda: _healthy(self.gateway_url(i)), f"gateway {i}", proc, timeout=240)
+        self._wait(lambda: answers_health(self.gateway_url(i)), f"gateway {i}", proc, timeout=240)
 
     def start_haproxy(self) -> None:
         cfg = self.root / "haproxy.cfg"
         cfg.write_text(render_haproxy_config(self.port, self.stats_port, self.gateway_ports))
         self.haproxy_proc = self._spawn("haproxy", ["haproxy", "-db", "-f", str(cfg)])
-        self._wait(lambda: _healthy(self.url), "haproxy", self.haproxy_proc)
+        self._wait(lambda: answers_health(self.url), "haproxy", self.haproxy_proc)
 
     def _wait(self, ok: Any, what: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

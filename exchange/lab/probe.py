@@ -56,6 +56,7 @@ from exchange.lab.lifecycle import (
 from exchange.lab.procstat import cpu_seconds, rss_bytes, wait_seconds
 from exchange.lab.staleness import TickerLog, staleness_report
 from exchange.lab.wire import Meter, MeteredClient
+from exchange.options import answers_health
 
 __all__ = ["PHASES", "ProbeConfig", "RtcUnavailable", "main", "phase_count", "run_probe"]
 
@@ -296,15 +297,8 @@ async def run_probe(cfg: ProbeConfig, progress: Progress | None = None) -> dict[
 
 def _wait_ready(url: str, timeout: float) -> None:
     """Poll ``/healthz`` until the server answers (it may be starting in another namespace)."""
-    import httpx
-
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+    while not answers_health(url):
         if time.monotonic() > deadline:
             raise SystemExit(f"no server answers at {url}")
         time.sleep(0.1)

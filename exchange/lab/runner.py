@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import httpx
 import orjson
+
+from exchange.options import answers_health
 
 __all__ = [
     "CONDITIONS",
@@ -128,13 +129,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @contextlib.contextmanager
 def start_server(
     host: str, port: int, rate: float, prefix: Sequence[str] = (), ready_url: str | None = None
@@ -159,7 +153,7 @@ def start_server(
     url = ready_url or f"http://{host}:{port}"
     try:
         deadline = time.monotonic() + 90  # a loaded machine imports slowly
-        while not prefix and not _answers(url):
+        while not prefix and not answers_health(url):
             if proc.poll() is not None or time.monotonic() > deadline:
                 tail = (Path(data) / "server.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"the lab server did not start:\n{tail}")

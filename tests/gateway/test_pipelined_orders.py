@@ -25,6 +25,7 @@ import pytest
 from exchange.config import Settings
 from exchange.engine import types as t
 from exchange.node import ExchangeNode
+from exchange.options import answers_health
 from exchange.sequencer import JournalFailed
 from tests.gateway.helpers import OrderClient, limit, login
 
@@ -229,15 +230,11 @@ def test_acked_orders_survive_kill_9_with_fsync_off(tmp_path: Path) -> None:
             )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    return proc, url
-            except httpx.HTTPError:
-                pass
+        while not answers_health(url):
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline
             time.sleep(0.1)
+        return proc, url
 
     async def burst(url: str) -> list[dict[str, Any]]:
         c = await OrderClient.connect(url.replace("http", "ws"), await login(url, "k9"))
