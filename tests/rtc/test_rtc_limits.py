@@ -33,11 +33,16 @@ async def raw_post(port: int, head: str, chunks: list[bytes]) -> tuple[int, dict
                 await writer.drain()
             except ConnectionError:
                 break  # refused mid-body: the response is already on its way
-        response = await asyncio.wait_for(reader.read(1 << 16), 30)
+        # the head and the body may come in separate reads (seen on a loaded machine)
+        head_bytes = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        status_line, *fields = head_bytes.decode("latin-1").split("\r\n")
+        lengths = [f.split(":", 1)[1] for f in fields if f.lower().startswith("content-length:")]
+        if lengths:
+            body = await asyncio.wait_for(reader.readexactly(int(lengths[0])), 30)
+        else:  # no length: the body ends where the server closes the connection
+            body = await asyncio.wait_for(reader.read(), 30)
     finally:
         writer.close()
-    status_line, _, rest = response.partition(b"\r\n")
-    _, _, body = rest.partition(b"\r\n\r\n")
     status = int(status_line.split()[1])
     return status, orjson.loads(body) if status == 413 else {}
 
