@@ -31,8 +31,10 @@ from exchange.options import answers_health
 
 __all__ = [
     "CONDITIONS",
+    "QUIET_LOAD",
     "LabOptions",
     "add_arguments",
+    "busy_reason",
     "run",
     "run_lab",
     "start_server",
@@ -63,6 +65,19 @@ _NET_CHOICES = {
 }
 
 
+#: The 1-minute load average above which the machine counts as busy: the lab then refuses to
+#: measure (its figures would measure the other work too) unless ``--force`` is given, and a
+#: forced run's report says ``busy``. The project's rule for published figures (README).
+QUIET_LOAD = 1.5
+
+
+def busy_reason(load: float, limit: float = QUIET_LOAD) -> str:
+    """Why the machine is too busy to measure on (``""``: it is quiet enough)."""
+    if load <= limit:
+        return ""
+    return f"load average {load:.2f} > {limit:g} when the lab started: other work shared the CPUs"
+
+
 @dataclass
 class LabOptions:
     clients: int = 10
@@ -80,6 +95,8 @@ class LabOptions:
     transports: str = ""
     #: the port of the server the lab starts (0: a free one; emulated links use 8000 when 0)
     port: int = 0
+    #: why the figures were taken on a busy machine (``--force``); "" for a quiet one
+    busy: str = ""
 
 
 def transports_for(opts: LabOptions) -> tuple[str, ...]:
@@ -126,6 +143,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: all four when aiortc is installed)")  # fmt: skip
     p.add_argument("--no-plots", dest="plots", action="store_false",
                    help="write the tables only, no PNG plots (default: plots too)")  # fmt: skip
+    p.add_argument("--force", action="store_true",
+                   help=f"measure even when the load average is above {QUIET_LOAD:g} "
+                        "(the report is then marked busy)")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -260,7 +280,8 @@ def run_lab(opts: LabOptions, say: Callable[[str, str], None] | None = None) -> 
         "command": "tickwire lab " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["lab"] else "",
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
         "environment": environment(),
-        "notes": notes,
+        "notes": [*notes, *([f"BUSY MACHINE: {opts.busy}"] if opts.busy else [])],
+        "busy": opts.busy,
         "conditions": {},
     }
     conds: dict[str, dict[str, object]] = {}
@@ -298,11 +319,16 @@ def run(args: argparse.Namespace) -> int:
     from exchange.lab.probe import phase_count
     from exchange.lab.report import render_table
 
+    busy = busy_reason(os.getloadavg()[0])
+    if busy and not args.force:
+        print(f"tickwire lab: not measuring: {busy}; wait for a quiet machine, or --force to "
+              "measure anyway (the report is then marked busy)", file=sys.stderr)  # fmt: skip
+        return 2
     opts = LabOptions(
         clients=args.clients, rate=args.rate, duration=args.duration, net=args.net,
         out=args.out, url=args.url, server_pid=args.server_pid, outage=args.outage,
         connects=args.connects, plots=args.plots, transports=args.transports,
-        port=args.port,
+        port=args.port, busy=busy,
     )  # fmt: skip
     console = Console(width=max(150, Console().width))
 

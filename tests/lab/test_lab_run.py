@@ -76,12 +76,22 @@ def _sane_rtc(cond: dict[str, Any]) -> None:
 def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
     phases: list[str] = []
     opts = LabOptions(
-        clients=2, rate=100.0, duration=0.5, net="clean", out=tmp_path, outage=0.15, connects=2
+        clients=2,
+        rate=100.0,
+        duration=0.5,
+        net="clean",
+        out=tmp_path,
+        outage=0.15,
+        connects=2,
+        busy="forced by the test",
     )
     run_lab(opts, lambda cond, phase: phases.append(f"{cond}:{phase}"))
     assert phases[0] == "clean:idle" and "clean:conflation" in phases
     assert "clean:tickers" in phases and "clean:solo rtc" in phases
     report = orjson.loads((tmp_path / "lab.json").read_bytes())
+    # a run forced on a busy machine says so in the figures it writes
+    assert report["busy"] == "forced by the test"
+    assert "BUSY MACHINE: forced by the test" in report["notes"]
     cond = report["conditions"]["clean"]
     assert cond["idle_server_cpu_cores"] >= 0
     assert cond["race"]["server_cpu_wait_frac"] >= 0 and cond["race"]["probe_cpu_cores"] >= 0
