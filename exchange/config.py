@@ -12,11 +12,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["TRANSPORTS", "ConfigError", "Settings", "from_env", "is_loopback"]
+__all__ = ["SSE_ENCODINGS", "TRANSPORTS", "ConfigError", "Settings", "from_env", "is_loopback"]
 
 #: Market-data transports a server can offer; ``Settings.transports`` switches them off one by one
 #: (``rtc``: WebRTC data channels, ``POST /rtc/offer``; ``rtc_max_peers=0`` switches it off too).
 TRANSPORTS = ("ws", "sse", "poll", "rtc")
+#: Content codings ``/md/stream`` can be compressed with (``Settings.sse_encodings``).
+SSE_ENCODINGS = ("gzip", "br")
 
 
 _ICE_SCHEMES = ("stun", "turn", "turns")
@@ -109,6 +111,10 @@ class Settings:
     history_age_s: float = 3600.0
     sse_heartbeat_s: float = 15.0
     sse_retry_ms: int = 1000
+    #: Content codings ``/md/stream`` may use when the client's ``Accept-Encoding`` takes one,
+    #: in the server's order of preference (``exchange.gateway.content_coding``); empty: never
+    #: compressed. A client declines with ``?compress=0``.
+    sse_encodings: tuple[str, ...] = ("gzip", "br")
     subscriber_buffer: int = 4096
     #: Unsent bytes on a market-data connection at which the hub stops writing to it (the
     #: subscriber lags, read from history once the socket drains) and ...
@@ -142,6 +148,9 @@ class Settings:
         bad = [t for t in self.transports if t not in TRANSPORTS]
         if bad:
             problems.append(f"unknown transports {bad}; choose from {TRANSPORTS}")
+        bad = [c for c in self.sse_encodings if c not in SSE_ENCODINGS]
+        if bad:
+            problems.append(f"unknown sse_encodings {bad}; choose from {SSE_ENCODINGS}")
         if not 0 <= self.port <= 65535:
             problems.append(f"port {self.port} out of range")
         if self.sim_rate < 0:

@@ -13,6 +13,10 @@ socket's write buffer (conflated, then dropped with ``: disconnected: slow_consu
 within history (the backlog is paced by the connection). Under another server (hypercorn for
 HTTP/2) a task per stream reads a pull subscription and sends through ASGI: same bytes, same
 rules. docs/architecture.md says what was kept of sse-starlette (nothing at run time).
+
+A client whose ``Accept-Encoding`` takes gzip (or brotli) gets the stream compressed, one
+compressor per connection flushed at every batch (``exchange.gateway.content_coding``);
+``?compress=0`` declines.
 """
 
 from __future__ import annotations
@@ -27,10 +31,16 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from exchange.gateway.content_coding import (
+    ENCODINGS,
+    CompressedSseFraming,
+    StreamCompressor,
+    negotiate,
+)
 from exchange.gateway.deps import Node, parse_filter
 from exchange.gateway.writers import HttpStreamWriter, http_stream_writer
 from exchange.hub import SlowConsumer, SubscriptionClosed
-from exchange.hub.events import SSE_CHUNKED, http_chunk, parse_conflate
+from exchange.hub.events import SSE_CHUNKED, Framing, http_chunk, parse_conflate
 
 __all__ = ["SSE_HEADERS", "router", "serve_sse"]
 
@@ -41,6 +51,7 @@ SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
+    (b"vary", b"accept-encoding"),
 ]
 
 
@@ -62,7 +73,7 @@ class AsgiEndpoint(Response):
     response_class=Response,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
-        400: {"description": "unknown symbol or channel, bad conflate window"},
+        400: {"description": "unknown symbol or channel, bad conflate window or compress"},
         503: {"description": "SSE is switched off on this server (TRANSPORT_DISABLED)"},
     },
 )
@@ -72,6 +83,7 @@ async def md_stream(
     channels: str | None = None,
     conflate: str | None = None,
     last_event_id: str | None = None,
+    compress: str | None = None,
 ) -> Any:
     return AsgiEndpoint(serve_sse, request.app.state.node)
 
@@ -121,27 +133,46 @@ async def serve_sse(scope: Any, receive: Any, send: Any, node: Node) -> None:
     try:
         flt = parse_filter(node, query.get("symbols"), query.get("channels"))
         conflate_ns = parse_conflate(query.get("conflate"))
+        coding = _coding(scope, query.get("compress"), settings.sse_encodings)
     except ValueError as exc:
         await send_json(send, 400, error_body("BAD_REQUEST", str(exc)))
         return
     resume_from = header_of(scope, b"last-event-id") or query.get("last_event_id") or None
     head_only = scope.get("method") == "HEAD"
-    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+    headers = SSE_HEADERS if coding is None else [*SSE_HEADERS, (b"content-encoding",
+                                                                 coding.encode())]  # fmt: skip
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     if head_only:
         await send({"type": "http.response.body", "body": b""})
         return
     retry = f"retry: {settings.sse_retry_ms}\n\n".encode()
+    framing: Framing = SSE_CHUNKED
+    compressed: CompressedSseFraming | None = None
+    if coding is not None:
+        framing = compressed = CompressedSseFraming(StreamCompressor(coding))
+        retry = compressed.compressor.compress(retry)
     writer = http_stream_writer(send, settings.subscriber_high_water)
     metrics = node.metrics
     metrics.connections.labels("sse").inc()
     try:
         if writer is not None and not node.shutting_down:
             await send({"type": "http.response.body", "body": retry, "more_body": True})
-            await _push(node, receive, send, writer, flt, resume_from, conflate_ns)
+            await _push(node, receive, send, writer, flt, resume_from, conflate_ns, framing)
         else:
-            await _pull(node, receive, send, retry, flt, resume_from, conflate_ns)
+            await _pull(node, receive, send, retry, flt, resume_from, conflate_ns, compressed)
     finally:
         metrics.connections.labels("sse").dec()
+
+
+def _coding(scope: Any, compress: str | None, offered: tuple[str, ...]) -> str | None:
+    """The content coding of this stream (``None``: identity). ``compress=0`` declines one,
+    ``compress=1`` (the default) lets ``Accept-Encoding`` choose; anything else is an error."""
+    if compress not in (None, "0", "1"):
+        raise ValueError(f"compress must be 0 or 1, not {compress!r}")
+    if compress == "0" or not offered:
+        return None
+    usable = [c for c in offered if c in ENCODINGS]
+    return negotiate(header_of(scope, b"accept-encoding"), usable)
 
 
 async def _push(
@@ -152,16 +183,17 @@ async def _push(
     flt: Any,
     resume_from: str | None,
     conflate_ns: int | None,
+    framing: Framing,
 ) -> None:
-    sub = node.hub.attach(
-        flt, writer, SSE_CHUNKED, resume_from, conflate_ns=conflate_ns, kind="sse"
-    )
+    sub = node.hub.attach(flt, writer, framing, resume_from, conflate_ns=conflate_ns, kind="sse")
+    compressed = framing if isinstance(framing, CompressedSseFraming) else None
     node.note_resume("sse", sub, resume_from)
 
     def on_close(closed: Any) -> None:
         if closed.closed_reason == "slow_consumer":
             node.metrics.slow_consumers.labels("sse").inc()
-            writer.write(SSE_CHUNKED_REASON)
+            writer.write(SSE_CHUNKED_REASON if compressed is None else
+                         compressed.chunk(SSE_REASON) + compressed.end())  # fmt: skip
             writer.abort()  # a stalled socket never drains: drop it now
         writer.wake()
 
@@ -181,12 +213,15 @@ async def _push(
         while (await receive())["type"] != "http.disconnect":
             pass
         return
+    if compressed is not None:
+        writer.write(compressed.end())  # the gzip trailer: the client sees a whole stream
     with contextlib.suppress(Exception):
         await send({"type": "http.response.body", "body": b""})
 
 
 #: Written to a subscriber dropped for not reading (it may never arrive: it is stalled).
-SSE_CHUNKED_REASON = http_chunk(b": disconnected: slow_consumer\n\n")
+SSE_REASON = b": disconnected: slow_consumer\n\n"
+SSE_CHUNKED_REASON = http_chunk(SSE_REASON)
 
 
 async def _pull(
@@ -197,17 +232,23 @@ async def _pull(
     flt: Any,
     resume_from: str | None,
     conflate_ns: int | None,
+    compressed: CompressedSseFraming | None,
 ) -> None:
-    """The stream through ASGI ``send``, a task per connection (servers other than uvicorn)."""
+    """The stream through ASGI ``send``, a task per connection (servers other than uvicorn);
+    ``retry`` is already compressed when the stream is."""
     sub = node.hub.subscribe(flt, last_id=resume_from, conflate_ns=conflate_ns, kind="sse")
     node.note_resume("sse", sub, resume_from)
     heartbeat = node.settings.sse_heartbeat_s
 
+    compressor = compressed.compressor if compressed is not None else None
+
     async def body(chunk: bytes) -> None:
+        if compressor is not None:
+            chunk = compressor.compress(chunk)
         await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
     async def stream() -> None:
-        await body(retry)
+        await send({"type": "http.response.body", "body": retry, "more_body": True})
         while not node.shutting_down:
             batch = await sub.next_batch(heartbeat)
             if batch:
@@ -230,7 +271,7 @@ async def _pull(
             if isinstance(exc, SlowConsumer):
                 node.metrics.slow_consumers.labels("sse").inc()
                 with contextlib.suppress(Exception):
-                    await body(b": disconnected: slow_consumer\n\n")
+                    await body(SSE_REASON)
             elif exc is not None and not isinstance(exc, SubscriptionClosed):
                 raise exc
     finally:
@@ -239,4 +280,5 @@ async def _pull(
         sub.close()
     if not client_gone:
         with contextlib.suppress(Exception):
-            await send({"type": "http.response.body", "body": b""})
+            end = compressor.finish() if compressor is not None else b""
+            await send({"type": "http.response.body", "body": end})

@@ -482,6 +482,15 @@ class Fanout:
         frames: dict[int, bytes | None] = {}
         for group in self._groups.values():
             framing = group.framing
+            if framing.stateful:
+                # its own compressor: make the frame only if it is written (a frame made
+                # and dropped would leave the client's decoder out of step)
+                for sub in group.members:
+                    if sub.writer.ready():
+                        data = framing.keepalive()
+                        if data:
+                            sub.writer.write(data)
+                continue
             data = frames.get(id(framing), b"")
             if data == b"":
                 data = frames[id(framing)] = framing.keepalive()

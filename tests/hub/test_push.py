@@ -267,3 +267,27 @@ async def test_a_stateful_framing_is_never_framed_for_nothing() -> None:
     w.cap = 1 << 40
     await asyncio.sleep(0.12)
     assert framing.framed == 5 and len(w.ids()) == 5
+
+
+class CountingKeepalive(CountingFraming):
+    def __init__(self) -> None:
+        super().__init__()
+        self.keepalives = 0
+
+    def keepalive(self) -> bytes | None:
+        self.keepalives += 1
+        return b": hb\n\n"
+
+
+async def test_a_stateful_framings_keepalive_is_made_only_to_be_written() -> None:
+    """A compressor's heartbeat made and then refused would put the client's decoder out of
+    step: a connection that takes nothing is not given one."""
+    hub = MarketHub(EPOCH, keepalive_s=0.03)
+    full, free = FakeWriter(cap=0), FakeWriter()
+    f_full, f_free = CountingKeepalive(), CountingKeepalive()
+    hub.attach(Filter(), full, f_full)
+    hub.attach(Filter(), free, f_free)
+    hub.publish([status(1)], 1)  # arms the timer
+    await asyncio.sleep(0.2)
+    assert f_full.keepalives == 0 and full.frames == []
+    assert f_free.keepalives >= 2 and free.frames.count(b": hb\n\n") == f_free.keepalives

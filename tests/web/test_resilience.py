@@ -132,9 +132,27 @@ async def test_fallback_to_sse_then_long_polling(
     live_server_factory: Any, open_page: Opener, tmp_path: Path
 ) -> None:
     no_ws = live_server_factory(sim_rate=20.0, transports=("sse", "poll"), data_dir=tmp_path / "a")
-    opened = await open_page(no_ws.url)
+    codings: list[str | None] = []
+
+    async def watch_streams(page: Any) -> None:
+        def seen(response: Any) -> None:
+            if "/md/stream" in response.url:
+                codings.append(response.headers.get("content-encoding"))
+
+        page.on("response", seen)
+
+    opened = await open_page(no_ws.url, setup=watch_streams)
     assert await opened.js("() => window.tickwire.feed.current") == "sse"
     await opened.until("() => window.tickwire.feed.stats.sse.messages > 20")
+    # Chromium's EventSource takes the stream gzip-compressed, and the book it builds holds
+    assert codings and set(codings) == {"gzip"}, codings
+    await opened.until("() => window.tickwire.store.counters.checksumOk > 0")
+    book = await opened.js(
+        "() => { const b = window.tickwire.store.books.get(window.tickwire.ui.symbol); "
+        "return {synced: b.synced, mine: b.checksum(), theirs: b.lastChecksum, "
+        "bad: window.tickwire.store.counters.checksumBad}; }"
+    )
+    assert book["synced"] and book["mine"] == book["theirs"] and book["bad"] == 0, book
     await opened.until("() => document.querySelector('#conn-current').textContent === 'SSE'")
     stats = await opened.js("() => window.tickwire.feed.snapshot().stats")
     assert stats["ws"]["state"] == "failed" and stats["ws"]["messages"] == 0
