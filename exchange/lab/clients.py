@@ -28,7 +28,8 @@ async def open_client(
     deflate: bool = False,
     record_ids: bool = False,
 ) -> MeteredClient:
-    """Connect one client of ``transport`` (``ws``, ``ws-deflate``, ``sse``, ``poll``, ``rtc``)
+    """Connect one client of ``transport`` (``ws``, ``ws-deflate``, ``sse``, ``sse-gzip``,
+    ``sse-br``, ``poll``, ``rtc``)
     to ``url`` (``http://host:port``) and return it once the TCP connection is up (``rtc``:
     once its data channels are open; ``exchange.gateway.rtc.RtcConnectError`` if they do not).
 
@@ -46,8 +47,9 @@ async def open_client(
     client: MeteredClient
     if transport.startswith("ws"):
         client = WsClient(host, port, meter, q, resume, deflate or transport == "ws-deflate")
-    elif transport == "sse":
-        client = SseClient(host, port, meter, q, resume)
+    elif transport in ("sse", "sse-gzip", "sse-br"):
+        coding = transport[4:] or None
+        client = SseClient(host, port, meter, q, resume, coding)
     elif transport == "poll":
         client = PollClient(host, port, meter, q, resume)
     else:

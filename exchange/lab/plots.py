@@ -17,10 +17,14 @@ COLORS = {
     "ws": "#1f77b4",
     "ws-deflate": "#17becf",
     "sse": "#2ca02c",
+    "sse-gzip": "#98df8a",
+    "sse-br": "#bcbd22",
     "poll": "#d62728",
     "rtc": "#9467bd",
 }
 RACE = ("ws", "sse", "poll", "rtc")
+#: Lanes of the solo phase, in the bytes and CPU plots' order (absent ones are left out).
+SOLO_LANES = ("ws", "ws-deflate", "sse", "sse-gzip", "sse-br", "poll", "rtc")
 
 
 def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
@@ -59,20 +63,13 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
     # bytes per event (first condition: bytes do not depend on the link)
     first = conds[names[0]] if names else {}
     labels, down, up = [], [], []
-    for t in ("ws", "ws-deflate", "sse", "poll", "rtc"):
+    for t in SOLO_LANES:
         row = (first.get("solo") or {}).get(t) or {}
-        if t == "rtc" and not row:
-            continue
+        if not row:
+            continue  # rtc, or a lane an older report did not measure
         labels.append(t)
         down.append(row.get("down_per_event", 0))
         up.append(row.get("up_per_event", 0))
-    gz = ((first.get("solo") or {}).get("sse") or {}).get("gzip_estimate")
-    if gz:
-        labels.append("sse+gzip (est.)")
-        # the estimate covers the payload; keep the chunk framing and headers as measured
-        overhead = down[2] - gz["payload_per_event"]
-        down.append(round(gz["gzip_payload_per_event"] + overhead, 2))
-        up.append(up[2])
     fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=80)
     xs = range(len(labels))
     ax.bar([x - 0.2 for x in xs], down, 0.4, label="down (server -> client)")
@@ -91,9 +88,9 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
         ("tail.png", "p99_ms", "p99 latency (ms)", "race"),
     ):
         fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=80)
-        every = ("ws", "ws-deflate", "sse", "poll", "rtc") if section == "solo" else RACE
-        ts: tuple[str, ...] = tuple(t for t in every if t != "rtc" or any(
-            (conds[n].get(section) or {}).get("rtc") for n in names))  # fmt: skip
+        every = SOLO_LANES if section == "solo" else RACE
+        ts: tuple[str, ...] = tuple(t for t in every if any(
+            (conds[n].get(section) or {}).get(t) for n in names))  # fmt: skip
         width = 0.8 / max(1, len(names))
         for i, name in enumerate(names):
             vals = []

@@ -15,8 +15,9 @@ clients get tickers on their unordered ``ticker`` data channel and the rest on `
   staleness and delivered fraction (``exchange.lab.staleness``);
 * ``tickers``: N clients per transport on the ``ticker`` channel only (rtc: its unordered
   channel only), staleness and delivered fraction of the ticker stream alone;
-* ``solo``: N clients of one transport alone (ws, ws-deflate, sse, poll, rtc): server CPU per
-  1,000 clients, RSS per connection, bytes per event; SSE's stream also gzip-estimated;
+* ``solo``: N clients of one transport alone (ws, ws-deflate, sse, sse-gzip, sse-br, poll,
+  rtc): server CPU per 1,000 clients and per event delivered, RSS per connection, bytes per
+  event (the compressed SSE lanes ask ``Accept-Encoding: gzip`` or ``br``);
 * ``connect``: time from TCP connect to the first event and to the first live event;
 * ``reconnect``: drop a client, stay away ``outage_s`` (and until the reference client has seen
   an event the dropped one missed), reconnect with and without resume
@@ -33,7 +34,6 @@ import asyncio
 import os
 import sys
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -60,7 +60,7 @@ from exchange.options import answers_health
 
 __all__ = ["PHASES", "ProbeConfig", "RtcUnavailable", "main", "phase_count", "run_probe"]
 
-SOLO = ("ws", "ws-deflate", "sse", "poll")
+SOLO = ("ws", "ws-deflate", "sse", "sse-gzip", "sse-br", "poll")
 #: Transports with a resume to measure (rtc's ticker channel has none by design; its book
 #: channel resume is /ws/md's code path, tested in tests/rtc).
 RECONNECT = ("ws", "sse", "poll")
@@ -175,35 +175,13 @@ async def _tickers(cfg: ProbeConfig, race: tuple[str, ...]) -> dict[str, object]
     return out
 
 
-def _gzip_estimate(chunks: list[bytes], events: int) -> dict[str, object]:
-    """What ``Content-Encoding: gzip`` with a flush per write would put on the wire."""
-    comp = zlib.compressobj(6, zlib.DEFLATED, 31)
-    plain = packed = 0
-    t0 = time.process_time()
-    for chunk in chunks:
-        plain += len(chunk)
-        packed += len(comp.compress(chunk)) + len(comp.flush(zlib.Z_SYNC_FLUSH))
-    cpu = time.process_time() - t0
-    ev = max(1, events)
-    return {
-        "payload_per_event": round(plain / ev, 2),
-        "gzip_payload_per_event": round(packed / ev, 2),
-        "gzip_cpu_us_per_event": round(cpu / ev * 1e6, 3),
-        "note": "estimated client-side: the server offers no gzip on SSE",
-    }
-
-
 async def _solo(cfg: ProbeConfig, transport: str, idle_cpu: float, seconds: float) -> dict:
     meter = Meter(counting=False)
     rss0 = rss_bytes(cfg.server_pid)
     clients = await open_many(cfg.url, transport, cfg.clients, meter)
-    keep = transport == "sse"
     try:
         await wait_first(clients)
         await asyncio.sleep(0.3)
-        for c in clients:
-            if keep:
-                c.keep_payload = True  # type: ignore[attr-defined]
         meter.reset()
         meter.counting = True
         c0, t0, p0 = cpu_seconds(cfg.server_pid), time.monotonic(), time.process_time()
@@ -216,6 +194,7 @@ async def _solo(cfg: ProbeConfig, transport: str, idle_cpu: float, seconds: floa
         wait = (wait_seconds(cfg.server_pid) - w0) / wall
         rss1 = rss_bytes(cfg.server_pid)
         deflate = [getattr(c, "deflate_agreed", False) for c in clients]
+        codings = {getattr(c, "coding_agreed", None) for c in clients}
     finally:
         close_all(clients)
         await settle(clients)
@@ -230,9 +209,8 @@ async def _solo(cfg: ProbeConfig, transport: str, idle_cpu: float, seconds: floa
     row["rss_bytes_per_connection"] = max(0, (rss1 - rss0) // cfg.clients)
     if transport.startswith("ws"):
         row["deflate_agreed"] = all(deflate)
-    if keep:
-        chunks = [ch for c in clients for ch in getattr(c, "payload_chunks", [])]
-        row["gzip_estimate"] = _gzip_estimate(chunks, meter.events)
+    if transport.startswith("sse"):
+        row["content_encoding"] = codings.pop() if len(codings) == 1 else sorted(map(str, codings))
     await asyncio.sleep(0.2)
     return row
 

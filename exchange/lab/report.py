@@ -52,7 +52,7 @@ def rows(cond: dict[str, Any]) -> list[list[str]]:
     """One row per transport of one condition, in the table's column order."""
     out = []
     for t in TRANSPORTS:
-        if t == "rtc" and not (_g(cond, "race", t) or _g(cond, "solo", t)):
+        if not (_g(cond, "race", t) or _g(cond, "solo", t)):
             continue  # not measured in this run
         race = _g(cond, "race", t) or {}
         solo = _g(cond, "solo", t) or {}
@@ -122,7 +122,7 @@ LEGEND = (
 )  # fmt: skip
 
 #: Row order; ``rtc`` appears only when the run measured it.
-TRANSPORTS = ("ws", "ws-deflate", "sse", "poll", "rtc")
+TRANSPORTS = ("ws", "ws-deflate", "sse", "sse-gzip", "sse-br", "poll", "rtc")
 
 
 def render_table(report: dict[str, Any], console: Any) -> None:
@@ -145,12 +145,18 @@ def render_table(report: dict[str, Any], console: Any) -> None:
         rtc = cond.get("rtc_status")
         if rtc and not rtc.get("connected"):
             console.print(f"  rtc: not measured: {rtc.get('reason')}")
-        gz = _g(cond, "solo", "sse", "gzip_estimate") or {}
-        if gz:
-            console.print(
-                f"  SSE gzip (estimate): {gz['payload_per_event']:.0f} -> "
-                f"{gz['gzip_payload_per_event']:.0f} B/event, {gz['gzip_cpu_us_per_event']:.1f} µs/event"
-            )
+        plain = _g(cond, "solo", "sse") or {}
+        for coded in ("sse-gzip", "sse-br"):
+            lane: dict[str, Any] = _g(cond, "solo", coded) or {}
+            if lane and plain:
+                console.print(
+                    f"  {coded} against sse: {plain.get('down_per_event', 0):.0f} -> "
+                    f"{lane.get('down_per_event', 0):.0f} B/event, server CPU "
+                    f"{plain.get('cpu_us_per_event_delivered', 0):.1f} -> "
+                    f"{lane.get('cpu_us_per_event_delivered', 0):.1f} µs/event delivered, RSS "
+                    f"{plain.get('rss_bytes_per_connection', 0) / 1024:.0f} -> "
+                    f"{lane.get('rss_bytes_per_connection', 0) / 1024:.0f} KiB/connection"
+                )
         for label, row in (cond.get("conflation") or {}).items():
             lat = row["latency"]
             console.print(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -209,23 +210,34 @@ def _request(host: str, port: int, path: str, extra: dict[str, str] | None = Non
 
 
 class SseClient(MeteredClient):
-    """``GET /md/stream`` (optionally with ``Last-Event-ID``), parsed as it streams."""
+    """``GET /md/stream`` (optionally with ``Last-Event-ID``), parsed as it streams.
+
+    ``coding`` (``gzip``, ``br``) asks for the stream compressed (``Accept-Encoding``) and
+    decodes it as it arrives; ``coding_agreed`` is the server's ``Content-Encoding``."""
 
     def __init__(
-        self, host: str, port: int, meter: Meter, query: dict[str, str], resume: str | None
+        self,
+        host: str,
+        port: int,
+        meter: Meter,
+        query: dict[str, str],
+        resume: str | None,
+        coding: str | None = None,
     ) -> None:
         super().__init__(host, port, meter)
         headers = {"Accept": "text/event-stream"}
         if resume:
             headers["Last-Event-ID"] = resume
+        if coding:
+            headers["Accept-Encoding"] = coding
+        self.coding_agreed: str | None = None
+        self._decode: Callable[[bytes], bytes] | None = None
         path = "/md/stream" + (f"?{urlencode(query)}" if query else "")
         self.request = _request(host, port, path, headers)
         self._head = b""
         self._in_body = False
         self._chunked = ChunkedDecoder()
         self._text = b""
-        self.payload_chunks: list[bytes] = []  # de-chunked body pieces (for the gzip estimate)
-        self.keep_payload = False
 
     def start(self) -> None:
         self.write(self.request)
@@ -236,12 +248,17 @@ class SseClient(MeteredClient):
             end = self._head.find(b"\r\n\r\n")
             if end < 0:
                 return
+            head = self._head[:end].lower()
             data, self._head, self._in_body = self._head[end + 4 :], b"", True
+            i = head.find(b"\r\ncontent-encoding:")
+            if i >= 0:
+                self.coding_agreed = head[i + 19 :].split(b"\r\n", 1)[0].strip().decode()
+                self._decode = _decoder(self.coding_agreed)
         body = self._chunked.feed(data)
+        if body and self._decode is not None:
+            body = self._decode(body)
         if not body:
             return
-        if self.keep_payload:
-            self.payload_chunks.append(body)
         text = self._text + body
         cut = text.rfind(b"\n\n")
         if cut < 0:
@@ -259,6 +276,17 @@ class SseClient(MeteredClient):
                     name = line[6:].strip().decode()
             if payload:
                 self.event(ev_id, name, payload, now)
+
+
+def _decoder(coding: str) -> Callable[[bytes], bytes]:
+    """An incremental decoder of one ``Content-Encoding`` stream."""
+    if coding == "br":
+        import brotli
+
+        return brotli.Decompressor().process
+    if coding == "gzip":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress
+    raise ValueError(f"the server answered with an unknown Content-Encoding {coding!r}")
 
 
 class PollClient(MeteredClient):

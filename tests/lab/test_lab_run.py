@@ -123,8 +123,12 @@ def test_short_lab_run_writes_json_and_plots(tmp_path: Path) -> None:
     assert cond["solo"]["ws-deflate"]["deflate_agreed"] is True
     assert cond["solo"]["ws"]["deflate_agreed"] is False
     assert cond["solo"]["ws-deflate"]["down_per_event"] < cond["solo"]["ws"]["down_per_event"]
-    gz = cond["solo"]["sse"]["gzip_estimate"]
-    assert 0 < gz["gzip_payload_per_event"] < gz["payload_per_event"]
+    # the compressed SSE lanes are what they say, and smaller on the wire than plain SSE
+    assert cond["solo"]["sse"]["content_encoding"] is None
+    for coding in ("gzip", "br"):
+        coded = cond["solo"][f"sse-{coding}"]
+        assert coded["content_encoding"] == coding and coded["events"] > 0
+        assert coded["down_per_event"] < cond["solo"]["sse"]["down_per_event"] / 2
     for label in ("plain", "conflate_100ms"):
         assert cond["conflation"][label]["events"] > 0
     # the terminal table: a readable heading (not a dict), the columns explained, and the
