@@ -163,6 +163,8 @@ def start_server(
     # (made for the public) would refuse the lab's own clients
     env.update(TICKWIRE_RTC_MAX_PEERS_PER_IP="0", TICKWIRE_RTC_OFFER_RATE="0",
                TICKWIRE_MAX_CONNECTIONS_PER_IP="0")  # fmt: skip
+    # the sse-br lane: brotli is off by default (its memory per connection, docs/protocols.md)
+    env.update(TICKWIRE_SSE_ENCODINGS="gzip,br")
     # the lab may bind a network namespace's address: its demo login is meant
     env.update(TICKWIRE_ALLOW_DEMO_LOGIN_REMOTE="1")
     cmd = [*prefix, sys.executable, "-m", "exchange.cli", "serve", "--host", host,

@@ -140,7 +140,7 @@ async def read_raw(
 
 @pytest.fixture
 def market(live_server_factory: Any) -> Any:
-    return live_server_factory(sim_rate=50.0)
+    return live_server_factory(sim_rate=50.0, sse_encodings=OFFERED)
 
 
 def live_count(n: int) -> Any:
@@ -186,6 +186,12 @@ async def test_compress_0_the_setting_and_bad_input(live_server_factory: Any) ->
     assert "content-encoding" not in h and got.text.startswith(b"retry: ")
     h, _ = await read_raw(base + "&compress=1", "gzip", until=snapshot_or_more)
     assert h["content-encoding"] == "gzip"
+    # brotli is the operator's opt-in (its memory per connection): by default, gzip only
+    assert Settings().sse_encodings == ("gzip",)
+    h, _ = await read_raw(base, "br", until=snapshot_or_more)
+    assert "content-encoding" not in h
+    h, _ = await read_raw(base, "br, gzip;q=0.5", until=snapshot_or_more)
+    assert h["content-encoding"] == "gzip"
     for junk in ("gzip;q=x", ";;;", "compress, deflate", "gzip;q=1e9", "gzip;q=0", "*;q=0"):
         h, got = await read_raw(base, junk, until=snapshot_or_more)
         assert "content-encoding" not in h, junk
@@ -207,7 +213,7 @@ async def test_compress_0_the_setting_and_bad_input(live_server_factory: Any) ->
 async def test_the_stream_ends_as_a_whole_compressed_stream_at_shutdown(
     live_server_factory: Any, coding: str
 ) -> None:
-    srv = live_server_factory(sim_rate=20.0)
+    srv = live_server_factory(sim_rate=20.0, sse_encodings=OFFERED)
     headers = {"Accept-Encoding": coding}
     async with (
         httpx.AsyncClient(timeout=10) as http,
