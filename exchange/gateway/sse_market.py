@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -83,7 +83,7 @@ async def md_stream(
     channels: str | None = None,
     conflate: str | None = None,
     last_event_id: str | None = None,
-    compress: str | None = None,
+    compress: Literal["0", "1"] | None = None,
 ) -> Any:
     return AsgiEndpoint(serve_sse, request.app.state.node)
 
