@@ -187,6 +187,10 @@ async def _solo(cfg: ProbeConfig, transport: str, idle_cpu: float, seconds: floa
         c0, t0, p0 = cpu_seconds(cfg.server_pid), time.monotonic(), time.process_time()
         w0 = wait_seconds(cfg.server_pid)
         await asyncio.sleep(seconds)
+        # a starved machine can hold the server for the whole window: measure on until every
+        # client could have had an event (at most 5 s more), rather than report nothing
+        while meter.events < cfg.clients and time.monotonic() - t0 < seconds + 5:
+            await asyncio.sleep(0.05)
         meter.counting = False
         wall = time.monotonic() - t0
         probe_cpu = (time.process_time() - p0) / wall
