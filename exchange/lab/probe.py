@@ -58,7 +58,16 @@ from exchange.lab.staleness import TickerLog, staleness_report
 from exchange.lab.wire import Meter, MeteredClient
 from exchange.options import answers_health
 
-__all__ = ["PHASES", "ProbeConfig", "RtcUnavailable", "main", "phase_count", "run_probe"]
+__all__ = [
+    "PHASES",
+    "ProbeConfig",
+    "RtcUnavailable",
+    "idle_cpu",
+    "main",
+    "phase_count",
+    "run_probe",
+    "solo_phase",
+]
 
 SOLO = ("ws", "ws-deflate", "sse", "sse-gzip", "sse-br", "poll")
 #: Transports with a resume to measure (rtc's ticker channel has none by design; its book
@@ -70,7 +79,8 @@ TICKER_TAIL_S = 1.0
 Progress = Callable[[str], None]
 
 
-async def _idle(cfg: ProbeConfig, seconds: float) -> float:
+async def idle_cpu(cfg: ProbeConfig, seconds: float) -> float:
+    """The server's CPU cores over ``seconds`` with no client of ours (the feed's own cost)."""
     c0, t0 = cpu_seconds(cfg.server_pid), time.monotonic()
     await asyncio.sleep(seconds)
     return (cpu_seconds(cfg.server_pid) - c0) / (time.monotonic() - t0)
@@ -175,13 +185,18 @@ async def _tickers(cfg: ProbeConfig, race: tuple[str, ...]) -> dict[str, object]
     return out
 
 
-async def _solo(cfg: ProbeConfig, transport: str, idle_cpu: float, seconds: float) -> dict:
+async def solo_phase(
+    cfg: ProbeConfig, transport: str, idle: float, seconds: float, warm_s: float = 0.3
+) -> dict:
+    """``cfg.clients`` clients of ``transport`` alone, measured for ``seconds`` (longer on a
+    starved machine) after ``warm_s`` from their first events; ``idle`` is the server's CPU
+    without them (``idle_cpu``), subtracted."""
     meter = Meter(counting=False)
     rss0 = rss_bytes(cfg.server_pid)
     clients = await open_many(cfg.url, transport, cfg.clients, meter)
     try:
         await wait_first(clients)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(warm_s)
         meter.reset()
         meter.counting = True
         c0, t0, p0 = cpu_seconds(cfg.server_pid), time.monotonic(), time.process_time()
@@ -203,12 +218,13 @@ async def _solo(cfg: ProbeConfig, transport: str, idle_cpu: float, seconds: floa
         close_all(clients)
         await settle(clients)
     row = per_event(meter, udp=transport == "rtc")
+    row["window_s"] = round(wall, 3)
     row["server_cpu_cores"] = round(cpu, 4)
     row["probe_cpu_cores"] = round(probe_cpu, 4)
     row["server_cpu_wait_frac"] = round(wait, 4)
-    row["cpu_cores_per_1000_clients"] = round(max(0.0, cpu - idle_cpu) / cfg.clients * 1000, 4)
+    row["cpu_cores_per_1000_clients"] = round(max(0.0, cpu - idle) / cfg.clients * 1000, 4)
     row["cpu_us_per_event_delivered"] = round(
-        max(0.0, cpu - idle_cpu) * wall / max(1, meter.events) * 1e6, 3
+        max(0.0, cpu - idle) * wall / max(1, meter.events) * 1e6, 3
     )
     row["rss_bytes_per_connection"] = max(0, (rss1 - rss0) // cfg.clients)
     if transport.startswith("ws"):
@@ -238,7 +254,7 @@ async def run_probe(cfg: ProbeConfig, progress: Progress | None = None) -> dict[
         if not status["connected"]:
             race = tuple(t for t in race if t != "rtc")
     say("idle")
-    idle = await _idle(cfg, solo_s)
+    idle = await idle_cpu(cfg, solo_s)
     result["idle_server_cpu_cores"] = round(idle, 4)
     say("race")
     try:
@@ -258,7 +274,7 @@ async def run_probe(cfg: ProbeConfig, progress: Progress | None = None) -> dict[
     for t in SOLO + (("rtc",) if "rtc" in race else ()):
         say(f"solo {t}")
         try:
-            solo[t] = await _solo(cfg, t, idle, solo_s)
+            solo[t] = await solo_phase(cfg, t, idle, solo_s)
         except RtcUnavailable as exc:
             result["rtc_status"] = {"connected": False, "reason": f"in the solo phase: {exc}"}
     result["solo"] = solo
