@@ -4,16 +4,18 @@ Exports: ``ENCODINGS``, ``negotiate``, ``StreamCompressor``, ``CompressedSseFram
 
 ``GET /md/stream`` is compressed when the client says it accepts ``gzip`` (or ``br``) and the
 server offers it (``Settings.sse_encodings``, in the server's order of preference, gzip alone
-by default; ``?compress=0`` declines). The response is one gzip (or brotli) stream for the connection's whole life, flushed
-at every batch (``Z_SYNC_FLUSH``, brotli's ``flush``): each HTTP chunk holds every byte the
-client needs to decode what the batch says, so compression adds no delay, only CPU.
+by default; ``?compress=0`` declines). The response is one gzip (or brotli) stream for the
+connection's whole life, flushed at every batch (``Z_SYNC_FLUSH``, brotli's ``flush``): each
+HTTP chunk holds every byte the client needs to decode what the batch says, so compression
+adds no delay, only CPU.
 
 Why these settings (measured, ``python -m bench.compression``; docs/benchmarks.md):
 gzip at level 6 with a 4 KiB window and ``memLevel`` 5 (websockets' permessage-deflate defaults)
-takes a live SSE event from ~185 bytes on the socket to ~46, for ~40 KiB more per connection;
-brotli at quality 5 with a 64 KiB window gets ~35 bytes for about the same server CPU but
-~0.7 MiB per connection (its encoder's tables, whatever the quality and window), so brotli is
-offered only when the operator lists it, and then only to a client that prefers it.
+takes a live SSE event from ~186 bytes on the socket to 35-46 (fewer at higher feed rates),
+for ~40 KiB more per connection; brotli at quality 5 with a 64 KiB window gets 23-35 bytes for
+a little more server CPU but ~0.7 MiB per connection (its encoder's tables, whatever the
+quality and window), so brotli is offered only when the operator lists it, and then only to a
+client that prefers it.
 """
 
 from __future__ import annotations

@@ -146,10 +146,9 @@ async def serve_sse(scope: Any, receive: Any, send: Any, node: Node) -> None:
         await send({"type": "http.response.body", "body": b""})
         return
     retry = f"retry: {settings.sse_retry_ms}\n\n".encode()
-    framing: Framing = SSE_CHUNKED
     compressed: CompressedSseFraming | None = None
     if coding is not None:
-        framing = compressed = CompressedSseFraming(StreamCompressor(coding))
+        compressed = CompressedSseFraming(StreamCompressor(coding))
         retry = compressed.compressor.compress(retry)
     writer = http_stream_writer(send, settings.subscriber_high_water)
     metrics = node.metrics
@@ -157,7 +156,7 @@ async def serve_sse(scope: Any, receive: Any, send: Any, node: Node) -> None:
     try:
         if writer is not None and not node.shutting_down:
             await send({"type": "http.response.body", "body": retry, "more_body": True})
-            await _push(node, receive, send, writer, flt, resume_from, conflate_ns, framing)
+            await _push(node, receive, send, writer, flt, resume_from, conflate_ns, compressed)
         else:
             await _pull(node, receive, send, retry, flt, resume_from, conflate_ns, compressed)
     finally:
@@ -183,10 +182,10 @@ async def _push(
     flt: Any,
     resume_from: str | None,
     conflate_ns: int | None,
-    framing: Framing,
+    compressed: CompressedSseFraming | None,
 ) -> None:
+    framing: Framing = SSE_CHUNKED if compressed is None else compressed
     sub = node.hub.attach(flt, writer, framing, resume_from, conflate_ns=conflate_ns, kind="sse")
-    compressed = framing if isinstance(framing, CompressedSseFraming) else None
     node.note_resume("sse", sub, resume_from)
 
     def on_close(closed: Any) -> None:
