@@ -59,7 +59,7 @@ jsdeps:
 	    (cd web && npm ci --no-audit --no-fund --loglevel=error); fi; fi
 
 run: setup
-	$(BIN)/tickwire serve --host $(HOST) --port $(PORT)
+	$(BIN)/tickwire serve --host $(HOST) --port $(PORT) --drills
 
 serve: run
 

@@ -60,6 +60,10 @@ class Settings:
     demo_login: bool = True
     #: Demo login on a non-loopback ``host`` only with this opt-in (the server refuses to start).
     allow_demo_login_remote: bool = False
+    #: Fault drills (docs/drills.md): a connection may ask the server to fault *itself*
+    #: (``drill`` op: withhold its own acks). Off by default; refused without demo login,
+    #: so a server with real accounts never has it.
+    drills: bool = False
     token_ttl_s: int = 12 * 3600
     transports: tuple[str, ...] = TRANSPORTS
     #: Execution-stream messages kept per account for ``executions.resume``.
@@ -161,6 +165,10 @@ class Settings:
                 f"demo login (anyone may log in as any account) on {self.host!r}, which is "
                 "not a loopback address: pass --no-demo-login, or --allow-demo-login-remote "
                 "(TICKWIRE_ALLOW_DEMO_LOGIN_REMOTE=1) if that is really meant"
+            )
+        if self.drills and not self.demo_login:
+            problems.append(
+                "drills (server-side fault hooks) are for demo servers only: they need demo login"
             )
         if (self.tls_cert is None) != (self.tls_key is None):
             problems.append("TLS needs both a certificate and a key")

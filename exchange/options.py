@@ -85,6 +85,9 @@ def add_server_options(p: argparse.ArgumentParser, *, simulator: bool = True) ->
     g.add_argument("--per-command-md", dest="market_batches", action="store_false",
                    default=None, help="publish market data after every command (default: "
                    "once per batch: a group commit, or an event-loop turn)")  # fmt: skip
+    g.add_argument("--drills", action="store_true", default=None,
+                   help="let a connection ask for faults on itself (the fault switchboard's "
+                   "withheld ack; demo servers only)")  # fmt: skip
     g.add_argument("--allow-demo-login-remote", action="store_true", default=None,
                    help="keep demo login on a non-loopback --host (refused without this)")  # fmt: skip
 
@@ -97,7 +100,7 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
         "host", "port", "data_dir", "symbols", "seed", "sim_rate", "fsync", "allowed_origins",
         "allowed_hosts",
         "transports", "tls_cert", "tls_key", "log_level", "demo_login",
-        "allow_demo_login_remote", "market_batches",
+        "allow_demo_login_remote", "market_batches", "drills",
     ):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:

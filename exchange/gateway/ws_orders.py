@@ -252,6 +252,17 @@ class OrderSession:
     async def deadman(self, op: Any, req_id: Any) -> None:
         self.set_deadman(op.timeout_ms, req_id)
 
+    async def drill(self, op: Any, req_id: Any) -> None:
+        """A fault on this connection only (fault drills, docs/drills.md); refused unless the
+        server runs with ``--drills``. Nothing another connection or account sees changes."""
+        if not self.node.settings.drills:
+            self.error("BAD_REQUEST", "fault drills are off on this server: start it with "
+                       "--drills (TICKWIRE_DRILLS=1), demo servers only", req_id)  # fmt: skip
+            return
+        self.outbox.withhold_acks = op.count
+        self.outbox.send({"type": "drill.set", "req_id": req_id, "fault": op.fault,
+                          "count": op.count})  # fmt: skip
+
     async def unsubscribe(self, op: Any, req_id: Any) -> None:
         if self.market is not None:
             self.market.close()
@@ -408,6 +419,7 @@ _HANDLERS: dict[str, Callable[[OrderSession, Any, Any], Awaitable[None]]] = {
     "order.status": OrderSession.status,
     "executions.resume": OrderSession.executions_resume,
     "deadman": OrderSession.deadman,
+    "drill": OrderSession.drill,
     "subscribe": OrderSession.subscribe,
     "unsubscribe": OrderSession.unsubscribe,
     "ping": OrderSession.ping,

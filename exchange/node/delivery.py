@@ -61,6 +61,7 @@ class Outbox:
         "limit",
         "on_close",
         "overflowed",
+        "withhold_acks",
     )
 
     #: Between ``begin_batch`` and ``end_batch`` (one synchronous release of a batch): the
@@ -98,6 +99,9 @@ class Outbox:
         #: Direct mode: frames put during this loop turn, written together at its end (one
         #: write per connection per turn, however many replies a batch released).
         self._turn: list[bytes] | None = None
+        #: Fault drill (``drill`` op, servers run with ``--drills`` only): this many of the
+        #: connection's own first acks are not sent to it (other connections still get them).
+        self.withhold_acks = 0
 
     @property
     def queue(self) -> asyncio.Queue[bytes | None]:
@@ -275,6 +279,11 @@ class PrivateDelivery:
             plain = orjson.dumps(msg)
             for box in self._by_account.get(account, ()):
                 if box is origin_box and wants_req_id:
+                    if box.withhold_acks and isinstance(ev, t.OrderAccepted):
+                        box.withhold_acks -= 1  # a drill: this ack is "lost on the wire"
+                        log.info("drill: ack of %s withheld from its connection", msg.get(
+                            "client_order_id"))  # fmt: skip
+                        continue
                     box.send({**msg, "req_id": origin.req_id})  # type: ignore[union-attr]
                 else:
                     box.put(plain)

@@ -1,7 +1,7 @@
 """Server -> client messages on the WebSocket (PROTOCOL.md sections 3 and 5).
 
 Exports: ``Session``, ``ExecutionsResumed``, ``OrderAck``, ``OrderReject``, ``OrderFill``,
-``OrderCanceled``, ``OrderTriggered``, ``OrdersCanceledAll``, ``DeadmanSet``, ``Subscribed``, ``Unsubscribed``,
+``OrderCanceled``, ``OrderTriggered``, ``OrdersCanceledAll``, ``DeadmanSet``, ``DrillSet``, ``Subscribed``, ``Unsubscribed``,
 ``OrderStatus``, ``Error``, ``Pong``, the market-data envelopes ``MdSnapshot``, ``MdBook``,
 ``MdTrade``, ``MdTicker``, ``MdCandle``, ``MdStatus``, ``MdReset``, the union
 ``ServerMessage`` (tagged by ``type``), ``EXECUTION_TYPES``, ``TYPE_NAMES`` and the literal
@@ -36,6 +36,7 @@ __all__ = [
     "EXECUTION_TYPES",
     "TYPE_NAMES",
     "DeadmanSet",
+    "DrillSet",
     "Error",
     "ExecutionsResumed",
     "MdBook",
@@ -208,6 +209,14 @@ class DeadmanSet(_Reply):
     timeout_ms: Seq
 
 
+class DrillSet(_Reply):
+    """Extension: answer to ``drill``, the faults now armed on this connection."""
+
+    type: Literal["drill.set"] = "drill.set"
+    fault: Literal["withhold_ack"]
+    count: Seq
+
+
 class Subscribed(_Reply):
     """The market-data subscription now in force; an absent ``symbols``/``channels`` means
     all, ``after``/``conflate`` echo the request's when it had them."""
@@ -294,6 +303,7 @@ _ALL = (
     OrderTriggered,
     OrdersCanceledAll,
     DeadmanSet,
+    DrillSet,
     Subscribed,
     Unsubscribed,
     OrderStatus,
@@ -318,6 +328,7 @@ ServerMessage = Annotated[
     | OrderTriggered
     | OrdersCanceledAll
     | DeadmanSet
+    | DrillSet
     | Subscribed
     | Unsubscribed
     | OrderStatus

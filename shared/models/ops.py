@@ -2,7 +2,8 @@
 
 Exports: ``OrderNew``, ``OrderCancel``, ``OrderReplace``, ``OrdersCancelAll``,
 ``OrderStatusRequest``, ``ExecutionsResume``, ``Deadman``, ``Subscribe``, ``Unsubscribe``,
-``Ping``, the union ``ClientOp`` (tagged by ``op``), ``OP_NAMES``, ``Channel``, ``CHANNELS``.
+``Ping``, ``Drill`` (an extension: fault drills, refused unless the server runs with
+``--drills``), the union ``ClientOp`` (tagged by ``op``), ``OP_NAMES``, ``Channel``, ``CHANNELS``.
 
 Contract: a model here is a *well-formed* request, not a valid one. ``side``, ``order_type``,
 ``tif``, ``price``, ``qty``, ``client_order_id`` and ``symbol`` are any strings: the engine
@@ -26,6 +27,7 @@ __all__ = [
     "ClientOp",
     "Conflate",
     "Deadman",
+    "Drill",
     "ExecutionsResume",
     "OrderCancel",
     "OrderNew",
@@ -49,6 +51,10 @@ ChannelList = Annotated[tuple[Channel, ...], Strict(False), Field(max_length=len
 Conflate = Annotated[str, Field(max_length=16)]
 #: Longest dead-man's switch timeout accepted: one day.
 MAX_DEADMAN_MS = 86_400_000
+#: Server-side faults a drill can ask for on its own connection (``Drill``).
+DrillFault = Literal["withhold_ack"]
+#: At most this many faults armed by one ``drill`` op.
+MAX_DRILL_COUNT = 100
 
 
 class _Op(WireModel):
@@ -172,6 +178,17 @@ class Ping(_Op):
     op: Literal["ping"] = "ping"
 
 
+class Drill(_Op):
+    """Extension (fault drills): arm ``count`` faults of kind ``fault`` on *this* connection
+    (0 disarms). ``withhold_ack``: the next ``count`` first acks of this connection's own
+    new orders are not sent to it (the execution stream keeps them: a resume replays them).
+    Refused with ``BAD_REQUEST`` unless the server runs with ``--drills``."""
+
+    op: Literal["drill"] = "drill"
+    fault: DrillFault
+    count: Annotated[int, Field(ge=0, le=MAX_DRILL_COUNT)] = 1
+
+
 ClientOp = Annotated[
     OrderNew
     | OrderCancel
@@ -182,7 +199,8 @@ ClientOp = Annotated[
     | Deadman
     | Subscribe
     | Unsubscribe
-    | Ping,
+    | Ping
+    | Drill,
     Field(discriminator="op"),
 ]
 
@@ -200,5 +218,6 @@ OP_NAMES: frozenset[str] = frozenset(
         Subscribe,
         Unsubscribe,
         Ping,
+        Drill,
     )
 )

@@ -71,6 +71,12 @@ STRATEGIES: dict[type[WireModel], S[Any]] = {
     ops.OrdersCancelAll: st.builds(ops.OrdersCancelAll, req_id=req_ids, symbol=_opt(symbols)),
     ops.OrderStatusRequest: _one_id(ops.OrderStatusRequest),
     ops.ExecutionsResume: st.builds(ops.ExecutionsResume, req_id=req_ids, after=seqs),
+    ops.Drill: st.builds(
+        ops.Drill,
+        req_id=req_ids,
+        fault=st.just("withhold_ack"),
+        count=st.integers(0, ops.MAX_DRILL_COUNT),
+    ),
     ops.Deadman: st.builds(
         ops.Deadman, req_id=req_ids, timeout_ms=st.integers(0, ops.MAX_DEADMAN_MS)
     ),
@@ -255,6 +261,12 @@ STRATEGIES.update(
         ),
         messages.OrdersCanceledAll: st.builds(
             messages.OrdersCanceledAll, req_id=req_ids, count=seqs
+        ),
+        messages.DrillSet: st.builds(
+            messages.DrillSet,
+            req_id=req_ids,
+            fault=st.just("withhold_ack"),
+            count=st.integers(0, ops.MAX_DRILL_COUNT),
         ),
         messages.DeadmanSet: st.builds(
             messages.DeadmanSet, req_id=req_ids, timeout_ms=st.integers(0, ops.MAX_DEADMAN_MS)

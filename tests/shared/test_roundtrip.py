@@ -117,6 +117,7 @@ def test_type_and_op_names_match_the_protocol() -> None:
         "subscribe",
         "unsubscribe",
         "ping",
+        "drill",  # tickwire's extension: fault drills, --drills servers only (docs/drills.md)
     } == ops.OP_NAMES
     base_types = {t for t in messages.TYPE_NAMES if not t.startswith("md.")}
     assert base_types == {
@@ -129,6 +130,7 @@ def test_type_and_op_names_match_the_protocol() -> None:
         "order.canceled",
         "orders.canceled_all",
         "deadman.set",
+        "drill.set",  # answer to the drill extension
         "subscribed",
         "unsubscribed",
         "order.status",

@@ -22,6 +22,7 @@ export const OPS = Object.freeze({
   ORDER_STATUS: "order.status",
   EXECUTIONS_RESUME: "executions.resume",
   DEADMAN: "deadman",
+  DRILL: "drill", // extension: fault drills, servers run with --drills only
   SUBSCRIBE: "subscribe",
   UNSUBSCRIBE: "unsubscribe",
   PING: "ping",
@@ -38,6 +39,7 @@ export const MESSAGE_TYPES = Object.freeze({
   ORDER_TRIGGERED: "order.triggered",
   ORDERS_CANCELED_ALL: "orders.canceled_all",
   DEADMAN_SET: "deadman.set",
+  DRILL_SET: "drill.set",
   SUBSCRIBED: "subscribed",
   UNSUBSCRIBED: "unsubscribed",
   ORDER_STATUS: "order.status",
