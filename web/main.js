@@ -17,6 +17,8 @@ import { TransportStats } from "./js/stats.js";
 import { MarketFeed, TRANSPORT_CLASSES } from "./js/transports.js";
 import { Race } from "./js/race_lanes.js";
 import { createRaceView } from "./js/raceview.js";
+import { Timeline, runDrill } from "./js/drills.js";
+import { createDrillsView, deadmanText } from "./js/drills_view.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -130,6 +132,78 @@ async function main() {
     },
   );
 
+  // Fault drills: the switchboard acts on this page's own order socket and market feed.
+  const drillTimeline = new Timeline();
+  let drillOutcome = null;
+  let drillRunning = null;
+  const drillsToggle = $("drills-toggle");
+  const drills = createDrillsView($("drills"), {
+    onRun: async (name) => {
+      if (drillRunning) return;
+      drillRunning = name;
+      drillOutcome = null;
+      drills.setBusy(name);
+      const ctx = {
+        orders,
+        feed,
+        store,
+        symbol: ui.symbol,
+        spec: specs.get(ui.symbol),
+        fetchJson,
+        env: globalThis,
+        openSession: async () => {
+          const account = `drill-${Math.random().toString(36).slice(2, 10)}`;
+          const response = await fetch("/api/sessions", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ account }) });
+          if (!response.ok) throw new Error(`a throwaway account could not log in: HTTP ${response.status}`);
+          return { account, token: (await response.json()).token };
+        },
+      };
+      drillOutcome = await runDrill(name, ctx, drillTimeline);
+      drillRunning = null;
+      drills.setBusy(null);
+      drills.renderTimeline(drillTimeline, drillOutcome);
+      ordersDirty = true;
+      schedule();
+    },
+    onClose: () => drillsToggle.setAttribute("aria-pressed", "false"),
+  });
+  drillTimeline.onChange = () => drills.renderTimeline(drillTimeline, drillOutcome);
+  function toggleDrills() {
+    drills.toggle();
+    drillsToggle.setAttribute("aria-pressed", String(drills.isOpen));
+    panelDue = true;
+    schedule();
+  }
+  drillsToggle.addEventListener("click", toggleDrills);
+  const deadmanRow = $("deadman");
+  let deadmanNote = null; // a refusal of the typed timeout, shown for a moment
+  deadmanRow.querySelector("[data-deadman-arm]").addEventListener("click", () => {
+    if (!orders) return;
+    const seconds = Number(deadmanRow.querySelector("input").value);
+    if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600) {
+      deadmanNote = { text: "0–3600 s (0 disarms)", until: performance.now() + 2500 };
+      panelDue = true;
+      schedule();
+      return;
+    }
+    orders.armDeadman(Math.round(seconds * 1000));
+    panelDue = true;
+    schedule();
+  });
+  function renderDeadman() {
+    const state = orders?.deadman() ?? null;
+    const button = deadmanRow.querySelector("[data-deadman-arm]");
+    button.disabled = !orders;
+    button.textContent = state ? "Re-arm" : "Arm";
+    deadmanRow.classList.toggle("armed", Boolean(state) && state.remainingMs >= 0);
+    deadmanRow.classList.toggle("expired", Boolean(state) && state.remainingMs < 0);
+    if (deadmanNote && performance.now() > deadmanNote.until) deadmanNote = null;
+    const text = deadmanNote?.text ?? (state ? deadmanText(state) : "off");
+    const count = deadmanRow.querySelector("[data-deadman-count]");
+    if (count.textContent !== text) count.textContent = text;
+    return state;
+  }
+
   const replay = createReplayBar($("replay"), { fetchJson });
   replayBar = replay;
 
@@ -235,6 +309,8 @@ async function main() {
       // trades on a frozen book thinking it live.
       document.body.classList.toggle("md-down", !snap.current && snap.downForMs >= STALE_AFTER_MS);
       raceView.render(race ? race.snapshot() : null);
+      const deadman = renderDeadman();
+      if (drills.isOpen) drills.renderStatus({ orders: orders ? (orders.ready ? "live" : "reconnecting") : null, deadman, transport: snap.current });
       if (account) positions.render(account, store.tickers); // P&L follows the last prices
       $("chart-stats").textContent = chart.state.updates === 0 && (store.trades.get(ui.symbol)?.length ?? 0) === 0 ? noTradesNote() : `${chart.state.updates} updates`;
     }
@@ -297,6 +373,7 @@ async function main() {
       if (newest) orders.cancel(newest.client_order_id);
     } else if (key === "x" && orders) orders.cancelAll();
     else if (key === "/") $("ticket").elements.qty.focus();
+    else if (key === "d") toggleDrills();
     else if (/^[1-9]$/.test(key) && symbols[Number(key) - 1]) selectSymbol(symbols[Number(key) - 1]);
     else return;
     ev.preventDefault();
@@ -323,6 +400,15 @@ async function main() {
     replay,
     get race() {
       return race;
+    },
+    drills: {
+      timeline: drillTimeline,
+      get outcome() {
+        return drillOutcome;
+      },
+      get running() {
+        return drillRunning;
+      },
     },
   };
 

@@ -15,6 +15,9 @@
 import { backoffDelay } from "./fallback.js";
 import { MESSAGE_TYPES, OPS, formatUnits, toUnits } from "./protocol.js";
 
+/** A request unanswered this long on a live socket is sent again (same key: at most once). */
+export const ACK_TIMEOUT_MS = 3000;
+
 let keyCounter = 0;
 const sessionTag = Math.floor(Math.random() * 36 ** 6).toString(36).padStart(6, "0");
 
@@ -171,6 +174,7 @@ export class OrderTracker {
         break;
       case MESSAGE_TYPES.PONG:
       case MESSAGE_TYPES.DEADMAN_SET:
+      case MESSAGE_TYPES.DRILL_SET:
       case MESSAGE_TYPES.SUBSCRIBED:
       case MESSAGE_TYPES.UNSUBSCRIBED:
         break;
@@ -279,9 +283,12 @@ export class OrderTracker {
  * The order socket. Call connect(); submit()/cancel()/cancelAll() work at any time: requests
  * made while disconnected are sent after the next resume. onUpdate(tracker, msg) runs after
  * every message; onState(state) on connection changes ("connecting", "live", "down").
+ * A request unanswered for ackTimeoutMs on a live socket is sent again with its key. The
+ * dead-man's switch (armDeadman) is re-armed on each reconnect and kept alive with pings;
+ * wireTaps see every frame; cut(holdMs) drops the connection for the fault drills.
  */
 export class OrderClient {
-  constructor({ token, env = globalThis, onUpdate = () => {}, onState = () => {} }) {
+  constructor({ token, env = globalThis, onUpdate = () => {}, onState = () => {}, ackTimeoutMs = ACK_TIMEOUT_MS }) {
     this.token = token;
     this.env = env;
     this.onUpdate = onUpdate;
@@ -294,8 +301,20 @@ export class OrderClient {
     this.stopped = false;
     this.reconnects = 0;
     this.resent = 0;
+    this.retried = 0; // requests sent again on a live socket after ackTimeoutMs without an answer
     this.connectedFresh = false;
     this.notice = "";
+    // Every frame up (dir "up") and down ("down"), for the fault drills' timeline (js/drills.js).
+    this.wireTaps = new Set();
+    this.ackTimeoutMs = ackTimeoutMs;
+    this.sentAt = new Map(); // req_id -> performance.now() when last sent, while unanswered
+    this.ackTimer = null;
+    this.holdUntil = 0; // a drill's cut: no reconnect before this (performance.now())
+    // Dead-man's switch (PROTOCOL §3 `deadman`): armed here, re-armed on every reconnect, kept
+    // alive by a ping whenever the socket has been quiet for a third of the timeout.
+    this.deadmanMs = 0;
+    this.lastSentAt = null; // performance.now() of the last frame sent: the server's timer runs from it
+    this.heartbeat = null;
   }
 
   connect() {
@@ -304,17 +323,79 @@ export class OrderClient {
     this.onState("connecting");
     const socket = new this.env.WebSocket(`${scheme}//${loc.host}/ws?token=${encodeURIComponent(this.token)}`);
     this.socket = socket;
-    socket.onmessage = (ev) => this.onMessage(JSON.parse(ev.data));
+    socket.onmessage = (ev) => {
+      const msg = JSON.parse(ev.data);
+      this.tap("down", msg);
+      this.onMessage(msg);
+    };
     socket.onclose = () => {
       if (socket !== this.socket) return;
       this.ready = false;
       this.socket = null;
+      clearInterval(this.ackTimer);
+      this.ackTimer = null;
       this.onState("down");
       if (this.stopped) return;
       this.attempt += 1;
       this.reconnects += 1;
-      this.timer = setTimeout(() => this.connect(), backoffDelay(this.attempt, { baseMs: 200, capMs: 5000 }));
+      const held = Math.max(0, this.holdUntil - performance.now());
+      this.timer = setTimeout(() => this.connect(), Math.max(held, backoffDelay(this.attempt, { baseMs: 200, capMs: 5000 })));
     };
+  }
+
+  tap(dir, msg) {
+    for (const fn of this.wireTaps) fn(dir, msg);
+  }
+
+  /**
+   * A fault drill: drop the connection now, as a network failure would (the socket closes, the
+   * client reconnects and resumes), and stay down at least `holdMs`.
+   */
+  cut(holdMs = 0) {
+    this.holdUntil = performance.now() + holdMs;
+    if (this.socket) this.socket.close();
+  }
+
+  /** Arm the server's dead-man's switch (`timeoutMs` 0 disarms); kept across reconnects. */
+  armDeadman(timeoutMs) {
+    this.deadmanMs = timeoutMs;
+    clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    if (timeoutMs > 0) {
+      const every = Math.max(100, Math.min(5000, Math.floor(timeoutMs / 3)));
+      this.heartbeat = setInterval(() => {
+        const quietFor = performance.now() - (this.lastSentAt ?? 0);
+        if (this.ready && quietFor >= every) this.rawSend({ op: OPS.PING });
+      }, Math.min(every, 1000));
+    }
+    if (this.ready) this.rawSend({ op: OPS.DEADMAN, req_id: "deadman", timeout_ms: timeoutMs });
+  }
+
+  /**
+   * The dead-man's switch as the server sees it: null when not armed; else { remainingMs } until
+   * it fires counted from the last frame sent (negative: it has fired), and whether it is kept alive.
+   */
+  deadman() {
+    if (this.deadmanMs <= 0) return null;
+    const since = this.lastSentAt === null ? 0 : performance.now() - this.lastSentAt;
+    return { timeoutMs: this.deadmanMs, remainingMs: this.deadmanMs - since, alive: this.ready };
+  }
+
+  // On a live socket, a request with no answer after ackTimeoutMs is sent again (its key makes
+  // the server answer a repeat with the original order: `duplicate: true`).
+  checkAcks() {
+    if (!this.ready) return;
+    const now = performance.now();
+    if (this.sentAt.size > 2 * this.tracker.pending.size + 16) {
+      const open = new Set(this.tracker.unanswered().map((r) => r.req_id));
+      for (const reqId of this.sentAt.keys()) if (!open.has(reqId)) this.sentAt.delete(reqId);
+    }
+    for (const request of this.tracker.unanswered()) {
+      const sent = this.sentAt.get(request.req_id);
+      if (sent === undefined || now - sent < this.ackTimeoutMs || request.op === OPS.ORDERS_CANCEL_ALL) continue;
+      this.retried += 1;
+      this.rawSend(request);
+    }
   }
 
   onMessage(msg) {
@@ -329,6 +410,10 @@ export class OrderClient {
       this.ready = true;
       this.attempt = 0;
       this.onState("live");
+      // a new connection has no dead-man's switch: arm it again before anything else
+      if (this.deadmanMs > 0) this.rawSend({ op: OPS.DEADMAN, req_id: "deadman", timeout_ms: this.deadmanMs });
+      clearInterval(this.ackTimer);
+      this.ackTimer = setInterval(() => this.checkAcks(), Math.max(50, Math.floor(this.ackTimeoutMs / 4)));
       for (const request of this.tracker.unanswered()) {
         // cancel_all has no key: if the lost one ran, a repeat would also cancel newer orders.
         if (request.op === OPS.ORDERS_CANCEL_ALL) {
@@ -344,7 +429,12 @@ export class OrderClient {
   }
 
   rawSend(msg) {
-    if (this.socket && this.socket.readyState === 1) this.socket.send(JSON.stringify(msg));
+    if (!this.socket || this.socket.readyState !== 1) return;
+    this.socket.send(JSON.stringify(msg));
+    const now = performance.now();
+    this.lastSentAt = now;
+    if (msg.req_id !== undefined && this.tracker.keyByReq.has(msg.req_id)) this.sentAt.set(msg.req_id, now);
+    this.tap("up", msg);
   }
 
   // Requests made before the resume completes go out with the re-send batch, in order.
@@ -373,6 +463,8 @@ export class OrderClient {
   close() {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.ackTimer);
+    clearInterval(this.heartbeat);
     if (this.socket) this.socket.close();
   }
 }

@@ -69,6 +69,7 @@ export class TransportStats {
     this.resumes = 0;
     this.resets = 0;
     this.resyncs = 0;
+    this.duplicates = 0; // events delivered twice (same id, event and symbol), discarded
     this.failures = 0;
     this.lastError = "";
     this.openedAt = null; // page clock (ms) of the last open, for tests and the curious

@@ -20,6 +20,8 @@ import { RtcTransport } from "./rtc.js";
 import { TransportStats, httpResponseBytes, sseFrameBytes, wsFrameBytes } from "./stats.js";
 
 const MD_EVENT_NAMES = Object.values(MD_EVENTS);
+// Events remembered for discarding a duplicate delivery (a frame seen twice).
+const RECENT_EVENTS = 1024;
 const POLL_TIMEOUT_S = 25;
 // EventSource retries by itself; this many errors without a successful open means it is gone.
 const SSE_MAX_SILENT_ERRORS = 3;
@@ -196,6 +198,21 @@ export class PollTransport {
   }
 }
 
+/**
+ * A book delta with one level made wrong, as a corrupted frame would carry it: the level
+ * `[price, qty]` given (the best bid the page holds) is set to a quantity the server never
+ * sent, so the checksum check fails; without one, the delta's first level is changed.
+ */
+export function corruptDelta(data, level = null) {
+  const copy = { ...data, bids: [...(data.bids ?? [])], asks: [...(data.asks ?? [])] };
+  const [price, qty] = level ?? copy.bids[0] ?? copy.asks[0] ?? [null, null];
+  if (price === null) return copy;
+  const last = Number(qty.at(-1));
+  const bogus = Number.isInteger(last) ? qty.slice(0, -1) + String((last + 1) % 10) : "1";
+  copy.bids = [...copy.bids.filter(([p]) => p !== price), [price, bogus]];
+  return copy;
+}
+
 export const TRANSPORT_CLASSES = { ws: WsTransport, sse: SseTransport, poll: PollTransport, rtc: RtcTransport };
 // Every transport the panel can show: the fallback chain plus the opt-in WebRTC one.
 const ALL_TRANSPORTS = [...TRANSPORTS, "rtc"];
@@ -243,6 +260,27 @@ export class MarketFeed {
     this.cascade = new Set();
     this.refused = new Set();
     this.downSince = null; // performance.now() when data last stopped, null while live
+    // Duplicate delivery: the last RECENT_EVENTS keys (id, event, symbol: a book snapshot
+    // shares its id with the event it reflects, and one snapshot per symbol may share one id).
+    this.recent = new Set();
+    this.recentOrder = [];
+    // Fault drills (js/drills.js), injected here as the network would: delay every event by
+    // delayMs until delayUntil (performance.now()), deliver the next `duplicate` events twice,
+    // corrupt the next `corrupt` book deltas (the level corruptLevel(symbol) names, see
+    // corruptDelta). taps(id, event, data, duplicate) see each event as it is delivered.
+    this.faults = { delayMs: 0, delayUntil: 0, duplicate: 0, corrupt: 0, corruptLevel: null };
+    this.taps = new Set();
+    this.delayed = []; // { due, args } held by the delay fault, in arrival order
+    this.delayTimer = null;
+  }
+
+  /** A fault drill: drop the current stream as a network failure would; it reconnects and resumes. */
+  cut() {
+    const transport = this.transport;
+    if (!transport) return false;
+    transport.close();
+    this.transportFailed(transport, "connection cut (drill)");
+    return true;
   }
 
   start() {
@@ -298,6 +336,7 @@ export class MarketFeed {
   /** Reconnect without resuming: the server sends fresh snapshots (used when a resync is needed). */
   restartFresh() {
     this.lastId = null;
+    this.forgetRecent();
     const mode = this.current ?? this.policy.first();
     this.stop();
     this.open(mode);
@@ -306,6 +345,8 @@ export class MarketFeed {
   stop() {
     clearTimeout(this.timer);
     clearTimeout(this.upgradeTimer);
+    clearTimeout(this.delayTimer);
+    this.delayed = [];
     this.upgradeAt = null;
     if (this.transport) {
       this.transport.close();
@@ -375,7 +416,51 @@ export class MarketFeed {
    */
   deliver(transport, id, event, data, resumable = true) {
     if (transport !== this.transport) return;
+    const faults = this.faults;
+    if (faults.corrupt > 0 && event === MD_EVENTS.BOOK) {
+      faults.corrupt -= 1;
+      data = corruptDelta(data, faults.corruptLevel?.(data.symbol));
+    }
+    const copies = faults.duplicate > 0 && id ? 2 : 1;
+    if (copies === 2) faults.duplicate -= 1;
+    const now = this.env.performance.now();
+    const delaying = faults.delayUntil > now;
+    if (delaying || this.delayed.length) {
+      // Delayed in arrival order: what comes after the delay waits behind what is still held.
+      const due = Math.max(delaying ? now + faults.delayMs : now, this.delayed.at(-1)?.due ?? 0);
+      for (let i = 0; i < copies; i += 1) this.delayed.push({ due, args: [transport, id, event, data, resumable] });
+      if (this.delayed.length === copies) this.delayTimer = setTimeout(() => this.drainDelayed(), due - now);
+      return;
+    }
+    for (let i = 0; i < copies; i += 1) this.deliverNow(transport, id, event, data, resumable);
+  }
+
+  drainDelayed() {
+    const now = this.env.performance.now();
+    while (this.delayed.length && this.delayed[0].due <= now) this.deliverNow(...this.delayed.shift().args);
+    if (this.delayed.length) this.delayTimer = setTimeout(() => this.drainDelayed(), this.delayed[0].due - now);
+  }
+
+  forgetRecent() {
+    this.recent.clear();
+    this.recentOrder = [];
+  }
+
+  deliverNow(transport, id, event, data, resumable) {
+    if (transport !== this.transport) return;
     const stats = this.stats[transport.name];
+    if (id) {
+      const key = `${id}|${event}|${data.symbol ?? ""}`;
+      if (this.recent.has(key)) {
+        stats.duplicates += 1;
+        for (const tap of this.taps) tap(id, event, data, true);
+        return;
+      }
+      this.recent.add(key);
+      this.recentOrder.push(key);
+      if (this.recentOrder.length > RECENT_EVENTS) this.recent.delete(this.recentOrder.shift());
+    }
+    for (const tap of this.taps) tap(id, event, data, false);
     stats.messages += 1;
     if (this.pendingResume) {
       this.pendingResume = false;
