@@ -15,7 +15,7 @@ from tests.web.conftest import SCREENSHOTS, OpenedPage, login, rest_get, rest_to
 DRILL_MS = 30_000
 
 
-async def run(opened: OpenedPage, name: str) -> dict[str, Any]:
+async def run(opened: OpenedPage, name: str, shot: str = "") -> dict[str, Any]:
     """Click the drill's button and wait for its outcome; returns { ok, summary, facts }."""
     await opened.page.click(f'#drills [data-drill="{name}"]')
     await opened.until(
@@ -24,7 +24,11 @@ async def run(opened: OpenedPage, name: str) -> dict[str, Any]:
     )
     outcome: dict[str, Any] = await opened.js("() => window.tickwire.drills.outcome")
     shown = await opened.page.text_content("#drills [data-drill-outcome]")
-    assert shown and shown.startswith("PASS" if outcome["ok"] else "FAIL"), shown
+    not_run = outcome["facts"].get("refused") or outcome["facts"].get("error")
+    assert shown and shown.startswith("PASS" if outcome["ok"] else "NOT RUN" if not_run else "FAIL"), shown
+    # the sheet as the user sees it after the drill (docs/img/drills/ holds copies of these)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await opened.page.locator("#drills").screenshot(path=str(SCREENSHOTS / f"drill-{shot or name}.png"))
     return outcome
 
 
@@ -71,6 +75,12 @@ async def test_order_drills_trade_once_and_the_keyless_resend_twice(
     await run(opened, "ack-withheld")
     text = await opened.page.text_content("#drills [data-drill-timeline]")
     assert text and "executions.resume" in text and "drill.set" in text
+    # a resting order's withheld ack: nothing follows it, the ack timeout and a retry find it
+    resting = await run(opened, "ack-withheld-resting")
+    assert resting["ok"] and resting["facts"]["duplicate"] is True, resting
+    assert resting["facts"]["waitedMs"] >= 2900 and resting["facts"]["retried"] >= 1
+    await opened.until("() => window.tickwire.orders.tracker.openOrders().length === 0")
+    assert rest_get(srv.url, "/api/orders", token) == []
     # without a key, the one intended order trades twice, on a throwaway account
     keyless = await run(opened, "no-key")
     assert keyless["ok"] and keyless["facts"]["traded"] == 2, keyless
@@ -88,8 +98,9 @@ async def test_ack_withheld_is_refused_without_drills(
         "() => window.tickwire.store.books.get(window.tickwire.ui.symbol)?.bestAsk()"
     )
     await open_drills(opened)
-    outcome = await run(opened, "ack-withheld")
-    assert not outcome["ok"] and "--drills" in outcome["summary"]
+    outcome = await run(opened, "ack-withheld", shot="ack-withheld-refused")
+    assert not outcome["ok"] and outcome["facts"]["refused"] and "--drills" in outcome["summary"]
+    assert (await opened.page.text_content("#drills [data-drill-outcome]") or "").startswith("NOT RUN")
 
 
 async def test_market_data_drills_on_every_transport(

@@ -3,7 +3,7 @@
  * about them, step by step (issue 21; docs/drills.md). No DOM (js/drills_view.js draws).
  *
  * Exports Timeline, DRILLS (name -> { title, group, run(ctx, timeline) -> outcome }),
- * runDrill(name, ctx), marketablePrice, passivePrice.
+ * runDrill(name, ctx, timeline), outcomeLabel, waitFor, marketablePrice, passivePrice, SOURCES.
  *
  * ctx: { orders: OrderClient, feed: MarketFeed, store: MarketStore, symbol, spec (the
  * symbol's grid from /api/symbols), fetchJson(path, options) (the user's token),
@@ -46,9 +46,16 @@ export class Timeline {
   toText(outcome = null) {
     const lines = [`tickwire drill: ${this.title}`];
     for (const row of this.rows) lines.push(`${row.t.toFixed(1).padStart(8)} ms  ${row.source.padEnd(6)}  ${row.text}`);
-    if (outcome) lines.push(`outcome: ${outcome.ok ? "PASS" : "FAIL"}: ${outcome.summary}`);
+    if (outcome) lines.push(`outcome: ${outcomeLabel(outcome)}: ${outcome.summary}`);
     return lines.join("\n");
   }
+}
+
+/** PASS, FAIL, or NOT RUN (the drill could not start: not logged in, the hook is off ...). */
+export function outcomeLabel(outcome) {
+  if (!outcome) return "";
+  if (outcome.ok) return "PASS";
+  return outcome.facts?.refused || outcome.facts?.error ? "NOT RUN" : "FAIL";
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -330,17 +337,54 @@ async function noKey(ctx, timeline) {
   };
 }
 
+/** Arm the server's withheld ack on the order socket; null when armed, else the refusal. */
+async function armWithheldAck(orders, timeline) {
+  const armed = onceDown(orders, (m) => m.req_id === "drill");
+  orders.rawSend({ op: OPS.DRILL, req_id: "drill", fault: "withhold_ack", count: 1 });
+  const reply = await Promise.race([armed, sleep(WAIT_MS).then(() => null)]);
+  if (!reply || reply.type !== MESSAGE_TYPES.DRILL_SET) {
+    return { ok: false, summary: `the server refused the fault hook: ${reply?.message ?? "no answer"}`, facts: { refused: true } };
+  }
+  timeline.log(SOURCES.SERVER, "armed: this connection's next ack will be withheld");
+  return null;
+}
+
+/** A resting order whose ack is withheld: nothing follows it, so only the ack timeout finds it. */
+async function ackWithheldResting(ctx, timeline) {
+  const { orders } = ctx;
+  return tapped(orders, timeline, async () => {
+    const { fields } = await prepareOrder(ctx, timeline, true);
+    const refused = await armWithheldAck(orders, timeline);
+    if (refused) return refused;
+    const retriedBefore = orders.retried;
+    const dup = onceDown(orders, (m) => m.type === MESSAGE_TYPES.ORDER_ACK && m.client_order_id === fields.client_order_id);
+    const sentAt = performance.now();
+    orders.submit(fields);
+    const ack = await Promise.race([dup, sleep(WAIT_MS + orders.ackTimeoutMs).then(() => null)]);
+    const waited = performance.now() - sentAt;
+    if (!ack) throw new Error("no answer after the retry");
+    timeline.log(SOURCES.CLIENT, `no ack for ${waited.toFixed(0)} ms: sent again with the same key, answered duplicate:${ack.duplicate === true}`);
+    const server = await ctx.fetchJson(`/api/orders/${encodeURIComponent(fields.client_order_id)}`);
+    timeline.log(SOURCES.SERVER, `GET /api/orders/${fields.client_order_id}: status=${server.status} qty=${server.qty}`);
+    const open = (await ctx.fetchJson("/api/orders")).filter((o) => o.client_order_id === fields.client_order_id);
+    orders.cancel(fields.client_order_id); // the drill's order does not stay on the book
+    const ok = ack.duplicate === true && orders.retried > retriedBefore && server.status === "open" && open.length === 1 && ack.order_id === server.order_id;
+    return {
+      ok,
+      summary: ok
+        ? `the ack timed out after ${waited.toFixed(0)} ms; the retry with the same key was answered duplicate:true with the original order (one order on the server, then cancelled)`
+        : `expected a duplicate answer to a retry: ${describe(ack)}, server ${server.status}, ${open.length} open`,
+      facts: { duplicate: ack.duplicate === true, waitedMs: waited, retried: orders.retried - retriedBefore },
+    };
+  });
+}
+
 async function ackWithheld(ctx, timeline) {
   const { orders } = ctx;
   return tapped(orders, timeline, async () => {
     const { fields, fillsBefore, positionBefore } = await prepareOrder(ctx, timeline);
-    const armed = onceDown(orders, (m) => m.req_id === "drill");
-    orders.rawSend({ op: OPS.DRILL, req_id: "drill", fault: "withhold_ack", count: 1 });
-    const reply = await Promise.race([armed, sleep(WAIT_MS).then(() => null)]);
-    if (!reply || reply.type !== MESSAGE_TYPES.DRILL_SET) {
-      return { ok: false, summary: `the server refused the fault hook: ${reply?.message ?? "no answer"}`, facts: { refused: true } };
-    }
-    timeline.log(SOURCES.SERVER, "armed: this connection's next ack will be withheld");
+    const refused = await armWithheldAck(orders, timeline);
+    if (refused) return refused;
     const resumed = onceDown(orders, (m) => m.type === MESSAGE_TYPES.EXECUTIONS_RESUMED);
     const retriedBefore = orders.retried;
     orders.submit(fields);
@@ -525,6 +569,7 @@ export const DRILLS = Object.freeze({
   "drop-after-fill": { group: "orders", title: "Drop it right after a fill", run: dropAfterFill },
   "no-key": { group: "orders", title: "Resend without idempotency key (throwaway account)", run: noKey },
   "ack-withheld": { group: "orders", title: "Ack lost after fill (server withholds it)", run: ackWithheld },
+  "ack-withheld-resting": { group: "orders", title: "Ack lost, order resting: the client times out and retries", run: ackWithheldResting },
   "md-drop": { group: "market", title: "Drop the market-data stream", run: mdDrop },
   "md-delay": { group: "market", title: "Delay market data 400 ms for 3 s", run: mdDelay },
   "md-duplicate": { group: "market", title: "Duplicate a frame", run: mdDuplicate },
@@ -539,7 +584,7 @@ export async function runDrill(name, ctx, timeline) {
   timeline.start(drill.title);
   try {
     const outcome = await drill.run(ctx, timeline);
-    timeline.log(SOURCES.CLIENT, `outcome: ${outcome.ok ? "PASS" : "FAIL"}: ${outcome.summary}`);
+    timeline.log(SOURCES.CLIENT, `outcome: ${outcomeLabel(outcome)}: ${outcome.summary}`);
     return outcome;
   } catch (err) {
     const outcome = { ok: false, summary: String(err.message ?? err), facts: { error: true } };

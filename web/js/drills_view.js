@@ -9,7 +9,7 @@
  * onRun(name) starts a drill; status is { orders: "live"|"down"|null, deadman, transport }.
  */
 import { el, setText } from "./dom.js";
-import { DRILLS } from "./drills.js";
+import { DRILLS, outcomeLabel } from "./drills.js";
 
 const GROUPS = { orders: "Order entry", market: "Market data (on the current transport)", liveness: "Liveness" };
 
@@ -98,8 +98,9 @@ export function createDrillsView(sheet, { onRun, onClose = () => {} }) {
     renderTimeline(timeline, outcome = null) {
       last = { timeline, outcome };
       setText(title, timeline.title || "Pick a drill");
+      const verdict = outcomeLabel(outcome);
       outcomeLine.className = `drill-outcome ${outcome ? (outcome.ok ? "pass" : "fail") : ""}`;
-      setText(outcomeLine, outcome ? `${outcome.ok ? "PASS" : "FAIL"} · ${outcome.summary}` : timeline.rows.length ? "running…" : "");
+      setText(outcomeLine, outcome ? `${verdict} · ${outcome.summary}` : timeline.rows.length ? "running…" : "");
       outcomeLine.dataset.ok = outcome ? String(outcome.ok) : "";
       if (renderedStart !== timeline.t0) {
         renderedStart = timeline.t0; // a new drill: its rows from the first
