@@ -41,20 +41,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app = create_app(settings, node)
     except ValueError as exc:  # e.g. --symbols naming a symbol the exchange does not list
         raise ConfigError(str(exc)) from None
-    server = build_server(app, settings)
-    scheme = "https" if settings.tls_cert else "http"
+    scheme = "https" if settings.tls_cert or settings.http2 else "http"
     base = f"{scheme}://{settings.host}:{settings.port}"
+    tls_note = ""
+    if settings.http2:
+        from exchange.gateway.h2server import local_certificate, run_h2
+
+        if settings.tls_cert and settings.tls_key:
+            cert, key = settings.tls_cert, settings.tls_key
+        else:
+            cert, key, fingerprint = local_certificate(settings.data_dir / "tls", settings.host)
+            tls_note = (f"  TLS        : self-signed {cert} (sha256 {fingerprint}); the browser "
+                        "asks you to accept it once\n")  # fmt: skip
     print(
-        f"tickwire serving on {base}\n"
+        f"tickwire serving on {base}{' (HTTP/2 over TLS, hypercorn)' if settings.http2 else ''}\n"
         f"  browser UI : {base}/\n"
         f"  API docs   : {base}/docs\n"
         f"  metrics    : {base}/metrics\n"
         f"  data dir   : {settings.data_dir.resolve()}\n"
+        f"{tls_note}"
         "  Ctrl-C stops (journal flushed, sockets closed with 1001)",
         flush=True,
     )
-    exit_quietly_after_shutdown()
     tune_gc()
+    if settings.http2:
+        run_h2(app, settings, cert, key)
+        return 0
+    server = build_server(app, settings)
+    exit_quietly_after_shutdown()
     server.run()
     return 0
 

@@ -54,6 +54,9 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    #: Serve on hypercorn over TLS with HTTP/2 (``exchange.gateway.h2server``); without
+    #: ``tls_cert``/``tls_key`` a self-signed certificate is made in ``<data_dir>/tls/``.
+    http2: bool = False
     log_level: str = "info"
     #: Demo login: anyone may log in as any account (an unknown one is opened with the demo
     #: balances). Off: only accounts from the config, with their secret.

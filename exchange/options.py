@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 from exchange.config import TRANSPORTS, Settings, from_env
 
@@ -76,6 +77,10 @@ def add_server_options(p: argparse.ArgumentParser, *, simulator: bool = True) ->
     )
     g.add_argument("--tls-cert", type=Path, help="TLS certificate (PEM) to serve HTTPS/WSS")
     g.add_argument("--tls-key", type=Path, help="TLS private key (PEM)")
+    g.add_argument("--http2", action="store_true", default=None,
+                   help="serve HTTP/2 over TLS (hypercorn; ALPN h2, then http/1.1): more than "
+                   "six SSE streams per browser; without --tls-cert/--tls-key a self-signed "
+                   "certificate is made in DATA_DIR/tls/")  # fmt: skip
     g.add_argument(
         "--log-level", choices=["debug", "info", "warning", "error"], help="default info"
     )
@@ -100,7 +105,7 @@ def settings_from_args(args: argparse.Namespace, base: Settings | None = None) -
         "host", "port", "data_dir", "symbols", "seed", "sim_rate", "fsync", "allowed_origins",
         "allowed_hosts",
         "transports", "tls_cert", "tls_key", "log_level", "demo_login",
-        "allow_demo_login_remote", "market_batches", "drills",
+        "allow_demo_login_remote", "market_batches", "drills", "http2",
     ):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:
@@ -181,17 +186,20 @@ def preflight(settings: Settings) -> None:
             raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {why}") from None
 
 
-def answers_health(url: str, timeout: float = 1.0) -> bool:
+def answers_health(url: str, timeout: float = 1.0, verify: Any = None) -> bool:
     """Whether the tickwire server at ``url`` answers ``GET /healthz`` with 200: how a command
     waits for a server it started (it polls this ten times a second).
 
     A plain ``http://`` URL makes no TLS context: httpx loads the CA bundle for every client it
-    builds, about 30 ms of CPU per probe, taken from the server that is starting.
+    builds, about 30 ms of CPU per probe, taken from the server that is starting. ``verify``:
+    what httpx takes (an ``ssl.SSLContext`` for a server with its own certificate).
     """
     import httpx
 
     try:
-        r = httpx.get(f"{url}/healthz", timeout=timeout, verify=not url.startswith("http://"))
+        if verify is None:
+            verify = not url.startswith("http://")
+        r = httpx.get(f"{url}/healthz", timeout=timeout, verify=verify)
     except httpx.HTTPError:
         return False
     return r.status_code == 200

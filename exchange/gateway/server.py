@@ -1,6 +1,6 @@
 """Running the app on uvicorn (uvloop + httptools), with a clean shutdown.
 
-Exports: ``build_server``, ``TickwireServer``.
+Exports: ``build_server``, ``TickwireServer``, ``ExposeTransport``, ``close_connections``.
 
 On SIGINT/SIGTERM the server first closes every WebSocket with 1001 (going away) and ends the
 SSE streams, then uvicorn drains and the app's lifespan syncs the journal and snapshots.
@@ -23,7 +23,7 @@ from exchange.gateway.deps import host_allowed
 from exchange.gateway.edge import ConnectionRegistry, HttpProtocol
 from exchange.gateway.logs import client_log, install_redaction, peer
 
-__all__ = ["ExposeTransport", "TickwireServer", "WsProtocol", "build_server"]
+__all__ = ["ExposeTransport", "TickwireServer", "WsProtocol", "build_server", "close_connections"]
 
 
 class WsProtocol(WebSocketsSansIOProtocol):
@@ -106,10 +106,12 @@ class ExposeTransport:
       warning line, not uvicorn's traceback.
 
     uvicorn's ``send`` is a bound method of its request cycle or protocol; under any other
-    server these keys are absent and the transports fall back to ASGI ``send``.
+    server (``native=False``: hypercorn, ``exchange.gateway.h2server``) these keys are not
+    set and the transports fall back to ASGI ``send``; HEAD is then the app's (Starlette
+    answers it on every GET route).
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, native: bool = True) -> None:
         from exchange.gateway.long_poll import serve_poll
         from exchange.gateway.sse_market import serve_sse
 
@@ -118,6 +120,7 @@ class ExposeTransport:
         self.node = app.state.node
         self.host_names = self.node.settings.host_names()
         self._fast = {"/md/stream": serve_sse, "/md/poll": serve_poll}
+        self.native = native
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -135,15 +138,15 @@ class ExposeTransport:
                 await handler(scope, receive, send, self.node)
                 return
             transport = getattr(getattr(send, "__self__", None), "transport", None)
-            if transport is not None:
+            if transport is not None and self.native:
                 scope["tickwire.transport"] = transport
-            if scope["method"] == "HEAD":
+            if scope["method"] == "HEAD" and self.native:
                 # every GET route answers HEAD: the app runs the GET, and uvicorn, whose own
                 # scope still says HEAD, sends the head with the GET's headers and no body
                 scope = {**scope, "method": "GET"}
         elif kind == "websocket":
             proto = getattr(send, "__self__", None)
-            if proto is not None:
+            if proto is not None and self.native:
                 scope["tickwire.ws_protocol"] = proto
             if scope["path"] == "/ws/md":
                 # no token, no dependencies: skip the app's routing and middleware, whose
@@ -176,24 +179,28 @@ async def _refuse_host(kind: str, send: Any) -> None:
     await send({"type": prefix + "response.body", "body": _HOST_REFUSED})
 
 
+async def close_connections(node: Any) -> None:
+    """The start of a clean shutdown, before the server drains: market-data streams end
+    (``begin_shutdown``), every WebSocket is closed with 1001, and a stream whose reader
+    stalled is dropped (the loop would otherwise wait forever to flush it)."""
+    node.begin_shutdown()
+    for ws in list(node.websockets):
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(1001, "server shutting down"), 1.0)
+    await asyncio.sleep(0.2)  # let streams end cleanly and flush
+    for transport in list(node.stream_transports):
+        if not transport.is_closing() or transport.get_write_buffer_size():
+            transport.abort()
+
+
 class TickwireServer(uvicorn.Server):
     """uvicorn's server, closing WebSockets with 1001 before it drains connections."""
 
     node: Any = None
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        node = self.node
-        if node is not None:
-            node.begin_shutdown()
-            for ws in list(node.websockets):
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(ws.close(1001, "server shutting down"), 1.0)
-            await asyncio.sleep(0.2)  # let streams end cleanly and flush
-            for transport in list(node.stream_transports):
-                # a reader that stalled will never take the rest: drop the connection, or
-                # the loop would wait forever to flush it
-                if not transport.is_closing() or transport.get_write_buffer_size():
-                    transport.abort()
+        if self.node is not None:
+            await close_connections(self.node)
         await super().shutdown(sockets=sockets)
 
 

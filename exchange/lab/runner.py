@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -151,13 +152,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 @contextlib.contextmanager
 def start_server(
-    host: str, port: int, rate: float, prefix: Sequence[str] = (), ready_url: str | None = None
+    host: str,
+    port: int,
+    rate: float,
+    prefix: Sequence[str] = (),
+    ready_url: str | None = None,
+    extra: Sequence[str] = (),
+    verify: Any = None,
+    data: str | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A ``tickwire serve`` child with the synthetic feed at ``rate``; stopped on exit.
     ``prefix`` runs it elsewhere (``ip netns exec NS``); then it is not polled for health
     from here (the probe waits for it from its own namespace); otherwise ``ready_url`` (None:
-    ``host:port``) is polled until it answers."""
-    data = tempfile.mkdtemp(prefix="tickwire-lab-")
+    ``host:port``) is polled until it answers (``verify``: its TLS trust, as httpx takes it).
+    ``extra``: more ``serve`` options (``--http2``, ``--tls-cert``...); ``data``: the data
+    directory (None: a fresh one, removed after)."""
+    data = data or tempfile.mkdtemp(prefix="tickwire-lab-")
     env = dict(os.environ, TICKWIRE_MD_SYNTHETIC_RATE=str(rate), PYTHONPATH=str(REPO))
     # every lab client comes from one address: the server's per-address WebRTC limits
     # (made for the public) would refuse the lab's own clients
@@ -169,13 +179,13 @@ def start_server(
     env.update(TICKWIRE_ALLOW_DEMO_LOGIN_REMOTE="1")
     cmd = [*prefix, sys.executable, "-m", "exchange.cli", "serve", "--host", host,
            "--port", str(port), "--data-dir", data, "--sim-rate", "0", "--fsync", "off",
-           "--log-level", "warning"]  # fmt: skip
+           "--log-level", "warning", *extra]  # fmt: skip
     log = open(Path(data) / "server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=log)
     url = ready_url or f"http://{host}:{port}"
     try:
         deadline = time.monotonic() + 90  # a loaded machine imports slowly
-        while not prefix and not answers_health(url):
+        while not prefix and not answers_health(url, verify=verify):
             if proc.poll() is not None or time.monotonic() > deadline:
                 tail = (Path(data) / "server.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"the lab server did not start:\n{tail}")

@@ -25,10 +25,14 @@ async def run(opened: OpenedPage, name: str, shot: str = "") -> dict[str, Any]:
     outcome: dict[str, Any] = await opened.js("() => window.tickwire.drills.outcome")
     shown = await opened.page.text_content("#drills [data-drill-outcome]")
     not_run = outcome["facts"].get("refused") or outcome["facts"].get("error")
-    assert shown and shown.startswith("PASS" if outcome["ok"] else "NOT RUN" if not_run else "FAIL"), shown
+    assert shown and shown.startswith(
+        "PASS" if outcome["ok"] else "NOT RUN" if not_run else "FAIL"
+    ), shown
     # the sheet as the user sees it after the drill (docs/img/drills/ holds copies of these)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await opened.page.locator("#drills").screenshot(path=str(SCREENSHOTS / f"drill-{shot or name}.png"))
+    await opened.page.locator("#drills").screenshot(
+        path=str(SCREENSHOTS / f"drill-{shot or name}.png")
+    )
     return outcome
 
 
@@ -100,7 +104,9 @@ async def test_ack_withheld_is_refused_without_drills(
     await open_drills(opened)
     outcome = await run(opened, "ack-withheld", shot="ack-withheld-refused")
     assert not outcome["ok"] and outcome["facts"]["refused"] and "--drills" in outcome["summary"]
-    assert (await opened.page.text_content("#drills [data-drill-outcome]") or "").startswith("NOT RUN")
+    assert (await opened.page.text_content("#drills [data-drill-outcome]") or "").startswith(
+        "NOT RUN"
+    )
 
 
 async def test_market_data_drills_on_every_transport(
