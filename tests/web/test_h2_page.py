@@ -39,6 +39,15 @@ async def test_the_page_over_http2(browser: Browser, tmp_path: Path) -> None:
             "() => [...window.tickwire.orders.tracker.orders.values()].some((o) => o.status === 'open')",
             timeout=20_000,
         )
+        # the race's SSE lane rides this page's HTTP/2 connection, and the page says so
+        await page.click("#race-toggle")
+        await page.wait_for_function(
+            "() => document.querySelector('#race-table tr[data-transport=sse] td')?.textContent === 'SSE (h2)'",
+            timeout=20_000,
+        )
+        note = await page.text_content("#race [data-race-lanes] li[data-transport=sse]")
+        assert note and note.startswith("SSE over HTTP/2")
+        await page.click("#race-toggle")
         # the page's WebSocket market data over the same server
         await page.goto(f"{srv.url}/?transport=ws")
         await page.wait_for_function("() => window.tickwire?.feed.current === 'ws'", timeout=20_000)

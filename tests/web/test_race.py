@@ -96,6 +96,13 @@ async def test_race_runs_every_transport_and_stop_closes_its_streams(
         "() => [...document.querySelectorAll('#race-table tr')].map((r) => r.dataset.transport)"
     )
     assert rows == list(LANES)
+    # one sentence per lane says what it is; this page is HTTP/1.1, so SSE has its own connection
+    notes = await opened.js(
+        "() => Object.fromEntries([...document.querySelectorAll('#race [data-race-lanes] li')]"
+        ".map((li) => [li.dataset.transport, li.textContent]))"
+    )
+    assert sorted(notes) == sorted(LANES) and all(notes.values())
+    assert notes["sse"].startswith("SSE over HTTP/1.1")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.locator("#connection").scroll_into_view_if_needed()
     await page.locator("#connection").screenshot(
