@@ -18,7 +18,18 @@ Contract:
   every connect the client sends ``executions.resume`` from its last ``exec_seq`` (0 on the
   first, so the account's past orders and fills replay; those ``OrderUpdate``s carry
   ``replayed=True``), and once ``executions.resumed`` arrives (after the first one, also
-  ``GET /api/orders``) re-sends every still unanswered request unchanged.
+  ``GET /api/orders``) re-sends every still unanswered request unchanged. On a live socket a
+  request unanswered for ``ack_timeout_s`` is sent again unchanged (its key makes that safe;
+  ``orders.cancel_all`` excepted), counted in ``retried``.
+* Market data is de-duplicated by id: an event whose (id, event, symbol) was delivered in
+  the last 1024 is discarded (counted in ``md_duplicates``); a resync forgets them.
+* Liveness: a ``ping`` goes out whenever the order socket has been quiet for
+  ``ping_interval`` (a third of the dead-man timeout when one is armed, so the switch never
+  fires on a live connection). :meth:`Connection.arm_deadman` arms the server's dead-man's
+  switch and re-arms it after every reconnect (a new connection starts without one).
+* Fault drills (``client_tui.faults``, ``client_tui.drills``): ``faults`` cut, hold down,
+  delay and duplicate; ``wire_taps`` see every order-socket frame (``"up"``/``"down"``) and
+  ``md_taps`` every market event delivered (or discarded as a duplicate).
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +48,7 @@ from httpx_sse import aconnect_sse
 from textual.message import Message
 from websockets.asyncio.client import ClientConnection, connect
 
+from client_tui.faults import Faults
 from client_tui.messages import (
     AccountUpdate,
     ConnectionState,
@@ -55,6 +68,12 @@ MD_TRANSPORTS = ("sse", "ws", "poll")
 _NET_ERRORS = (httpx.HTTPError, OSError, websockets.WebSocketException, asyncio.TimeoutError)
 #: Hook for tests and fault injection: sees every market event before it is applied.
 MarketFilter = Callable[[str, dict[str, Any]], dict[str, Any]]
+#: Sees every order-socket frame: direction ("up" sent, "down" received) and the message.
+WireTap = Callable[[str, dict[str, Any]], None]
+#: Sees every market event delivered: id, event, payload and whether it was a discarded copy.
+MarketTap = Callable[[str | None, str, dict[str, Any], bool], None]
+#: How many recent market-data ids are remembered to discard a duplicate.
+SEEN_IDS = 1024
 
 
 class _Resync(Exception):
@@ -132,6 +151,23 @@ class Connection:
         self._pings: dict[str, float] = {}
         self._account_task: asyncio.Task[None] | None = None
         self._trades_task: asyncio.Task[None] | None = None
+        self.faults = Faults()
+        self.wire_taps: list[WireTap] = []
+        self.md_taps: list[MarketTap] = []
+        self.md_duplicates = 0
+        self._seen_md: deque[tuple[str, str, str]] = deque()
+        self._seen_md_set: set[tuple[str, str, str]] = set()
+        self._poll_cut = False
+        self._poll_get: asyncio.Future[httpx.Response] | None = None
+        #: seconds without an answer on a live socket before a request is sent again
+        self.ack_timeout_s = 3.0
+        self.retried = 0
+        self._sent_at: dict[int, float] = {}  # req_id -> monotonic time it last went out
+        #: the dead-man timeout armed by ``arm_deadman`` (0: off)
+        self.deadman_ms = 0
+        #: monotonic time of the last frame sent on the order socket (the server's dead-man
+        #: timer restarts on every frame it receives)
+        self.last_sent_mono: float | None = None
 
     # ------------------------------------------------------------------ REST
     async def login(self) -> str:
@@ -216,7 +252,14 @@ class Connection:
         backoff = Backoff(*self._backoff)
         runner = {"sse": self._sse_once, "ws": self._ws_md_once, "poll": self._poll_once}
         while not self._closing:
+            held = self.faults.md_held()
+            if held:
+                self._state("md", "down", "cut by a drill")
+                await asyncio.sleep(held)
             self._state("md", "connecting" if self.last_event_id is None else "reconnecting")
+            if self.last_event_id is None:  # fresh snapshots reuse old ids: forget them
+                self._seen_md.clear()
+                self._seen_md_set.clear()
             try:
                 await runner[self.md_transport](backoff)
                 detail = "stream ended"
@@ -241,7 +284,27 @@ class Connection:
             await asyncio.sleep(backoff.next())
         self._state("md", "closed")
 
+    async def _deliver(self, event: str, data: dict[str, Any], event_id: str | None) -> None:
+        """One event read from the feed, through the drill faults (delay, duplicate)."""
+        hold = self.faults.md_hold_s(data)
+        if hold:
+            await asyncio.sleep(hold)
+        self._apply(event, data, event_id)
+        if event_id and self.faults.take_duplicate():
+            self._apply(event, data, event_id)  # the same frame again: discarded by its id
+
     def _apply(self, event: str, data: dict[str, Any], event_id: str | None) -> None:
+        if event_id:
+            key = (event_id, event, str(data.get("symbol", "")))
+            if key in self._seen_md_set:
+                self.md_duplicates += 1
+                for tap in self.md_taps:
+                    tap(event_id, event, data, True)
+                return
+            self._seen_md.append(key)
+            self._seen_md_set.add(key)
+            if len(self._seen_md) > SEEN_IDS:
+                self._seen_md_set.discard(self._seen_md.popleft())
         if self.md_filter is not None:
             data = self.md_filter(event, data)
         clears = self.market.history_clears
@@ -270,6 +333,8 @@ class Connection:
                 raise _Resync(problem)
         if event_id:
             self.last_event_id = event_id
+        for tap in self.md_taps:
+            tap(event_id, event, data, False)
         self.post(MarketEvent(event, data))
 
     async def _sse_once(self, backoff: Backoff) -> None:
@@ -285,7 +350,7 @@ class Connection:
             try:
                 async for sse in source.aiter_sse():
                     if sse.event and sse.data:
-                        self._apply(sse.event, orjson.loads(sse.data), sse.id or None)
+                        await self._deliver(sse.event, orjson.loads(sse.data), sse.id or None)
             finally:
                 self._md_response = None
 
@@ -307,7 +372,7 @@ class Connection:
                     msg = orjson.loads(raw)
                     kind = msg.get("type", "")
                     if kind.startswith("md."):
-                        self._apply(kind[3:], msg["data"], msg.get("id"))
+                        await self._deliver(kind[3:], msg["data"], msg.get("id"))
             finally:
                 self._md_ws = None
 
@@ -317,12 +382,23 @@ class Connection:
             params = {"timeout": "10"}
             if self.last_event_id:
                 params["cursor"] = self.last_event_id
-            resp = await self.http.get("/md/poll", params=params, timeout=20.0)
+            self._poll_get = asyncio.ensure_future(
+                self.http.get("/md/poll", params=params, timeout=20.0)
+            )
+            try:
+                resp = await self._poll_get
+            except asyncio.CancelledError:
+                if not self._poll_cut:
+                    raise
+                self._poll_cut = False
+                raise ConnectionResetError("long poll cut") from None
+            finally:
+                self._poll_get = None
             resp.raise_for_status()
             backoff.reset()
             body = resp.json()
             for item in body.get("events", []):
-                self._apply(item["event"], item["data"], item.get("id"))
+                await self._deliver(item["event"], item["data"], item.get("id"))
             if body.get("cursor"):
                 self.last_event_id = body["cursor"]
 
@@ -332,12 +408,27 @@ class Connection:
             await self._md_response.aclose()
         if self._md_ws is not None:
             await self._md_ws.close()
+        if self._poll_get is not None and not self._poll_get.done():
+            self._poll_cut = True
+            self._poll_get.cancel()
+
+    async def cut_market(self, hold_s: float = 0.0) -> None:
+        """Cut the market-data connection as a network drop would and keep it down
+        ``hold_s`` seconds; it then resumes from the last id applied."""
+        self.faults.md_down_until = time.monotonic() + hold_s
+        if self._md_ws is not None:
+            self._md_ws.transport.abort()
+        await self.drop_market()
 
     # ------------------------------------------------------------------ orders
     async def run_orders(self) -> None:
         """Keep the order WebSocket connected forever (see module docstring)."""
         backoff = Backoff(*self._backoff)
         while not self._closing:
+            held = self.faults.orders_held()
+            if held:
+                self._state("orders", "down", "cut by a drill")
+                await asyncio.sleep(held)
             self._state("orders", "connecting" if not self._synced else "reconnecting")
             try:
                 if self.token is None:
@@ -365,6 +456,8 @@ class Connection:
             session = orjson.loads(await ws.recv())
             if session.get("type") != "session":
                 raise websockets.InvalidMessage(f"expected session, got {session.get('type')}")
+            for tap in self.wire_taps:
+                tap("down", session)
             self._ws = ws
             self._generation += 1
             self._session_exec_seq = int(session.get("latest_exec_seq", 0))
@@ -374,6 +467,10 @@ class Connection:
             # The tracker drops what it has seen (exec_seq), so nothing counts twice.
             self._history = not self._synced
             self._resuming = True
+            if self.deadman_ms > 0:  # a new connection has no switch: arm it first
+                await self._send_raw(
+                    {"op": "deadman", "req_id": "deadman", "timeout_ms": self.deadman_ms}
+                )
             await self._send_raw(
                 {
                     "op": "executions.resume",
@@ -383,10 +480,23 @@ class Connection:
             )
             self._state("orders", "live", self.account)
             backoff.reset()
-            pinger = asyncio.create_task(self._ping_loop(ws))
+            pinger = asyncio.create_task(self._keepalive(ws))
             try:
                 async for raw in ws:
-                    await self._on_order_message(orjson.loads(raw))
+                    msg = orjson.loads(raw)
+                    rule = self.faults.cut_orders_on
+                    cut = rule(msg) if rule is not None else None
+                    if cut == "lose":
+                        self.faults.cut_orders_on = None
+                        ws.transport.abort()
+                        raise ConnectionResetError("cut by a drill: the answer was lost")
+                    for tap in self.wire_taps:
+                        tap("down", msg)
+                    await self._on_order_message(msg)
+                    if cut == "after":
+                        self.faults.cut_orders_on = None
+                        ws.transport.abort()
+                        raise ConnectionResetError("cut by a drill")
             finally:
                 pinger.cancel()
 
@@ -449,10 +559,25 @@ class Connection:
             if self._sent_on.get(req["req_id"]) != self._generation:
                 await self._send_raw(req)
                 self._sent_on[req["req_id"]] = self._generation
+                self._sent_at[req["req_id"]] = time.monotonic()
 
     async def _send_raw(self, msg: dict[str, Any]) -> None:
         if self._ws is not None:
             await self._ws.send(orjson.dumps(msg).decode())
+            self.last_sent_mono = time.monotonic()
+            for tap in self.wire_taps:
+                tap("up", msg)
+
+    async def send_extra(self, msg: dict[str, Any]) -> bool:
+        """Send a message the ``OrderTracker`` does not track (a drill's op, a deliberate
+        resend) when the socket is live; True when it went out."""
+        if self._ws is None or self._resuming:
+            return False
+        try:
+            await self._send_raw(msg)
+        except _NET_ERRORS:
+            return False
+        return True
 
     async def send(self, request: dict[str, Any]) -> bool:
         """Send a request built by the ``OrderTracker``; True when it went out now.
@@ -467,22 +592,92 @@ class Connection:
         except _NET_ERRORS:
             return False
         self._sent_on[request["req_id"]] = self._generation
+        self._sent_at[request["req_id"]] = time.monotonic()
         return True
 
-    async def _ping_loop(self, ws: ClientConnection) -> None:
+    def heartbeat_s(self) -> float:
+        """The longest the order socket stays quiet before a ping goes out."""
+        if self.deadman_ms > 0:
+            return min(self.ping_interval, self.deadman_ms / 3000)
+        return self.ping_interval
+
+    async def _keepalive(self, ws: ClientConnection) -> None:
+        """Pings (round trip, heartbeat) and the ack timeout, for one connection."""
         n = 0
         while True:
-            n += 1
-            key = f"ping-{n}"
-            self._pings = {key: time.perf_counter()}  # an unanswered older ping is moot
+            now = time.monotonic()
+            quiet = now - (self.last_sent_mono or 0.0)
+            if n == 0 or quiet >= self.heartbeat_s():
+                n += 1
+                key = f"ping-{n}"
+                self._pings = {key: time.perf_counter()}  # an unanswered older ping is moot
+                with contextlib.suppress(*_NET_ERRORS):
+                    await self._send_raw({"op": "ping", "req_id": key})
             with contextlib.suppress(*_NET_ERRORS):
-                await ws.send(orjson.dumps({"op": "ping", "req_id": key}).decode())
-            await asyncio.sleep(self.ping_interval)
+                await self._retry_unanswered(now)
+            wait = self.heartbeat_s() - (time.monotonic() - (self.last_sent_mono or 0.0))
+            await asyncio.sleep(max(0.01, min(wait, 0.25, self.ack_timeout_s / 4)))
+
+    async def _retry_unanswered(self, now: float) -> None:
+        # On a live socket an answer can still be lost (the server withheld it, a proxy
+        # dropped it): after ack_timeout_s the request goes again, unchanged, with its key.
+        if self._ws is None or self._resuming:
+            return
+        for answered in [k for k in self._sent_at if k not in self.tracker.unanswered]:
+            del self._sent_at[answered]
+        for req in self.tracker.unanswered_requests():
+            req_id = req["req_id"]
+            sent = self._sent_at.get(req_id)
+            if req.get("op") == "orders.cancel_all" or sent is None:
+                continue
+            if self._sent_on.get(req_id) == self._generation and now - sent >= self.ack_timeout_s:
+                self.retried += 1
+                self._sent_at[req_id] = now
+                await self._send_raw(req)
+
+    async def arm_deadman(self, timeout_ms: int) -> bool:
+        """Arm the server's dead-man's switch (0 disarms); kept and re-armed on every
+        reconnect. True when the ``deadman`` op went out now (else on the next connect)."""
+        self.deadman_ms = max(0, int(timeout_ms))
+        return await self.send_extra(
+            {"op": "deadman", "req_id": "deadman", "timeout_ms": self.deadman_ms}
+        )
+
+    def deadman_left_s(self, now: float | None = None) -> float | None:
+        """Seconds before the server's switch fires if nothing more is sent (None: off)."""
+        if self.deadman_ms <= 0:
+            return None
+        now = time.monotonic() if now is None else now
+        since = 0.0 if self.last_sent_mono is None else now - self.last_sent_mono
+        return self.deadman_ms / 1000 - since
 
     async def drop_orders(self) -> None:
         """Cut the order socket now (it reconnects and resumes)."""
         if self._ws is not None:
             await self._ws.close()
+
+    def cut_orders(self, hold_s: float = 0.0) -> bool:
+        """Cut the order socket as a network drop would (no close frame) and keep it down
+        ``hold_s`` seconds; True when there was a socket to cut."""
+        self.faults.orders_down_until = time.monotonic() + hold_s
+        if self._ws is None:
+            return False
+        self._ws.transport.abort()
+        self._ws = None  # nothing more goes out on it (the reader then sees it closed)
+        return True
+
+    @property
+    def orders_live(self) -> bool:
+        """The order socket is up and not resuming (a request sent now goes out now)."""
+        return self._ws is not None and not self._resuming and self.order_state == "live"
+
+    async def rest_get(self, path: str, token: str | None = None, **params: Any) -> Any:
+        """``GET path`` with the account's token (or ``token``): the JSON, or raises
+        ``httpx.HTTPStatusError``."""
+        headers = {"Authorization": f"Bearer {token}"} if token else self._auth()
+        resp = await self.http.get(path, params=params, headers=headers)
+        resp.raise_for_status()
+        return resp.json()
 
     # ------------------------------------------------------------------ shutdown
     async def close(self) -> None:

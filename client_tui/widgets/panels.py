@@ -14,7 +14,10 @@ from client_tui.model.market import MarketState, SymbolMarket
 from client_tui.model.orders import Portfolio
 from client_tui.widgets.lines import LineBuilder, LinesWidget
 
-__all__ = ["FeedHealth", "PositionsPanel", "StaleBanner", "StatusBar", "TimeAndSales"]
+__all__ = [
+    "FeedHealth", "PositionsPanel", "StaleBanner", "StatusBar", "TimeAndSales", "deadman_style",
+    "deadman_text",
+]  # fmt: skip
 
 
 class TimeAndSales(LinesWidget):
@@ -149,6 +152,8 @@ class FeedHealth:
     exec_seq: int
     in_flight: int
     account: str = ""
+    #: seconds before the server's dead-man's switch fires (None: not armed)
+    deadman_left: float | None = None
 
 
 _STATE_STYLE = {
@@ -198,7 +203,23 @@ class StatusBar(Static):
         t.append(f"{gap}{'seq' if short else 'exec_seq'} {h.exec_seq}", style="#abb2bf")
         if h.in_flight:
             t.append(f"{gap}in flight {h.in_flight}", style="bold #ffb000")
+        if h.deadman_left is not None:
+            t.append(f"{gap}{deadman_text(h.deadman_left, short=short)}",
+                     style=deadman_style(h.deadman_left))  # fmt: skip
         return t
+
+
+def deadman_text(left_s: float, *, short: bool = False) -> str:
+    """The dead-man countdown: seconds left, or that the server is cancelling."""
+    name = "dm" if short else "dead-man"
+    if left_s <= 0:
+        return f"{name} EXPIRED: orders cancelled" if not short else f"{name} EXPIRED"
+    return f"{name} {left_s:.1f}s"
+
+
+def deadman_style(left_s: float) -> str:
+    """Red when expired, amber in its last second, else quiet."""
+    return "bold #ff5c57" if left_s <= 0 else ("bold #ffb000" if left_s < 1 else "#abb2bf")
 
 
 class StaleBanner(Static):
