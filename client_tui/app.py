@@ -14,6 +14,8 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 from textual import events
 from textual.app import ComposeResult, SystemCommand
@@ -39,7 +41,7 @@ from client_tui.model.ladder import LadderState, choose_step
 from client_tui.model.market import MarketState
 from client_tui.model.orders import OrderTracker, Portfolio
 from client_tui.replay import ReplayActions
-from client_tui.screens import HelpScreen
+from client_tui.screens import DrillsScreen, HelpScreen
 from client_tui.screens.help import binding_rows
 from client_tui.trading import ShuttingDown
 from client_tui.widgets import (
@@ -93,6 +95,7 @@ class TickwireApp(ReplayActions):
         Binding("p", "post_only", "Post-only", show=False),
         Binding("z", "recenter", "Recenter"),
         Binding("f", "freeze", "Freeze"),
+        Binding("F", "drills", "Fault drills", show=False, key_display="F"),
         Binding("i", "interval", "1s/1m", show=False),
         Binding("1", "focus_panel('watchlist')", "Watchlist", show=False),
         Binding("2", "focus_panel('ladder')", "Ladder", show=False),
@@ -144,6 +147,10 @@ class TickwireApp(ReplayActions):
         self.frames = 0
         #: Wall time of each frame's redraw (ms), for the benchmark and the curious.
         self.draw_ms: deque[float] = deque(maxlen=100_000)
+        #: Fault drills (``F``): timings passed to ``DrillContext`` (tests shorten them) and
+        #: where a saved timeline goes (None: the working directory).
+        self.drill_options: dict[str, Any] = {}
+        self.drill_dir: Path | None = None
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -386,6 +393,7 @@ class TickwireApp(ReplayActions):
             exec_seq=self.tracker.last_exec_seq,
             in_flight=self.tracker.in_flight(),
             account=self.conn.account,
+            deadman_left=self.conn.deadman_left_s(),
         )
 
     # ------------------------------------------------------------------ actions
@@ -429,6 +437,20 @@ class TickwireApp(ReplayActions):
         """Focus a panel by id."""
         self._q(f"#{widget_id}").focus()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """On the drill screen the trading keys are off (and out of its footer): a key
+        there is meant for the drills, not for the ticket under it."""
+        on_drills = isinstance(self.screen, DrillsScreen)
+        return not on_drills or action in ("help", "quit", "drills")
+
+    def action_drills(self) -> None:
+        """Open the fault-drill switchboard (one screen kept for the session, so its last
+        timeline is still there when it is opened again)."""
+        if not self.is_screen_installed("drills"):
+            self.install_screen(DrillsScreen(), name="drills")
+        if self.screen is not self.get_screen("drills"):
+            self.push_screen("drills")
+
     def action_help(self) -> None:
         """Show every binding."""
         groups: list[tuple[str, Iterable[Binding]]] = [
@@ -439,6 +461,7 @@ class TickwireApp(ReplayActions):
         ]
         groups.extend(self.replay_help_groups())
         rows = binding_rows(groups)
+        rows.append(("drills", "⏎ y w a esc", "Run drill, copy, save timeline, dead-man, back"))
         rows.append(("app", "ctrl+p", "Command palette"))
         rows.append(("app", "tab", "Next panel"))
         # title, table heading, foot and borders take 8 rows; a short screen gets two columns
@@ -463,6 +486,7 @@ class TickwireApp(ReplayActions):
         yield SystemCommand("Recenter ladder", "Centre on the mid", self.action_recenter)
         yield SystemCommand("Toggle chart interval", "1 s / 1 m candles", self.action_interval)
         yield SystemCommand("Reconnect market data", "Drop the feed; it resumes", self._drop_md)
+        yield SystemCommand("Fault drills", "Break your own connections, watch", self.action_drills)
         for name in self.market.symbols:
             yield SystemCommand(
                 f"Symbol {name}", f"Make {name} active", lambda n=name: self._set_symbol(n)
