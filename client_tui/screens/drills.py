@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -69,7 +70,9 @@ class DrillsScreen(Screen[None]):
                     options.append(Option(Text(_GROUPS[group], style="bold #8a8f98"),
                                           disabled=True))  # fmt: skip
                 options.append(Option(Text(d.title), id=d.name))
-            yield OptionList(*options, id="drill-list")
+            with Vertical(id="drill-left"):
+                yield OptionList(*options, id="drill-list")
+                yield Static(id="drill-about")
             with Vertical(id="drill-right"):
                 yield Static("pick a drill and press enter", id="drill-head")
                 with VerticalScroll(id="drill-scroll"):
@@ -118,11 +121,13 @@ class DrillsScreen(Screen[None]):
         if self.running is not None:
             head.append(f"  running… {tl.elapsed_ms() / 1000:.1f} s", style="#ffb000")
         self.query_one("#drill-head", Static).update(head)
-        body = Text(no_wrap=False)
+        body = Table(box=None, show_header=False, padding=(0, 1, 0, 0), expand=True)
+        body.add_column("t", justify="right", no_wrap=True, style="#8a8f98")
+        body.add_column("source", no_wrap=True)
+        body.add_column("text", overflow="fold", ratio=1)
         for row in tl.rows:
-            body.append(f"{row.t_ms:8.1f} ms ", style="#8a8f98")
-            body.append(f"{row.source:<6} ", style=_SOURCE_STYLE.get(row.source, ""))
-            body.append(f"{row.text}\n")
+            body.add_row(f"{row.t_ms:.1f} ms", Text(row.source, style=_SOURCE_STYLE.get(row.source, "")),
+                         Text(row.text))  # fmt: skip
         self.query_one("#drill-timeline", Static).update(body)
         self.query_one("#drill-scroll", VerticalScroll).scroll_end(animate=False)
         self.query_one("#drill-outcome", Static).update(self._outcome_text(tl.outcome))
@@ -138,6 +143,16 @@ class DrillsScreen(Screen[None]):
         return t
 
     # ------------------------------------------------------------------ actions
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        """What the highlighted drill does, under the list."""
+        drill = DRILLS_BY_NAME.get(event.option.id or "")
+        about = Text()
+        if drill is not None:
+            about.append(drill.title, style="bold")
+            about.append(f"\n{drill.about}", style="#abb2bf")
+            about.append("\n\nenter runs it on your own connections", style="#8a8f98")
+        self.query_one("#drill-about", Static).update(about)
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         """Enter on a drill runs it."""
         if event.option.id:
