@@ -37,6 +37,9 @@ class Faults:
     cut_orders_on: CutRule | None = None
     md_delay_s: float = 0.0
     md_delay_until: float = 0.0
+    #: the feed's usual lag (s) when the delay started: an event is held until its ``ts``
+    #: plus this plus ``md_delay_s``, so the delay adds to the lag there already was
+    md_delay_base_s: float = 0.0
     md_duplicate: int = 0
 
     def orders_held(self, now: float | None = None) -> float:
@@ -49,14 +52,15 @@ class Faults:
 
     def md_hold_s(self, data: dict[str, Any], now: float | None = None) -> float:
         """How long to hold this event before the client reads it: until ``md_delay_s``
-        after its ``ts`` (never more than ``md_delay_s``), while the delay lasts."""
+        (plus ``md_delay_base_s``) after its ``ts``, never more than ``md_delay_s``, while
+        the delay lasts."""
         mono = time.monotonic() if now is None else now
         if self.md_delay_s <= 0 or mono >= self.md_delay_until:
             return 0.0
         ts = data.get("ts")
         if not isinstance(ts, int) or ts <= 0:
             return 0.0  # read in order after the held one before it: delayed as much
-        due = ts / 1e9 + self.md_delay_s - time.time()
+        due = ts / 1e9 + self.md_delay_base_s + self.md_delay_s - time.time()
         return min(self.md_delay_s, max(0.0, due))
 
     def take_duplicate(self) -> bool:

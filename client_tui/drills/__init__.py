@@ -79,5 +79,6 @@ async def run_drill(drill: Drill, ctx: DrillContext) -> Outcome:
         faults.cut_orders_on = None
         faults.md_duplicate = 0
         faults.md_delay_s = 0.0
+        faults.md_delay_base_s = 0.0
     ctx.timeline.finish(outcome)
     return outcome

@@ -134,6 +134,7 @@ async def md_delay(ctx: DrillContext) -> Outcome:
         t0 = time.monotonic()
         await asyncio.sleep(1.0)
         start = time.monotonic()
+        conn.faults.md_delay_base_s = max(0.0, (median(t0, start) or 0.0) / 1000)
         conn.faults.md_delay_s = delay
         conn.faults.md_delay_until = start + span
         ctx.log(CLIENT, f"delay every {conn.md_transport} event {delay * 1000:.0f} ms for "

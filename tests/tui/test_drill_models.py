@@ -87,6 +87,8 @@ def test_holds_and_delays_end_by_the_clock() -> None:
     assert f.md_hold_s({"ts": fresh_ts + 10**10}, now) == 0.4  # never more than the delay
     assert f.md_hold_s({}, now) == 0  # no ts: it waits behind the held one before it
     assert f.md_hold_s({"ts": fresh_ts}, now + 3) == 0  # the delay is over
+    f.md_delay_base_s = 1.0  # a feed already 1 s behind: the delay adds to that
+    assert 0.3 < f.md_hold_s({"ts": fresh_ts - 10**9}, now) <= 0.4
     f.md_duplicate = 1
     assert f.take_duplicate() and not f.take_duplicate()
 
