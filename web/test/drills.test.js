@@ -3,6 +3,7 @@
 // fault keeping order, a corrupted delta failing the checksum; and the drills' own helpers.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { FakeSocket } from "./fake_socket.js";
 import { L2Book } from "../js/book.js";
 import { Timeline, marketablePrice, passivePrice } from "../js/drills.js";
 import { deadmanText } from "../js/drills_view.js";
@@ -12,29 +13,6 @@ import { MarketFeed, corruptDelta } from "../js/transports.js";
 const FIELDS = { client_order_id: "k1", symbol: "TW", side: "buy", order_type: "limit", qty: "2.000", price: "100.00", tif: "gtc", post_only: false };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-class FakeSocket {
-  static all = [];
-  constructor(url) {
-    this.url = url;
-    this.sent = [];
-    this.readyState = 1;
-    FakeSocket.all.push(this);
-  }
-  send(text) {
-    this.sent.push(JSON.parse(text));
-  }
-  close() {
-    this.readyState = 3;
-    this.onclose?.({ code: 1000 });
-  }
-  serve(msg) {
-    this.onmessage({ data: JSON.stringify(msg) });
-  }
-  live(latest = 0) {
-    this.serve({ type: "session", account: "a", server_time: 1, latest_exec_seq: latest, protocol: "tickwire/1" });
-    this.serve({ type: "executions.resumed", req_id: `resume-${latest}`, latest_exec_seq: latest });
-  }
-}
 
 function connected(options = {}) {
   FakeSocket.all = [];

@@ -1,6 +1,7 @@
 // Order entry: exactly-once tracking, resume from the last exec_seq, re-send with the same key.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { FakeSocket } from "./fake_socket.js";
 import { OrderClient, OrderTracker, newClientOrderId } from "../js/orders.js";
 
 const FIELDS = { client_order_id: "k1", symbol: "TW", side: "buy", order_type: "limit", qty: "2.000", price: "100.00", tif: "gtc", post_only: false };
@@ -83,26 +84,6 @@ test("cancel and cancel-all are answered", () => {
   assert.throws(() => t.handle({ type: "surprise" }), /unexpected message type/);
 });
 
-/** A WebSocket double at the transport layer: records frames, lets the test play the server. */
-class FakeSocket {
-  static all = [];
-  constructor(url) {
-    this.url = url;
-    this.sent = [];
-    this.readyState = 1;
-    FakeSocket.all.push(this);
-  }
-  send(text) {
-    this.sent.push(JSON.parse(text));
-  }
-  close() {
-    this.readyState = 3;
-    this.onclose?.({ code: 1000 });
-  }
-  serve(msg) {
-    this.onmessage({ data: JSON.stringify(msg) });
-  }
-}
 
 test("after a drop the client resumes from the last exec_seq and re-sends with the same key", async () => {
   FakeSocket.all = [];
