@@ -48,16 +48,22 @@ def position(url: str, token: str, symbol: str) -> Decimal:
     )
 
 
+async def trader_page(srv: Any, open_page: Any, side: str = "bestAsk") -> tuple[OpenedPage, str]:
+    """The page on ``srv`` logged in as "trader", once the shown symbol's book has a best
+    ask (or ``side``); returns it and the trader's REST token."""
+    opened = await open_page(f"{srv.url}/")
+    await login(opened, "trader")
+    await opened.until(
+        f"() => window.tickwire.store.books.get(window.tickwire.ui.symbol)?.{side}()"
+    )
+    return opened, rest_token(srv.url, "trader")
+
+
 async def test_order_drills_trade_once_and_the_keyless_resend_twice(
     live_server_factory: Any, open_page: Any
 ) -> None:
     srv = live_server_factory(drills=True, sim_rate=20.0)
-    opened = await open_page(f"{srv.url}/")
-    await login(opened, "trader")
-    token = rest_token(srv.url, "trader")
-    await opened.until(
-        "() => window.tickwire.store.books.get(window.tickwire.ui.symbol)?.bestAsk()"
-    )
+    opened, token = await trader_page(srv, open_page)
     symbol = await opened.js("() => window.tickwire.ui.symbol")
     await open_drills(opened)
     for name in ("drop-before-send", "drop-after-send", "drop-after-fill", "ack-withheld"):
@@ -96,11 +102,7 @@ async def test_ack_withheld_is_refused_without_drills(
     live_server_factory: Any, open_page: Any
 ) -> None:
     srv = live_server_factory(sim_rate=20.0)
-    opened = await open_page(f"{srv.url}/")
-    await login(opened, "trader")
-    await opened.until(
-        "() => window.tickwire.store.books.get(window.tickwire.ui.symbol)?.bestAsk()"
-    )
+    opened, _token = await trader_page(srv, open_page)
     await open_drills(opened)
     outcome = await run(opened, "ack-withheld", shot="ack-withheld-refused")
     assert not outcome["ok"] and outcome["facts"]["refused"] and "--drills" in outcome["summary"]
@@ -143,12 +145,7 @@ async def test_deadman_countdown_and_cancel_at_expiry(
     live_server_factory: Any, open_page: Any
 ) -> None:
     srv = live_server_factory(drills=True, sim_rate=20.0)
-    opened = await open_page(f"{srv.url}/")
-    await login(opened, "trader")
-    token = rest_token(srv.url, "trader")
-    await opened.until(
-        "() => window.tickwire.store.books.get(window.tickwire.ui.symbol)?.bestBid()"
-    )
+    opened, token = await trader_page(srv, open_page, "bestBid")
     page = opened.page
     # armed from the ticket: the countdown is shown and heartbeats keep it from expiring
     await page.fill("#deadman input", "2")
