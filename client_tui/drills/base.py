@@ -123,10 +123,13 @@ async def wait_frame(ctx: DrillContext, fut: asyncio.Future[Any], what: str, tim
 
 
 def marketable_price(m: SymbolMarket) -> str:
-    """A buy limit ``CROSS_TICKS`` through the best ask: it trades at once."""
+    """A buy limit ``CROSS_TICKS`` or 0.5 % through the best ask, whichever is more: it
+    trades at once even when the client's book lags the engine's by a few moves."""
     if m.best_ask is None:
         raise DrillNotRun(f"no ask in the {m.info.symbol} book to trade against")
-    return m.info.price(m.best_ask + CROSS_TICKS * m.info.tick)
+    half_percent = -(-m.best_ask // 200)  # ceil(ask / 200), in price units
+    ticks = max(CROSS_TICKS, -(-half_percent // m.info.tick))
+    return m.info.price(m.best_ask + ticks * m.info.tick)
 
 
 def passive_price(m: SymbolMarket) -> str:

@@ -76,10 +76,18 @@ function shift(price, ticks, spec) {
   return formatUnits(toUnits(price, d) + BigInt(ticks) * toUnits(spec.tick_size, d), d);
 }
 
-/** A buy limit that crosses the best ask by 20 ticks (it trades at once), or null (no ask). */
+/**
+ * A buy limit through the best ask by 20 ticks or 0.5 %, whichever is more (it trades at once
+ * even when the page's book lags the engine's by a few moves), or null (no ask).
+ */
 export function marketablePrice(book, spec) {
   const ask = book?.bestAsk();
-  return ask ? shift(ask[0], 20, spec) : null;
+  if (!ask) return null;
+  const d = spec.price_decimals;
+  const tick = toUnits(spec.tick_size, d);
+  const halfPercent = (toUnits(ask[0], d) + 199n) / 200n;
+  const ticks = (halfPercent + tick - 1n) / tick;
+  return shift(ask[0], ticks > 20n ? ticks : 20n, spec);
 }
 
 /** A buy limit well under the best bid (it rests), or null (empty book). */
